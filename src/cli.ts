@@ -1,0 +1,38 @@
+// dmabuf-conform: the command-line entry. Each command lives in
+// src/commands/<name>.ts and exports `run(args): Promise<number>`.
+import { UsageError } from './commands/usage.ts';
+
+type Command = { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> };
+
+const COMMANDS: Record<string, Command> = {
+  route: { summary: 'route <topology.json> <provider> <client>: p2pdma map type, distance, path, ACS blockers', load: () => import('./commands/route.ts') },
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${c.summary.startsWith(name) ? c.summary : `${name}: ${c.summary}`}`);
+  return ['usage: dmabuf-conform <command> [options]', ...lines].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h') {
+    process.stdout.write(`${usage()}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`dmabuf-conform: unknown command '${name}' (try --help)\n`);
+    return 2;
+  }
+  try {
+    return await (await command.load()).run(args);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`dmabuf-conform ${name}: ${e.message}\n`);
+      return e.exitCode;
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`dmabuf-conform ${name}: internal error: ${msg}\n`);
+    return 3;
+  }
+}

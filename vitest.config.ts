@@ -1,0 +1,21 @@
+import { defineConfig } from 'vitest/config';
+
+// npm test = tsc --noEmit + this; the thresholds are the gate of issue 3.
+export default defineConfig({
+  test: {
+    include: ['properties/**/*.test.ts'],
+    testTimeout: 60_000,
+    reporters: process.env.CI_JSON_REPORT ? ['default', ['json', { outputFile: process.env.CI_JSON_REPORT }]] : ['default'],
+    coverage: {
+      provider: 'v8',
+      include: ['models/**/*.ts', 'src/**/*.ts'],
+      exclude: ['src/cli.ts', 'src/commands/**', 'src/report/html/**'],
+      reporter: ['text-summary', 'json-summary'],
+      reportsDirectory: 'reports/coverage',
+      thresholds: {
+        'models/**/*.ts': { lines: 95 },
+        'src/**/*.ts': { lines: 85 },
+      },
+    },
+  },
+});
