@@ -1,0 +1,158 @@
+// fast-check arbitraries for valid PCI topologies: 1-4 host bridges, switch
+// depth 0-4, multi-function devices, random ACS bits, BARs from one page to
+// 2^40, allow-list and CPU variants. Trees are built from nested specs, so
+// fast-check shrinks them toward small trees.
+import fc from 'fast-check';
+import { ALLOW_LISTS, type Acs, type AllowList, type Cpu, type Device, type Topology } from '../../models/pci/topology.ts';
+import type { Bar } from '../../models/pci/types.ts';
+
+interface FnSpec { readonly acs: Acs | undefined; readonly bars: Bar[]; readonly p2pdma: boolean; readonly platformChild: boolean }
+type NodeSpec =
+  | { readonly kind: 'endpoint'; readonly functions: FnSpec[] }
+  | { readonly kind: 'switch'; readonly up: Acs | undefined; readonly downs: { acs: Acs | undefined; child: NodeSpec | null }[] }
+  | { readonly kind: 'bridge'; readonly acs: Acs | undefined; readonly children: NodeSpec[] };
+interface RootPortSpec { readonly acs: Acs | undefined; readonly child: NodeSpec | null }
+interface HostBridgeSpec { readonly allowList: AllowList; readonly rootPorts: RootPortSpec[]; readonly rciep: FnSpec[] }
+
+const NO_ACS: Acs = { rr: false, cr: false, ec: false };
+
+/** ACS bits: absent, all off, or any combination. */
+export const acsArb: fc.Arbitrary<Acs | undefined> = fc.oneof(
+  fc.constant(undefined),
+  fc.constant(NO_ACS),
+  fc.record({ rr: fc.boolean(), cr: fc.boolean(), ec: fc.boolean() }),
+);
+
+/** One BAR: power-of-two size 4 KiB..2^40, naturally aligned start, bus offset often 0. */
+export function barArb(index: number): fc.Arbitrary<Bar> {
+  return fc
+    .record({
+      type: fc.constantFrom<'mem' | 'io'>('mem', 'mem', 'mem', 'io'),
+      sizeShift: fc.integer({ min: 12, max: 40 }),
+      window: fc.bigInt({ min: 1n, max: 1n << 20n }),
+      busOffset: fc.oneof(fc.constant(0n), fc.bigInt({ min: 1n, max: 1n << 20n }).map((x) => x << 12n), fc.constant((1n << 64n) - (1n << 32n))),
+    })
+    .map(({ type, sizeShift, window, busOffset }) => ({ index, type, start: window << 40n, size: 1n << BigInt(sizeShift), busOffset }));
+}
+
+const barsArb: fc.Arbitrary<Bar[]> = fc
+  .uniqueArray(fc.integer({ min: 0, max: 5 }), { maxLength: 3 })
+  .chain((idx) => (idx.length === 0 ? fc.constant([]) : fc.tuple(...idx.map(barArb))));
+
+const fnArb: fc.Arbitrary<FnSpec> = fc.record({
+  acs: fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: acsArb }),
+  bars: barsArb,
+  p2pdma: fc.boolean(),
+  platformChild: fc.oneof({ weight: 6, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+});
+
+const endpointArb = fc.array(fnArb, { minLength: 1, maxLength: 3 }).map((functions): NodeSpec => ({ kind: 'endpoint', functions }));
+
+/** A subtree below a port with at most `depth` more switch levels. */
+function nodeArb(depth: number): fc.Arbitrary<NodeSpec> {
+  if (depth === 0) return endpointArb;
+  const child = nodeArb(depth - 1);
+  return fc.oneof(
+    { weight: 3, arbitrary: endpointArb },
+    {
+      weight: 2,
+      arbitrary: fc
+        .record({ up: acsArb, downs: fc.array(fc.record({ acs: acsArb, child: fc.option(child, { nil: null }) }), { minLength: 1, maxLength: 3 }) })
+        .map((s): NodeSpec => ({ kind: 'switch', ...s })),
+    },
+    { weight: 1, arbitrary: fc.record({ acs: acsArb, children: fc.array(endpointArb, { minLength: 1, maxLength: 2 }) }).map((s): NodeSpec => ({ kind: 'bridge', ...s })) },
+  );
+}
+
+const cpuArb: fc.Arbitrary<Cpu> = fc.oneof(
+  fc.constant<Cpu>({ vendor: 'other', family: 0 }),
+  fc.constantFrom(0x15, 0x16, 0x17, 0x19, 0x1a).map((family): Cpu => ({ vendor: 'amd', family })),
+  fc.constant<Cpu>({ vendor: 'intel', family: 6 }),
+);
+
+function hostBridgeArb(maxSwitchDepth: number): fc.Arbitrary<HostBridgeSpec> {
+  return fc.record({
+    allowList: fc.constantFrom(...ALLOW_LISTS),
+    rootPorts: fc.array(fc.record({ acs: acsArb, child: fc.option(nodeArb(maxSwitchDepth), { nil: null, freq: 6 }) }), { maxLength: 3 }),
+    rciep: fc.array(fnArb, { maxLength: 2 }),
+  });
+}
+
+/** Flattens nested specs into the device list of a Topology with readable ids. */
+class Flattener {
+  readonly devices: Device[] = [];
+  private n = 0;
+
+  private id(prefix: string): string {
+    return `${prefix}${this.n++}`;
+  }
+
+  private add(d: Device): string {
+    this.devices.push(d);
+    return d.id;
+  }
+
+  functions(parent: string, slot: number, fns: readonly FnSpec[]): void {
+    const base = this.id('ep');
+    fns.forEach((f, fn) => {
+      const id = this.add({ id: fns.length > 1 ? `${base}.${fn}` : base, kind: 'endpoint', parent, slot, function: fn, ...(f.acs ? { acs: f.acs } : {}), bars: f.bars, p2pdma: f.p2pdma });
+      if (f.platformChild) this.add({ id: `${id}-plat`, kind: 'platform', parent: id, slot: 0, function: 0, bars: [], p2pdma: false });
+    });
+  }
+
+  node(parent: string, slot: number, spec: NodeSpec): void {
+    if (spec.kind === 'endpoint') return this.functions(parent, slot, spec.functions);
+    if (spec.kind === 'bridge') {
+      const br = this.add({ id: this.id('br'), kind: 'bridge', parent, slot, function: 0, ...(spec.acs ? { acs: spec.acs } : {}), bars: [], p2pdma: false });
+      spec.children.forEach((c, i) => this.node(br, i, c));
+      return;
+    }
+    const up = this.add({ id: this.id('usp'), kind: 'switch-upstream', parent, slot, function: 0, ...(spec.up ? { acs: spec.up } : {}), bars: [], p2pdma: false });
+    spec.downs.forEach((d, i) => {
+      const dsp = this.add({ id: this.id('dsp'), kind: 'switch-downstream', parent: up, slot: i, function: 0, ...(d.acs ? { acs: d.acs } : {}), bars: [], p2pdma: false });
+      if (d.child) this.node(dsp, 0, d.child);
+    });
+  }
+
+  hostBridge(hb: string, spec: HostBridgeSpec): void {
+    spec.rootPorts.forEach((rp, i) => {
+      const id = this.add({ id: this.id('rp'), kind: 'root-port', parent: hb, slot: i + 1, function: 0, ...(rp.acs ? { acs: rp.acs } : {}), bars: [], p2pdma: false });
+      if (rp.child) this.node(id, 0, rp.child);
+    });
+    if (spec.rciep.length > 0) this.functions(hb, 20, spec.rciep);
+  }
+}
+
+export interface TopologyOptions {
+  readonly maxHostBridges?: number;
+  readonly maxSwitchDepth?: number;
+}
+
+/** A random valid topology. */
+export function topologyArb(opts: TopologyOptions = {}): fc.Arbitrary<Topology> {
+  return fc
+    .record({ cpu: cpuArb, hbs: fc.array(hostBridgeArb(opts.maxSwitchDepth ?? 4), { minLength: 1, maxLength: opts.maxHostBridges ?? 4 }) })
+    .map(({ cpu, hbs }) => {
+      const f = new Flattener();
+      const hostBridges = hbs.map((h, i) => ({ id: `hb${i}`, allowList: h.allowList }));
+      hbs.forEach((h, i) => f.hostBridge(`hb${i}`, h));
+      return { cpu, hostBridges, devices: f.devices };
+    });
+}
+
+/** Endpoint functions of a topology (the devices that own BARs). */
+export function endpoints(t: Topology): Device[] {
+  return t.devices.filter((d) => d.kind === 'endpoint');
+}
+
+/** A topology with at least one endpoint, and a sequence of (provider, client) pairs drawn from its devices. */
+export function topologyWithPairsArb(opts: TopologyOptions = {}): fc.Arbitrary<{ topology: Topology; pairs: [string, string][] }> {
+  return topologyArb(opts)
+    .filter((t) => endpoints(t).length > 0)
+    .chain((topology) => {
+      const eps = endpoints(topology).map((d) => d.id);
+      const all = topology.devices.map((d) => d.id);
+      const pair = fc.tuple(fc.constantFrom(...eps), fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...eps) }, { weight: 1, arbitrary: fc.constantFrom(...all) }));
+      return fc.record({ topology: fc.constant(topology), pairs: fc.array(pair, { minLength: 1, maxLength: 8 }) });
+    });
+}

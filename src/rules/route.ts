@@ -1,0 +1,126 @@
+// The ROUTE checkers: run a p2pdma implementation on the simulated PCI core
+// and compare it with models/pci/p2pdma.ts (ROUTE-MAPTYPE, ROUTE-DIST,
+// ROUTE-PROVIDER, ROUTE-BUSADDR).
+import { p2pdmaBusAddrMap, p2pdmaDistanceMany, p2pdmaProvider, routeBetween } from '../../models/pci/p2pdma.ts';
+import { isPci, TopologyIndex, type Topology } from '../../models/pci/topology.ts';
+import { PCI_STD_NUM_BARS } from '../../models/pci/types.ts';
+import { hex, type U64 } from '../../models/u64.ts';
+import { PciSystem } from '../kernel/pci.ts';
+import { P2pdma } from '../impl/p2pdma.ts';
+import { P2pdmaBusAddrSign } from '../bugs/route-busaddr-sign.ts';
+import { P2pdmaCacheNoDomain } from '../bugs/route-cache-no-domain.ts';
+import { P2pdmaClientAcsInclusive } from '../bugs/route-acs-client-inclusive.ts';
+import { P2pdmaDistNoReset } from '../bugs/route-dist-no-reset.ts';
+import { P2pdmaProviderAcsExclusive } from '../bugs/route-acs-provider-exclusive.ts';
+import { P2pdmaProviderIoBar } from '../bugs/route-provider-io-bar.ts';
+import type { RuleId } from './registry.ts';
+import type { ViolationLog } from './violation.ts';
+
+export interface RouteImpl {
+  readonly name: string;
+  /** The rule a seeded bug breaks; absent for a faithful port. */
+  readonly bugOf?: RuleId;
+  create(t: Topology): P2pdma;
+}
+
+export const ROUTE_IMPLS: readonly RouteImpl[] = [
+  { name: 'p2pdma', create: (t) => new P2pdma(t.cpu) },
+  { name: 'bug:route-acs-provider-exclusive', bugOf: 'ROUTE-MAPTYPE', create: (t) => new P2pdmaProviderAcsExclusive(t.cpu) },
+  { name: 'bug:route-acs-client-inclusive', bugOf: 'ROUTE-MAPTYPE', create: (t) => new P2pdmaClientAcsInclusive(t.cpu) },
+  { name: 'bug:route-cache-no-domain', bugOf: 'ROUTE-MAPTYPE', create: (t) => new P2pdmaCacheNoDomain(t.cpu) },
+  { name: 'bug:route-dist-no-reset', bugOf: 'ROUTE-DIST', create: (t) => new P2pdmaDistNoReset(t.cpu) },
+  { name: 'bug:route-busaddr-sign', bugOf: 'ROUTE-BUSADDR', create: (t) => new P2pdmaBusAddrSign(t.cpu) },
+  { name: 'bug:route-provider-io-bar', bugOf: 'ROUTE-PROVIDER', create: (t) => new P2pdmaProviderIoBar(t.cpu) },
+];
+
+/** A topology brought up on the simulated PCI core with one implementation:
+ *  pcim_p2pdma_init() run on every device whose driver asked for it. */
+export class RouteBench {
+  readonly sys: PciSystem;
+  readonly impl: P2pdma;
+  readonly idx: TopologyIndex;
+
+  constructor(readonly topology: Topology, make: (t: Topology) => P2pdma = (t) => new P2pdma(t.cpu)) {
+    this.sys = new PciSystem(topology);
+    this.impl = make(topology);
+    this.idx = new TopologyIndex(topology);
+    for (const d of topology.devices) if (d.p2pdma && isPci(d)) this.impl.pcim_p2pdma_init(this.sys.devices.get(d.id)!);
+  }
+
+  /** calc_map_type_and_dist through the cache-free entry point, with its ACS list. */
+  calc(providerId: string, clientId: string) {
+    const r = this.impl.calc_map_type_and_dist(this.sys.devices.get(providerId)!, this.sys.devices.get(clientId)!);
+    return { ...r, acsList: this.impl.lastAcsList };
+  }
+}
+
+/** ROUTE-MAPTYPE and ROUTE-DIST for one (provider, client) pair of PCI functions. */
+export function checkPair(bench: RouteBench, providerId: string, clientId: string, log: ViolationLog): void {
+  const { topology: t, idx } = bench;
+  const provider = idx.device(providerId)!;
+  const client = idx.device(clientId)!;
+  const model = routeBetween(t, provider, client, idx);
+  const got = bench.calc(providerId, clientId);
+  const evidence = { provider: providerId, client: clientId, model: model.mapType, port: got.mapType, modelAcs: model.blockedBy, portAcs: got.acsList };
+  if (got.mapType !== model.mapType) log.report('ROUTE-MAPTYPE', `calc_map_type_and_dist(${providerId}, ${clientId}) = ${got.mapType}, model ${model.mapType}`, evidence);
+  else if (got.acsList.join(';') !== model.blockedBy.join(';')) log.report('ROUTE-MAPTYPE', `ACS redirect list [${got.acsList.join(';')}] differs from the model [${model.blockedBy.join(';')}]`, evidence);
+  if (got.dist !== model.distance) log.report('ROUTE-DIST', `distance(${providerId}, ${clientId}) = ${got.dist}, model ${model.distance}`, { provider: providerId, client: clientId, model: model.distance, port: got.dist });
+  const many = bench.impl.pci_p2pdma_distance_many(bench.sys.devices.get(providerId)!, [bench.sys.device(clientId)!]);
+  const manyModel = p2pdmaDistanceMany(t, providerId, [clientId], idx);
+  if (many !== manyModel) log.report('ROUTE-DIST', `pci_p2pdma_distance_many(${providerId}, [${clientId}]) = ${many}, model ${manyModel}`, { model: manyModel, port: many });
+}
+
+/** ROUTE-MAPTYPE through pci_p2pdma_map_type(provider, dev), with the
+ *  per-provider cache live across the whole query sequence. */
+export function checkMapType(bench: RouteBench, providerId: string, bar: number, clientId: string, log: ViolationLog): void {
+  const provider = bench.impl.pcim_p2pdma_provider(bench.sys.devices.get(providerId)!, bar);
+  const modelProvider = p2pdmaProvider(bench.idx.device(providerId)!, bar);
+  if (!provider || !modelProvider) return;
+  const got = bench.impl.pci_p2pdma_map_type(provider, bench.sys.device(clientId)!);
+  const model = routeOrNot(bench, providerId, clientId);
+  if (got !== model) log.report('ROUTE-MAPTYPE', `pci_p2pdma_map_type(${providerId} BAR${bar}, ${clientId}) = ${got}, model ${model}`, { provider: providerId, bar, client: clientId, model, port: got });
+}
+
+function routeOrNot(bench: RouteBench, providerId: string, clientId: string) {
+  const client = bench.idx.device(clientId)!;
+  if (!isPci(client)) return 'NOT_SUPPORTED';
+  return routeBetween(bench.topology, bench.idx.device(providerId)!, client, bench.idx).mapType;
+}
+
+/** ROUTE-PROVIDER and ROUTE-BUSADDR for every BAR slot of one device. */
+export function checkProviders(bench: RouteBench, deviceId: string, offsets: readonly U64[], log: ViolationLog): void {
+  const dev = bench.idx.device(deviceId)!;
+  const pdev = bench.sys.devices.get(deviceId)!;
+  for (let bar = 0; bar < PCI_STD_NUM_BARS; bar++) {
+    const model = p2pdmaProvider(dev, bar);
+    const got = bench.impl.pcim_p2pdma_provider(pdev, bar);
+    if (!model !== !got || (got && got.owner !== pdev) || (got && model && got.bus_offset !== model.busOffset)) {
+      log.report('ROUTE-PROVIDER', `pcim_p2pdma_provider(${deviceId}, ${bar}) = ${got ? `provider(bus_offset ${hex(got.bus_offset)})` : 'NULL'}, model ${model ? `provider(bus_offset ${hex(model.busOffset)})` : 'NULL'}`, { device: deviceId, bar });
+      continue;
+    }
+    if (!got || !model) continue;
+    const bar0 = dev.bars.find((b) => b.index === bar)!;
+    for (const off of offsets) {
+      const paddr = bar0.start + (off % bar0.size);
+      const want = p2pdmaBusAddrMap(model, paddr);
+      const have = bench.impl.pci_p2pdma_bus_addr_map(got, paddr);
+      if (have !== want) log.report('ROUTE-BUSADDR', `pci_p2pdma_bus_addr_map(${deviceId} BAR${bar}, ${hex(paddr)}) = ${hex(have)}, model ${hex(want)}`, { device: deviceId, bar, paddr: hex(paddr), model: hex(want), port: hex(have) });
+    }
+  }
+}
+
+/** All ROUTE rules over the given pairs, in order (the cache sees the sequence). */
+export function checkTopology(bench: RouteBench, pairs: readonly (readonly [string, string])[], log: ViolationLog, offsets: readonly U64[] = [0n]): void {
+  for (const [p, c] of pairs) {
+    const provider = bench.idx.device(p);
+    const client = bench.idx.device(c);
+    if (!provider || !client || !isPci(provider)) continue;
+    if (isPci(client)) checkPair(bench, p, c, log);
+    for (const b of provider.bars) checkMapType(bench, p, b.index, c, log);
+  }
+  for (const d of bench.topology.devices) if (d.p2pdma && isPci(d)) checkProviders(bench, d.id, offsets, log);
+  const firstPci = bench.topology.devices.find(isPci);
+  if (firstPci && bench.impl.pci_p2pdma_distance_many(bench.sys.devices.get(firstPci.id)!, []) !== -1) {
+    log.report('ROUTE-DIST', 'pci_p2pdma_distance_many() with no clients is not -1', { provider: firstPci.id });
+  }
+}
