@@ -145,14 +145,17 @@ export function endpoints(t: Topology): Device[] {
   return t.devices.filter((d) => d.kind === 'endpoint');
 }
 
-/** A topology with at least one endpoint, and a sequence of (provider, client) pairs drawn from its devices. */
+/** A topology with at least one endpoint, and a sequence of (provider, client)
+ *  pairs: providers among the endpoints, clients mostly endpoints and sometimes
+ *  any device. Pairs are indices, so the topology shrinks independently. */
 export function topologyWithPairsArb(opts: TopologyOptions = {}): fc.Arbitrary<{ topology: Topology; pairs: [string, string][] }> {
-  return topologyArb(opts)
-    .filter((t) => endpoints(t).length > 0)
-    .chain((topology) => {
+  const pick = fc.tuple(fc.nat(), fc.nat(), fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }));
+  return fc
+    .record({ topology: topologyArb(opts).filter((t) => endpoints(t).length > 0), picks: fc.array(pick, { minLength: 1, maxLength: 8 }) })
+    .map(({ topology, picks }) => {
       const eps = endpoints(topology).map((d) => d.id);
       const all = topology.devices.map((d) => d.id);
-      const pair = fc.tuple(fc.constantFrom(...eps), fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...eps) }, { weight: 1, arbitrary: fc.constantFrom(...all) }));
-      return fc.record({ topology: fc.constant(topology), pairs: fc.array(pair, { minLength: 1, maxLength: 8 }) });
+      const pairs = picks.map(([p, c, anyDevice]): [string, string] => [eps[p % eps.length]!, anyDevice ? all[c % all.length]! : eps[c % eps.length]!]);
+      return { topology, pairs };
     });
 }

@@ -109,15 +109,12 @@ export function checkProviders(bench: RouteBench, deviceId: string, offsets: rea
   }
 }
 
-/** All ROUTE rules over the given pairs, in order (the cache sees the sequence). */
+/** All ROUTE rules over the given pairs. pci_p2pdma_map_type() goes first over
+ *  the whole sequence, so its per-provider cache answers later queries. */
 export function checkTopology(bench: RouteBench, pairs: readonly (readonly [string, string])[], log: ViolationLog, offsets: readonly U64[] = [0n]): void {
-  for (const [p, c] of pairs) {
-    const provider = bench.idx.device(p);
-    const client = bench.idx.device(c);
-    if (!provider || !client || !isPci(provider)) continue;
-    if (isPci(client)) checkPair(bench, p, c, log);
-    for (const b of provider.bars) checkMapType(bench, p, b.index, c, log);
-  }
+  const known = pairs.filter(([p, c]) => bench.idx.device(p) && bench.idx.device(c) && isPci(bench.idx.device(p)!));
+  for (const [p, c] of known) for (const b of bench.idx.device(p)!.bars) checkMapType(bench, p, b.index, c, log);
+  for (const [p, c] of known) if (isPci(bench.idx.device(c)!)) checkPair(bench, p, c, log);
   for (const d of bench.topology.devices) if (d.p2pdma && isPci(d)) checkProviders(bench, d.id, offsets, log);
   const firstPci = bench.topology.devices.find(isPci);
   if (firstPci && bench.impl.pci_p2pdma_distance_many(bench.sys.devices.get(firstPci.id)!, []) !== -1) {
