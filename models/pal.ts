@@ -1,0 +1,120 @@
+// The model of VFIO_DEVICE_FEATURE_DMA_BUF (002 v8 10/11,
+// drivers/vfio/pci/vfio_pci_dmabuf.c): what the create path must answer for
+// a request — the errno, in the kernel's order, or the physical address
+// list (PAL) and the dma-buf size. Overlapping and duplicate ranges are legal.
+import { err, ok, type Result } from './errno.ts';
+import { U64_MAX, isAligned, type PageSize, type PhysAddr, type U64 } from './u64.ts';
+import { VFIO_PCI_ROM_REGION_INDEX, type Bar, type P2PProvider } from './pci/types.ts';
+
+/** struct vfio_region_dma_range. */
+export interface DmaRange {
+  readonly offset: U64;
+  readonly length: U64;
+}
+
+/** struct vfio_device_feature_dma_buf with its trailing dma_ranges[]. */
+export interface DmaBufRequest {
+  readonly regionIndex: number;
+  readonly openFlags: number;
+  readonly flags: number;
+  /** nr_ranges as userspace wrote it (u32). */
+  readonly nrRanges: number;
+  /** The dma_ranges[] userspace actually provided (fewer than nrRanges faults). */
+  readonly ranges: readonly DmaRange[];
+}
+
+/** struct dma_buf_phys_vec. */
+export interface PhysVec {
+  readonly paddr: PhysAddr;
+  readonly len: U64;
+}
+
+/** nvgrace-gpu device memory regions (struct mem_region): resmem is BAR 2, usemem BAR 4. */
+export interface NvgraceMemory {
+  readonly resmem: { readonly memphys: PhysAddr; readonly memlength: U64 };
+  readonly usemem: { readonly memphys: PhysAddr; readonly memlength: U64 };
+}
+
+/** The device as the create path sees it. */
+export interface VfioDeviceView {
+  /** vdev->pci_ops->get_dmabuf_phys is set (vfio-pci and nvgrace set it). */
+  readonly hasGetDmabufPhys: boolean;
+  readonly bars: readonly Bar[];
+  /** pcim_p2pdma_provider(pdev, bar) for each BAR index. */
+  readonly provider: (bar: number) => P2PProvider | null;
+  /** vfio_device_try_get_registration() would succeed. */
+  readonly registrationAlive: boolean;
+  readonly pageSize: PageSize;
+  /** Present for the nvgrace-gpu variant. */
+  readonly nvgrace?: NvgraceMemory;
+}
+
+export interface Pal {
+  readonly phys: readonly PhysVec[];
+  readonly size: U64;
+  readonly provider: P2PProvider;
+}
+
+/** DMA_IOVA_USE_SWIOTLB: the top bit of a dma_iova_state size. */
+export const DMA_IOVA_USE_SWIOTLB: U64 = 1n << 63n;
+export const RESMEM_REGION_INDEX = 2;
+export const USEMEM_REGION_INDEX = 4;
+
+/** validate_dmabuf_input(): every range non-empty and page aligned, the sum
+ *  fits size_t and does not reach the SWIOTLB bit. Returns the size. */
+export function validateRanges(ranges: readonly DmaRange[], pageSize: PageSize): Result<U64> {
+  let size = 0n;
+  for (const r of ranges) {
+    if (r.length === 0n || !isAligned(r.offset, pageSize) || !isAligned(r.length, pageSize)) return err('-EINVAL');
+    size += r.length;
+    if (size > U64_MAX) return err('-EINVAL');
+  }
+  if ((size & DMA_IOVA_USE_SWIOTLB) !== 0n) return err('-EINVAL');
+  return ok(size);
+}
+
+/** vfio_pci_core_fill_phys_vec(): each range inside [start, start + len). */
+export function fillPhysVec(ranges: readonly DmaRange[], start: PhysAddr, len: U64): Result<PhysVec[]> {
+  const out: PhysVec[] = [];
+  for (const r of ranges) {
+    if (r.length === 0n) return err('-EINVAL');
+    const paddr = start + r.offset;
+    if (paddr > U64_MAX || paddr + r.length > U64_MAX) return err('-EOVERFLOW');
+    if (paddr + r.length > start + len) return err('-EINVAL');
+    out.push({ paddr, len: r.length });
+  }
+  return ok(out);
+}
+
+/** The memory a region index exports: a BAR, or nvgrace device memory (with BAR 0's provider). */
+function exportedMemory(dev: VfioDeviceView, region: number): { start: PhysAddr; len: U64; providerBar: number } | undefined {
+  const nv = dev.nvgrace;
+  if (nv && nv.resmem.memlength !== 0n && region === RESMEM_REGION_INDEX) return { start: nv.resmem.memphys, len: nv.resmem.memlength, providerBar: 0 };
+  if (nv && region === USEMEM_REGION_INDEX) return { start: nv.usemem.memphys, len: nv.usemem.memlength, providerBar: 0 };
+  const bar = dev.bars.find((b) => b.index === region);
+  return { start: bar?.start ?? 0n, len: bar?.size ?? 0n, providerBar: region };
+}
+
+/** get_dmabuf_phys(): the provider, then the PAL. */
+export function getDmabufPhys(dev: VfioDeviceView, region: number, ranges: readonly DmaRange[]): Result<{ phys: PhysVec[]; provider: P2PProvider }> {
+  const mem = exportedMemory(dev, region)!;
+  const provider = dev.provider(mem.providerBar);
+  if (!provider) return err('-EINVAL');
+  const phys = fillPhysVec(ranges, mem.start, mem.len);
+  return phys.ok ? ok({ phys: phys.value, provider }) : phys;
+}
+
+/** vfio_pci_core_feature_dma_buf() up to the dma-buf export, in the kernel's order. */
+export function vfioDmaBufCreate(dev: VfioDeviceView, req: DmaBufRequest): Result<Pal> {
+  if (!dev.hasGetDmabufPhys) return err('-EOPNOTSUPP');
+  if (req.nrRanges === 0 || req.flags !== 0) return err('-EINVAL');
+  if (req.regionIndex >= VFIO_PCI_ROM_REGION_INDEX) return err('-ENODEV');
+  if (req.ranges.length < req.nrRanges) return err('-EFAULT');
+  const ranges = req.ranges.slice(0, req.nrRanges);
+  const size = validateRanges(ranges, dev.pageSize);
+  if (!size.ok) return size;
+  const phys = getDmabufPhys(dev, req.regionIndex, ranges);
+  if (!phys.ok) return phys;
+  if (!dev.registrationAlive) return err('-ENODEV');
+  return ok({ phys: phys.value.phys, size: size.value, provider: phys.value.provider });
+}

@@ -1,0 +1,63 @@
+// KASAN for the simulated kernel: every allocation has an alloc site and,
+// once freed, a free site; touching or freeing a freed object reports
+// UAF-OBJ with both sites. Allocation failures are injected here (-ENOMEM).
+import type { ViolationLog } from '../rules/violation.ts';
+
+export type Site = string;
+
+export class KObj<T> {
+  freeSite: Site | undefined = undefined;
+
+  constructor(
+    readonly kind: string,
+    readonly id: number,
+    readonly allocSite: Site,
+    public value: T,
+  ) {}
+
+  get freed(): boolean {
+    return this.freeSite !== undefined;
+  }
+}
+
+export class Heap {
+  private nextId = 1;
+  private readonly liveObjs = new Set<KObj<unknown>>();
+  /** Returns true when this allocation must fail (fault injection). */
+  failAlloc: (kind: string, site: Site) => boolean = () => false;
+
+  constructor(private readonly log: ViolationLog, public checkers = true) {}
+
+  /** kzalloc(): the object, or null when the fault plan says -ENOMEM. */
+  alloc<T>(kind: string, site: Site, value: T): KObj<T> | null {
+    if (this.failAlloc(kind, site)) return null;
+    const obj = new KObj(kind, this.nextId++, site, value);
+    this.liveObjs.add(obj as KObj<unknown>);
+    return obj;
+  }
+
+  /** kfree(): a double free is UAF-OBJ naming the first free. */
+  free(obj: KObj<unknown>, site: Site): void {
+    if (obj.freed) {
+      this.report(obj, site, 'double free');
+      return;
+    }
+    obj.freeSite = site;
+    this.liveObjs.delete(obj);
+  }
+
+  /** A read or write of the object: UAF-OBJ when it was freed. */
+  use<T>(obj: KObj<T>, site: Site): T {
+    if (obj.freed) this.report(obj, site, 'use after free');
+    return obj.value;
+  }
+
+  live(kind?: string): KObj<unknown>[] {
+    return [...this.liveObjs].filter((o) => kind === undefined || o.kind === kind);
+  }
+
+  private report(obj: KObj<unknown>, site: Site, what: string): void {
+    if (!this.checkers) return;
+    this.log.report('UAF-OBJ', `${what} of ${obj.kind}#${obj.id} in ${site}`, { object: `${obj.kind}#${obj.id}`, allocSite: obj.allocSite, freeSite: obj.freeSite, useSite: site });
+  }
+}

@@ -1,0 +1,150 @@
+// The PAL → SGT checkers (LEN-*, DMA-*, ROUTE-NOMAP, ROUTE-BUSADDR): run a
+// conversion implementation on a fresh simulated kernel, compare with
+// models/sgt.ts and audit what is left live after map and after free.
+import { resultTag, type Errno, type Result } from '../../models/errno.ts';
+import type { PhysVec } from '../../models/pal.ts';
+import type { MapType, P2PProvider } from '../../models/pci/types.ts';
+import { expectedConversion, iovaLinks, maxSegmentSize, type Conversion, type SegmentLimit } from '../../models/sgt.ts';
+import { UINT_MAX, hex, isAligned, type PageSize, type U64 } from '../../models/u64.ts';
+import { DmaApi, type DmaDir } from '../kernel/dma.ts';
+import type { FaultPlan } from '../kernel/faults.ts';
+import { Heap, type KObj } from '../kernel/objects.ts';
+import type { Attachment, DmaBufDma, MapResult, MappingKernel } from '../impl/dma-buf-mapping.ts';
+import { P2pdma } from '../impl/p2pdma.ts';
+import { ViolationLog } from './violation.ts';
+
+export interface ConversionCase {
+  readonly phys: readonly PhysVec[];
+  readonly size: U64;
+  readonly route: MapType;
+  readonly busOffset: U64;
+  readonly pageSize: PageSize;
+  readonly faults: FaultPlan;
+  readonly dir: DmaDir;
+}
+
+export interface ConversionImpl {
+  readonly name: string;
+  /** Segment limit of the design the implementation follows. */
+  readonly limit: SegmentLimit;
+  readonly bugOf?: import('./registry.ts').RuleId;
+  map(k: MappingKernel, attach: Attachment, provider: P2PProvider, phys: readonly PhysVec[], size: U64, dir: DmaDir): MapResult;
+  unmap(k: MappingKernel, attach: Attachment, dma: KObj<DmaBufDma>, dir: DmaDir): void;
+}
+
+/** A fresh simulated kernel for one conversion, with its fault plan. */
+export class ConversionKernel implements MappingKernel {
+  readonly log = new ViolationLog();
+  readonly heap = new Heap(this.log);
+  readonly dma: DmaApi;
+  private readonly p2p = new P2pdma({ vendor: 'other', family: 0 });
+  resvHeld = true;
+
+  constructor(readonly c: ConversionCase) {
+    this.dma = new DmaApi(this.log, c.pageSize, c.faults);
+    const fails = new Set(c.faults.allocFails);
+    this.heap.failAlloc = (kind) => fails.has(kind);
+  }
+
+  p2pdmaMapType(): MapType {
+    return this.c.route;
+  }
+
+  busAddrMap(provider: P2PProvider, paddr: bigint): bigint {
+    return this.p2p.pci_p2pdma_bus_addr_map({ owner: null, bus_offset: provider.busOffset }, paddr);
+  }
+
+  assertResvHeld(_resv: unknown, site: string): void {
+    if (!this.resvHeld) this.log.report('LOCK-RESV', `${site} without the dma-buf reservation lock`, { site });
+  }
+}
+
+export interface ConversionOutcome {
+  readonly log: ViolationLog;
+  readonly result: Errno | 'ok';
+  readonly expected: Result<Conversion>;
+  readonly segments: { addr: U64; len: U64 }[];
+}
+
+function liveAudit(k: ConversionKernel, when: string, leakRule: 'DMA-UNWIND' | 'DMA-LEAK'): void {
+  if (k.dma.mappings.length) k.log.report(leakRule, `${k.dma.mappings.length} DMA mapping(s) still live ${when}`, { kind: 'mapping-leak', addrs: k.dma.mappings.map((m) => hex(m.addr)) });
+  if (k.dma.iovas.size) k.log.report('DMA-UNWIND', `${k.dma.iovas.size} IOVA allocation(s) still live ${when}`, { kind: 'iova-leak' });
+  const objs = k.heap.live();
+  const tables = objs.filter((o) => o.kind === 'sg_table');
+  if (tables.length) k.log.report('DMA-UNWIND', `${tables.length} scatterlist chunk(s) still allocated ${when}`, { kind: 'sg-table-leak', allocSite: tables[0]!.allocSite });
+  const others = objs.filter((o) => o.kind !== 'sg_table');
+  if (others.length) k.log.report('DMA-UNWIND', `${others.map((o) => o.kind).join(', ')} still allocated ${when}`, { kind: 'object-leak' });
+}
+
+/** LEN-* and DMA-IOVA on a table that was returned. */
+function checkTable(k: ConversionKernel, d: DmaBufDma, exp: Result<Conversion>, limit: SegmentLimit): { addr: U64; len: U64 }[] {
+  const { c, log } = k;
+  const sgt = d.sgt;
+  const segs = (sgt.sgl ?? []).map((s) => ({ addr: s.dma_address, len: s.dma_length }));
+  const max = maxSegmentSize(limit, c.pageSize);
+  segs.forEach((s, i) => {
+    if (s.len === 0n || s.len > max) log.report('LEN-SEG', `segment ${i} has length ${hex(s.len)} (limit ${hex(max)})`, { index: i, len: hex(s.len) });
+    if (!isAligned(s.addr, c.pageSize) || !isAligned(s.len, c.pageSize)) log.report('LEN-ALIGN', `segment ${i} ${hex(s.addr)}+${hex(s.len)} is not PAGE_SIZE aligned`, { index: i, addr: hex(s.addr), len: hex(s.len) });
+  });
+  const sum = segs.reduce((a, s) => a + s.len, 0n);
+  if (sum !== c.size) log.report('LEN-SUM', `segments add up to ${hex(sum)}, the dma-buf is ${hex(c.size)}`, { sum: hex(sum), size: hex(c.size) });
+  if (BigInt(sgt.nents) > UINT_MAX || segs.some((s) => s.len === 0n)) log.report('LEN-NENTS', `table of ${sgt.nents} entries has unused entries`, { nents: sgt.nents });
+  if (sgt.orig_nents !== 0 || sgt.sgl?.some((s) => s.page !== null || s.length !== 0)) log.report('LEN-NOCPU', `CPU list present: orig_nents ${sgt.orig_nents}`, { orig_nents: sgt.orig_nents });
+  if (exp.ok) {
+    const want = exp.value.segments;
+    const same = want.length === segs.length && want.every((w, i) => w.addr === segs[i]!.addr && w.len === segs[i]!.len);
+    if (!same) {
+      const first = want.findIndex((w, i) => !segs[i] || w.addr !== segs[i]!.addr || w.len !== segs[i]!.len);
+      const rule = exp.value.path === 'bus-addr' ? 'ROUTE-BUSADDR' : 'LEN-ADDR';
+      log.report(rule, `segment ${first} is ${segs[first] ? `${hex(segs[first]!.addr)}+${hex(segs[first]!.len)}` : 'missing'}, the model says ${want[first] ? `${hex(want[first]!.addr)}+${hex(want[first]!.len)}` : 'none'} (${exp.value.path})`, { kind: `addr-${exp.value.path}`, index: first });
+    }
+    if (exp.value.path === 'iova' && d.state) checkIova(k, d, c.phys);
+  }
+  return segs;
+}
+
+function checkIova(k: ConversionKernel, d: DmaBufDma, phys: readonly PhysVec[]): void {
+  const alloc = k.dma.iovas.get(d.state!.value.alloc);
+  if (!alloc) return;
+  const want = iovaLinks(phys);
+  const got = alloc.links.map((l) => ({ offset: l.offset, len: l.size }));
+  if (want.some((w, i) => !got[i] || got[i]!.offset !== w.offset || got[i]!.len !== w.len)) {
+    k.log.report('DMA-IOVA', `ranges linked at offsets [${got.map((g) => hex(g.offset)).join(', ')}], the span needs [${want.map((w) => hex(w.offset)).join(', ')}]`, { kind: 'link-offsets' });
+  }
+  if (!k.dma.iovaReady(alloc.id, 0n, d.size)) k.log.report('DMA-IOVA', 'IOVA span handed out before it was linked and synced in full', { kind: 'unsynced' });
+}
+
+/** Map, check, free, audit: one conversion case through one implementation. */
+export function runConversion(impl: ConversionImpl, c: ConversionCase): ConversionOutcome {
+  const k = new ConversionKernel(c);
+  const attach: Attachment = { dev: 'client', dmabuf: { resv: 'resv' } };
+  const provider: P2PProvider = { owner: 'exporter', bar: 0, busOffset: c.busOffset };
+  const r = impl.map(k, attach, provider, c.phys, c.size, c.dir);
+  const state = r.ok ? r.dma.value.state?.value : undefined;
+  const exp = expectedConversion(c.phys, c.size, c.route, faultPoints(c.faults), maxSegmentSize(impl.limit, c.pageSize), c.busOffset, state?.addr ?? 0n);
+  const result = r.ok ? 'ok' : r.errno;
+  if (result !== resultTag(exp)) {
+    const rule = !exp.ok && exp.errno === '-EINVAL' && c.route !== 'BUS_ADDR' && c.route !== 'THRU_HOST_BRIDGE' ? 'ROUTE-NOMAP' : 'LEN-NENTS';
+    k.log.report(rule, `conversion returned ${result}, the model says ${resultTag(exp)}`, { kind: 'result', port: result, model: resultTag(exp) });
+  }
+  if (!r.ok) {
+    liveAudit(k, 'after a failed conversion', 'DMA-UNWIND');
+    return { log: k.log, result, expected: exp, segments: [] };
+  }
+  const segments = checkTable(k, r.dma.value, exp, impl.limit);
+  impl.unmap(k, attach, r.dma, c.dir);
+  liveAudit(k, 'after dma_buf_free_sgt', 'DMA-LEAK');
+  return { log: k.log, result, expected: exp, segments };
+}
+
+export function faultPoints(f: FaultPlan) {
+  return {
+    dmaAlloc: f.allocFails.includes('dma'),
+    stateAlloc: f.allocFails.includes('state'),
+    sgAlloc: f.allocFails.includes('sg_table'),
+    ...(f.mapFailsAt === undefined ? {} : { mapFailsAt: f.mapFailsAt }),
+    ...(f.linkFailsAt === undefined ? {} : { linkFailsAt: f.linkFailsAt }),
+    syncFails: f.syncFails,
+    iovaRefused: f.iovaRefused,
+  };
+}
