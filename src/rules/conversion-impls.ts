@@ -8,7 +8,7 @@ import { dmaErrcheckMissing } from '../bugs/dma-errcheck-missing.ts';
 import { dmaIovaNoSync } from '../bugs/dma-iova-no-sync.ts';
 import { dmaLeakNoUnmap } from '../bugs/dma-leak-no-unmap.ts';
 import { dmaUnmapBidirectional } from '../bugs/dma-unmap-bidirectional.ts';
-import { dmaUnwindRangeCount } from '../bugs/dma-unwind-range-count.ts';
+import { dmaUnwindSkipped } from '../bugs/dma-unwind-skipped.ts';
 import { lenAddrNoAdvance } from '../bugs/len-addr-no-advance.ts';
 import { lenAlignUintMax } from '../bugs/len-align-uint-max.ts';
 import { lenNentsWrap } from '../bugs/len-nents-wrap.ts';
@@ -29,7 +29,7 @@ export const MAINLINE_PHYS_VEC_TO_SGT: ConversionImpl = {
 
 export const CONVERSION_BUGS: readonly ConversionImpl[] = [
   lenSeg4G, lenAlignUintMax, lenSumDropTail, lenNentsWrap, lenNocpuOrigNents, lenAddrNoAdvance,
-  dmaUnmapBidirectional, dmaErrcheckMissing, dmaIovaNoSync, dmaUnwindRangeCount, dmaLeakNoUnmap, routeNomapDefaultBus,
+  dmaUnmapBidirectional, dmaErrcheckMissing, dmaIovaNoSync, dmaUnwindSkipped, dmaLeakNoUnmap, routeNomapDefaultBus,
 ];
 
 export const CONVERSION_IMPLS: readonly ConversionImpl[] = [V8_DMA_BUF_MAP, MAINLINE_PHYS_VEC_TO_SGT, ...CONVERSION_BUGS];
@@ -47,6 +47,8 @@ export interface Finding {
   readonly title: string;
   readonly impls: readonly string[];
   readonly rules: readonly RuleId[];
+  /** When set, only violations whose evidence.kind is one of these. */
+  readonly kinds?: readonly string[];
   applies(c: ConversionCase): boolean;
 }
 
@@ -59,11 +61,11 @@ export const CONVERSION_FINDINGS: readonly Finding[] = [
     applies: (c) => path(c) === 'iova' && c.phys.length >= 2,
   },
   {
-    id: 'sgt-leak-orig-nents', title: 'orig_nents = 0 makes sg_free_table() free nothing', impls: BOTH, rules: ['DMA-UNWIND'],
+    id: 'sgt-leak-orig-nents', title: 'orig_nents = 0 makes sg_free_table() free nothing', impls: BOTH, rules: ['DMA-UNWIND'], kinds: ['sg-table-leak'],
     applies: () => true,
   },
   {
-    id: 'iova-leak-on-early-error', title: 'an IOVA allocation is never freed when the conversion fails before the first link', impls: BOTH, rules: ['DMA-UNWIND'],
+    id: 'iova-leak-on-early-error', title: 'an IOVA allocation is never freed when the conversion fails before the first link', impls: BOTH, rules: ['DMA-UNWIND'], kinds: ['iova-leak'],
     applies: (c) => path(c) === 'iova' && !c.faults.allocFails.includes('state') && (c.faults.allocFails.includes('sg_table') || c.faults.linkFailsAt === 0),
   },
   {
@@ -95,5 +97,6 @@ export const CONVERSION_FINDINGS: readonly Finding[] = [
 /** The violations no documented finding explains. */
 export function unexplained(impl: string, c: ConversionCase, violations: readonly Violation[]): Violation[] {
   const findings = CONVERSION_FINDINGS.filter((f) => f.impls.includes(impl) && f.applies(c));
-  return violations.filter((v) => !findings.some((f) => f.rules.includes(v.rule)));
+  const kindOf = (v: Violation) => (v.evidence as { kind?: string } | undefined)?.kind ?? '';
+  return violations.filter((v) => !findings.some((f) => f.rules.includes(v.rule) && (!f.kinds || f.kinds.includes(kindOf(v)))));
 }

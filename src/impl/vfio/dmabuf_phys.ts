@@ -64,17 +64,27 @@ export function validate_dmabuf_input(dma_ranges: readonly DmaRange[], pageSize:
   return ok(length);
 }
 
+/** The driver-specific steps of the create path (a seeded bug swaps one). */
+export interface CreateOps {
+  readonly validate_dmabuf_input: (dma_ranges: readonly DmaRange[], pageSize: PageSize) => Result<U64>;
+  readonly get_dmabuf_phys: GetDmabufPhys;
+}
+
+export function createOps(dev: VfioDeviceView): CreateOps {
+  return { validate_dmabuf_input, get_dmabuf_phys: dev.nvgrace ? nvgrace_get_dmabuf_phys : vfio_pci_core_get_dmabuf_phys };
+}
+
 /** vfio_pci_core_feature_dma_buf() from its first check to
  *  vfio_device_try_get_registration(), inclusive. */
-export function vfioDmaBufPhysFromRequest(dev: VfioDeviceView, req: DmaBufRequest, get_dmabuf_phys: GetDmabufPhys = dev.nvgrace ? nvgrace_get_dmabuf_phys : vfio_pci_core_get_dmabuf_phys): Result<Pal> {
+export function vfioDmaBufPhysFromRequest(dev: VfioDeviceView, req: DmaBufRequest, ops: CreateOps = createOps(dev)): Result<Pal> {
   if (!dev.hasGetDmabufPhys) return err('-EOPNOTSUPP');
   if (!req.nrRanges || req.flags) return err('-EINVAL');
   if (req.regionIndex >= VFIO_PCI_ROM_REGION_INDEX) return err('-ENODEV');
   if (req.ranges.length < req.nrRanges) return err('-EFAULT'); // memdup_array_user
   const dma_ranges = req.ranges.slice(0, req.nrRanges);
-  const length = validate_dmabuf_input(dma_ranges, dev.pageSize);
+  const length = ops.validate_dmabuf_input(dma_ranges, dev.pageSize);
   if (!length.ok) return length;
-  const phys = get_dmabuf_phys(dev, req.regionIndex, dma_ranges);
+  const phys = ops.get_dmabuf_phys(dev, req.regionIndex, dma_ranges);
   if (!phys.ok) return phys;
   if (!dev.registrationAlive) return err('-ENODEV');
   return ok({ phys: phys.value.phys, size: length.value, provider: phys.value.provider });

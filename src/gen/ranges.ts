@@ -1,0 +1,154 @@
+// fast-check arbitraries for range lists and conversion cases, biased to
+// where bugs live: one page; 4 GiB ± a page; UINT_MAX boundaries; > 8 GiB;
+// totals near 2^63 (the SWIOTLB bit) and 2^64; offsets at the BAR end;
+// overlapping and duplicate ranges; up to thousands of ranges; 4 KiB and
+// 64 KiB pages; BARs from one page to 2^40; every route type; fault plans.
+import fc from 'fast-check';
+import type { DmaBufRequest, DmaRange, PhysVec, VfioDeviceView } from '../../models/pal.ts';
+import { MAP_TYPES, type Bar, type MapType } from '../../models/pci/types.ts';
+import { U64_MAX, UINT_MAX, alignDown, u64, type PageSize, type U64 } from '../../models/u64.ts';
+import type { DmaDir } from '../kernel/dma.ts';
+import type { FaultPlan } from '../kernel/faults.ts';
+import type { ConversionCase } from '../rules/conversion.ts';
+
+export const pageSizeArb: fc.Arbitrary<PageSize> = fc.constantFrom(4096n, 65536n);
+
+/** A page-aligned length, in pages of `page`, biased to the interesting sizes. */
+export function lengthArb(page: PageSize, maxBytes: U64 = 1n << 44n): fc.Arbitrary<U64> {
+  const four = 1n << 32n;
+  const edges = [page, four - page, four, four + page, alignDown(UINT_MAX, page), 2n * four, 2n * four + page, 9n * (1n << 30n), 3n * four - page];
+  return fc.oneof(
+    { weight: 3, arbitrary: fc.constantFrom(...edges.filter((e) => e <= maxBytes)) },
+    { weight: 3, arbitrary: fc.bigInt({ min: 1n, max: 64n }).map((n) => n * page) },
+    { weight: 2, arbitrary: fc.bigInt({ min: 1n, max: maxBytes / page }).map((n) => n * page) },
+  );
+}
+
+const dirArb: fc.Arbitrary<DmaDir> = fc.constantFrom('DMA_BIDIRECTIONAL', 'DMA_TO_DEVICE', 'DMA_FROM_DEVICE');
+
+/** Route types, most often the two that map. */
+export const routeArb: fc.Arbitrary<MapType> = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom<MapType>('BUS_ADDR', 'THRU_HOST_BRIDGE') },
+  { weight: 1, arbitrary: fc.constantFrom(...MAP_TYPES) },
+);
+
+/** A fault plan: mostly none, sometimes one fault. */
+export const faultPlanArb: fc.Arbitrary<FaultPlan> = fc.oneof(
+  { weight: 3, arbitrary: fc.constant<FaultPlan>({ allocFails: [], syncFails: false, iovaRefused: false }) },
+  { weight: 1, arbitrary: fc.constant<FaultPlan>({ allocFails: [], syncFails: false, iovaRefused: true }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      allocFails: fc.subarray(['dma', 'state', 'sg_table'], { maxLength: 1 }),
+      mapFailsAt: fc.option(fc.nat(4), { nil: undefined }),
+      linkFailsAt: fc.option(fc.nat(4), { nil: undefined }),
+      syncFails: fc.boolean(),
+      iovaRefused: fc.boolean(),
+    }, { requiredKeys: ['allocFails', 'syncFails', 'iovaRefused'] }) as fc.Arbitrary<FaultPlan>,
+  },
+);
+
+/** Physical ranges: page aligned, some duplicated or overlapping. */
+export function physArb(page: PageSize, maxRanges = 6): fc.Arbitrary<PhysVec[]> {
+  const one = fc.record({ paddr: fc.bigInt({ min: 1n, max: 1n << 30n }).map((n) => n * page), len: lengthArb(page) });
+  return fc.array(one, { minLength: 1, maxLength: maxRanges }).chain((ranges) =>
+    fc.array(fc.nat(ranges.length - 1), { maxLength: 2 }).map((dups) => [...ranges, ...dups.map((i) => ranges[i]!)]),
+  );
+}
+
+function sumU64(phys: readonly PhysVec[]): U64 {
+  return u64(phys.reduce((s, p) => s + p.len, 0n));
+}
+
+/** A conversion case: a PAL, its size, the route, the bus offset and the faults. */
+export function conversionCaseArb(opts: { maxRanges?: number } = {}): fc.Arbitrary<ConversionCase> {
+  return pageSizeArb.chain((pageSize) =>
+    fc.record({
+      phys: physArb(pageSize, opts.maxRanges),
+      route: routeArb,
+      busOffset: fc.oneof(fc.constant(0n), fc.bigInt({ min: 1n, max: 1n << 20n }).map((n) => n * pageSize)),
+      faults: faultPlanArb,
+      dir: dirArb,
+    }).map((c) => ({ ...c, size: sumU64(c.phys), pageSize })),
+  );
+}
+
+/** Ranges whose scatterlist entry count passes UINT_MAX (LEN-NENTS). */
+export const hugeConversionCaseArb: fc.Arbitrary<ConversionCase> = fc
+  .record({
+    // Three ranges of at least 3/4 of 2^63: over 2^32 entries at either segment limit.
+    lens: fc.array(fc.bigInt({ min: 3n << 49n, max: (1n << 51n) - 1n }).map((n) => n << 12n), { minLength: 3, maxLength: 3 }),
+    route: fc.constantFrom<MapType>('BUS_ADDR', 'THRU_HOST_BRIDGE'),
+  })
+  .map(({ lens, route }) => {
+    const phys = lens.map((len, i) => ({ paddr: BigInt(i + 1) << 40n, len }));
+    return { phys, size: sumU64(phys), route, busOffset: 0n, pageSize: 4096n, faults: { allocFails: [], syncFails: false, iovaRefused: true }, dir: 'DMA_TO_DEVICE' as const };
+  });
+
+/** Many small ranges (up to `max`), the shape of a fragmented GPU buffer. */
+export function manyRangesCaseArb(max = 2000): fc.Arbitrary<ConversionCase> {
+  return fc.record({ n: fc.integer({ min: 100, max }), route: fc.constantFrom<MapType>('BUS_ADDR', 'THRU_HOST_BRIDGE'), refused: fc.boolean() }).map(({ n, route, refused }) => {
+    const phys = Array.from({ length: n }, (_, i) => ({ paddr: (BigInt(i) * 3n + 1n) << 12n, len: 4096n }));
+    return { phys, size: BigInt(n) * 4096n, route, busOffset: 0n, pageSize: 4096n as PageSize, faults: { allocFails: [], syncFails: false, iovaRefused: refused }, dir: 'DMA_FROM_DEVICE' as const };
+  });
+}
+
+// ---- VFIO create requests ------------------------------------------------
+
+/** BARs of a VFIO device: sizes from one page to 2^40, MEM or IO, and sometimes one ending at 2^64. */
+export function barsArb(page: PageSize): fc.Arbitrary<Bar[]> {
+  const bar = (index: number) =>
+    fc.record({
+      type: fc.constantFrom<'mem' | 'io'>('mem', 'mem', 'mem', 'io'),
+      shift: fc.integer({ min: Number(page === 4096n ? 12n : 16n), max: 40 }),
+      top: fc.oneof({ weight: 12, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+    }).map(({ type, shift, top }): Bar => {
+      const size = 1n << BigInt(shift);
+      return { index, type, start: top ? U64_MAX - size + 1n : BigInt(index + 1) << 41n, size, busOffset: 0n };
+    });
+  return fc.uniqueArray(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 3 }).chain((idx) => fc.tuple(...idx.map(bar)));
+}
+
+/** A range relative to a BAR of `size`: inside, at the end, past the end, unaligned, empty, or wrapping. */
+function rangeArb(size: U64, page: PageSize): fc.Arbitrary<DmaRange> {
+  const pages = size / page;
+  return fc.oneof(
+    { weight: 6, arbitrary: fc.tuple(fc.bigInt({ min: 0n, max: pages - 1n }), fc.bigInt({ min: 1n, max: pages })).map(([o, l]) => ({ offset: o * page, length: (l < pages - o ? l : pages - o) * page })) },
+    { weight: 1, arbitrary: fc.constant({ offset: size - page, length: page }) },
+    { weight: 1, arbitrary: fc.constant({ offset: size - page, length: 2n * page }) },
+    { weight: 1, arbitrary: fc.constantFrom({ offset: 0n, length: 0n }, { offset: 1n, length: page }, { offset: 0n, length: page + 1n }) },
+    { weight: 1, arbitrary: fc.constantFrom({ offset: U64_MAX - page + 1n, length: page }, { offset: 0n, length: 1n << 62n }, { offset: 0n, length: 1n << 63n }, { offset: page, length: U64_MAX - page + 1n }) },
+  );
+}
+
+export interface PalCase {
+  readonly view: VfioDeviceView;
+  readonly req: DmaBufRequest;
+}
+
+/** A VFIO device and a VFIO_DEVICE_FEATURE_DMA_BUF request against it. */
+export const palCaseArb: fc.Arbitrary<PalCase> = pageSizeArb.chain((page) =>
+  fc.record({ bars: barsArb(page), hasOps: fc.oneof({ weight: 12, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }), alive: fc.oneof({ weight: 12, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }), p2pdma: fc.oneof({ weight: 8, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }) }).chain(({ bars, hasOps, alive, p2pdma }) => {
+    const view: VfioDeviceView = {
+      hasGetDmabufPhys: hasOps, bars, registrationAlive: alive, pageSize: page,
+      provider: (i) => {
+        const b = bars.find((x) => x.index === i);
+        return p2pdma && b?.type === 'mem' ? { owner: 'vdev', bar: i, busOffset: b.busOffset } : null;
+      },
+    };
+    const region = fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...bars.map((b) => b.index)) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 8 }) });
+    return region.chain((regionIndex) => {
+      const size = bars.find((b) => b.index === regionIndex)?.size ?? page;
+      const ranges = fc.array(rangeArb(size, page), { minLength: 1, maxLength: 5 }).chain((rs) => fc.array(fc.nat(rs.length - 1), { maxLength: 2 }).map((d) => [...rs, ...d.map((i) => rs[i]!)]));
+      return fc.record({
+        ranges,
+        flags: fc.oneof({ weight: 12, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.constant(1) }),
+        short: fc.oneof({ weight: 12, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 2 }) }),
+        empty: fc.oneof({ weight: 20, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+      }).map(({ ranges, flags, short, empty }): PalCase => ({
+        view,
+        req: { regionIndex, openFlags: 0, flags, nrRanges: empty ? 0 : ranges.length + short, ranges },
+      }));
+    });
+  }),
+);
