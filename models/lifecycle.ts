@@ -1,0 +1,265 @@
+// The model of the dma-buf revoke lifecycle (002 v8 10/11 vfio_pci_dmabuf.c
+// and its call sites in vfio_pci_core.c / vfio_pci_config.c; 003 for the
+// iommufd importer): devices, dma-bufs and attachments as plain data, and for
+// every command the result and the next state, including how many
+// move_notify calls each attachment must see (REV-NOTIFY: one per
+// revoke/unrevoke transition, none without one).
+
+export type Importer = 'dma' | 'iommufd';
+export type Power = 'D0' | 'D3hot';
+
+export interface DevState {
+  readonly open: boolean;
+  readonly bound: boolean;
+  /** PCI_COMMAND_MEMORY. */
+  readonly cmdMem: boolean;
+  readonly power: Power;
+  readonly pmEngaged: boolean;
+}
+
+export interface BufState {
+  readonly dev: number;
+  readonly nRanges: number;
+  readonly revoked: boolean;
+  /** The user still holds the dma-buf fd. */
+  readonly userFd: boolean;
+  /** vfio_pci_dma_buf_cleanup() detached it from its device. */
+  readonly cleaned: boolean;
+  /** The last file reference is gone and release ran. */
+  readonly released: boolean;
+}
+
+export interface AttState {
+  readonly buf: number;
+  readonly importer: Importer;
+  readonly mapped: boolean;
+  readonly detached: boolean;
+  /** iommufd: revoked once, revoked for good (IOMMUFD-REVOKED, v8). */
+  readonly dead: boolean;
+}
+
+export interface LcState {
+  readonly devs: readonly DevState[];
+  readonly bufs: readonly BufState[];
+  readonly atts: readonly AttState[];
+}
+
+export const DEVICE_EVENTS = ['mem-off', 'mem-on', 'flr', 'af-flr', 'reset', 'd3-enter', 'd3-exit', 'pm-entry', 'pm-exit', 'close', 'open', 'unbind'] as const;
+export type DeviceEvent = (typeof DEVICE_EVENTS)[number];
+
+export type LcCmd =
+  | { readonly op: 'create'; readonly dev: number; readonly nRanges: number; readonly valid: boolean }
+  | { readonly op: 'attach'; readonly buf: number; readonly importer: Importer; readonly p2p: boolean }
+  | { readonly op: 'map' | 'unmap' | 'detach' | 'access'; readonly att: number }
+  | { readonly op: 'close-fd'; readonly buf: number }
+  | { readonly op: 'event'; readonly dev: number; readonly event: DeviceEvent }
+  | { readonly op: 'hot-reset'; readonly devs: readonly number[] };
+
+export interface Expectation {
+  /** 'ok', or the errno the command must return. */
+  readonly result: string;
+  /** move_notify calls each attachment must receive in this step. */
+  readonly notify: ReadonlyMap<number, number>;
+}
+
+export function initialState(devices: number): LcState {
+  return { devs: Array.from({ length: devices }, () => ({ open: true, bound: true, cmdMem: true, power: 'D0', pmEngaged: false })), bufs: [], atts: [] };
+}
+
+/** __vfio_pci_memory_enabled(): memory decoding on and the device in D0. */
+export function memoryEnabled(d: DevState): boolean {
+  return d.cmdMem && d.power === 'D0';
+}
+
+/** A dma-buf's file is alive while the user or an importer holds it. */
+function fileActive(s: { bufs: BufState[]; atts: AttState[] }, b: number): boolean {
+  return s.bufs[b]!.userFd || s.atts.some((a) => a.buf === b && !a.detached);
+}
+
+/** Mutable working copy of a state for one step. */
+class Step {
+  readonly devs: DevState[];
+  readonly bufs: BufState[];
+  readonly atts: AttState[];
+  readonly notify = new Map<number, number>();
+
+  constructor(s: LcState) {
+    this.devs = [...s.devs];
+    this.bufs = [...s.bufs];
+    this.atts = [...s.atts];
+  }
+
+  dev(d: number, patch: Partial<DevState>): void {
+    this.devs[d] = { ...this.devs[d]!, ...patch };
+  }
+
+  /** dma_buf_move_notify(): every live attachment is told; importers drop their mapping. */
+  notifyBuf(b: number): void {
+    this.atts.forEach((a, i) => {
+      if (a.buf !== b || a.detached) return;
+      this.notify.set(i, (this.notify.get(i) ?? 0) + 1);
+      this.atts[i] = { ...a, mapped: false, dead: a.dead || a.importer === 'iommufd' };
+    });
+  }
+
+  /** vfio_pci_dma_buf_move(): each live dma-buf of the device that changes state is notified once. */
+  move(d: number, revoked: boolean): void {
+    this.bufs.forEach((b, i) => {
+      if (b.dev !== d || b.cleaned || b.released || b.revoked === revoked) return;
+      this.bufs[i] = { ...b, revoked };
+      this.notifyBuf(i);
+    });
+  }
+
+  /** Revoke, run `change`, then unrevoke if memory is enabled afterwards. */
+  zapped(d: number, change: Partial<DevState> = {}): void {
+    this.move(d, true);
+    this.dev(d, change);
+    if (memoryEnabled(this.devs[d]!)) this.move(d, false);
+  }
+
+  /** vfio_pci_dma_buf_cleanup(): revoked for good, detached from the device. */
+  cleanup(d: number): void {
+    this.bufs.forEach((b, i) => {
+      if (b.dev !== d || b.cleaned || b.released) return;
+      const transition = !b.revoked;
+      this.bufs[i] = { ...b, revoked: true, cleaned: true };
+      if (transition) this.notifyBuf(i);
+    });
+  }
+
+  /** The last reference dropped: release. */
+  releaseIfUnused(b: number): void {
+    if (!this.bufs[b]!.released && !fileActive(this, b)) this.bufs[b] = { ...this.bufs[b]!, released: true };
+  }
+
+  done(result: string): { next: LcState; expect: Expectation } {
+    return { next: { devs: this.devs, bufs: this.bufs, atts: this.atts }, expect: { result, notify: this.notify } };
+  }
+}
+
+function deviceEvent(st: Step, d: number, event: DeviceEvent): string {
+  const dev = st.devs[d]!;
+  if (event === 'open') {
+    if (!dev.bound) return '-ENODEV';
+    if (dev.open) return '-EBUSY';
+    st.dev(d, { open: true, cmdMem: true, power: 'D0', pmEngaged: false });
+    return 'ok';
+  }
+  if (event === 'unbind') {
+    if (!dev.bound) return '-ENODEV';
+    if (dev.open) return '-EBUSY';
+    st.dev(d, { bound: false });
+    return 'ok';
+  }
+  if (!dev.open) return '-EBADF';
+  switch (event) {
+    case 'mem-off':
+      st.move(d, true);
+      st.dev(d, { cmdMem: false });
+      break;
+    case 'mem-on':
+      st.dev(d, { cmdMem: true });
+      if (memoryEnabled(st.devs[d]!)) st.move(d, false);
+      break;
+    case 'flr':
+    case 'af-flr':
+      st.zapped(d);
+      break;
+    case 'reset':
+      st.zapped(d, { power: 'D0' });
+      break;
+    case 'd3-enter':
+      st.zapped(d, { power: 'D3hot' });
+      break;
+    case 'd3-exit':
+      st.dev(d, { power: 'D0' });
+      if (memoryEnabled(st.devs[d]!)) st.move(d, false);
+      break;
+    case 'pm-entry':
+      st.move(d, true);
+      if (dev.pmEngaged) return '-EINVAL';
+      st.dev(d, { pmEngaged: true, power: 'D3hot' });
+      break;
+    case 'pm-exit':
+      if (!dev.pmEngaged) return 'ok';
+      st.dev(d, { pmEngaged: false, power: 'D0' });
+      if (memoryEnabled(st.devs[d]!)) st.move(d, false);
+      break;
+    case 'close':
+      st.dev(d, { open: false, cmdMem: false });
+      st.cleanup(d);
+      break;
+  }
+  return 'ok';
+}
+
+function mapResult(st: Step, a: AttState): string {
+  const b = st.bufs[a.buf]!;
+  if (a.mapped) return '-EBUSY';
+  if (a.importer === 'dma') return b.revoked ? '-ENODEV' : 'ok';
+  if (a.dead || b.revoked) return '-ENODEV';
+  return b.nRanges !== 1 ? '-EOPNOTSUPP' : 'ok';
+}
+
+/** The result of `c` in state `s`, and the next state. */
+export function step(s: LcState, c: LcCmd): { next: LcState; expect: Expectation } {
+  const st = new Step(s);
+  switch (c.op) {
+    case 'create': {
+      const dev = st.devs[c.dev]!;
+      if (!dev.open) return st.done('-EBADF');
+      if (!c.valid) return st.done('-EINVAL');
+      st.bufs.push({ dev: c.dev, nRanges: c.nRanges, revoked: !memoryEnabled(dev), userFd: true, cleaned: false, released: false });
+      return st.done('ok');
+    }
+    case 'attach': {
+      const b = st.bufs[c.buf]!;
+      if (!b.userFd) return st.done('-EBADF');
+      if (c.importer === 'dma' && !c.p2p) return st.done('-EOPNOTSUPP');
+      if (b.revoked) return st.done('-ENODEV');
+      st.atts.push({ buf: c.buf, importer: c.importer, mapped: false, detached: false, dead: false });
+      return st.done('ok');
+    }
+    case 'close-fd': {
+      if (!st.bufs[c.buf]!.userFd) return st.done('-EBADF');
+      st.bufs[c.buf] = { ...st.bufs[c.buf]!, userFd: false };
+      st.releaseIfUnused(c.buf);
+      return st.done('ok');
+    }
+    case 'event':
+      return st.done(deviceEvent(st, c.dev, c.event));
+    case 'hot-reset': {
+      if (c.devs.some((d) => !st.devs[d]!.open)) return st.done('-EINVAL');
+      for (const d of c.devs) st.move(d, true);
+      for (const d of [...c.devs].reverse()) if (memoryEnabled(st.devs[d]!)) st.move(d, false);
+      return st.done('ok');
+    }
+  }
+  const a = st.atts[c.att]!;
+  if (a.detached) return st.done('-EBADF');
+  switch (c.op) {
+    case 'map': {
+      const r = mapResult(st, a);
+      if (r === 'ok') st.atts[c.att] = { ...a, mapped: true };
+      return st.done(r);
+    }
+    case 'unmap':
+      if (!a.mapped) return st.done('-EINVAL');
+      st.atts[c.att] = { ...a, mapped: false };
+      return st.done('ok');
+    case 'detach':
+      st.atts[c.att] = { ...a, mapped: false, detached: true };
+      st.releaseIfUnused(a.buf);
+      return st.done('ok');
+    case 'access':
+      return st.done(a.mapped ? 'ok' : '-ENODEV');
+  }
+}
+
+/** REV-WINDOW: which attachments may hold a usable mapping in a state. */
+export function mayHoldMapping(s: LcState, att: number): boolean {
+  const a = s.atts[att]!;
+  const b = s.bufs[a.buf]!;
+  return !a.detached && !b.revoked && !b.cleaned && memoryEnabled(s.devs[b.dev]!);
+}

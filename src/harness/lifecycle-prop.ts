@@ -1,0 +1,86 @@
+// The lifecycle as a fast-check model-based property (fc.commands +
+// fc.asyncModelRun): every generated command runs on the model and on the
+// implementation; a step that breaks a rule not explained by a documented
+// finding fails the run, and fast-check shrinks the command list.
+import fc from 'fast-check';
+import { initialState, step, type LcCmd, type LcState } from '../../models/lifecycle.ts';
+import type { RuleId } from '../rules/registry.ts';
+import type { Violation } from '../rules/violation.ts';
+import { compareStep, opName, resolve, Real, type GenCmd, type LifecycleConfig } from './lifecycle.ts';
+import { genCmdArb } from '../gen/lifecycle.ts';
+
+export interface LcModel {
+  state: LcState;
+  readonly stateAware: boolean;
+  steps: number;
+  cmds: LcCmd[];
+}
+
+/** A documented finding of the faithful lifecycle ports (reports/FINDINGS.md). */
+export interface LifecycleFinding {
+  readonly id: string;
+  readonly rule: RuleId;
+  readonly exporters: readonly string[];
+  applies(c: LcCmd): boolean;
+}
+
+export const LIFECYCLE_FINDINGS: readonly LifecycleFinding[] = [
+  { id: 'cleanup-notifies-revoked', rule: 'REV-NOTIFY', exporters: ['vfio-pci', 'nvgrace-gpu'], applies: (c) => c.op === 'event' && c.event === 'close' },
+  { id: 'unrevoke-notifies-iommufd', rule: 'REV-IMPORTER', exporters: ['vfio-pci', 'nvgrace-gpu'], applies: () => true },
+];
+
+export function unexplainedLc(exporter: string, violations: readonly Violation[], cmds: readonly LcCmd[]): Violation[] {
+  return violations.filter((v) => {
+    const c = v.step === undefined ? undefined : cmds[v.step];
+    return !LIFECYCLE_FINDINGS.some((f) => f.rule === v.rule && f.exporters.includes(exporter) && c !== undefined && f.applies(c));
+  });
+}
+
+export class LifecycleFailure extends Error {
+  constructor(readonly violations: Violation[], readonly cmds: LcCmd[]) {
+    super(violations.map((v) => `${v.rule}: ${v.message}`).join('\n'));
+  }
+}
+
+class LcCommand implements fc.AsyncCommand<LcModel, Real, false> {
+  constructor(readonly g: GenCmd) {}
+
+  check(m: Readonly<LcModel>): boolean {
+    return resolve(this.g, m.state, m.stateAware) !== null;
+  }
+
+  async run(m: LcModel, r: Real): Promise<void> {
+    const c = resolve(this.g, m.state, m.stateAware)!;
+    const { next, expect } = step(m.state, c);
+    const got = await r.run(c, m.steps);
+    compareStep(r, c, m.state, next, expect, got);
+    m.state = next;
+    m.steps++;
+    m.cmds.push(c);
+    const bad = unexplainedLc(r.cfg.exporter.name, r.k.log.violations, m.cmds);
+    if (bad.length) throw new LifecycleFailure(bad, m.cmds);
+  }
+
+  toString(): string {
+    return JSON.stringify(this.g);
+  }
+}
+
+export function lcCommandsArb(maxCommands = 12): fc.Arbitrary<Iterable<fc.AsyncCommand<LcModel, Real, false>>> {
+  return fc.commands([genCmdArb.map((g) => new LcCommand(g))], { maxCommands });
+}
+
+/** The property: no unexplained violation in any generated lifecycle. */
+export function lifecycleProperty(cfg: LifecycleConfig, opts: { stateAware?: boolean; maxCommands?: number } = {}) {
+  return fc.asyncProperty(lcCommandsArb(opts.maxCommands), async (cmds) => {
+    const setup = () => ({ model: { state: initialState(cfg.devices), stateAware: opts.stateAware ?? true, steps: 0, cmds: [] } as LcModel, real: new Real(cfg) });
+    await fc.asyncModelRun(setup, cmds);
+  });
+}
+
+/** The failing run of a property result, as resolved commands and violations. */
+export function failureOf(out: fc.RunDetails<unknown>): LifecycleFailure | undefined {
+  return out.errorInstance instanceof LifecycleFailure ? out.errorInstance : undefined;
+}
+
+export { opName };

@@ -1,0 +1,116 @@
+// The parts of drivers/dma-buf/dma-buf.c the lifecycle exercises, ported to
+// the simulated kernel: export, dynamic attach, detach, map/unmap of an
+// attachment under the reservation lock, move_notify, and the release that
+// runs when the last file reference is dropped.
+import type { Errno } from '../../models/errno.ts';
+import type { Kernel } from '../kernel/kernel.ts';
+import type { KFile } from '../kernel/files.ts';
+import type { ResvLock } from '../kernel/locks.ts';
+import type { KObj } from '../kernel/objects.ts';
+import type { DmaDir } from '../kernel/dma.ts';
+
+export interface DmaBufOps {
+  attach?(dmabuf: DmaBuf, attach: DmaBufAttachment): number;
+  map_dma_buf(attach: DmaBufAttachment, dir: DmaDir): { ok: true; sgt: KObj<unknown> } | { ok: false; errno: Errno };
+  unmap_dma_buf(attach: DmaBufAttachment, sgt: KObj<unknown>, dir: DmaDir): void;
+  release(dmabuf: DmaBuf): Promise<void>;
+}
+
+/** struct dma_buf_attach_ops: what a dynamic importer provides. */
+export interface DmaBufAttachOps {
+  readonly allow_peer2peer: boolean;
+  move_notify?(attach: DmaBufAttachment): void;
+}
+
+export interface DmaBuf {
+  readonly name: string;
+  readonly size: bigint;
+  readonly ops: DmaBufOps;
+  readonly priv: KObj<unknown>;
+  readonly resv: ResvLock;
+  readonly file: KFile;
+  readonly attachments: Set<KObj<DmaBufAttachment>>;
+  readonly obj: KObj<null>;
+}
+
+export interface DmaBufAttachment {
+  readonly dmabuf: DmaBuf;
+  /** The importing device (NULL for iommufd, 003). */
+  readonly dev: string | null;
+  readonly peer2peer: boolean;
+  readonly importer_ops: DmaBufAttachOps;
+  importer_priv: unknown;
+}
+
+export function dma_buf_export(k: Kernel, name: string, ops: DmaBufOps, size: bigint, priv: KObj<unknown>): DmaBuf | null {
+  const obj = k.heap.alloc('dma_buf', 'dma_buf_export', null);
+  if (!obj) return null;
+  const dmabuf: DmaBuf = {
+    name, size, ops, priv, obj,
+    resv: k.newResv(`${name}.resv`),
+    file: k.newFile(name, () => dma_buf_release(k, dmabuf)),
+    attachments: new Set(),
+  };
+  return dmabuf;
+}
+
+/** dma_buf_release(): the file's last reference is gone. */
+async function dma_buf_release(k: Kernel, dmabuf: DmaBuf): Promise<void> {
+  await dmabuf.ops.release(dmabuf);
+  k.heap.free(dmabuf.obj, 'dma_buf_release');
+}
+
+/** dma_buf_put(). */
+export function dma_buf_put(dmabuf: DmaBuf, site: string): Promise<void> {
+  return dmabuf.file.fput(site);
+}
+
+/** dma_buf_dynamic_attach(): the exporter's attach op decides. */
+export async function dma_buf_dynamic_attach(k: Kernel, dmabuf: DmaBuf, dev: string | null, importer_ops: DmaBufAttachOps): Promise<{ ok: true; attach: KObj<DmaBufAttachment> } | { ok: false; errno: Errno }> {
+  const site = 'dma_buf_dynamic_attach';
+  if (!importer_ops.move_notify) return { ok: false, errno: '-EINVAL' };
+  k.heap.use(dmabuf.obj, site);
+  const attach = k.heap.alloc<DmaBufAttachment>('attachment', site, { dmabuf, dev, peer2peer: importer_ops.allow_peer2peer, importer_ops, importer_priv: null });
+  if (!attach) return { ok: false, errno: '-ENOMEM' };
+  const ret = dmabuf.ops.attach?.(dmabuf, attach.value) ?? 0;
+  if (ret) {
+    k.heap.free(attach, site);
+    return { ok: false, errno: ret === -95 ? '-EOPNOTSUPP' : ret === -19 ? '-ENODEV' : '-EINVAL' };
+  }
+  await dmabuf.resv.lock(site);
+  dmabuf.attachments.add(attach);
+  dmabuf.resv.unlock(site);
+  return { ok: true, attach };
+}
+
+/** dma_buf_detach(). */
+export async function dma_buf_detach(k: Kernel, attach: KObj<DmaBufAttachment>): Promise<void> {
+  const site = 'dma_buf_detach';
+  const { dmabuf } = k.heap.use(attach, site);
+  await dmabuf.resv.lock(site);
+  dmabuf.attachments.delete(attach);
+  dmabuf.resv.unlock(site);
+  k.heap.free(attach, site);
+}
+
+/** dma_buf_map_attachment(): the caller holds the reservation lock. */
+export function dma_buf_map_attachment(k: Kernel, attach: KObj<DmaBufAttachment>, dir: DmaDir) {
+  const a = k.heap.use(attach, 'dma_buf_map_attachment');
+  a.dmabuf.resv.assertHeld('LOCK-RESV', 'dma_buf_map_attachment');
+  return a.dmabuf.ops.map_dma_buf(a, dir);
+}
+
+export function dma_buf_unmap_attachment(k: Kernel, attach: KObj<DmaBufAttachment>, sgt: KObj<unknown>, dir: DmaDir): void {
+  const a = k.heap.use(attach, 'dma_buf_unmap_attachment');
+  a.dmabuf.resv.assertHeld('LOCK-RESV', 'dma_buf_unmap_attachment');
+  a.dmabuf.ops.unmap_dma_buf(a, sgt, dir);
+}
+
+/** dma_buf_move_notify(): every attachment's importer is told, resv held. */
+export function dma_buf_move_notify(k: Kernel, dmabuf: DmaBuf): void {
+  dmabuf.resv.assertHeld('LOCK-RESV', 'dma_buf_move_notify');
+  for (const attach of dmabuf.attachments) {
+    const a = k.heap.use(attach, 'dma_buf_move_notify');
+    a.importer_ops.move_notify?.(a);
+  }
+}

@@ -1,0 +1,108 @@
+// The iommufd dma-buf importer over the private interconnect of 003
+// (drivers/iommu/iommufd/pages.c in torvalds/linux): it cannot fault, so a
+// move_notify means revoke: it unmaps the MMIO from the IOMMU domain and the
+// pages stay revoked. Mappings carry IOMMU_MMIO.
+import type { Kernel } from '../kernel/kernel.ts';
+import type { KObj } from '../kernel/objects.ts';
+import { IOMMU_MMIO, IOMMU_READ, IOMMU_WRITE, IommuDomain, type IommuMapping } from '../kernel/iommu.ts';
+import type { ExporterDevice, ImporterAttachment, ImporterPlugin } from '../harness/plugin.ts';
+import { dma_buf_detach, dma_buf_dynamic_attach, dma_buf_put, type DmaBuf, type DmaBufAttachment } from './dma-buf-core.ts';
+
+const domains = new WeakMap<Kernel, IommuDomain>();
+
+/** The one IOMMU domain iommufd maps into on a simulated kernel. */
+export function iommufdDomain(k: Kernel): IommuDomain {
+  let d = domains.get(k);
+  if (!d) domains.set(k, (d = new IommuDomain()));
+  return d;
+}
+
+let nextArea = 1;
+
+export class IommufdAttachment implements ImporterAttachment {
+  attach!: KObj<DmaBufAttachment>;
+  mapping: IommuMapping | null = null;
+  /** pages->dmabuf revoked: v8 never maps it again. */
+  revoked = false;
+  readonly area = `area${nextArea++}`;
+
+  constructor(readonly k: Kernel, readonly dmabuf: DmaBuf, readonly exporter: ExporterDevice) {}
+
+  /** iopt_revoke_notify-style handler: resv is held by the exporter. */
+  move_notify(_a: DmaBufAttachment): void {
+    if (!this.exporter.isRevoked(this.dmabuf)) {
+      this.k.report('REV-IMPORTER', `iommufd got move_notify for ${this.dmabuf.name} while it is not revoked: a move, which an importer that cannot fault must never see`, { dmabuf: this.dmabuf.name });
+    }
+    this.unmapDomain();
+    this.revoked = true;
+  }
+
+  protected unmapDomain(): void {
+    if (!this.mapping) return;
+    iommufdDomain(this.k).iommu_unmap(this.mapping.iova, this.mapping.size);
+    this.mapping = null;
+  }
+
+  async map(): Promise<string> {
+    const site = 'iopt_map_dmabuf';
+    await this.dmabuf.resv.lock(site);
+    const ret = this.mapLocked();
+    this.dmabuf.resv.unlock(site);
+    return ret;
+  }
+
+  protected mapLocked(): string {
+    if (this.mapping) return '-EBUSY';
+    if (this.revoked) return '-ENODEV';
+    const phys = this.exporter.iommufdMap ? this.exporter.iommufdMap(this.k.heap.use(this.attach, 'iopt_map_dmabuf')) : { ok: false as const, errno: '-EOPNOTSUPP' as const };
+    if (!phys.ok) return phys.errno;
+    const iova = iommufdDomain(this.k).iommu_map(phys.value.paddr, phys.value.len, IOMMU_READ | IOMMU_WRITE | IOMMU_MMIO, this.area);
+    this.mapping = { iova, paddr: phys.value.paddr, size: phys.value.len, prot: IOMMU_READ | IOMMU_WRITE | IOMMU_MMIO, owner: this.area };
+    return 'ok';
+  }
+
+  async unmap(): Promise<string> {
+    const site = 'iopt_unmap_dmabuf';
+    await this.dmabuf.resv.lock(site);
+    const had = this.mapping !== null;
+    this.unmapDomain();
+    this.dmabuf.resv.unlock(site);
+    return had ? 'ok' : '-EINVAL';
+  }
+
+  async detach(): Promise<void> {
+    if (this.mapping) await this.unmap();
+    await dma_buf_detach(this.k, this.attach);
+    await dma_buf_put(this.dmabuf, 'iommufd_detach');
+  }
+
+  access(): string {
+    return this.mapping ? 'ok' : '-ENODEV';
+  }
+
+  mapped(): boolean {
+    return this.mapping !== null;
+  }
+}
+
+/** Builds the iommufd importer plugin around an attachment class (seeded bugs subclass it). */
+export function iommufdPlugin(name: string, make: (k: Kernel, d: DmaBuf, e: ExporterDevice) => IommufdAttachment, bugOf?: ImporterPlugin['bugOf']): ImporterPlugin {
+  return {
+    kind: 'importer', name, importer: 'iommufd', profiles: ['v8'], ...(bugOf ? { bugOf } : {}),
+    description: 'iommufd: private interconnect, IOMMU_MMIO mappings, revoke = unmap for good',
+    async attach(k, dmabuf, exporter) {
+      const imp = make(k, dmabuf, exporter);
+      dmabuf.file.get('dma_buf_get');
+      // iommufd has no DMA-able struct device: dev is NULL (003).
+      const r = await dma_buf_dynamic_attach(k, dmabuf, null, { allow_peer2peer: true, move_notify: (a) => imp.move_notify(a) });
+      if (!r.ok) {
+        await dma_buf_put(dmabuf, 'dma_buf_get');
+        return r;
+      }
+      imp.attach = r.attach;
+      return { ok: true, value: imp };
+    },
+  };
+}
+
+export const iommufdImporter = iommufdPlugin('iommufd', (k, d, e) => new IommufdAttachment(k, d, e));

@@ -1,0 +1,205 @@
+// The call sites of vfio_pci_dma_buf_move()/cleanup() in 002 v8 10/11
+// (vfio_pci_config.c: memory enable/disable, PCIe and AF FLR, power state;
+// vfio_pci_core.c: reset ioctl, hot reset with its undo path, runtime PM
+// entry/exit, close_device), as one probed exporter device of the plugin API.
+import type { Result } from '../../../models/errno.ts';
+import type { DeviceEvent } from '../../../models/lifecycle.ts';
+import type { DmaBufRequest, PhysVec } from '../../../models/pal.ts';
+import type { P2PProvider } from '../../../models/pci/types.ts';
+import type { Kernel } from '../../kernel/kernel.ts';
+import type { KObj } from '../../kernel/objects.ts';
+import type { DmaBuf, DmaBufAttachment } from '../dma-buf-core.ts';
+import type { DeviceConfig, ExporterDevice } from '../../harness/plugin.ts';
+import {
+  VfioPciDmabufOps, __vfio_pci_memory_enabled, vfio_pci_core_feature_dma_buf, vfio_pci_dma_buf_cleanup,
+  vfio_pci_dma_buf_iommufd_map, vfio_pci_dma_buf_move, type VfioPciCoreDevice, type VfioPciDmaBuf,
+} from './vfio_pci_dmabuf.ts';
+
+/** The vfio_pci_dmabuf.c functions a device calls; a seeded bug replaces one. */
+export interface VfioDmabufPort {
+  readonly feature_dma_buf: typeof vfio_pci_core_feature_dma_buf;
+  readonly move: typeof vfio_pci_dma_buf_move;
+  readonly cleanup: typeof vfio_pci_dma_buf_cleanup;
+  readonly iommufd_map: typeof vfio_pci_dma_buf_iommufd_map;
+  readonly makeOps: (k: Kernel, cfg: DeviceConfig) => VfioPciDmabufOps;
+}
+
+export const V8_PORT: VfioDmabufPort = {
+  feature_dma_buf: vfio_pci_core_feature_dma_buf,
+  move: vfio_pci_dma_buf_move,
+  cleanup: vfio_pci_dma_buf_cleanup,
+  iommufd_map: vfio_pci_dma_buf_iommufd_map,
+  makeOps: (k, cfg) => new VfioPciDmabufOps(k, cfg.routeTo),
+};
+
+export class VfioPciCore implements ExporterDevice {
+  readonly vdev: VfioPciCoreDevice;
+  readonly ops: VfioPciDmabufOps;
+  open = true;
+  bound = true;
+
+  constructor(readonly k: Kernel, readonly cfg: DeviceConfig, readonly port: VfioDmabufPort = V8_PORT) {
+    this.ops = port.makeOps(k, cfg);
+    this.vdev = {
+      name: cfg.name, k, memory_lock: k.newRwSem(`${cfg.name}.memory_lock`), dmabufs: [], registration: k.newRegistration(cfg.name),
+      providers: this.pcim_p2pdma_init(), view: { hasGetDmabufPhys: true, bars: cfg.bars, pageSize: cfg.pageSize, ...(cfg.nvgrace ? { nvgrace: cfg.nvgrace } : {}) },
+      cmdMemory: true, power: 'D0', pm_runtime_engaged: false,
+    };
+  }
+
+  get name(): string {
+    return this.cfg.name;
+  }
+
+  /** pcim_p2pdma_init(): device-managed providers, one per MEM BAR. */
+  private pcim_p2pdma_init(): (KObj<P2PProvider> | null)[] {
+    const out: (KObj<P2PProvider> | null)[] = [];
+    for (let bar = 0; bar < 6; bar++) {
+      const b = this.cfg.bars.find((x) => x.index === bar);
+      out.push(b?.type === 'mem' ? this.k.heap.alloc('provider', 'pcim_p2pdma_init', { owner: this.cfg.name, bar, busOffset: b.busOffset }) : null);
+    }
+    return out;
+  }
+
+  async create(req: DmaBufRequest): Promise<Result<DmaBuf>> {
+    if (!this.open) return { ok: false, errno: '-EBADF' };
+    return this.port.feature_dma_buf(this.vdev, this.ops, req);
+  }
+
+  isRevoked(dmabuf: DmaBuf): boolean {
+    return (dmabuf.priv as KObj<VfioPciDmaBuf>).value.revoked;
+  }
+
+  iommufdMap(attach: DmaBufAttachment): Result<PhysVec> {
+    return this.port.iommufd_map(this.k, this.ops, attach);
+  }
+
+  /** vfio_pci_zap_and_down_write_memory_lock(). */
+  private zapAndDownWrite(site: string): Promise<void> {
+    return this.vdev.memory_lock.downWrite(site);
+  }
+
+  /** The tail every call site shares: unrevoke if memory is enabled, then up_write. */
+  async restore(site: string): Promise<void> {
+    if (__vfio_pci_memory_enabled(this.vdev)) await this.port.move(this.vdev, false);
+    this.vdev.memory_lock.upWrite(site);
+  }
+
+  /** A call site that revokes, changes the device, and restores. */
+  private async zapped(site: string, change: () => void): Promise<void> {
+    await this.zapAndDownWrite(site);
+    await this.port.move(this.vdev, true);
+    change();
+    await this.restore(site);
+  }
+
+  async event(e: DeviceEvent): Promise<string> {
+    if (e === 'open') return this.openDevice();
+    if (e === 'unbind') return this.unbind();
+    if (!this.open) return '-EBADF';
+    const v = this.vdev;
+    switch (e) {
+      case 'mem-off': // vfio_basic_config_write(), PCI_COMMAND_MEMORY cleared
+        await this.zapped('vfio_basic_config_write', () => (v.cmdMemory = false));
+        return 'ok';
+      case 'mem-on':
+        await v.memory_lock.downWrite('vfio_basic_config_write');
+        v.cmdMemory = true;
+        await this.restore('vfio_basic_config_write');
+        return 'ok';
+      case 'flr': // vfio_exp_config_write(), PCI_EXP_DEVCTL_BCR_FLR
+        await this.zapped('vfio_exp_config_write', () => undefined);
+        return 'ok';
+      case 'af-flr': // vfio_af_config_write()
+        await this.zapped('vfio_af_config_write', () => undefined);
+        return 'ok';
+      case 'reset': // vfio_pci_ioctl_reset(): D0, then the reset
+        await this.zapAndDownWrite('vfio_pci_ioctl_reset');
+        v.power = 'D0';
+        await this.port.move(v, true);
+        await this.restore('vfio_pci_ioctl_reset');
+        return 'ok';
+      case 'd3-enter': // vfio_lock_and_set_power_state(D3hot)
+        await this.zapped('vfio_lock_and_set_power_state', () => (v.power = 'D3hot'));
+        return 'ok';
+      case 'd3-exit':
+        await v.memory_lock.downWrite('vfio_lock_and_set_power_state');
+        v.power = 'D0';
+        await this.restore('vfio_lock_and_set_power_state');
+        return 'ok';
+      case 'pm-entry':
+        return this.runtimePmEntry();
+      case 'pm-exit':
+        await v.memory_lock.downWrite('vfio_pci_runtime_pm_exit');
+        if (v.pm_runtime_engaged) {
+          v.pm_runtime_engaged = false;
+          v.power = 'D0';
+        }
+        await this.restore('vfio_pci_runtime_pm_exit');
+        return 'ok';
+      case 'close':
+        return this.closeDevice();
+    }
+  }
+
+  /** vfio_pci_runtime_pm_entry(). */
+  protected async runtimePmEntry(): Promise<string> {
+    const site = 'vfio_pci_runtime_pm_entry';
+    await this.zapAndDownWrite(site);
+    await this.port.move(this.vdev, true);
+    if (this.vdev.pm_runtime_engaged) {
+      this.vdev.memory_lock.upWrite(site);
+      return '-EINVAL';
+    }
+    this.vdev.pm_runtime_engaged = true;
+    this.vdev.power = 'D3hot';
+    this.vdev.memory_lock.upWrite(site);
+    return 'ok';
+  }
+
+  /** vfio_pci_core_close_device(): vfio_pci_core_disable(), then the dma-buf cleanup. */
+  protected async closeDevice(): Promise<string> {
+    this.vdev.cmdMemory = false;
+    await this.port.cleanup(this.vdev);
+    this.open = false;
+    return 'ok';
+  }
+
+  private openDevice(): string {
+    if (!this.bound) return '-ENODEV';
+    if (this.open) return '-EBUSY';
+    Object.assign(this.vdev, { cmdMemory: true, power: 'D0', pm_runtime_engaged: false });
+    this.open = true;
+    return 'ok';
+  }
+
+  /** Driver unbind: vfio_unregister_group_dev() drops the registration; devres frees the providers. */
+  private unbind(): string {
+    if (!this.bound) return '-ENODEV';
+    if (this.open) return '-EBUSY';
+    this.vdev.registration.put('vfio_unregister_group_dev');
+    if (this.vdev.registration.count !== 0) this.k.report('UAF-REF', `${this.name}: ${this.vdev.registration.count} registration reference(s) still held at unregister`, { device: this.name, count: this.vdev.registration.count });
+    for (const p of this.vdev.providers) if (p) this.k.heap.free(p, 'devres_release_all');
+    this.bound = false;
+    return 'ok';
+  }
+}
+
+/** vfio_pci_dev_set_hot_reset(): revoke every device of the set, reset, then undo in reverse. */
+export async function vfioPciDevSetHotReset(devices: readonly VfioPciCore[]): Promise<string> {
+  const site = 'vfio_pci_dev_set_hot_reset';
+  if (devices.some((d) => !d.open)) return '-EINVAL';
+  const locked: VfioPciCore[] = [];
+  let ret = 'ok';
+  for (const d of devices) {
+    if (!d.vdev.memory_lock.tryDownWrite(site)) {
+      ret = '-EBUSY';
+      break;
+    }
+    locked.push(d);
+    await d.port.move(d.vdev, true);
+  }
+  // err_undo:
+  for (const d of [...locked].reverse()) await d.restore(site);
+  return ret;
+}

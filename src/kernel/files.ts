@@ -1,0 +1,76 @@
+// struct file of a dma-buf and the VFIO device registration refcount:
+// get_file_active() fails on a dying file; the last fput() runs the release
+// after a preemption point (the kernel defers __fput to task work);
+// references dropped below zero are UAF-REF.
+import type { Site } from './objects.ts';
+import type { RuleId } from '../rules/registry.ts';
+
+interface RefContext {
+  report(rule: RuleId, message: string, evidence?: Record<string, unknown>): void;
+  preempt(label: string): Promise<void>;
+}
+
+export class KFile {
+  count = 1;
+  released = false;
+
+  constructor(
+    readonly name: string,
+    private readonly ctx: RefContext,
+    private readonly release: () => Promise<void>,
+  ) {}
+
+  /** file_count() == 0: the release is pending or done. */
+  get dying(): boolean {
+    return this.count === 0;
+  }
+
+  /** get_file_active(). */
+  getFileActive(): boolean {
+    if (this.count === 0) return false;
+    this.count++;
+    return true;
+  }
+
+  /** get_file() / get_dma_buf(): only valid on a live file. */
+  get(site: Site): void {
+    if (this.count === 0) this.ctx.report('UAF-DYING', `${site} takes a reference on the dying file of ${this.name}`, { file: this.name, site });
+    this.count++;
+  }
+
+  /** fput() / dma_buf_put(). */
+  async fput(site: Site): Promise<void> {
+    if (this.count === 0) {
+      this.ctx.report('UAF-REF', `${site} drops a reference of ${this.name} that it does not hold (file count already 0)`, { file: this.name, site });
+      return;
+    }
+    if (--this.count > 0) return;
+    await this.ctx.preempt(`__fput(${this.name})`);
+    this.released = true;
+    await this.release();
+  }
+}
+
+/** vfio_device registration: vfio_device_try_get_registration / _put_registration. */
+export class Registration {
+  count = 1;
+
+  constructor(
+    readonly name: string,
+    private readonly ctx: RefContext,
+  ) {}
+
+  tryGet(): boolean {
+    if (this.count === 0) return false;
+    this.count++;
+    return true;
+  }
+
+  put(site: Site): void {
+    if (this.count === 0) {
+      this.ctx.report('UAF-REF', `${site} puts the registration of ${this.name} below zero`, { device: this.name, site });
+      return;
+    }
+    this.count--;
+  }
+}
