@@ -1,5 +1,49 @@
-// The seeded lifecycle bugs, collected for the bundled plugin list.
+// The seeded lifecycle bugs as plugins, each naming the rule that must catch it.
 import type { ExporterPlugin, ImporterPlugin } from '../harness/plugin.ts';
+import { vfioExporter } from '../harness/bundled.ts';
+import { iommufdPlugin } from '../impl/iommufd.ts';
+import { dma_buf_dynamic_attach, dma_buf_put } from '../impl/dma-buf-core.ts';
+import { CloseWithoutCleanup, D3ExitNoMemoryLock, PmEntryLeaksLock, ZapWithoutRevoke } from './lifecycle-device.ts';
+import { DmaImporterStaleSgt, IommufdNoUnmapOnRevoke, IommufdRemapsAfterRevoke } from './lifecycle-importer.ts';
+import * as port from './lifecycle-port.ts';
 
-export const LIFECYCLE_BUG_EXPORTERS: ExporterPlugin[] = [];
-export const LIFECYCLE_BUG_IMPORTERS: ImporterPlugin[] = [];
+export function lifecycleBugExporters(): ExporterPlugin[] {
+  return [
+    vfioExporter('bug:lock-move-notify-no-resv', 'move_notify without the reservation lock', { port: port.moveNotifyNoResv, bugOf: 'LOCK-RESV' }),
+    vfioExporter('bug:lock-release-resv-first', 'release takes resv before memory_lock', { port: port.releaseResvFirst, bugOf: 'LOCK-ORDER' }),
+    vfioExporter('bug:lock-d3-exit-no-memory-lock', 'D3 exit unrevokes without memory_lock', { device: D3ExitNoMemoryLock, bugOf: 'LOCK-MEMLOCK' }),
+    vfioExporter('bug:lock-pm-entry-leaks-lock', 'runtime PM entry returns -EINVAL holding memory_lock', { device: PmEntryLeaksLock, bugOf: 'LOCK-BALANCE' }),
+    vfioExporter('bug:rev-zap-without-revoke', 'memory disabled while importers keep their mappings', { device: ZapWithoutRevoke, bugOf: 'REV-WINDOW' }),
+    vfioExporter('bug:rev-reenable-cleaned', 'cleanup leaves the dma-buf on the device list; a later enable unrevokes it', { port: port.cleanupKeepsOnList, bugOf: 'REV-CLEANUP' }),
+    vfioExporter('bug:rev-map-ignores-revoked', 'map does not check revoked', { port: port.mapIgnoresRevoked, bugOf: 'REV-MAP' }),
+    vfioExporter('bug:rev-init-not-revoked', 'a dma-buf created with memory disabled starts unrevoked', { port: port.createNeverRevoked, bugOf: 'REV-INIT' }),
+    vfioExporter('bug:rev-notify-noop', 'move_notify sent without a transition', { port: port.notifyNoopTransition, bugOf: 'REV-NOTIFY' }),
+    vfioExporter('bug:uaf-registration-double-put', 'registration put by cleanup and again by release', { port: port.cleanupKeepsVdev, bugOf: 'UAF-REF' }),
+    vfioExporter('bug:uaf-move-double-put', 'move drops its get_file_active reference twice', { port: port.moveDoublePut, bugOf: 'UAF-OBJ' }),
+    vfioExporter('bug:uaf-close-without-cleanup', 'close without cleanup: dma-bufs outlive the devres providers', { device: CloseWithoutCleanup, bugOf: 'UAF-OBJ' }),
+    vfioExporter('bug:uaf-cleanup-ignores-dying', 'cleanup takes a reference on a dying file', { port: port.cleanupIgnoresDying, bugOf: 'UAF-DYING' }),
+    vfioExporter('bug:iommufd-one-any-ranges', 'private interconnect hands out multi-range dma-bufs', { port: port.iommufdAnyRanges, bugOf: 'IOMMUFD-ONE' }),
+  ];
+}
+
+export function lifecycleBugImporters(): ImporterPlugin[] {
+  return [
+    iommufdPlugin('bug:iommufd-no-unmap-on-revoke', (k, d, e) => new IommufdNoUnmapOnRevoke(k, d, e), 'IOMMUFD-MMIO'),
+    iommufdPlugin('bug:iommufd-remaps-after-revoke', (k, d, e) => new IommufdRemapsAfterRevoke(k, d, e), 'IOMMUFD-REVOKED'),
+    {
+      kind: 'importer', name: 'bug:uaf-mapping-stale-sgt', importer: 'dma', profiles: ['v8'], bugOf: 'UAF-MAPPING',
+      description: 'DMA importer keeps using its sg_table after move_notify unmapped it',
+      async attach(k, dmabuf, _exporter, { p2p, dev }) {
+        const imp = new DmaImporterStaleSgt(k, dmabuf);
+        dmabuf.file.get('dma_buf_get');
+        const r = await dma_buf_dynamic_attach(k, dmabuf, dev, { allow_peer2peer: p2p, move_notify: (a) => imp.move_notify(a) });
+        if (!r.ok) {
+          await dma_buf_put(dmabuf, 'dma_buf_get');
+          return r;
+        }
+        imp.attach = r.attach;
+        return { ok: true, value: imp };
+      },
+    },
+  ];
+}

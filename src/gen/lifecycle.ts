@@ -15,7 +15,7 @@ export const genCmdArb: fc.Arbitrary<GenCmd> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constantFrom('unmap' as const, 'detach' as const), sel }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('access' as const), sel }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('close-fd' as const), sel }) },
-  { weight: 5, arbitrary: fc.record({ op: fc.constant('event' as const), dev: fc.nat(1), event: fc.constantFrom(...DEVICE_EVENTS) }) },
+  { weight: 5, arbitrary: fc.record({ op: fc.constant('event' as const), dev: fc.nat(1), event: fc.constantFrom(...DEVICE_EVENTS), sel }) },
   { weight: 1, arbitrary: fc.constant({ op: 'hot-reset' as const }) },
 );
 

@@ -6,7 +6,7 @@ import { dmaImporter } from '../impl/dma_importer.ts';
 import { iommufdImporter } from '../impl/iommufd.ts';
 import type { DeviceConfig, ExporterPlugin, ImporterPlugin } from './plugin.ts';
 import type { RuleId } from '../rules/registry.ts';
-import { LIFECYCLE_BUG_EXPORTERS, LIFECYCLE_BUG_IMPORTERS } from '../bugs/lifecycle.ts';
+import { lifecycleBugExporters, lifecycleBugImporters } from '../bugs/lifecycle.ts';
 
 /** An exporter plugin around the VFIO device, with a port (faithful or bugged). */
 export function vfioExporter(name: string, description: string, opts: { port?: VfioDmabufPort; device?: new (k: Kernel, cfg: DeviceConfig, port: VfioDmabufPort) => VfioPciCore; nvgrace?: boolean; bugOf?: RuleId } = {}): ExporterPlugin {
@@ -21,6 +21,12 @@ export function vfioExporter(name: string, description: string, opts: { port?: V
 export const vfioPci = vfioExporter('vfio-pci', 'vfio-pci dma-buf exporter (002 v8 10/11)');
 export const nvgrace = vfioExporter('nvgrace-gpu', 'nvgrace-gpu: vfio-pci with device memory regions (002 v8 11/11)', { nvgrace: true });
 
-export const BUNDLED_EXPORTERS: readonly ExporterPlugin[] = [vfioPci, nvgrace, ...LIFECYCLE_BUG_EXPORTERS];
-export const BUNDLED_IMPORTERS: readonly ImporterPlugin[] = [dmaImporter, iommufdImporter, ...LIFECYCLE_BUG_IMPORTERS];
+/** Every bundled plugin: the faithful ports first, then the seeded bugs. */
+export function bundledExporters(): ExporterPlugin[] {
+  return [vfioPci, nvgrace, ...lifecycleBugExporters()];
+}
+
+export function bundledImporters(): ImporterPlugin[] {
+  return [dmaImporter, iommufdImporter, ...lifecycleBugImporters()];
+}
 export { dmaImporter, iommufdImporter };

@@ -213,6 +213,7 @@ function checkMappings(real: Real, s: LcState): void {
       const maps = domain.of(area);
       if (maps.length !== (mapped ? 1 : 0)) k.report('IOMMUFD-MMIO', `att${i} has ${maps.length} IOMMU mapping(s), ${mapped ? 'one' : 'none'} expected`, { att: i });
       if (maps.some((m) => !(m.prot & IOMMU_MMIO))) k.report('IOMMUFD-MMIO', `att${i} is mapped without IOMMU_MMIO`, { att: i });
+      if (maps.length > 0 && !mayHoldMapping(s, i)) k.report('IOMMUFD-MMIO', `att${i} keeps revoked MMIO in the IOMMU domain`, { att: i });
     }
   });
   const live = k.dma.live();
@@ -225,7 +226,7 @@ export type GenCmd =
   | { readonly op: 'attach'; readonly sel: number; readonly importer: 'dma' | 'iommufd'; readonly p2p: boolean }
   | { readonly op: 'map' | 'unmap' | 'detach' | 'access'; readonly sel: number }
   | { readonly op: 'close-fd'; readonly sel: number }
-  | { readonly op: 'event'; readonly dev: number; readonly event: DeviceEvent }
+  | { readonly op: 'event'; readonly dev: number; readonly event: DeviceEvent; readonly sel: number }
   | { readonly op: 'hot-reset' };
 
 /** Resolve selectors: state-aware picks among live objects, or literal indices (the uniform baseline). */
@@ -238,7 +239,7 @@ export function resolve(g: GenCmd, s: LcState, stateAware: boolean): LcCmd | nul
   };
   switch (g.op) {
     case 'create': return { ...g, dev: g.dev % s.devs.length };
-    case 'event': return { ...g, dev: g.dev % s.devs.length };
+    case 'event': return stateAware ? awareEvent(g, s) : { op: 'event', dev: g.dev % s.devs.length, event: g.event };
     case 'hot-reset': return { op: 'hot-reset', devs: s.devs.map((_, i) => i) };
     case 'attach': {
       const b = pick(s.bufs, (x) => x.userFd, g.sel);
@@ -254,6 +255,17 @@ export function resolve(g: GenCmd, s: LcState, stateAware: boolean): LcCmd | nul
       return a === null ? null : { op: g.op, att: a };
     }
   }
+}
+
+/** State-aware device events: mostly on a device that has dma-bufs, and on a
+ *  closed device mostly the events that bring it back (open) or away (unbind). */
+function awareEvent(g: Extract<GenCmd, { op: 'event' }>, s: LcState): LcCmd {
+  const withBufs = s.bufs.filter((b) => !b.released);
+  const dev = withBufs.length && g.sel % 3 !== 0 ? withBufs[g.sel % withBufs.length]!.dev : g.dev % s.devs.length;
+  const d = s.devs[dev]!;
+  const closedOnly = g.event === 'open' || g.event === 'unbind';
+  const event: DeviceEvent = !d.open && !closedOnly && g.sel % 4 !== 0 ? (g.sel % 2 ? 'open' : 'unbind') : g.event;
+  return { op: 'event', dev, event };
 }
 
 export interface LifecycleRun {

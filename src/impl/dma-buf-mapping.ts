@@ -101,7 +101,7 @@ export function dma_buf_map(k: MappingKernel, attach: Attachment, provider: P2PP
       } else if (dma_use_iova(d.state.value)) {
         k.dma.dma_iova_destroy(d.state.value, mapped_len, dir);
       } else {
-        for (let j = 0; j < d.sgt.nents; j++) k.dma.dma_unmap_phys(d.sgt.sgl![j]!.dma_address, d.sgt.sgl![j]!.dma_length, dir);
+        v8_unmap_entries(k, d.sgt, dir);
       }
       sg_free_table(k.heap, d.sgt, site);
     }
@@ -162,11 +162,16 @@ export function dma_buf_unmap(k: MappingKernel, attach: Attachment, dma: KObj<Dm
   } else if (dma_use_iova(state)) {
     k.dma.dma_iova_destroy(state, d.size, dir);
   } else {
-    for (let j = 0; j < d.sgt.nents; j++) k.dma.dma_unmap_phys(d.sgt.sgl![j]!.dma_address, d.sgt.sgl![j]!.dma_length, dir);
+    v8_unmap_entries(k, d.sgt, dir);
   }
   sg_free_table(k.heap, d.sgt, site);
   if (d.state) k.heap.free(d.state, site);
   k.heap.free(dma, site);
+}
+
+/** for_each_sgtable_dma_sg(sgt, sgl, i) dma_unmap_phys(...); a freed table (sgl NULL) ends the walk. */
+function v8_unmap_entries(k: MappingKernel, sgt: SgTable, dir: DmaDir): void {
+  for (let j = 0, sgl = sg_at(sgt, 0); j < sgt.nents && sgl; j++, sgl = sg_at(sgt, j)) k.dma.dma_unmap_phys(sgl.dma_address, sgl.dma_length, dir);
 }
 
 // ---- mainline: dma_buf_phys_vec_to_sgt / dma_buf_free_sgt ---------------
@@ -221,7 +226,7 @@ function calc_sg_nents(k: MappingKernel, state: DmaIovaState | null, phys: reado
 }
 
 function unmap_entries(k: MappingKernel, sgt: SgTable, count: number, dir: DmaDir): void {
-  for (let j = 0; j < count; j++) k.dma.dma_unmap_phys(sgt.sgl![j]!.dma_address, sgt.sgl![j]!.dma_length, dir);
+  for (let j = 0, sgl = sg_at(sgt, 0); j < count && sgl; j++, sgl = sg_at(sgt, j)) k.dma.dma_unmap_phys(sgl.dma_address, sgl.dma_length, dir);
 }
 
 function unwind_entries(k: MappingKernel, sgt: SgTable, _ranges: number, dir: DmaDir, ops: MainlineOps): void {

@@ -54,6 +54,8 @@ export class KFile {
 /** vfio_device registration: vfio_device_try_get_registration / _put_registration. */
 export class Registration {
   count = 1;
+  /** vfio_unregister_group_dev() has started: the final put is expected. */
+  unregistering = false;
 
   constructor(
     readonly name: string,
@@ -72,5 +74,6 @@ export class Registration {
       return;
     }
     this.count--;
+    if (this.count === 0 && !this.unregistering) this.ctx.report('UAF-REF', `${site} drops the last registration reference of ${this.name} while the device is still registered`, { device: this.name, site });
   }
 }

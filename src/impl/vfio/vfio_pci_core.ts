@@ -177,6 +177,7 @@ export class VfioPciCore implements ExporterDevice {
   private unbind(): string {
     if (!this.bound) return '-ENODEV';
     if (this.open) return '-EBUSY';
+    this.vdev.registration.unregistering = true;
     this.vdev.registration.put('vfio_unregister_group_dev');
     if (this.vdev.registration.count !== 0) this.k.report('UAF-REF', `${this.name}: ${this.vdev.registration.count} registration reference(s) still held at unregister`, { device: this.name, count: this.vdev.registration.count });
     for (const p of this.vdev.providers) if (p) this.k.heap.free(p, 'devres_release_all');

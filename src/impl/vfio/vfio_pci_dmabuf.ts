@@ -59,10 +59,10 @@ function mappingKernel(k: Kernel, routeTo: (dev: string | null) => MapType): Map
 }
 
 export class VfioPciDmabufOps implements DmaBufOps {
-  private readonly mk: MappingKernel;
+  protected readonly mappingKernel: MappingKernel;
 
   constructor(readonly k: Kernel, routeTo: (dev: string | null) => MapType) {
-    this.mk = mappingKernel(k, routeTo);
+    this.mappingKernel = mappingKernel(k, routeTo);
   }
 
   priv(dmabuf: DmaBuf, site: string): VfioPciDmaBuf {
@@ -83,12 +83,12 @@ export class VfioPciDmabufOps implements DmaBufOps {
     if (priv.revoked) return { ok: false as const, errno: '-ENODEV' as const };
     const provider = this.k.heap.use(priv.provider, site);
     const phys = this.k.heap.use(priv.phys_vec, site);
-    const r = dma_buf_map(this.mk, { dev: attachment.dev, dmabuf: attachment.dmabuf }, provider, phys, priv.size, dir);
+    const r = dma_buf_map(this.mappingKernel, { dev: attachment.dev, dmabuf: attachment.dmabuf }, provider, phys, priv.size, dir);
     return r.ok ? { ok: true as const, sgt: r.dma as KObj<unknown> } : r;
   }
 
   unmap_dma_buf(attachment: DmaBufAttachment, sgt: KObj<unknown>, dir: DmaDir): void {
-    dma_buf_unmap(this.mk, { dev: attachment.dev, dmabuf: attachment.dmabuf }, sgt as KObj<DmaBufDma>, dir);
+    dma_buf_unmap(this.mappingKernel, { dev: attachment.dev, dmabuf: attachment.dmabuf }, sgt as KObj<DmaBufDma>, dir);
   }
 
   async release(dmabuf: DmaBuf): Promise<void> {
