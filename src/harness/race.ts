@@ -67,12 +67,25 @@ export async function race(cfg: LifecycleConfig, prefix: readonly LcCmd[], a: Lc
     return { obs: observeModel(second.next), results: x === a ? [first.expect.result, second.expect.result] : [second.expect.result, first.expect.result] };
   });
   // A hot reset that lost the race for a memory_lock returns -EBUSY after its
-  // err_undo: then the outcome is the other command alone.
+  // err_undo: on the devices it had locked it acted like an FLR (revoke,
+  // restore). The outcome is then the other command with such a prefix.
   const busy = (c: LcCmd, r: string) => c.op === 'hot-reset' && r === '-EBUSY';
   if (busy(a, results[0]) !== busy(b, results[1])) {
-    const [winner, wi] = busy(a, results[0]) ? [b, 1] : [a, 0];
-    const alone = step(model, winner);
-    orders.push({ obs: observeModel(alone.next), results: wi === 0 ? [alone.expect.result, '-EBUSY'] : ['-EBUSY', alone.expect.result] });
+    const [loser, winner, wi] = busy(a, results[0]) ? [a, b, 1] : [b, a, 0];
+    const devs = loser.op === 'hot-reset' ? loser.devs : [];
+    for (let n = 0; n <= devs.length; n++) {
+      const undo: LcCmd[] = devs.slice(0, n).map((dev) => ({ op: 'event', dev, event: 'flr' }));
+      for (const seq of [[...undo, winner], [winner, ...undo]]) {
+        let st = model;
+        let res = '';
+        for (const c of seq) {
+          const r = step(st, c);
+          st = r.next;
+          if (c === winner) res = r.expect.result;
+        }
+        orders.push({ obs: observeModel(st), results: wi === 0 ? [res, '-EBUSY'] : ['-EBUSY', res] });
+      }
+    }
   }
   const got = JSON.stringify(observeReal(real));
   const linearizable = orders.some((o) => JSON.stringify(o.obs) === got && o.results[0] === results[0] && o.results[1] === results[1]);
