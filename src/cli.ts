@@ -6,6 +6,7 @@ type Command = { summary: string; load: () => Promise<{ run(args: string[]): Pro
 
 const COMMANDS: Record<string, Command> = {
   route: { summary: 'route <topology.json> <provider> <client>: p2pdma map type, distance, path, ACS blockers', load: () => import('./commands/route.ts') },
+  run: { summary: 'run [--profile P] [--exporter PATH|name] [--importer PATH|name] [--rules IDS] [--seed N] [--runs N|--time 30s] [--exhaustive K] [--out DIR] [--baseline FILE] [--write-baseline FILE] [--bail] [--quiet]', load: () => import('./commands/run.ts') },
   convert: { summary: 'convert <case.json>: a VFIO dma-buf request through the create path and the PAL to SGT conversion', load: () => import('./commands/convert.ts') },
 };
 

@@ -1,0 +1,164 @@
+// dmabuf-conform run: every bundled implementation (or the plugins given),
+// every profile it supports, the default budget; reports into reports/latest/.
+// Exit 0 when every violation is in the baseline, 1 on a new one, 2 on bad usage.
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PROFILES, isProfile, type Profile } from '../../models/profiles.ts';
+import { bundledExporters, bundledImporters } from '../harness/bundled.ts';
+import type { ExporterPlugin, ImporterPlugin, Plugin } from '../harness/plugin.ts';
+import { baselineOf, runConformance, writeAtomic, type Baseline } from '../harness/runner.ts';
+import { allTargets } from '../harness/targets.ts';
+import { writeReports } from '../report/index.ts';
+import { isRuleId, type RuleId } from '../rules/registry.ts';
+import { UsageError } from './usage.ts';
+
+export const DEFAULT_SEED = 42;
+export const DEFAULT_RUNS = 150;
+export const DEFAULT_BASELINE = 'reports/baseline.json';
+
+export interface RunArgs {
+  seed: number;
+  runs: number;
+  timeMs?: number;
+  exhaustive?: number;
+  profiles: Profile[];
+  rules?: Set<RuleId>;
+  exporter?: string;
+  importer?: string;
+  out: string;
+  baseline?: string;
+  writeBaseline?: string;
+  bail: boolean;
+  quiet: boolean;
+}
+
+const VALUE_FLAGS = ['--profile', '--exporter', '--importer', '--rules', '--seed', '--runs', '--time', '--exhaustive', '--out', '--baseline', '--write-baseline'];
+
+function int(flag: string, v: string, min: number): number {
+  if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`${flag}: expected an integer >= ${min}, got '${v}'`);
+  return Number(v);
+}
+
+export function parseRunArgs(argv: readonly string[]): RunArgs {
+  const a: RunArgs = { seed: DEFAULT_SEED, runs: DEFAULT_RUNS, profiles: [...PROFILES], out: 'reports/latest', bail: false, quiet: false };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    if (flag === '--bail') { a.bail = true; continue; }
+    if (flag === '--quiet') { a.quiet = true; continue; }
+    if (!VALUE_FLAGS.includes(flag)) throw new UsageError(`unknown option '${flag}' (options: ${[...VALUE_FLAGS, '--bail', '--quiet'].join(' ')})`);
+    const v = argv[++i];
+    if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
+    switch (flag) {
+      case '--seed': a.seed = int(flag, v, 0); break;
+      case '--runs': a.runs = int(flag, v, 1); break;
+      case '--exhaustive': a.exhaustive = int(flag, v, 1); break;
+      case '--time': {
+        const m = /^(\d+)(ms|s|m)?$/.exec(v);
+        if (!m) throw new UsageError(`--time: expected a duration like 30s, 500ms or 2m, got '${v}'`);
+        a.timeMs = Number(m[1]) * (m[2] === 'm' ? 60000 : m[2] === 'ms' ? 1 : 1000);
+        break;
+      }
+      case '--profile': {
+        const ps = v.split(',');
+        for (const p of ps) if (!isProfile(p)) throw new UsageError(`--profile: unknown profile '${p}' (profiles: ${PROFILES.join(', ')})`);
+        a.profiles = ps as Profile[];
+        break;
+      }
+      case '--rules': {
+        const rs = v.split(',');
+        for (const r of rs) if (!isRuleId(r)) throw new UsageError(`--rules: unknown rule '${r}' (see dmabuf-conform rules)`);
+        a.rules = new Set(rs as RuleId[]);
+        break;
+      }
+      case '--exporter': a.exporter = v; break;
+      case '--importer': a.importer = v; break;
+      case '--out': a.out = v; break;
+      case '--baseline': a.baseline = v; break;
+      case '--write-baseline': a.writeBaseline = v; break;
+    }
+  }
+  return a;
+}
+
+/** Validate what a plugin module exports: one clear line naming the problem. */
+export function checkPluginShape(p: unknown, where: string): Plugin {
+  if (!p || typeof p !== 'object') throw new UsageError(`${where}: the module's default export is not a plugin object`);
+  const o = p as Record<string, unknown>;
+  if (o.kind !== 'exporter' && o.kind !== 'importer') throw new UsageError(`${where}: plugin.kind must be 'exporter' or 'importer', got ${JSON.stringify(o.kind)}`);
+  if (typeof o.name !== 'string' || !o.name) throw new UsageError(`${where}: plugin.name must be a non-empty string`);
+  if (!Array.isArray(o.profiles) || o.profiles.length === 0 || !o.profiles.every((x) => typeof x === 'string' && isProfile(x))) throw new UsageError(`${where}: plugin.profiles must list profiles among ${PROFILES.join(', ')}`);
+  if (o.kind === 'exporter' && typeof o.probe !== 'function') throw new UsageError(`${where}: an exporter plugin needs a probe(kernel, device) function`);
+  if (o.kind === 'importer' && (typeof o.attach !== 'function' || (o.importer !== 'dma' && o.importer !== 'iommufd'))) throw new UsageError(`${where}: an importer plugin needs attach() and importer 'dma' or 'iommufd'`);
+  return p as Plugin;
+}
+
+/** A plugin by bundled name or module path (.ts loads through tsx, .js/.mjs as is). */
+export async function loadPlugin(spec: string, kind: 'exporter' | 'importer'): Promise<Plugin> {
+  const bundled = [...bundledExporters(), ...bundledImporters()].find((p) => p.name === spec);
+  if (bundled) {
+    if (bundled.kind !== kind) throw new UsageError(`--${kind} ${spec}: that bundled plugin is an ${bundled.kind}`);
+    return bundled;
+  }
+  const path = isAbsolute(spec) ? spec : resolve(spec);
+  if (!existsSync(path)) throw new UsageError(`--${kind} ${spec}: no bundled ${kind} of that name and no such file`);
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
+  } catch (e) {
+    throw new UsageError(`--${kind} ${spec}: the plugin failed to load: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const p = checkPluginShape(mod.default, `--${kind} ${spec}`);
+  if (p.kind !== kind) throw new UsageError(`--${kind} ${spec}: the plugin is an ${p.kind}`);
+  return p;
+}
+
+function loadBaseline(path: string | undefined): Baseline {
+  const file = path ?? DEFAULT_BASELINE;
+  if (!existsSync(file)) {
+    if (path) throw new UsageError(`--baseline ${path}: no such file`);
+    return { version: 1, findings: [] };
+  }
+  try {
+    const b = JSON.parse(readFileSync(file, 'utf8')) as Baseline;
+    if (b.version !== 1 || !Array.isArray(b.findings)) throw new Error('not a baseline');
+    return b;
+  } catch {
+    throw new UsageError(`${file}: not a baseline file (expected {"version": 1, "findings": [...]})`);
+  }
+}
+
+function progressPrinter(quiet: boolean): (p: { target: string; done: number; total: number; violations: number }) => void {
+  if (quiet) return () => undefined;
+  const tty = process.stderr.isTTY;
+  let last = 0;
+  return (p) => {
+    const line = `[${p.done}/${p.total}] ${p.target} — ${p.violations} violation(s) so far`;
+    if (tty) process.stderr.write(`\r\x1b[K${line}${p.done === p.total ? '\n' : ''}`);
+    else if (p.done === p.total || Date.now() - last > 2000) {
+      last = Date.now();
+      process.stderr.write(`${line}\n`);
+    }
+  };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const a = parseRunArgs(argv);
+  const baseline = loadBaseline(a.baseline);
+  const exporters = a.exporter ? [(await loadPlugin(a.exporter, 'exporter')) as ExporterPlugin] : undefined;
+  const importers = a.importer ? [(await loadPlugin(a.importer, 'importer')) as ImporterPlugin] : undefined;
+  const targets = allTargets({ ...(exporters ? { exporters } : {}), ...(importers ? { importers, ...(exporters ? {} : { exporters: bundledExporters().filter((e) => !e.bugOf) }) } : {}) });
+  const { report, newCount } = await runConformance({
+    seed: a.seed, runs: a.runs, ...(a.timeMs === undefined ? {} : { timeMs: a.timeMs }), ...(a.exhaustive === undefined ? {} : { exhaustive: a.exhaustive }),
+    profiles: a.profiles, ...(a.rules ? { rules: a.rules } : {}), targets, baseline, corpusDir: 'reports/corpus', bail: a.bail,
+    replayCommand: (id) => `npx dmabuf-conform replay ${a.out}/report.json --case '${id}'`,
+    progress: progressPrinter(a.quiet),
+  });
+  writeReports(report, a.out);
+  if (a.writeBaseline) writeAtomic(a.writeBaseline, `${JSON.stringify(baselineOf(report), null, 2)}\n`);
+  if (!a.quiet) {
+    process.stdout.write(`${report.implementations.length} implementations, ${report.summary.checks} checks: ${report.summary.violations} violation(s), ${report.summary.known} known (baseline), ${report.summary.new} new — reports in ${a.out}/\n`);
+    for (const v of report.violations.filter((x) => !x.known)) process.stdout.write(`NEW ${v.rule} ${v.implementation}: ${v.message}\n    replay: ${v.replay}\n`);
+  }
+  return newCount > 0 ? 1 : 0;
+}
