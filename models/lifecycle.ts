@@ -5,6 +5,8 @@
 // move_notify calls each attachment must see (REV-NOTIFY: one per
 // revoke/unrevoke transition, none without one).
 
+import { spec, type Profile } from './profiles.ts';
+
 export type Importer = 'dma' | 'iommufd';
 export type Power = 'D0' | 'D3hot';
 
@@ -194,16 +196,16 @@ function deviceEvent(st: Step, d: number, event: DeviceEvent): string {
   return 'ok';
 }
 
-function mapResult(st: Step, a: AttState): string {
+function mapResult(st: Step, a: AttState, profile: Profile): string {
   const b = st.bufs[a.buf]!;
   if (a.mapped) return '-EBUSY';
   if (a.importer === 'dma') return b.revoked ? '-ENODEV' : 'ok';
   if (a.dead || b.revoked) return '-ENODEV';
-  return b.nRanges !== 1 ? '-EOPNOTSUPP' : 'ok';
+  return b.nRanges !== 1 && !spec(profile).iommufdMultiRange ? '-EOPNOTSUPP' : 'ok';
 }
 
-/** The result of `c` in state `s`, and the next state. */
-export function step(s: LcState, c: LcCmd): { next: LcState; expect: Expectation } {
+/** The result of `c` in state `s`, and the next state (models/profiles.ts says what differs by profile). */
+export function step(s: LcState, c: LcCmd, profile: Profile = 'v8'): { next: LcState; expect: Expectation } {
   const st = new Step(s);
   switch (c.op) {
     case 'create': {
@@ -216,7 +218,9 @@ export function step(s: LcState, c: LcCmd): { next: LcState; expect: Expectation
     case 'attach': {
       const b = st.bufs[c.buf]!;
       if (!b.userFd) return st.done('-EBADF');
-      if (c.importer === 'dma' && !c.p2p) return st.done('-EOPNOTSUPP');
+      // MATCH-CLEANED: with mapping types, match_mapping refuses a cleaned-up dma-buf first.
+      if (spec(profile).mappingTypes && b.cleaned) return st.done('-ENODEV');
+      if (c.importer === 'dma' && !c.p2p) return st.done(spec(profile).attachWithoutP2P);
       if (b.revoked) return st.done('-ENODEV');
       st.atts.push({ buf: c.buf, importer: c.importer, mapped: false, detached: false, dead: false });
       return st.done('ok');
@@ -240,7 +244,7 @@ export function step(s: LcState, c: LcCmd): { next: LcState; expect: Expectation
   if (a.detached) return st.done('-EBADF');
   switch (c.op) {
     case 'map': {
-      const r = mapResult(st, a);
+      const r = mapResult(st, a, profile);
       if (r === 'ok') st.atts[c.att] = { ...a, mapped: true };
       return st.done(r);
     }

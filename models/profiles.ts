@@ -1,9 +1,104 @@
 // The three designs the suite checks, one at a time (RULES.md "Profiles").
-// Every behavioural difference between them lives in this file.
+// Every behavioural difference between them lives in this file: the other
+// models, the ports and the harness ask here instead of testing a profile
+// name themselves. `profiles --diff A B` prints DIFFERENCES.
+import type { Errno } from './errno.ts';
+import type { SegmentLimit } from './sgt.ts';
 
 export const PROFILES = ['v8', 'rfc', 'converter'] as const;
 export type Profile = (typeof PROFILES)[number];
 
 export function isProfile(s: string): s is Profile {
   return (PROFILES as readonly string[]).includes(s);
+}
+
+/** A core conversion from an exporter mapping type to an importer one (004). */
+export interface Converter {
+  readonly from: string;
+  readonly to: string;
+}
+
+/** How iommufd obtains the physical ranges of a dma-buf. */
+export type IommufdPath = 'private-interconnect' | 'pal' | 'iommu-domain';
+
+export interface ProfileSpec {
+  readonly name: Profile;
+  readonly title: string;
+  readonly seeds: string;
+  /** Attach goes through mapping types and match-making (001). */
+  readonly mappingTypes: boolean;
+  /** LEN-SEG: the largest scatterlist entry (models/sgt.ts). */
+  readonly segmentLimit: SegmentLimit;
+  /** Who may be matched with a PAL importer entry: nobody exists (v8), iommufd only (rfc), no importer at all (converter). */
+  readonly palImporters: 'no-pal-type' | 'iommufd-only' | 'none';
+  /** Core converters tried when an exporter entry and an importer entry differ in type. */
+  readonly converters: readonly Converter[];
+  /** What the VFIO exporter offers, in priority order. */
+  readonly vfioOffers: readonly string[];
+  readonly iommufdPath: IommufdPath;
+  /** iommufd maps a dma-buf with more than one range (RFC 24/26); v8 refuses it -EOPNOTSUPP (003). */
+  readonly iommufdMultiRange: boolean;
+  /** What attach answers for a DMA importer without peer2peer: the v8 exporter's attach op, or no match. */
+  readonly attachWithoutP2P: Errno;
+}
+
+export const SPECS: Readonly<Record<Profile, ProfileSpec>> = {
+  v8: {
+    name: 'v8', title: 'merged design: SGT for DMA importers, VFIO-iommufd private interconnect with one range', seeds: '002, 003',
+    mappingTypes: false, segmentLimit: 'uint-max', palImporters: 'no-pal-type', converters: [],
+    vfioOffers: ['legacy map_dma_buf/unmap_dma_buf (peer2peer checked in attach)'], iommufdPath: 'private-interconnect', iommufdMultiRange: false,
+    attachWithoutP2P: '-EOPNOTSUPP',
+  },
+  rfc: {
+    name: 'rfc', title: 'mapping types and match-making; PAL exporter and iommufd-only PAL importer; multi-range iommufd', seeds: '001, 000',
+    mappingTypes: true, segmentLimit: 'page-aligned', palImporters: 'iommufd-only', converters: [],
+    vfioOffers: ['PAL', 'SGT(EXPORTER_REQUIRES_P2P)'], iommufdPath: 'pal', iommufdMultiRange: true,
+    attachWithoutP2P: '-EINVAL',
+  },
+  converter: {
+    name: 'converter', title: 'PAL exporters only; core converters PAL→SGT and PAL→iommu_domain; no importer sees a physical address', seeds: '004',
+    mappingTypes: true, segmentLimit: 'page-aligned', palImporters: 'none',
+    converters: [{ from: 'PAL', to: 'SGT' }, { from: 'PAL', to: 'IOMMU_DOMAIN' }],
+    vfioOffers: ['PAL'], iommufdPath: 'iommu-domain', iommufdMultiRange: true,
+    attachWithoutP2P: '-EINVAL',
+  },
+};
+
+export function spec(p: Profile): ProfileSpec {
+  return SPECS[p];
+}
+
+/** The converter from an exporter type to an importer type in a profile, if the core has one. */
+export function converterFor(p: Profile, from: string, to: string): Converter | undefined {
+  return SPECS[p].converters.find((c) => c.from === from && c.to === to);
+}
+
+/** One behaviour as each profile has it, and the seed passage behind it. */
+export interface Difference {
+  readonly key: keyof ProfileSpec;
+  readonly behaviour: string;
+  readonly passage: string;
+}
+
+export const DIFFERENCES: readonly Difference[] = [
+  { key: 'mappingTypes', behaviour: 'attach selects a mapping type by match-making', passage: '001 RFC 00/26: "The core code provides a match-making system to select the best type offered by the exporter and importer to be the active mapping type for the attachment."' },
+  { key: 'segmentLimit', behaviour: 'largest scatterlist entry', passage: '002 v8 06/11: "splitting large regions into UINT_MAX-sized chunks to fit within sg->length field limits."' },
+  { key: 'palImporters', behaviour: 'importers that may receive a PAL', passage: '000 RFC 21/26: "Only iommufd can implement an importer, the kernel module loader will enforce this." / 004: "No PAL *importer*, no exposing phys_addr_t to importers."' },
+  { key: 'converters', behaviour: 'core converters between mapping types', passage: '004: "The core code will provide a \\"converter function\\" from PAL to iommu_domain. Only this converter function can see the phys_addr_t and iommu_domain together." and "A converter that calls dma_buf_phys_vec_to_sgt() could exist."' },
+  { key: 'vfioOffers', behaviour: 'what the VFIO exporter offers, in priority order', passage: '000 RFC 22/26: "sgt_match[0] = DMA_BUF_EMAPPING_PAL(&vfio_pci_dma_buf_pal_ops); sgt_match[1] = DMA_BUF_EMAPPING_SGT_P2P(...)" / 004: "Restructure vfio to be PAL only and rely on the converter for SGL"' },
+  { key: 'iommufdPath', behaviour: 'how iommufd gets the ranges', passage: '003: "This is a temporary \\"private interconnect\\" between VFIO DMABUF and iommufd." / 004: "Introduce dma buf iommu_domain importer only mapping type. Core code converter from PAL to iommu_domain."' },
+  { key: 'iommufdMultiRange', behaviour: 'iommufd maps dma-bufs with several ranges', passage: '003: "/* More than one range to iommufd will require proper DMABUF support */ if (priv->nr_ranges != 1) return -EOPNOTSUPP;" / 001: "iommufd: Support DMA-bufs with multiple physical ranges"' },
+  { key: 'attachWithoutP2P', behaviour: 'attach of a DMA importer without peer2peer', passage: '002 v8 10/11: "if (!attachment->peer2peer) return -EOPNOTSUPP;" / RFC 01/26 dma_buf_match_mapping(): an -EOPNOTSUPP callback skips, and no match is "return -EINVAL;"' },
+];
+
+/** A behaviour's value in a profile, printed. */
+export function behaviourValue(p: Profile, key: keyof ProfileSpec): string {
+  const v = SPECS[p][key];
+  if (Array.isArray(v)) return v.length === 0 ? '(none)' : v.map((x: unknown) => (typeof x === 'string' ? x : `${(x as Converter).from}→${(x as Converter).to}`)).join(', ');
+  return String(v);
+}
+
+/** The behaviours whose values differ between two profiles. */
+export function differences(a: Profile, b: Profile): Difference[] {
+  return DIFFERENCES.filter((d) => behaviourValue(a, d.key) !== behaviourValue(b, d.key));
 }

@@ -1,24 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { LcCmd } from '../models/lifecycle.ts';
 import { bundledExporters, dmaImporter, iommufdImporter, vfioPci } from '../src/harness/bundled.ts';
 import type { LifecycleConfig } from '../src/harness/lifecycle.ts';
 import type { ExporterPlugin } from '../src/harness/plugin.ts';
-import { race } from '../src/harness/race.ts';
+import { RACE_SCENARIOS, race } from '../src/harness/race.ts';
 import { budget } from './budget.ts';
 
 const cfgOf = (exporter: ExporterPlugin): LifecycleConfig => ({ exporter, importers: { dma: dmaImporter, iommufd: iommufdImporter }, devices: 2, route: 'THRU_HOST_BRIDGE' });
-const CREATE: LcCmd = { op: 'create', dev: 0, nRanges: 1, valid: true };
-const ATTACH_MAP: LcCmd[] = [{ op: 'attach', buf: 0, importer: 'dma', p2p: true }, { op: 'map', att: 0 }];
-
-const RACES: [string, LcCmd[], LcCmd, LcCmd][] = [
-  // "Either this or vfio_pci_dma_buf_cleanup() will remove from the list. The refcount prevents both."
-  ['dma-buf release racing device cleanup', [CREATE], { op: 'close-fd', buf: 0 }, { op: 'event', dev: 0, event: 'close' }],
-  ['dma-buf release racing move', [CREATE], { op: 'close-fd', buf: 0 }, { op: 'event', dev: 0, event: 'mem-off' }],
-  ['map racing revoke', [CREATE, { op: 'attach', buf: 0, importer: 'dma', p2p: true }], { op: 'map', att: 0 }, { op: 'event', dev: 0, event: 'mem-off' }],
-  ['importer detach racing FLR', [CREATE, ...ATTACH_MAP], { op: 'detach', att: 0 }, { op: 'event', dev: 0, event: 'flr' }],
-  ['two hot resets of overlapping device sets', [CREATE, { op: 'create', dev: 1, nRanges: 1, valid: true }, ...ATTACH_MAP], { op: 'hot-reset', devs: [0, 1] }, { op: 'hot-reset', devs: [1] }],
-];
+const RACES = RACE_SCENARIOS.map((r) => [r.name, r.prefix, r.a, r.b] as const);
 
 describe('races under fc.scheduler: the faithful port is linearizable and no checker fires', () => {
   for (const [name, prefix, a, b] of RACES) {

@@ -7,6 +7,10 @@ type Command = { summary: string; load: () => Promise<{ run(args: string[]): Pro
 const COMMANDS: Record<string, Command> = {
   route: { summary: 'route <topology.json> <provider> <client>: p2pdma map type, distance, path, ACS blockers', load: () => import('./commands/route.ts') },
   run: { summary: 'run [--profile P] [--exporter PATH|name] [--importer PATH|name] [--rules IDS] [--seed N] [--runs N|--time 30s] [--exhaustive K] [--out DIR] [--baseline FILE] [--write-baseline FILE] [--bail] [--quiet]', load: () => import('./commands/run.ts') },
+  replay: { summary: 'replay <report.json> [--case ID]: re-run one counterexample step by step', load: () => import('./commands/replay.ts') },
+  rules: { summary: 'rules: list the rule catalog', load: () => import('./commands/rules.ts') },
+  explain: { summary: 'explain RULE: the rule, its seed passage and the smallest known violation', load: () => import('./commands/explain.ts') },
+  profiles: { summary: 'profiles [--diff A B]: the v8, rfc and converter designs, or the rules and behaviours that differ between two', load: () => import('./commands/profiles.ts') },
   convert: { summary: 'convert <case.json>: a VFIO dma-buf request through the create path and the PAL to SGT conversion', load: () => import('./commands/convert.ts') },
 };
 

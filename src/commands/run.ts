@@ -1,20 +1,21 @@
 // dmabuf-conform run: every bundled implementation (or the plugins given),
-// every profile it supports, the default budget; reports into reports/latest/.
+// every profile it supports, the default budget; reports into reports/latest/
+// and every counterexample into the corpus beside it (reports/corpus/).
 // Exit 0 when every violation is in the baseline, 1 on a new one, 2 on bad usage.
 import { existsSync, readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PROFILES, isProfile, type Profile } from '../../models/profiles.ts';
 import { bundledExporters, bundledImporters } from '../harness/bundled.ts';
 import type { ExporterPlugin, ImporterPlugin, Plugin } from '../harness/plugin.ts';
-import { baselineOf, runConformance, writeAtomic, type Baseline } from '../harness/runner.ts';
+import { baselineOf, mergeBaseline, runConformance, writeAtomic, type Baseline, type Progress } from '../harness/runner.ts';
 import { allTargets } from '../harness/targets.ts';
 import { writeReports } from '../report/index.ts';
 import { isRuleId, type RuleId } from '../rules/registry.ts';
 import { UsageError } from './usage.ts';
 
 export const DEFAULT_SEED = 42;
-export const DEFAULT_RUNS = 150;
+export const DEFAULT_RUNS = 400;
 export const DEFAULT_BASELINE = 'reports/baseline.json';
 
 export interface RunArgs {
@@ -119,6 +120,10 @@ function loadBaseline(path: string | undefined): Baseline {
     if (path) throw new UsageError(`--baseline ${path}: no such file`);
     return { version: 1, findings: [] };
   }
+  return readBaseline(file);
+}
+
+function readBaseline(file: string): Baseline {
   try {
     const b = JSON.parse(readFileSync(file, 'utf8')) as Baseline;
     if (b.version !== 1 || !Array.isArray(b.findings)) throw new Error('not a baseline');
@@ -128,16 +133,16 @@ function loadBaseline(path: string | undefined): Baseline {
   }
 }
 
-function progressPrinter(quiet: boolean): (p: { target: string; done: number; total: number; violations: number }) => void {
+/** One live line on a terminal, a plain line every few seconds otherwise, nothing with --quiet. */
+export function progressPrinter(quiet: boolean, out: { isTTY?: boolean; write(s: string): unknown } = process.stderr, everyMs = 2000): (p: Progress) => void {
   if (quiet) return () => undefined;
-  const tty = process.stderr.isTTY;
   let last = 0;
   return (p) => {
-    const line = `[${p.done}/${p.total}] ${p.target} — ${p.violations} violation(s) so far`;
-    if (tty) process.stderr.write(`\r\x1b[K${line}${p.done === p.total ? '\n' : ''}`);
-    else if (p.done === p.total || Date.now() - last > 2000) {
+    const line = `[${p.done}/${p.total}] ${p.target} (${p.profile}) — ${p.runs} runs, ${p.violations} violation(s), ${p.newOnes} new`;
+    if (out.isTTY) out.write(`\r\x1b[K${line}${p.done === p.total ? '\n' : ''}`);
+    else if (p.done === p.total || Date.now() - last >= everyMs) {
       last = Date.now();
-      process.stderr.write(`${line}\n`);
+      out.write(`${line}\n`);
     }
   };
 }
@@ -145,19 +150,24 @@ function progressPrinter(quiet: boolean): (p: { target: string; done: number; to
 export async function run(argv: string[]): Promise<number> {
   const a = parseRunArgs(argv);
   const baseline = loadBaseline(a.baseline);
-  const exporters = a.exporter ? [(await loadPlugin(a.exporter, 'exporter')) as ExporterPlugin] : undefined;
-  const importers = a.importer ? [(await loadPlugin(a.importer, 'importer')) as ImporterPlugin] : undefined;
-  const targets = allTargets({ ...(exporters ? { exporters } : {}), ...(importers ? { importers, ...(exporters ? {} : { exporters: bundledExporters().filter((e) => !e.bugOf) }) } : {}) });
+  const exporters = a.exporter ? [(await loadPlugin(a.exporter, 'exporter')) as ExporterPlugin] : [];
+  const importers = a.importer ? [(await loadPlugin(a.importer, 'importer')) as ImporterPlugin] : [];
+  const targets = allTargets(exporters.length || importers.length ? { exporters, importers } : undefined);
   const { report, newCount } = await runConformance({
     seed: a.seed, runs: a.runs, ...(a.timeMs === undefined ? {} : { timeMs: a.timeMs }), ...(a.exhaustive === undefined ? {} : { exhaustive: a.exhaustive }),
-    profiles: a.profiles, ...(a.rules ? { rules: a.rules } : {}), targets, baseline, corpusDir: 'reports/corpus', bail: a.bail,
-    replayCommand: (id) => `npx dmabuf-conform replay ${a.out}/report.json --case '${id}'`,
+    profiles: a.profiles, ...(a.rules ? { rules: a.rules } : {}), targets, baseline, corpusDir: join(dirname(a.out), 'corpus'), bail: a.bail,
+    replayCommand: (id) => `npx dmabuf-conform replay ${a.out}/report.json --case '${id}'${a.exporter ? ` --exporter ${a.exporter}` : ''}${a.importer ? ` --importer ${a.importer}` : ''}`,
     progress: progressPrinter(a.quiet),
   });
   writeReports(report, a.out);
-  if (a.writeBaseline) writeAtomic(a.writeBaseline, `${JSON.stringify(baselineOf(report), null, 2)}\n`);
+  if (a.writeBaseline) {
+    const older = existsSync(a.writeBaseline) ? readBaseline(a.writeBaseline) : { version: 1 as const, findings: [] };
+    const merged = mergeBaseline(older, baselineOf(report, targets), new Set(targets.map((t) => t.name)));
+    writeAtomic(a.writeBaseline, `${JSON.stringify(merged, null, 2)}\n`);
+  }
   if (!a.quiet) {
-    process.stdout.write(`${report.implementations.length} implementations, ${report.summary.checks} checks: ${report.summary.violations} violation(s), ${report.summary.known} known (baseline), ${report.summary.new} new — reports in ${a.out}/\n`);
+    const s = report.summary;
+    process.stdout.write(`${report.implementations.length} implementations, ${s.checks} checks in ${(report.timings.totalMs / 1000).toFixed(1)} s: ${s.known} known finding(s) (${a.baseline ?? DEFAULT_BASELINE}), ${s.new} new — reports in ${a.out}/\n`);
     for (const v of report.violations.filter((x) => !x.known)) process.stdout.write(`NEW ${v.rule} ${v.implementation}: ${v.message}\n    replay: ${v.replay}\n`);
   }
   return newCount > 0 ? 1 : 0;

@@ -25,8 +25,10 @@ export interface LifecycleFinding {
 }
 
 export const LIFECYCLE_FINDINGS: readonly LifecycleFinding[] = [
-  { id: 'cleanup-notifies-revoked', rule: 'REV-NOTIFY', exporters: ['vfio-pci', 'nvgrace-gpu'], applies: (c) => c.op === 'event' && c.event === 'close' },
-  { id: 'unrevoke-notifies-iommufd', rule: 'REV-IMPORTER', exporters: ['vfio-pci', 'nvgrace-gpu'], applies: () => true },
+  { id: 'cleanup-notifies-revoked', rule: 'REV-NOTIFY', exporters: ['vfio-pci', 'nvgrace-gpu', 'vfio-pci:rfc', 'vfio-pci:converter'], applies: (c) => c.op === 'event' && c.event === 'close' },
+  { id: 'unrevoke-notifies-iommufd', rule: 'REV-IMPORTER', exporters: ['vfio-pci', 'nvgrace-gpu', 'vfio-pci:rfc', 'vfio-pci:converter'], applies: () => true },
+  // reports/FINDINGS.md M2 (issue 6): the posted RFC 12/26 match_mapping asserts resv, which attach does not hold.
+  { id: 'rfc12-match-mapping-unlocked', rule: 'LOCK-RESV', exporters: ['vfio-pci:rfc', 'vfio-pci:converter'], applies: (c) => c.op === 'attach' },
 ];
 
 /** Every bundled lifecycle bug is the v8 VFIO port with one change, so the
@@ -57,7 +59,7 @@ class LcCommand implements fc.AsyncCommand<LcModel, Real, false> {
 
   async run(m: LcModel, r: Real): Promise<void> {
     const c = resolve(this.g, m.state, m.stateAware)!;
-    const { next, expect } = step(m.state, c);
+    const { next, expect } = step(m.state, c, r.cfg.profile);
     const got = await r.run(c, m.steps);
     compareStep(r, c, m.state, next, expect, got);
     m.state = next;

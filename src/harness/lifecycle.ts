@@ -6,6 +6,7 @@
 import { initialState, mayHoldMapping, step, type DeviceEvent, type Expectation, type LcCmd, type LcState } from '../../models/lifecycle.ts';
 import type { DmaBufRequest } from '../../models/pal.ts';
 import type { MapType } from '../../models/pci/types.ts';
+import type { Profile } from '../../models/profiles.ts';
 import { IOMMU_MMIO } from '../kernel/iommu.ts';
 import { Kernel } from '../kernel/kernel.ts';
 import type { DmaBuf, DmaBufAttachment } from '../impl/dma-buf-core.ts';
@@ -21,6 +22,8 @@ export interface LifecycleConfig {
   /** Route from the exporter to the DMA importer's device. */
   readonly route: MapType;
   readonly checkers?: boolean;
+  /** The design checked (models/profiles.ts); v8 when absent. */
+  readonly profile?: Profile;
 }
 
 const PAGE = 4096n;
@@ -211,7 +214,8 @@ function checkMappings(real: Real, s: LcState): void {
     const area = (a.handle as { area?: string } | null)?.area;
     if (a.importer === 'iommufd' && area) {
       const maps = domain.of(area);
-      if (maps.length !== (mapped ? 1 : 0)) k.report('IOMMUFD-MMIO', `att${i} has ${maps.length} IOMMU mapping(s), ${mapped ? 'one' : 'none'} expected`, { att: i });
+      const want = mapped ? ((a.handle as { nranges?: number }).nranges ?? 1) : 0;
+      if (maps.length !== want) k.report('IOMMUFD-MMIO', `att${i} has ${maps.length} IOMMU mapping(s), ${want || 'none'} expected`, { att: i });
       if (maps.some((m) => !(m.prot & IOMMU_MMIO))) k.report('IOMMUFD-MMIO', `att${i} is mapped without IOMMU_MMIO`, { att: i });
       if (maps.length > 0 && !mayHoldMapping(s, i)) k.report('IOMMUFD-MMIO', `att${i} keeps revoked MMIO in the IOMMU domain`, { att: i });
     }
@@ -280,7 +284,7 @@ export async function runLifecycle(cfg: LifecycleConfig, cmds: readonly LcCmd[],
   let model = initialState(cfg.devices);
   const steps: Step[] = [];
   for (const [i, c] of cmds.entries()) {
-    const { next, expect } = step(model, c);
+    const { next, expect } = step(model, c, cfg.profile);
     const got = await real.run(c, i);
     compareStep(real, c, model, next, expect, got);
     const broke = real.k.log.violations.find((v) => v.step === i);

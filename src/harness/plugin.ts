@@ -44,6 +44,8 @@ export interface ExporterPlugin {
   readonly profiles: readonly Profile[];
   /** Set on a seeded bug: the rule it breaks. */
   readonly bugOf?: RuleId;
+  /** The bundled exporter whose code this one reuses (e.g. 'vfio-pci'): its documented findings apply here too. */
+  readonly basedOn?: string;
   probe(k: Kernel, cfg: DeviceConfig): ExporterDevice;
   /** Hot reset of a set of this exporter's devices (VFIO_DEVICE_PCI_HOT_RESET). */
   hotReset?(devices: readonly ExporterDevice[]): Promise<string>;

@@ -91,3 +91,16 @@ export async function race(cfg: LifecycleConfig, prefix: readonly LcCmd[], a: Lc
   const linearizable = orders.some((o) => JSON.stringify(o.obs) === got && o.results[0] === results[0] && o.results[1] === results[1]);
   return { real, results, linearizable };
 }
+
+const CREATE: LcCmd = { op: 'create', dev: 0, nRanges: 1, valid: true };
+const ATTACH_MAP: LcCmd[] = [{ op: 'attach', buf: 0, importer: 'dma', p2p: true }, { op: 'map', att: 0 }];
+
+/** The races reviewers worried about in 002 and 003. */
+export const RACE_SCENARIOS: readonly { readonly name: string; readonly prefix: readonly LcCmd[]; readonly a: LcCmd; readonly b: LcCmd }[] = [
+  // "Either this or vfio_pci_dma_buf_cleanup() will remove from the list. The refcount prevents both."
+  { name: 'dma-buf release racing device cleanup', prefix: [CREATE], a: { op: 'close-fd', buf: 0 }, b: { op: 'event', dev: 0, event: 'close' } },
+  { name: 'dma-buf release racing move', prefix: [CREATE], a: { op: 'close-fd', buf: 0 }, b: { op: 'event', dev: 0, event: 'mem-off' } },
+  { name: 'map racing revoke', prefix: [CREATE, { op: 'attach', buf: 0, importer: 'dma', p2p: true }], a: { op: 'map', att: 0 }, b: { op: 'event', dev: 0, event: 'mem-off' } },
+  { name: 'importer detach racing FLR', prefix: [CREATE, ...ATTACH_MAP], a: { op: 'detach', att: 0 }, b: { op: 'event', dev: 0, event: 'flr' } },
+  { name: 'two hot resets of overlapping device sets', prefix: [CREATE, { op: 'create', dev: 1, nRanges: 1, valid: true }, ...ATTACH_MAP], a: { op: 'hot-reset', devs: [0, 1] }, b: { op: 'hot-reset', devs: [1] } },
+];

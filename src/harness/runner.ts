@@ -8,11 +8,13 @@ import type { Profile } from '../../models/profiles.ts';
 import { REPORT_SCHEMA_VERSION, type Report, type RuleResult, type ViolationRecord } from '../report/types.ts';
 import type { RuleId } from '../rules/registry.ts';
 import { jsonSafe } from '../rules/violation.ts';
-import { exhaustive } from './exhaustive.ts';
-import { lifecycleConfig, type Found, type Target } from './targets.ts';
-import { bundledExporters, dmaImporter, iommufdImporter } from './bundled.ts';
+import type { Found, Target } from './suite.ts';
 
 export const TOOL_VERSION = '0.1.0';
+/** Searches per target and round: each looks for rules the earlier ones did not show. */
+const MAX_SEARCHES = 4;
+/** A seeded bug's own rule gets this many times the budget: some need 5+ specific steps. */
+const OWN_RULE_FACTOR = 50;
 
 export interface BaselineEntry {
   readonly fingerprint: string;
@@ -24,6 +26,17 @@ export interface BaselineEntry {
 export interface Baseline {
   readonly version: 1;
   readonly findings: readonly BaselineEntry[];
+}
+
+/** Where a run is: the target just searched, its profile, targets done, runs so far, violations so far. */
+export interface Progress {
+  readonly target: string;
+  readonly profile: Profile;
+  readonly done: number;
+  readonly total: number;
+  readonly runs: number;
+  readonly violations: number;
+  readonly newOnes: number;
 }
 
 export interface RunOptions {
@@ -38,7 +51,7 @@ export interface RunOptions {
   readonly corpusDir?: string;
   readonly bail: boolean;
   readonly replayCommand: (id: string) => string;
-  readonly progress: (p: { target: string; done: number; total: number; violations: number; newOnes: number }) => void;
+  readonly progress: (p: Progress) => void;
 }
 
 function sha(s: string): string {
@@ -52,11 +65,14 @@ export function canonical(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** A documented finding or a seeded bug is the same finding whatever input shows it;
- *  anything else is identified by its shrunk counterexample. */
+/** A violation's identity across runs: rule + implementation + the canonical
+ *  JSON of its shrunk input. Two kinds are identified by name instead, since
+ *  any input showing them is the same finding: a documented finding
+ *  (reports/FINDINGS.md, per rule), and a seeded bug (whatever it breaks, it
+ *  is meant to; the catalog test checks that it breaks its own rule). */
 export function fingerprint(t: Target, rule: RuleId, explainedBy: string | null, input: unknown): string {
+  if (t.bugOf) return sha(`${t.name}|seeded-bug:${t.bugOf}`);
   if (explainedBy) return sha(`${t.name}|${rule}|finding:${explainedBy}`);
-  if (t.bugOf === rule) return sha(`${t.name}|${rule}|seeded-bug`);
   return sha(`${t.name}|${rule}|${canonical(input)}`);
 }
 
@@ -117,51 +133,70 @@ export async function runConformance(opts: RunOptions): Promise<{ report: Report
   const searchTarget = async (t: Target, round: number) => {
     const ts = performance.now();
     const hits = hitsBy.get(t.name) ?? [];
+    // The corpus replays first, as regression tests; it does not steer the search, so a
+    // seed gives the same report whatever the corpus holds (its cases are merged in after).
+    const regressions = round === 0 ? await corpusHits(t) : [];
     const skip = new Set<RuleId>([...hits.map((h) => h.rule), ...t.rules.filter((r) => opts.rules && !opts.rules.has(r))]);
-    for (let i = 0; i < 4 && skip.size < t.rules.length; i++) {
-      const found = await t.search(opts.seed + round * 1000 + i, opts.runs, skip);
-      runsBy.set(t.name, (runsBy.get(t.name) ?? 0) + opts.runs);
-      if (!found) break;
-      const fresh = hitsOf(found, opts.rules).filter((h) => !skip.has(h.rule));
-      if (fresh.length === 0) break;
+    const searched = (n: number) => runsBy.set(t.name, (runsBy.get(t.name) ?? 0) + n);
+    const add = (found: Found | null): boolean => {
+      const fresh = found ? hitsOf(found, opts.rules).filter((h) => !skip.has(h.rule)) : [];
       for (const h of fresh) skip.add(h.rule);
       hits.push(...fresh);
+      return fresh.length > 0;
+    };
+    // A seeded bug: its own rule first, with a deeper budget; once shown, the rest is collateral.
+    const own = t.bugOf !== undefined && !skip.has(t.bugOf) ? t.bugOf : undefined;
+    const ownFound = own !== undefined && add(await t.search(opts.seed + round * 1000, opts.runs * OWN_RULE_FACTOR, new Set(t.rules.filter((r) => r !== own))));
+    if (own !== undefined) searched(opts.runs * OWN_RULE_FACTOR);
+    for (let i = 0; !ownFound && i < MAX_SEARCHES && skip.size < t.rules.length; i++) {
+      const found = await t.search(opts.seed + round * 1000 + i, opts.runs, skip);
+      searched(opts.runs);
+      if (!add(found)) break;
     }
-    // The corpus replays after the search, so it never changes what the search does.
-    if (round === 0) {
-      for (const e of corpusEntries(opts.corpusDir, t.name)) hits.push(...hitsOf(await t.replay(e.input), opts.rules).filter((h) => h.rule === e.rule));
-    }
+    hits.push(...regressions);
     hitsBy.set(t.name, hits);
     perImpl[t.name] = (perImpl[t.name] ?? 0) + (performance.now() - ts);
   };
 
+  const corpusHits = async (t: Target): Promise<Hit[]> => {
+    const out: Hit[] = [];
+    for (const e of corpusEntries(opts.corpusDir, t.name)) out.push(...hitsOf(await t.replay(e.input), opts.rules).filter((h) => h.rule === e.rule));
+    return out;
+  };
+
+  const profileOf = (t: Target): Profile => t.profiles.find((p) => opts.profiles.includes(p))!;
+  const isNew = (t: Target, h: Hit) => !known.has(fingerprint(t, h.rule, h.found.explainedBy[h.index] ?? null, h.found.counterexample.input));
+  const tell = (t: Target, done: number, total: number, label = t.name) => {
+    const seen = targets.map((x) => ({ x, hits: [...new Map((hitsBy.get(x.name) ?? []).map((h) => [h.rule, h])).values()] }));
+    const runs = [...runsBy.values()].reduce((a, b) => a + b, 0);
+    opts.progress({ target: label, profile: profileOf(t), done, total, runs, violations: seen.reduce((n, s) => n + s.hits.length, 0), newOnes: seen.reduce((n, s) => n + s.hits.filter((h) => isNew(s.x, h)).length, 0) });
+  };
+  const anyNew = () => targets.some((t) => (hitsBy.get(t.name) ?? []).some((h) => isNew(t, h)));
+
   for (let round = 0; ; round++) {
     for (const [done, t] of targets.entries()) {
       await searchTarget(t, round);
-      const all = [...hitsBy.values()].flat();
-      opts.progress({ target: t.name, done: done + 1, total: targets.length, violations: all.length, newOnes: 0 });
-      if (opts.bail && all.some((h) => !known.has(fingerprint(t, h.rule, h.found.explainedBy[h.index] ?? null, h.found.counterexample.input)))) break;
+      tell(t, done + 1, targets.length);
+      if (opts.bail && anyNew()) break;
     }
-    if (!deadline || performance.now() >= deadline || opts.bail) break;
+    if (!deadline || performance.now() >= deadline || (opts.bail && anyNew())) break;
   }
 
   if (opts.exhaustive !== undefined) {
-    for (const e of bundledExporters().filter((x) => !x.bugOf)) {
-      const r = await exhaustive(lifecycleConfig(e, { dma: dmaImporter, iommufd: iommufdImporter }), opts.exhaustive);
-      opts.progress({ target: `exhaustive:${e.name} k=${opts.exhaustive} (${r.states} states)`, done: 1, total: 1, violations: r.violations.length, newOnes: 0 });
-      const t = targets.find((x) => x.name === e.name);
-      if (!t) continue;
-      for (const v of r.violations.slice(0, 4)) {
-        const found = await t.replay({ cmds: v.path });
-        (hitsBy.get(t.name) ?? hitsBy.set(t.name, []).get(t.name)!).push(...hitsOf(found, opts.rules).filter((h) => !hitsBy.get(t.name)!.some((x) => x.rule === h.rule)));
-      }
+    for (const t of targets.filter((x) => x.explore && !x.bugOf)) {
+      const r = await t.explore!(opts.exhaustive);
+      const hits = hitsBy.get(t.name) ?? [];
+      for (const input of r.inputs.slice(0, 4)) hits.push(...hitsOf(await t.replay(input), opts.rules).filter((h) => !hits.some((x) => x.rule === h.rule)));
+      hitsBy.set(t.name, hits);
+      tell(t, 1, 1, `exhaustive ${t.name} k=${opts.exhaustive}: ${r.states} states`);
     }
   }
 
   for (const t of targets) {
     const hits = hitsBy.get(t.name) ?? [];
     const profile = t.profiles.find((p) => opts.profiles.includes(p))!;
-    for (const rule of t.rules) {
+    // A checker may report a rule outside the target's list (a lifecycle step that leaks a DMA mapping): it is reported too.
+    for (const rule of [...new Set([...t.rules, ...hits.map((h) => h.rule)])]) {
       if (opts.rules && !opts.rules.has(rule)) {
         results.push({ implementation: t.name, profile, rule, runs: 0, status: 'not-applicable', violations: [] });
         continue;
@@ -188,7 +223,7 @@ export async function runConformance(opts: RunOptions): Promise<{ report: Report
 
   if (opts.corpusDir) {
     mkdirSync(opts.corpusDir, { recursive: true });
-    for (const r of records) writeAtomic(join(opts.corpusDir, `${r.fingerprint}.json`), `${JSON.stringify({ implementation: r.implementation, rule: r.rule, input: r.counterexample.input }, null, 2)}\n`);
+    for (const r of records) writeAtomic(join(opts.corpusDir, `${sha(`${r.implementation}|${r.rule}|${canonical(r.counterexample.input)}`)}.json`), `${JSON.stringify({ implementation: r.implementation, rule: r.rule, input: r.counterexample.input }, null, 2)}\n`);
   }
 
   const report: Report = {
@@ -206,14 +241,20 @@ export async function runConformance(opts: RunOptions): Promise<{ report: Report
   return { report, newCount };
 }
 
-/** The baseline that accepts every violation of a report. */
-export function baselineOf(report: Report): Baseline {
-  const seen = new Set<string>();
-  const findings: BaselineEntry[] = [];
-  for (const v of report.violations) {
-    if (seen.has(v.fingerprint)) continue;
-    seen.add(v.fingerprint);
-    findings.push({ fingerprint: v.fingerprint, implementation: v.implementation, rule: v.rule, why: v.message });
+/** The baseline that accepts every violation of a report, every documented
+ *  finding of the targets and every seeded bug, whether this run hit them or not. */
+export function baselineOf(report: Report, targets: readonly Target[] = []): Baseline {
+  const findings = new Map<string, BaselineEntry>();
+  const add = (e: BaselineEntry) => findings.has(e.fingerprint) || findings.set(e.fingerprint, e);
+  for (const t of targets) {
+    if (t.bugOf) add({ fingerprint: fingerprint(t, t.bugOf, null, null), implementation: t.name, rule: t.bugOf, why: `seeded bug (src/bugs/): breaks ${t.bugOf} on purpose; anything else it breaks is collateral` });
+    else for (const f of t.findings) for (const rule of f.rules) add({ fingerprint: fingerprint(t, rule, f.id, null), implementation: t.name, rule, why: `documented finding ${f.id} (reports/FINDINGS.md)` });
   }
-  return { version: 1, findings };
+  for (const v of report.violations) add({ fingerprint: v.fingerprint, implementation: v.implementation, rule: v.rule, why: v.message });
+  return { version: 1, findings: [...findings.values()] };
+}
+
+/** A baseline written over an older one keeps the older entries of implementations this run did not check. */
+export function mergeBaseline(older: Baseline, newer: Baseline, checked: ReadonlySet<string>): Baseline {
+  return { version: 1, findings: [...older.findings.filter((f) => !checked.has(f.implementation)), ...newer.findings] };
 }

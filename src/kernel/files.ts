@@ -1,7 +1,8 @@
 // struct file of a dma-buf and the VFIO device registration refcount:
 // get_file_active() fails on a dying file; the last fput() runs the release
-// after a preemption point (the kernel defers __fput to task work);
-// references dropped below zero are UAF-REF.
+// after a preemption point (the kernel defers __fput to task work), exactly
+// once; references dropped below zero are UAF-REF, a reference taken on a
+// dying file with get_file() is UAF-DYING.
 import type { Site } from './objects.ts';
 import type { RuleId } from '../rules/registry.ts';
 
@@ -13,6 +14,8 @@ interface RefContext {
 export class KFile {
   count = 1;
   released = false;
+  /** Where the count reached zero. */
+  private lastPut: Site | undefined = undefined;
 
   constructor(
     readonly name: string,
@@ -25,27 +28,32 @@ export class KFile {
     return this.count === 0;
   }
 
-  /** get_file_active(). */
-  getFileActive(): boolean {
-    if (this.count === 0) return false;
+  /** get_file_active(): a new reference, or false when the file is dying. */
+  getFileActive(_site?: Site): boolean {
+    if (this.count === 0 || this.released) return false;
     this.count++;
     return true;
   }
 
   /** get_file() / get_dma_buf(): only valid on a live file. */
   get(site: Site): void {
-    if (this.count === 0) this.ctx.report('UAF-DYING', `${site} takes a reference on the dying file of ${this.name}`, { file: this.name, site });
+    if (this.count === 0) this.ctx.report('UAF-DYING', `${site} takes a reference on the dying file of ${this.name} (last reference dropped in ${this.lastPut})`, { file: this.name, site, putSite: this.lastPut });
     this.count++;
   }
 
   /** fput() / dma_buf_put(). */
   async fput(site: Site): Promise<void> {
     if (this.count === 0) {
-      this.ctx.report('UAF-REF', `${site} drops a reference of ${this.name} that it does not hold (file count already 0)`, { file: this.name, site });
+      this.ctx.report('UAF-REF', `${site} drops a reference of ${this.name} that it does not hold (file count already 0, last put in ${this.lastPut})`, { file: this.name, site, putSite: this.lastPut });
       return;
     }
     if (--this.count > 0) return;
+    this.lastPut = site;
     await this.ctx.preempt(`__fput(${this.name})`);
+    if (this.released) {
+      this.ctx.report('UAF-REF', `${site} drops the last reference of ${this.name} a second time: its release already ran`, { file: this.name, site });
+      return;
+    }
     this.released = true;
     await this.release();
   }
@@ -62,12 +70,15 @@ export class Registration {
     private readonly ctx: RefContext,
   ) {}
 
-  tryGet(): boolean {
+  /** vfio_device_try_get_registration(): refcount_inc_not_zero(). */
+  tryGet(_site?: Site): boolean {
     if (this.count === 0) return false;
     this.count++;
     return true;
   }
 
+  /** vfio_device_put_registration(). Reaching zero before unregistration
+   *  started means someone put the reference the registered device owns. */
   put(site: Site): void {
     if (this.count === 0) {
       this.ctx.report('UAF-REF', `${site} puts the registration of ${this.name} below zero`, { device: this.name, site });

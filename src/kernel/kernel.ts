@@ -11,8 +11,15 @@ import { ViolationLog } from '../rules/violation.ts';
 import { DmaApi } from './dma.ts';
 import { NO_FAULTS, type FaultPlan } from './faults.ts';
 import { KFile, Registration } from './files.ts';
-import { LockDep, ResvLock, RwSem } from './locks.ts';
+import { LockDep, ResvLock, RwSem, type Blocked } from './locks.ts';
 import { Heap } from './objects.ts';
+
+export type { Blocked };
+
+/** One store for every kernel: Node keeps each AsyncLocalStorage ever enabled
+ *  and copies all of them into every new promise, so one per kernel slows each
+ *  later run down (quadratic over a runner's many race runs). */
+const TASKS = new AsyncLocalStorage<string>();
 
 export class Kernel {
   readonly log = new ViolationLog();
@@ -22,18 +29,33 @@ export class Kernel {
   private scheduler: fc.Scheduler | undefined;
   private tasks: AsyncLocalStorage<string> | undefined;
   private op: string | undefined;
+  private on = true;
 
   constructor(opts: { checkers?: boolean; pageSize?: PageSize; faults?: FaultPlan } = {}) {
-    this.checkers = opts.checkers ?? true;
-    this.heap = new Heap(this.log, this.checkers);
-    this.dma = new DmaApi(this.log, opts.pageSize ?? 4096n, opts.faults ?? NO_FAULTS, this.checkers);
+    this.heap = new Heap(this.log);
+    this.dma = new DmaApi(this.log, opts.pageSize ?? 4096n, opts.faults ?? NO_FAULTS);
     this.lockdep = new LockDep(this);
+    this.checkers = opts.checkers ?? true;
   }
 
-  checkers: boolean;
+  /** false = the bench's "checkers off": every service works the same and reports nothing. */
+  get checkers(): boolean {
+    return this.on;
+  }
+
+  set checkers(on: boolean) {
+    this.on = on;
+    this.heap.checkers = on;
+    this.dma.checkers = on;
+  }
+
+  /** A race scheduler is installed (locks and fput are preemption points). */
+  get preemptible(): boolean {
+    return this.scheduler !== undefined;
+  }
 
   report(rule: RuleId, message: string, evidence?: Record<string, unknown>): void {
-    if (this.checkers) this.log.report(rule, message, evidence);
+    if (this.on) this.log.report(rule, message, evidence);
   }
 
   currentTask(): string {
@@ -41,19 +63,42 @@ export class Kernel {
   }
 
   preempt(label: string): Promise<void> {
-    return this.scheduler ? this.scheduler.schedule(Promise.resolve(), label).then(() => undefined) : Promise.resolve();
+    return this.scheduler ? this.scheduler.schedule(Promise.resolve(), label) : Promise.resolve();
   }
 
   /** Install fast-check's scheduler; tasks started with spawn() are told apart by name. */
   setScheduler(s: fc.Scheduler | undefined): void {
     this.scheduler = s;
-    this.tasks ??= s ? new AsyncLocalStorage<string>() : undefined;
+    this.tasks ??= s ? TASKS : undefined;
   }
 
   /** Run `fn` as a named task (for races). */
   spawn<T>(task: string, fn: () => Promise<T>): Promise<T> {
     if (!this.tasks) return fn();
     return this.tasks.run(task, fn);
+  }
+
+  /** Run named tasks concurrently under the installed scheduler until nothing
+   *  can run (fc's waitIdle), each ending like an operation (LOCK-BALANCE).
+   *  Tasks still sleeping on a lock then are stuck: lockdep.reportBlocked()
+   *  reports them with their sites (deadlock → LOCK-ORDER, a lock never
+   *  released → LOCK-BALANCE) and they are left pending, never awaited, so the
+   *  run does not hang. */
+  async runTasks<T>(tasks: Readonly<Record<string, () => Promise<T>>>): Promise<{ settled: Map<string, T>; blocked: Blocked[] }> {
+    const s = this.scheduler;
+    if (!s) throw new Error('runTasks needs a scheduler: call setScheduler() first');
+    const settled = new Map<string, T>();
+    const failed: unknown[] = [];
+    for (const [name, fn] of Object.entries(tasks)) {
+      this.spawn(name, async () => {
+        const r = await fn();
+        this.lockdep.checkBalanced(name, name);
+        settled.set(name, r);
+      }).catch((e: unknown) => failed.push(e));
+    }
+    await s.waitIdle();
+    if (failed.length) throw failed[0];
+    return { settled, blocked: this.lockdep.reportBlocked() };
   }
 
   beginOp(name: string, step?: number): void {

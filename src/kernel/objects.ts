@@ -36,9 +36,9 @@ export class Heap {
     return obj;
   }
 
-  /** kfree(): a double free is UAF-OBJ naming the first free. */
+  /** kfree(): a double free is UAF-OBJ naming the first free (and is not repeated). */
   free(obj: KObj<unknown>, site: Site): void {
-    if (obj.freed) {
+    if (obj.freeSite !== undefined) {
       this.report(obj, site, 'double free');
       return;
     }
@@ -48,7 +48,7 @@ export class Heap {
 
   /** A read or write of the object: UAF-OBJ when it was freed. */
   use<T>(obj: KObj<T>, site: Site): T {
-    if (obj.freed) this.report(obj, site, 'use after free');
+    if (obj.freeSite !== undefined) this.report(obj, site, 'use after free');
     return obj.value;
   }
 
@@ -58,6 +58,6 @@ export class Heap {
 
   private report(obj: KObj<unknown>, site: Site, what: string): void {
     if (!this.checkers) return;
-    this.log.report('UAF-OBJ', `${what} of ${obj.kind}#${obj.id} in ${site}`, { object: `${obj.kind}#${obj.id}`, allocSite: obj.allocSite, freeSite: obj.freeSite, useSite: site });
+    this.log.report('UAF-OBJ', `${what} of ${obj.kind}#${obj.id} in ${site}: allocated in ${obj.allocSite}, freed in ${obj.freeSite}`, { object: `${obj.kind}#${obj.id}`, allocSite: obj.allocSite, freeSite: obj.freeSite, useSite: site });
   }
 }

@@ -1,121 +1,146 @@
-// One self-contained HTML page (no network, no CDN): a summary table with
-// filters, and for each violation an SVG picture of the PCI topology (route
-// taken, ACS blockers highlighted) and an SVG sequence diagram of the shrunk
-// counterexample (failing step highlighted with the model's expectation).
-import type { Counterexample, Lane, Report, ViolationRecord } from './types.ts';
+// One self-contained HTML page (inline CSS and JS; a Content-Security-Policy
+// that forbids every fetch): the summary (implementations × rule families),
+// filters by implementation, family and status, every check, and for each
+// violation its pictures (src/report/svg.ts): the PCI topology when it has
+// one, and the sequence diagram of the shrunk counterexample.
+import { htmlEscape, sequenceSvg, topologySvg } from './svg.ts';
+import { familiesOf, familyOf, implementationsOf, worstStatus } from './text.ts';
+import type { Report, RuleStatus, ViolationRecord } from './types.ts';
 
-export function htmlEscape(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const STATUS_LABEL: Record<RuleStatus, string> = { violation: 'new violation', known: 'known (baseline)', pass: 'pass', 'not-applicable': 'not checked' };
+const MARK: Record<RuleStatus, string> = { violation: '✗', known: '●', pass: '✓', 'not-applicable': '' };
+
+/** Violation sections start open up to this many; beyond it only the new ones do. */
+const OPEN_ALL_UP_TO = 12;
+
+function attrs(a: Record<string, string>): string {
+  return Object.entries(a).map(([k, v]) => ` ${k}="${htmlEscape(v)}"`).join('');
 }
 
-interface TopoNode { id: string; kind: string; parent?: string; acs?: { rr: boolean; cr: boolean; ec: boolean } }
-
-function topologyNodes(t: unknown): TopoNode[] {
-  const o = t as { hostBridges?: { id: string }[]; devices?: TopoNode[] } | undefined;
-  return [...(o?.hostBridges ?? []).map((h) => ({ id: h.id, kind: 'host-bridge' })), ...(o?.devices ?? [])];
+function options(id: string, label: string, values: readonly [string, string][]): string {
+  const opts = values.map(([v, text]) => `<option value="${htmlEscape(v)}">${htmlEscape(text)}</option>`).join('');
+  return `<label>${label} <select id="${id}"><option value="">all</option>${opts}</select></label>`;
 }
 
-/** SVG of a topology: a tidy tree, leaves left to right, parents centred above. */
-export function topologySvg(ce: Counterexample): string {
-  const nodes = topologyNodes(ce.topology);
-  const kids = new Map<string, TopoNode[]>();
-  for (const n of nodes) if (n.parent) kids.set(n.parent, [...(kids.get(n.parent) ?? []), n]);
-  const pos = new Map<string, { x: number; y: number }>();
-  let nextX = 0;
-  const place = (n: TopoNode, depth: number): number => {
-    const cs = kids.get(n.id) ?? [];
-    const x = cs.length === 0 ? nextX++ : cs.map((c) => place(c, depth + 1)).reduce((a, b) => a + b, 0) / cs.length;
-    pos.set(n.id, { x, y: depth });
-    return x;
-  };
-  for (const root of nodes.filter((n) => !n.parent)) place(root, 0);
-  const W = 110, H = 70;
-  const px = (id: string) => 20 + pos.get(id)!.x * W;
-  const py = (id: string) => 20 + pos.get(id)!.y * H;
-  const path = new Set(ce.route?.path ?? []);
-  const blocked = new Set(ce.route?.blockedBy ?? []);
-  const ends = new Set([ce.route?.provider, ce.route?.client]);
-  const edges = nodes.filter((n) => n.parent && pos.has(n.parent)).map((n) => `<line x1="${px(n.parent!) + 45}" y1="${py(n.parent!) + 30}" x2="${px(n.id) + 45}" y2="${py(n.id)}" class="${path.has(n.id) && path.has(n.parent!) ? 'route' : 'edge'}"/>`);
-  const boxes = nodes.map((n) => {
-    const cls = blocked.has(n.id) ? 'acs' : ends.has(n.id) ? 'end' : path.has(n.id) ? 'onroute' : 'node';
-    const acs = n.acs && (n.acs.rr || n.acs.cr || n.acs.ec) ? `<text x="${px(n.id) + 45}" y="${py(n.id) + 44}" class="small">ACS ${['rr', 'cr', 'ec'].filter((b) => n.acs![b as 'rr']).join('+')}</text>` : '';
-    return `<g><rect x="${px(n.id)}" y="${py(n.id)}" width="90" height="30" rx="5" class="${cls}"/><text x="${px(n.id) + 45}" y="${py(n.id) + 19}">${htmlEscape(n.id)}</text>${acs}<title>${htmlEscape(`${n.kind} ${n.id}`)}</title></g>`;
+function matrix(r: Report, anchor: ReadonlyMap<string, string>): string {
+  const fams = familiesOf(r);
+  const kinds = new Map(r.implementations.map((i) => [i.name, i.kind]));
+  const head = `<tr><th>implementation</th><th>kind</th>${fams.map((f) => `<th${attrs({ 'data-filter': '', 'data-family': f })}>${htmlEscape(f)}</th>`).join('')}</tr>`;
+  const rows = implementationsOf(r).map((impl) => {
+    const cells = fams.map((f) => {
+      const rs = r.results.filter((x) => x.implementation === impl && familyOf(x.rule) === f);
+      const st = worstStatus(rs.map((x) => x.status));
+      const n = rs.reduce((a, x) => a + x.violations.length, 0);
+      const link = anchor.get(`${impl}\u0000${f}`);
+      const content = `${MARK[st]}${n > 0 ? ` ${n}` : ''}`;
+      const title = `${impl} × ${f}: ${rs.length === 0 ? 'no rule of this family' : `${STATUS_LABEL[st]}, ${rs.length} rule(s), ${n} violation(s)`}`;
+      return `<td${attrs({ class: `st ${rs.length ? st : 'none'}`, 'data-filter': '', 'data-family': f, title })}>${link ? `<a href="#${link}">${content}</a>` : content}</td>`;
+    });
+    return `<tr${attrs({ 'data-filter': '', 'data-impl': impl })}><td>${htmlEscape(impl)}</td><td class="kind">${htmlEscape(kinds.get(impl) ?? '')}</td>${cells.join('')}</tr>`;
   });
-  const width = 40 + Math.max(1, nextX) * W;
-  const height = 40 + (Math.max(0, ...[...pos.values()].map((p) => p.y)) + 1) * H;
-  return `<svg class="topology" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="PCI topology">${edges.join('')}${boxes.join('')}</svg>`;
+  return `<table class="matrix"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
-const LANES: readonly { lane: Lane[]; title: string }[] = [
-  { lane: ['user', 'device'], title: 'user / device' },
-  { lane: ['exporter'], title: 'exporter' },
-  { lane: ['core'], title: 'dma-buf core' },
-  { lane: ['importer'], title: 'importer' },
-  { lane: ['iommu'], title: 'IOMMU' },
-];
-
-/** SVG sequence diagram: one arrow per step between lanes. */
-export function sequenceSvg(ce: Counterexample): string {
-  const LW = 150, top = 40, row = 34;
-  const x = (l: Lane) => 80 + LANES.findIndex((L) => L.lane.includes(l)) * LW;
-  const height = top + ce.steps.length * row + 30;
-  const width = 80 + LANES.length * LW + 260;
-  const lanes = LANES.map((L, i) => `<text x="${80 + i * LW}" y="20" class="lane">${L.title}</text><line x1="${80 + i * LW}" y1="28" x2="${80 + i * LW}" y2="${height - 10}" class="lifeline"/>`);
-  const steps = ce.steps.map((s, i) => {
-    const y = top + i * row;
-    const [x1, x2] = [x(s.from), x(s.to)];
-    const fail = i === ce.failingStep;
-    const self = x1 === x2;
-    const arrow = self ? `<path d="M${x1} ${y} h30 v12 h-30" class="${fail ? 'failarrow' : 'arrow'}" fill="none"/>` : `<line x1="${x1}" y1="${y}" x2="${x2}" y2="${y}" class="${fail ? 'failarrow' : 'arrow'}" marker-end="url(#head)"/>`;
-    const label = `<text x="${Math.min(x1, x2) + 6}" y="${y - 5}" class="step">${i + 1}. ${htmlEscape(s.command)} → ${htmlEscape(s.result)}</text>`;
-    const beside = fail ? `<text x="${80 + LANES.length * LW - 40}" y="${y + 4}" class="expect">model: ${htmlEscape(s.expected)}${s.rule ? ` · ${s.rule}` : ''}</text>` : '';
-    return `<g class="${fail ? 'failing' : ''}">${fail ? `<rect x="4" y="${y - 20}" width="${width - 8}" height="${row - 4}" class="failrow"/>` : ''}${arrow}${label}${beside}</g>`;
+function checks(r: Report, anchorOf: ReadonlyMap<string, string>): string {
+  const rows = r.results.map((x) => {
+    const links = x.violations.map((id) => `<a href="#${anchorOf.get(id) ?? ''}">${htmlEscape(id)}</a>`).join(' ');
+    return `<tr${attrs({ 'data-filter': '', 'data-impl': x.implementation, 'data-family': familyOf(x.rule), 'data-status': x.status })}><td>${htmlEscape(x.implementation)}</td><td>${htmlEscape(x.rule)}</td><td>${htmlEscape(x.profile)}</td><td class="num">${x.runs}</td><td class="st ${x.status}">${MARK[x.status]} ${STATUS_LABEL[x.status]}</td><td>${links}</td></tr>`;
   });
-  return `<svg class="sequence" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="sequence of the counterexample"><defs><marker id="head" markerWidth="8" markerHeight="8" refX="7" refY="4" orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#333"/></marker></defs>${lanes.join('')}${steps.join('')}</svg>`;
+  return `<details class="checks"><summary>Every check: implementation × rule (${r.results.length})</summary><table><thead><tr><th>implementation</th><th>rule</th><th>profile</th><th>runs</th><th>status</th><th>violations</th></tr></thead><tbody>${rows.join('')}</tbody></table></details>`;
 }
 
-function violationSection(v: ViolationRecord): string {
-  const fam = v.rule.split('-')[0]!;
-  return `<section class="violation" data-impl="${htmlEscape(v.implementation)}" data-family="${fam}" data-status="${v.known ? 'known' : 'violation'}" id="${htmlEscape(v.id)}">
-<h3>${v.known ? '' : '<span class="new">NEW</span> '}${v.rule} — ${htmlEscape(v.implementation)}</h3>
-<p>${htmlEscape(v.message)}</p>
-${v.counterexample.topology ? `<div class="pic">${topologySvg(v.counterexample)}</div>` : ''}
-<div class="pic">${sequenceSvg(v.counterexample)}</div>
-<p class="replay"><code>${htmlEscape(v.replay)}</code> · fingerprint <code>${v.fingerprint}</code></p>
+function section(v: ViolationRecord, anchor: string, open: boolean): string {
+  const ce = v.counterexample;
+  const failing = ce.steps[ce.failingStep];
+  const topo = topologySvg(ce);
+  const route = ce.route;
+  const topoCaption = route
+    ? `Route ${route.provider} → ${route.client}: the model says ${route.mapType}, distance ${route.distance}${route.blockedBy.length ? `; ACS redirect at ${route.blockedBy.join(', ')}` : '; no ACS redirect on the route'}${failing ? `. The implementation answered ${failing.result}.` : '.'}`
+    : 'PCI topology of the counterexample.';
+  const pics = [
+    ...(topo ? [`<figure class="pic topo">${topo}<figcaption>${htmlEscape(topoCaption)}</figcaption></figure>`] : []),
+    `<figure class="pic seq">${sequenceSvg(ce, anchor)}<figcaption>${htmlEscape(`Shrunk counterexample, ${ce.steps.length} step(s) (${ce.suite} suite); step ${ce.failingStep + 1} is the failing step${failing ? ` (${failing.rule ?? v.rule}): got ${failing.result}, the model expects ${failing.expected}` : ''}.`)}</figcaption></figure>`,
+  ];
+  const status = v.known ? 'known' : 'violation';
+  return `<section${attrs({ class: `violation st-${status}`, id: anchor, 'data-filter': '', 'data-impl': v.implementation, 'data-family': familyOf(v.rule), 'data-status': status, 'data-id': v.id })}>
+<details${open ? ' open' : ''}><summary><span class="badge ${status}">${v.known ? 'known' : 'NEW'}</span> <b>${htmlEscape(v.rule)}</b> — ${htmlEscape(v.implementation)} <span class="muted">(${htmlEscape(v.profile)})</span></summary>
+<p class="reason">${htmlEscape(v.message)}</p>
+<div class="pics">${pics.join('\n')}</div>
+<p class="replay">Replay: <code>${htmlEscape(v.replay)}</code> <span class="muted">fingerprint <code>${htmlEscape(v.fingerprint)}</code> · id <code>${htmlEscape(v.id)}</code></span></p>
+<details class="evidence"><summary>evidence</summary><pre>${htmlEscape(JSON.stringify(v.evidence, null, 2) ?? 'null')}</pre></details>
+</details>
 </section>`;
 }
 
-const CSS = `body{font:14px system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}
-tr.violation td.st{background:#fdd}tr.known td.st{background:#ffd}tr.pass td.st{background:#dfd}.filters select{margin-right:12px}
-section.violation{border-top:2px solid #ccc;margin-top:18px}.new{color:#fff;background:#c00;padding:0 4px;border-radius:3px}
-svg text{font:11px system-ui,sans-serif;text-anchor:middle}svg text.step,svg text.expect{text-anchor:start}svg text.lane{font-weight:bold}
-.node{fill:#eef;stroke:#669}.onroute{fill:#cfc;stroke:#393}.end{fill:#9cf;stroke:#036}.acs{fill:#f99;stroke:#c00;stroke-width:2}
-.edge{stroke:#999}.route{stroke:#393;stroke-width:3}.lifeline{stroke:#bbb;stroke-dasharray:4 3}.arrow{stroke:#333}.failarrow{stroke:#c00;stroke-width:2}
-.failrow{fill:#fee}.expect{fill:#c00;font-weight:bold}.small{font-size:9px;fill:#c00}.pic{overflow-x:auto;margin:8px 0}`;
+const CSS = `:root{--bad:#c62828;--badbg:#fdecea;--warn:#b26a00;--warnbg:#fff6e0;--ok:#2e7d32;--okbg:#e8f5e9;--route:#2e7d32;--end:#1565c0;--endbg:#e3f0fd;--line:#d0d4da;--muted:#667}
+*{box-sizing:border-box}body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
+header{background:#1d2330;color:#fff;padding:14px 24px}header h1{margin:0;font-size:20px}header p{margin:4px 0 0;color:#c9cfdb}
+main{padding:12px 24px 40px}h2{font-size:16px;margin:22px 0 8px}
+.filters{position:sticky;top:0;z-index:2;background:#f6f7f9;padding:8px 0;border-bottom:1px solid var(--line);display:flex;gap:18px;align-items:center;flex-wrap:wrap}
+.filters select{font:inherit;padding:2px 4px}.count{color:var(--muted)}
+table{border-collapse:collapse;background:#fff}td,th{border:1px solid var(--line);padding:3px 8px;text-align:left;white-space:nowrap}th{background:#eef0f4}
+.matrix td.st{text-align:center;min-width:54px}.matrix a{color:inherit;text-decoration:none;font-weight:600}
+td.violation{background:var(--badbg);color:var(--bad)}td.known{background:var(--warnbg);color:var(--warn)}td.pass{background:var(--okbg);color:var(--ok)}td.none,td.not-applicable{color:#aab}
+td.num{text-align:right}.kind,.muted{color:var(--muted)}
+details.checks{margin-top:10px}details.checks table{margin-top:6px}
+section.violation{background:#fff;border:1px solid var(--line);border-left:5px solid var(--warn);border-radius:6px;margin:12px 0;padding:6px 14px}
+section.st-violation{border-left-color:var(--bad)}section summary{cursor:pointer;font-size:15px;padding:4px 0}
+.badge{display:inline-block;font-size:11px;font-weight:700;padding:1px 6px;border-radius:3px;color:#fff;background:var(--warn);text-transform:uppercase}.badge.violation{background:var(--bad)}
+.reason{font-weight:600;margin:6px 0}.pics{display:flex;flex-direction:column;gap:10px}
+figure.pic{margin:0;overflow-x:auto;border:1px solid #eceef2;border-radius:4px;padding:6px;background:#fcfcfd}figcaption{color:var(--muted);font-size:12.5px;margin-top:4px}
+.replay code,pre{background:#f1f3f6;padding:1px 5px;border-radius:3px;font:12.5px ui-monospace,SFMono-Regular,Menlo,monospace}pre{padding:8px;overflow-x:auto}
+[hidden]{display:none!important}#empty{color:var(--muted)}
+svg text{font:11px system-ui,-apple-system,"Segoe UI",sans-serif;fill:#1d2330}
+svg .tid,svg .tsub,svg .lane{text-anchor:middle}svg .tag{text-anchor:end}svg .tid{font-weight:700}svg .tsub{fill:#4a5160;font-size:10px}svg .tag{fill:var(--end);font-weight:700;font-size:10px}
+svg .lane{font-weight:700}svg .legend{font-size:10.5px;fill:var(--muted)}
+.tnode{fill:#f3f5f9;stroke:#8a93a6;stroke-width:1.2}.tnode.rc{fill:#eceff5;stroke-dasharray:4 3}.tnode.onroute{fill:var(--okbg);stroke:var(--route);stroke-width:2}
+.tnode.end{fill:var(--endbg);stroke:var(--end);stroke-width:2.4}.tnode.acs{fill:var(--badbg);stroke:var(--bad);stroke-width:3}
+.tedge{stroke:#a7aebb;stroke-width:1.4}.tedge.route{stroke:var(--route);stroke-width:4;stroke-linecap:round}
+.lanehead{fill:#eef0f4;stroke:#b8bfcc}.lifeline{stroke:#b8bfcc;stroke-dasharray:5 4}
+.arrow{stroke:#39414f;stroke-width:1.4;fill:none}.arrow.warn{stroke:var(--warn)}.arrow.fail{stroke:var(--bad);stroke-width:2.6}
+.headfill{fill:#39414f}.headfail{fill:var(--bad)}.failrow{fill:var(--badbg);stroke:#f2b8b5}
+svg .cmd{paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}svg .failcmd{font-weight:700;fill:var(--bad);stroke:var(--badbg)}
+svg .num{fill:var(--muted);text-anchor:middle}svg .side{fill:#4a5160}svg .side.warn{fill:var(--warn)}
+svg .verdict{fill:var(--bad);font-weight:700}svg .expect{fill:var(--bad);font-weight:700}svg .got{fill:#4a5160}`;
 
 const SCRIPT = `(function(){
-var sel=function(id){return document.getElementById(id)};
-function apply(){var i=sel('f-impl').value,f=sel('f-family').value,s=sel('f-status').value;
-document.querySelectorAll('[data-impl]').forEach(function(el){
-var ok=(!i||el.dataset.impl===i)&&(!f||el.dataset.family===f)&&(!s||el.dataset.status===s);el.style.display=ok?'':'none';});
-sel('shown').textContent=String(document.querySelectorAll('section.violation:not([style*="none"])').length);}
-['f-impl','f-family','f-status'].forEach(function(id){sel(id).addEventListener('change',apply)});apply();})();`;
+var keys=['impl','family','status'];var f={impl:'',family:'',status:''};
+function shown(el){for(var i=0;i<keys.length;i++){var k=keys[i],v=el.getAttribute('data-'+k);if(f[k]&&v!==null&&v!==f[k])return false;}return true;}
+function apply(){var n=0,all=document.querySelectorAll('[data-filter]');
+for(var i=0;i<all.length;i++){var el=all[i],ok=shown(el);el.hidden=!ok;if(ok&&el.tagName==='SECTION')n++;}
+document.getElementById('shown').textContent=String(n);document.getElementById('empty').hidden=n>0;}
+keys.forEach(function(k){var s=document.getElementById('f-'+k);s.addEventListener('change',function(){f[k]=s.value;apply();});f[k]=s.value;});
+apply();})();`;
 
 export function renderHtml(r: Report): string {
-  const impls = [...new Set(r.results.map((x) => x.implementation))];
-  const fams = [...new Set(r.results.map((x) => x.rule.split('-')[0]!))];
-  const opt = (vals: string[]) => ['<option value="">all</option>', ...vals.map((v) => `<option>${htmlEscape(v)}</option>`)].join('');
-  const rows = r.results.filter((x) => x.status !== 'not-applicable').map((x) => `<tr class="${x.status}" data-impl="${htmlEscape(x.implementation)}" data-family="${x.rule.split('-')[0]}" data-status="${x.status}"><td>${htmlEscape(x.implementation)}</td><td>${x.rule}</td><td>${x.runs}</td><td class="st">${x.status}</td><td>${x.violations.map((id) => `<a href="#${htmlEscape(id)}">${htmlEscape(id)}</a>`).join(' ')}</td></tr>`);
+  const anchorOf = new Map(r.violations.map((v, i) => [v.id, `v${i}`]));
+  const firstOf = new Map<string, string>();
+  for (const v of [...r.violations].sort((a, b) => Number(a.known) - Number(b.known))) {
+    const key = `${v.implementation}\u0000${familyOf(v.rule)}`;
+    if (!firstOf.has(key)) firstOf.set(key, anchorOf.get(v.id)!);
+  }
+  const order = [...r.violations.entries()].sort(([, a], [, b]) => Number(a.known) - Number(b.known));
+  const open = (v: ViolationRecord) => !v.known || r.violations.length <= OPEN_ALL_UP_TO;
+  const statuses = (['violation', 'known', 'pass', 'not-applicable'] as const).map((s): [string, string] => [s, STATUS_LABEL[s]]);
+  const meta = `${r.tool.name} ${r.tool.version} · seed ${r.seed} · profiles ${r.profiles.join(', ')} · ${r.budget.runs} runs per search${r.budget.exhaustive ? ` · exhaustive k=${r.budget.exhaustive}` : ''} · ${r.implementations.length} implementations · ${r.summary.checks} checks · ${r.summary.new} new · ${r.summary.known} known`;
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>dmabuf-conform report</title><style>${CSS}</style></head>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>dmabuf-conform report — seed ${r.seed}</title>
+<style>${CSS}</style></head>
 <body>
-<h1>dmabuf-conform report</h1>
-<p>Seed ${r.seed} · profiles ${r.profiles.join(', ')} · ${r.summary.checks} checks · <b>${r.summary.new} new</b> · ${r.summary.known} known · <span id="shown"></span> violations shown</p>
-<div class="filters">implementation <select id="f-impl">${opt(impls)}</select> family <select id="f-family">${opt(fams)}</select> status <select id="f-status">${opt(['violation', 'known', 'pass'])}</select></div>
-<table><thead><tr><th>implementation</th><th>rule</th><th>runs</th><th>status</th><th>violations</th></tr></thead><tbody>
-${rows.join('\n')}
-</tbody></table>
-${r.violations.map(violationSection).join('\n')}
+<header><h1>dmabuf-conform report</h1><p>${htmlEscape(meta)}</p></header>
+<main>
+<div class="filters">${options('f-impl', 'implementation', implementationsOf(r).map((i) => [i, i]))}${options('f-family', 'family', familiesOf(r).map((f) => [f, f]))}${options('f-status', 'status', statuses)}<span class="count"><span id="shown">${r.violations.length}</span> of ${r.violations.length} violation(s) shown</span></div>
+<h2>Summary: implementations × rule families</h2>
+${matrix(r, firstOf)}
+<p class="muted">${MARK.violation} new violation · ${MARK.known} known finding (baseline) · ${MARK.pass} pass · the number counts violations; a cell links to the first one.</p>
+${checks(r, anchorOf)}
+<h2>Violations (${r.violations.length}: ${r.summary.new} new, ${r.summary.known} known)</h2>
+${order.map(([i, v]) => section(v, `v${i}`, open(v))).join('\n')}
+<p id="empty"${r.violations.length ? ' hidden' : ''}>No violation matches the filters.</p>
+</main>
 <script>${SCRIPT}</script>
 </body></html>
 `;

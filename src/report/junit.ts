@@ -1,33 +1,54 @@
-// JUnit XML for CI systems: one testcase per implementation × rule; a
-// violation's counterexample is the failure body.
-import type { Report, ViolationRecord } from './types.ts';
+// JUnit XML for CI systems: one <testsuite> per implementation, one
+// <testcase> per implementation × rule. A new violation is a <failure> whose
+// body is the shrunk counterexample; a known one (baseline) passes with the
+// counterexample in <system-out>; a rule not checked is <skipped/>.
+import { counterexampleText, implementationsOf, oneLine, sanitize } from './text.ts';
+import type { Report, RuleResult, ViolationRecord } from './types.ts';
 
+const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+
+/** Character data: markup characters as entities, forbidden characters as U+FFFD. */
 export function xmlEscape(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+  return sanitize(s).replace(/[&<>"']/g, (c) => ENTITIES[c]!);
 }
 
-export function counterexampleText(v: ViolationRecord): string {
-  const steps = v.counterexample.steps.map((s) => `${s.index === v.counterexample.failingStep ? '>' : ' '} ${s.index}. ${s.command} -> ${s.result} (model: ${s.expected})${s.rule ? ` [${s.rule}]` : ''}`);
-  return [`${v.rule}: ${v.message}`, ...steps, `replay: ${v.replay}`, `fingerprint: ${v.fingerprint}`].join('\n');
+/** An attribute value: also keeps tabs and newlines (a parser would fold them to spaces). */
+export function xmlAttr(s: string): string {
+  return xmlEscape(s).replace(/\t/g, '&#9;').replace(/\n/g, '&#10;').replace(/\r/g, '&#13;');
+}
+
+function testcase(x: RuleResult, listed: readonly ViolationRecord[]): string {
+  const open = `    <testcase classname="${xmlAttr(x.implementation)}" name="${xmlAttr(x.rule)}">`;
+  const body = listed.map(counterexampleText).join('\n\n');
+  switch (x.status) {
+    case 'not-applicable': return `${open}<skipped message="not checked in this run"/></testcase>`;
+    case 'pass': return `${open}</testcase>`;
+    case 'known': return `${open}<system-out>${xmlEscape(`known finding (baseline)\n${body}`)}</system-out></testcase>`;
+    case 'violation': {
+      const first = listed.find((v) => !v.known) ?? listed[0];
+      return `${open}<failure message="${xmlAttr(oneLine(first?.message ?? 'violation'))}" type="${xmlAttr(x.rule)}">${xmlEscape(body)}</failure></testcase>`;
+    }
+  }
+}
+
+function testsuite(r: Report, impl: string, results: readonly RuleResult[], byId: ReadonlyMap<string, ViolationRecord>): string {
+  const count = (s: RuleResult['status']) => results.filter((x) => x.status === s).length;
+  const props = [['seed', String(r.seed)], ['profiles', [...new Set(results.map((x) => x.profile))].join(',')], ['runs', String(Math.max(0, ...results.map((x) => x.runs)))]]
+    .map(([k, v]) => `      <property name="${k}" value="${xmlAttr(v!)}"/>`);
+  const cases = results.map((x) => testcase(x, x.violations.flatMap((id) => byId.get(id) ?? [])));
+  return [
+    `  <testsuite name="${xmlAttr(impl)}" tests="${results.length}" failures="${count('violation')}" errors="0" skipped="${count('not-applicable')}">`,
+    '    <properties>', ...props, '    </properties>', ...cases, '  </testsuite>',
+  ].join('\n');
 }
 
 export function renderJunit(r: Report): string {
-  const byImpl = new Map<string, typeof r.results>();
-  for (const res of r.results) byImpl.set(res.implementation, [...(byImpl.get(res.implementation) ?? []), res]);
-  const vs = new Map(r.violations.map((v) => [v.id, v]));
-  const suites = [...byImpl.entries()].map(([impl, results]) => {
-    const failures = results.filter((x) => x.status === 'violation').length;
-    const skipped = results.filter((x) => x.status === 'not-applicable').length;
-    const cases = results.map((x) => {
-      const name = `${impl} ${x.rule}`;
-      const open = `    <testcase classname="${xmlEscape(impl)}" name="${xmlEscape(name)}">`;
-      if (x.status === 'not-applicable') return `${open}<skipped/></testcase>`;
-      if (x.status === 'pass') return `${open}</testcase>`;
-      const body = x.violations.map((id) => counterexampleText(vs.get(id)!)).join('\n\n');
-      if (x.status === 'known') return `${open}<system-out>${xmlEscape(`known (baseline)\n${body}`)}</system-out></testcase>`;
-      return `${open}<failure message="${xmlEscape(vs.get(x.violations[0]!)!.message)}" type="${x.rule}">${xmlEscape(body)}</failure></testcase>`;
-    });
-    return `  <testsuite name="${xmlEscape(impl)}" tests="${results.length}" failures="${failures}" skipped="${skipped}">\n${cases.join('\n')}\n  </testsuite>`;
-  });
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="dmabuf-conform" tests="${r.results.length}" failures="${r.results.filter((x) => x.status === 'violation').length}">\n${suites.join('\n')}\n</testsuites>\n`;
+  const byId = new Map(r.violations.map((v) => [v.id, v]));
+  const suites = implementationsOf(r)
+    .map((impl) => ({ impl, results: r.results.filter((x) => x.implementation === impl) }))
+    .filter((s) => s.results.length > 0)
+    .map((s) => testsuite(r, s.impl, s.results, byId));
+  const failures = r.results.filter((x) => x.status === 'violation').length;
+  const skipped = r.results.filter((x) => x.status === 'not-applicable').length;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="dmabuf-conform" tests="${r.results.length}" failures="${failures}" errors="0" skipped="${skipped}">\n${suites.join('\n')}\n</testsuites>\n`;
 }

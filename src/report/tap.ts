@@ -1,24 +1,61 @@
-// TAP 13 as kselftest/kunit tooling reads it: one test point per
-// implementation × rule, YAML diagnostics for violations, SKIP for rules
-// that do not apply, TODO for known (baselined) findings.
-import type { Report } from './types.ts';
+// TAP 13 as kselftest and the kunit tool read it: `TAP version 13`, the plan,
+// one `ok`/`not ok N - <implementation> <rule>` per implementation × rule,
+// a YAML diagnostics block (`  ---` .. `  ...`) under each violation.
+// Directives: `# SKIP` for a rule not checked (kunit_parser.py
+// TEST_RESULT_SKIP); `ok .. # XFAIL` for a known finding accepted by the
+// baseline, as tools/testing/selftests/kselftest.h ksft_test_result_xfail()
+// prints it (ok to every TAP reader, visible to a human).
+import { oneLine, sanitize } from './text.ts';
+import type { Report, RuleResult, ViolationRecord } from './types.ts';
 
-function yamlString(s: string): string {
-  return JSON.stringify(s);
+/** A YAML double-quoted scalar: JSON's escapes are YAML's; also escape what YAML 1.1 reads as line breaks. */
+export function yamlString(s: string): string {
+  return JSON.stringify(sanitize(s)).replace(/[\u0085\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** A test description: one line, no `#` (it would start a directive). */
+export function tapDescription(s: string): string {
+  return oneLine(sanitize(s)).replace(/#/g, '_');
+}
+
+/** One YAML block per test point: the first violation in full, the ids of any others. */
+function diagnostics(listed: readonly ViolationRecord[]): string[] {
+  const v = listed[0];
+  if (!v) return [];
+  const ce = v.counterexample;
+  const failing = ce.steps[ce.failingStep];
+  return [
+    '  ---',
+    `  rule: ${yamlString(v.rule)}`,
+    `  implementation: ${yamlString(v.implementation)}`,
+    `  profile: ${yamlString(v.profile)}`,
+    `  message: ${yamlString(oneLine(v.message))}`,
+    `  known: ${v.known}`,
+    ...(failing ? [`  got: ${yamlString(failing.result)}`, `  expected: ${yamlString(failing.expected)}`] : []),
+    ...(ce.route ? [`  route: ${yamlString(`${ce.route.provider} -> ${ce.route.client}: ${ce.route.mapType}, distance ${ce.route.distance}`)}`] : []),
+    '  steps:',
+    ...ce.steps.map((s) => `    - ${yamlString(`${s.index === ce.failingStep ? '>' : ' '} ${oneLine(s.command)} -> ${oneLine(s.result)} (model: ${oneLine(s.expected)})${s.rule ? ` [${s.rule}]` : ''}`)}`),
+    `  replay: ${yamlString(v.replay)}`,
+    `  fingerprint: ${yamlString(v.fingerprint)}`,
+    ...(listed.length > 1 ? ['  more:', ...listed.slice(1).map((o) => `    - ${yamlString(o.id)}`)] : []),
+    '  ...',
+  ];
+}
+
+function testPoint(x: RuleResult, n: number, byId: ReadonlyMap<string, ViolationRecord>): string[] {
+  const desc = `${n} - ${tapDescription(`${x.implementation} ${x.rule}`)}`;
+  const listed = x.violations.flatMap((id) => byId.get(id) ?? []).sort((a, b) => Number(a.known) - Number(b.known));
+  switch (x.status) {
+    case 'not-applicable': return [`ok ${desc} # SKIP not checked in this run`];
+    case 'pass': return [`ok ${desc}`];
+    case 'known': return [`ok ${desc} # XFAIL known finding (baseline)`, ...diagnostics(listed)];
+    case 'violation': return [`not ok ${desc}`, ...diagnostics(listed)];
+  }
 }
 
 export function renderTap(r: Report): string {
-  const vs = new Map(r.violations.map((v) => [v.id, v]));
-  const lines = ['TAP version 13', `1..${r.results.length}`];
-  r.results.forEach((x, i) => {
-    const desc = `${x.implementation} ${x.rule}`.replace(/#/g, '');
-    if (x.status === 'not-applicable') return void lines.push(`ok ${i + 1} ${desc} # SKIP not checked in this run`);
-    if (x.status === 'pass') return void lines.push(`ok ${i + 1} ${desc}`);
-    lines.push(`not ok ${i + 1} ${desc}${x.status === 'known' ? ' # TODO known finding (baseline)' : ''}`);
-    const v = vs.get(x.violations[0]!)!;
-    lines.push('  ---', `  message: ${yamlString(v.message)}`, `  rule: ${v.rule}`, `  fingerprint: ${v.fingerprint}`, `  replay: ${yamlString(v.replay)}`, '  steps:');
-    for (const s of v.counterexample.steps) lines.push(`    - ${yamlString(`${s.command} -> ${s.result} (model: ${s.expected})${s.rule ? ` [${s.rule}]` : ''}`)}`);
-    lines.push('  ...');
-  });
+  const byId = new Map(r.violations.map((v) => [v.id, v]));
+  const lines = ['TAP version 13', `1..${r.results.length}`, ...r.results.flatMap((x, i) => testPoint(x, i + 1, byId))];
+  lines.push(`# dmabuf-conform seed ${r.seed}: ${r.summary.checks} checks, ${r.summary.new} new violation(s), ${r.summary.known} known`);
   return `${lines.join('\n')}\n`;
 }

@@ -1,0 +1,46 @@
+// A third-party-style exporter plugin: a GPU with two BARs (BAR0 = 256 MiB
+// of VRAM, BAR2 = 16 MiB of registers that are never exported) whose dma-bufs
+// each export one buffer object (BO) as one range of VRAM. BOs sit in 2 MiB
+// slots of BAR0; a request's ranges are placed each in its own BO slot.
+// The revoke lifecycle (move_notify around FLR, reset, D3, close) is the VFIO
+// exporter's, reused as a driver would reuse a core helper; so `basedOn`
+// says vfio-pci's documented findings (reports/FINDINGS.md) are its own too.
+//
+//   npx dmabuf-conform run --exporter examples/plugins/gpu-exporter.ts
+import type { DmaBufRequest } from '../../models/pal.ts';
+import type { Bar } from '../../models/pci/types.ts';
+import type { DeviceConfig, ExporterPlugin } from '../../src/harness/plugin.ts';
+import { VfioPciCore, vfioPciDevSetHotReset } from '../../src/impl/vfio/vfio_pci_core.ts';
+import type { Kernel } from '../../src/kernel/kernel.ts';
+
+const MiB = 1n << 20n;
+const BO_SLOT = 2n * MiB;
+
+class GpuDevice extends VfioPciCore {
+  constructor(k: Kernel, cfg: DeviceConfig) {
+    const vram = cfg.bars[0]!;
+    const bars: Bar[] = [
+      { index: 0, type: 'mem', start: vram.start, size: 256n * MiB, busOffset: vram.busOffset },
+      { index: 2, type: 'mem', start: vram.start + 256n * MiB, size: 16n * MiB, busOffset: vram.busOffset },
+    ];
+    super(k, { ...cfg, bars });
+  }
+
+  /** One BO per range: range i moves to BO slot i of VRAM, keeping its offset inside the slot. */
+  override create(req: DmaBufRequest) {
+    const ranges = req.ranges.map((r, i) => ({ ...r, offset: BigInt(i) * BO_SLOT + (r.offset % BO_SLOT) }));
+    return super.create({ ...req, regionIndex: 0, ranges });
+  }
+}
+
+const gpuExporter: ExporterPlugin = {
+  kind: 'exporter',
+  name: 'example-gpu',
+  description: 'GPU-like exporter: VRAM BAR0 + register BAR2, one VRAM range per buffer object',
+  profiles: ['v8'],
+  basedOn: 'vfio-pci',
+  probe: (k, cfg) => new GpuDevice(k, cfg),
+  hotReset: (devices) => vfioPciDevSetHotReset(devices as GpuDevice[]),
+};
+
+export default gpuExporter;

@@ -1,0 +1,204 @@
+// The runner's command line (issue 7): run options and exit codes (0 all
+// known, 1 a new violation, 2 bad usage in one line), plugins by path and by
+// name, baseline and --write-baseline, replay, rules, explain, progress.
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { main } from '../src/cli.ts';
+import { progressPrinter } from '../src/commands/run.ts';
+import type { Progress } from '../src/harness/runner.ts';
+import type { Report } from '../src/report/types.ts';
+import { PASSAGES } from '../src/rules/passages.ts';
+import { RULES } from '../src/rules/registry.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'dmabuf-runner-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Run the CLI in-process; what it printed and its exit code. */
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
+  try {
+    return { code: await main(argv), out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+const emptyBaseline = join(tmp, 'empty.json');
+writeFileSync(emptyBaseline, '{"version": 1, "findings": []}\n');
+
+describe('run: bad usage is one line and exit 2', () => {
+  it.each([
+    [['--frobnicate'], /unknown option '--frobnicate'/],
+    [['--runs'], /--runs needs a value/],
+    [['--runs', 'many'], /--runs: expected an integer >= 1, got 'many'/],
+    [['--seed', '-1'], /--seed needs a value|--seed: expected/],
+    [['--time', 'soon'], /--time: expected a duration like 30s/],
+    [['--profile', 'v9'], /--profile: unknown profile 'v9'/],
+    [['--rules', 'REV-MAP,NOPE-1'], /--rules: unknown rule 'NOPE-1'/],
+    [['--baseline', join(tmp, 'missing.json')], /no such file/],
+    [['--baseline', join(tmp)], /not a baseline file/],
+    [['--exporter', 'no-such-exporter'], /no bundled exporter of that name and no such file/],
+    [['--importer', 'vfio-pci'], /that bundled plugin is an exporter/],
+  ])('run %j', async (args, msg) => {
+    const r = await cli('run', ...args);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(msg);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).not.toMatch(/\n\s+at /);
+  });
+
+  it('a plugin module of the wrong shape, or one that fails to load, is named in one line', async () => {
+    const shapes: [string, string, RegExp][] = [
+      ['not-object.mjs', 'export default 42;', /default export is not a plugin object/],
+      ['no-kind.mjs', "export default { name: 'x', profiles: ['v8'] };", /plugin.kind must be 'exporter' or 'importer'/],
+      ['no-probe.mjs', "export default { kind: 'exporter', name: 'x', profiles: ['v8'] };", /needs a probe\(kernel, device\) function/],
+      ['bad-profile.mjs', "export default { kind: 'exporter', name: 'x', profiles: ['v7'], probe() {} };", /plugin.profiles must list profiles/],
+      ['importer.mjs', "export default { kind: 'importer', name: 'x', importer: 'dma', profiles: ['v8'], attach() {} };", /the plugin is an importer/],
+      ['throws.mjs', "throw new Error('boom at load');", /the plugin failed to load: boom at load/],
+    ];
+    for (const [file, text, msg] of shapes) {
+      writeFileSync(join(tmp, file), text);
+      const r = await cli('run', '--exporter', join(tmp, file));
+      expect([r.code, r.err.trim().split('\n').length]).toEqual([2, 1]);
+      expect(r.err).toMatch(msg);
+    }
+  });
+
+  it('unknown commands and bare --help', async () => {
+    expect((await cli('frob')).code).toBe(2);
+    const help = await cli('--help');
+    expect(help.code).toBe(0);
+    for (const c of ['run', 'replay', 'rules', 'explain']) expect(help.out).toContain(`  ${c}`);
+  });
+});
+
+describe('run: findings, baseline and exit codes', () => {
+  const out = join(tmp, 'bug', 'latest');
+  const base = ['--exporter', 'bug:rev-init-not-revoked', '--runs', '40', '--out', out];
+
+  it('a new violation exits 1 and prints its replay command; --write-baseline accepts it; the next run exits 0', async () => {
+    const first = await cli('run', ...base, '--baseline', emptyBaseline, '--write-baseline', join(tmp, 'b.json'));
+    expect(first.code).toBe(1);
+    expect(first.out).toMatch(/NEW REV-INIT bug:rev-init-not-revoked/);
+    expect(first.out).toMatch(/replay: npx dmabuf-conform replay .*report\.json --case 'bug:rev-init-not-revoked\/REV-INIT\/0' --exporter bug:rev-init-not-revoked/);
+    const again = await cli('run', ...base, '--baseline', join(tmp, 'b.json'));
+    expect(again.code).toBe(0);
+    expect(again.out).toMatch(/1 known finding\(s\) .*, 0 new/);
+    expect(existsSync(join(tmp, 'bug', 'corpus'))).toBe(true);
+  });
+
+  it('the shipped baseline knows every seeded bug: a bundled bug alone exits 0', async () => {
+    expect((await cli('run', ...base, '--quiet')).code).toBe(0);
+  });
+
+  it('replay re-runs one case step by step and says whether the rule broke again', async () => {
+    const file = join(out, 'report.json');
+    const report = JSON.parse(readFileSync(file, 'utf8')) as Report;
+    const id = report.violations[0]!.id;
+    const r = await cli('replay', file, '--case', id, '--exporter', 'bug:rev-init-not-revoked');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/>\s+\d+\. create\(dev\d, .*\)\s+ok\s+ok\s+<- REV-INIT/);
+    expect(r.out).toMatch(/reproduced REV-INIT/);
+    expect((await cli('replay', file, '--case', 'nope')).err).toMatch(/no case 'nope'/);
+    expect((await cli('replay', file)).code).toBe(0);
+    expect((await cli('replay', join(tmp, 'none.json'))).code).toBe(2);
+    expect((await cli('replay', emptyBaseline)).err).toMatch(/not a dmabuf-conform report/);
+  });
+
+  it('--quiet prints nothing; --rules limits the checks; --bail stops at the first new violation', async () => {
+    const q = await cli('run', ...base, '--quiet', '--baseline', emptyBaseline);
+    expect([q.code, q.out, q.err]).toEqual([1, '', '']);
+    const limited = await cli('run', ...base, '--quiet', '--baseline', emptyBaseline, '--rules', 'LOCK-ORDER');
+    expect(limited.code).toBe(0);
+    const rep = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report;
+    expect(rep.results.filter((r) => r.status !== 'not-applicable').map((r) => r.rule)).toEqual(['LOCK-ORDER']);
+    await cli('run', ...base, '--quiet');
+    const other = join(tmp, 'other', 'latest');
+    const bail = await cli('run', '--importer', 'bug:iommufd-remaps-after-revoke', '--exporter', 'bug:rev-init-not-revoked', '--runs', '20', '--out', other, '--quiet', '--bail', '--baseline', emptyBaseline);
+    expect(bail.code).toBe(1);
+    const bailed = JSON.parse(readFileSync(join(other, 'report.json'), 'utf8')) as Report;
+    expect(bailed.violations.map((v) => v.implementation)).not.toContain('bug:iommufd-remaps-after-revoke');
+    expect(bailed.results.filter((r) => r.implementation === 'bug:iommufd-remaps-after-revoke').every((r) => r.runs === 0)).toBe(true);
+  });
+
+  it('--time repeats rounds with fresh seeds until the time is up; --exhaustive K explores every state within K commands', async () => {
+    const out = join(tmp, 'other', 'latest');
+    const t = await cli('run', '--exporter', 'vfio-pci', '--runs', '5', '--time', '300ms', '--out', out, '--quiet');
+    expect(t.code).toBe(0);
+    const rep = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report;
+    expect(rep.budget.timeMs).toBe(300);
+    const e = await cli('run', '--exporter', 'vfio-pci', '--runs', '5', '--exhaustive', '2', '--out', out);
+    expect(e.code).toBe(0);
+    expect(e.err).toMatch(/exhaustive vfio-pci k=2: \d+ states/);
+  });
+});
+
+describe('a third-party plugin by path', () => {
+  it('examples/plugins/gpu-exporter.ts loads through tsx, runs, and shows only the findings of the exporter it is based on', async () => {
+    const out = join(tmp, 'gpu', 'latest');
+    const r = await cli('run', '--exporter', resolve('examples/plugins/gpu-exporter.ts'), '--runs', '60', '--out', out);
+    expect(r.code).toBe(0);
+    const rep = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report;
+    expect(rep.implementations).toEqual([{ name: 'example-gpu', kind: 'exporter', profiles: ['v8'] }]);
+    expect(rep.violations.every((v) => v.known)).toBe(true);
+    expect(readdirSync(out).sort()).toEqual(['junit.xml', 'report.html', 'report.json', 'report.tap', 'summary.md']);
+  });
+});
+
+describe('rules and explain', () => {
+  it('rules lists the whole catalog', async () => {
+    const r = await cli('rules');
+    expect(r.out.trim().split('\n').map((l) => l.split(/\s+/)[0])).toEqual(RULES.map((x) => x.id));
+    expect((await cli('rules', 'extra')).code).toBe(2);
+  });
+
+  it('explain prints the rule, its seed passage and the smallest known violation from a report or the corpus', async () => {
+    const report = join(tmp, 'bug', 'latest', 'report.json');
+    const r = await cli('explain', 'REV-INIT', '--report', report);
+    expect(r.out).toContain(PASSAGES['REV-INIT']);
+    expect(r.out).toMatch(/smallest known violation \(bug:rev-init-not-revoked, from .*report\.json\)/);
+    const c = await cli('explain', 'REV-INIT', '--report', join(tmp, 'none.json'), '--corpus', join(tmp, 'bug', 'corpus'));
+    expect(c.out).toMatch(/smallest known violation \(bug:rev-init-not-revoked, from .*corpus/);
+    const none = await cli('explain', 'MATCH-LEGACY', '--report', join(tmp, 'none.json'), '--corpus', join(tmp, 'none'));
+    expect(none.out).toMatch(/no known violation of MATCH-LEGACY/);
+    expect((await cli('explain', 'NOPE')).code).toBe(2);
+    expect((await cli('explain')).code).toBe(2);
+  });
+
+  const seedsDir = '../shared/seeds';
+  it.skipIf(!existsSync(seedsDir))('every passage quotes the seeds verbatim (ROUTE-DIST quotes drivers/pci/p2pdma.c)', () => {
+    const norm = (s: string) => s.replace(/\s+/g, ' ').trim();
+    const seeds = readdirSync(seedsDir).map((f) => norm(readFileSync(join(seedsDir, f), 'utf8').replace(/^[>+\- \t]*(\*|\/\/)?/gm, ' ')));
+    const missing = Object.entries(PASSAGES).filter(([id]) => id !== 'ROUTE-DIST').flatMap(([id, p = '']) => {
+      const quotes = [...p.matchAll(/"((?:[^"\\]|\\.)*)"/g)].flatMap((m) => m[1]!.replace(/\\"/g, '"').split('...').map(norm).filter(Boolean));
+      return quotes.length === 0 ? [`${id}: no quote`] : quotes.filter((q) => !seeds.some((s) => s.includes(q))).map((q) => `${id}: ${q}`);
+    });
+    expect(missing).toEqual([]);
+  });
+});
+
+describe('progress', () => {
+  const p: Progress = { target: 'vfio-pci', profile: 'v8', done: 1, total: 2, runs: 400, violations: 1, newOnes: 0 };
+  it('one live line on a terminal, plain periodic lines otherwise, nothing when quiet', () => {
+    const tty = { isTTY: true, text: '', write(s: string) { this.text += s; } };
+    const show = progressPrinter(false, tty);
+    show(p);
+    show({ ...p, done: 2 });
+    expect(tty.text).toBe('\r\x1b[K[1/2] vfio-pci (v8) — 400 runs, 1 violation(s), 0 new\r\x1b[K[2/2] vfio-pci (v8) — 400 runs, 1 violation(s), 0 new\n');
+    const pipe = { isTTY: false, text: '', write(s: string) { this.text += s; } };
+    const plain = progressPrinter(false, pipe, 60_000);
+    plain(p);
+    plain(p);
+    plain({ ...p, done: 2 });
+    expect(pipe.text.split('\n').filter(Boolean)).toHaveLength(2);
+    const quiet = { text: '', write(s: string) { this.text += s; } };
+    progressPrinter(true, quiet)(p);
+    expect(quiet.text).toBe('');
+  });
+});

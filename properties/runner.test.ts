@@ -1,0 +1,180 @@
+// The runner's machinery (issue 7): guarded plugin hooks (PLUGIN-THROW,
+// PLUGIN-TIMEOUT) as findings while the run goes on, the failure corpus
+// replayed first, fingerprints, baselines, atomic writes, exact inputs.
+import { afterAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PROFILES } from '../models/profiles.ts';
+import { bundledExporters, dmaImporter, vfioPci } from '../src/harness/bundled.ts';
+import { guardExporter, guardImporter } from '../src/harness/guard.ts';
+import type { ExporterDevice, ExporterPlugin, ImporterPlugin } from '../src/harness/plugin.ts';
+import { canonical, fingerprint, mergeBaseline, runConformance, writeAtomic, type RunOptions } from '../src/harness/runner.ts';
+import { fromInput, toInput, type Found, type Target } from '../src/harness/suite.ts';
+import { allTargets } from '../src/harness/targets.ts';
+import { requestFor } from '../src/harness/lifecycle.ts';
+import { Kernel } from '../src/kernel/kernel.ts';
+import { writeReports } from '../src/report/index.ts';
+import type { Report } from '../src/report/types.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'dmabuf-runner-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const opts: Omit<RunOptions, 'seed' | 'targets'> = { runs: 30, profiles: [...PROFILES], baseline: { version: 1, findings: [] }, bail: false, replayCommand: (id) => id, progress: () => undefined };
+const DEV = { name: 'vdev0', bars: [{ index: 0, type: 'mem' as const, start: 0x38000000000n, size: 0x100000n, busOffset: 0n }], pageSize: 4096n as const, routeTo: () => 'THRU_HOST_BRIDGE' as const };
+
+/** vfio-pci with one hook replaced. */
+function vfioWith(name: string, hook: Partial<ExporterDevice>): ExporterPlugin {
+  return { ...vfioPci, name, probe: (k, cfg) => Object.assign(vfioPci.probe(k, cfg), hook) };
+}
+
+describe('guarded plugin hooks', () => {
+  it('a hook that throws is PLUGIN-THROW and answers an errno; one that never settles is PLUGIN-TIMEOUT, and a hung plugin gets a short time-out after that', async () => {
+    const k = new Kernel();
+    const throwing = guardExporter(vfioWith('throwing', { event: () => { throw new Error('bad event'); } })).probe(k, DEV);
+    expect(await throwing.event('flr')).toBe('-EIO');
+    const hanging = guardExporter(vfioWith('hanging', { create: () => new Promise(() => undefined) }), 30).probe(k, DEV);
+    expect(await hanging.create(requestFor(1, true))).toEqual({ ok: false, errno: '-EIO' });
+    const t0 = performance.now();
+    expect(await hanging.create(requestFor(1, true))).toEqual({ ok: false, errno: '-EIO' });
+    expect(performance.now() - t0).toBeLessThan(30);
+    expect(k.log.violations.map((v) => [v.rule, v.message])).toEqual([
+      ['PLUGIN-THROW', 'throwing: event(flr) threw: bad event'],
+      ['PLUGIN-TIMEOUT', 'hanging: create did not return within 30 ms'],
+      ['PLUGIN-TIMEOUT', 'hanging: create did not return within 20 ms'],
+    ]);
+  });
+
+  it('a probe that throws leaves a dead device; importer hooks are guarded too; the device keeps its own fields', async () => {
+    const k = new Kernel();
+    const dead = guardExporter({ ...vfioPci, name: 'no-probe', probe: () => { throw new Error('no BARs'); } }).probe(k, DEV);
+    expect([await dead.event('flr'), dead.isRevoked(null as never)]).toEqual(['-EIO', true]);
+    const dev = guardExporter(vfioPci).probe(k, DEV);
+    expect((dev as unknown as { cfg: { name: string } }).cfg.name).toBe('vdev0');
+    const buf = await dev.create(requestFor(1, true));
+    if (!buf.ok) throw new Error(buf.errno);
+    const rejecting: ImporterPlugin = { ...dmaImporter, name: 'rejecting', attach: async () => Promise.reject(new Error('no')) };
+    expect(await guardImporter(rejecting).attach(k, buf.value, dev, { p2p: true, dev: 'nic' })).toEqual({ ok: false, errno: '-EIO' });
+    const att = await guardImporter(dmaImporter).attach(k, buf.value, dev, { p2p: true, dev: 'nic' });
+    expect(att.ok && [await att.value.map(), att.value.mapped(), att.value.access(), await att.value.unmap()]).toEqual(['ok', true, 'ok', 'ok']);
+    expect(k.log.violations.map((v) => v.rule)).toEqual(['PLUGIN-THROW', 'PLUGIN-THROW']);
+  });
+
+  it('a run with a throwing plugin reports PLUGIN-THROW with a shrunk counterexample and goes on with the other implementations', async () => {
+    const bad = vfioWith('flr-throws', { event: async (e) => { if (e === 'flr') throw new Error('FLR not wired'); return 'ok'; } });
+    const targets = allTargets({ exporters: [bad, vfioPci] });
+    const { report, newCount } = await runConformance({ ...opts, runs: 200, seed: 3, targets });
+    const v = report.violations.find((x) => x.rule === 'PLUGIN-THROW');
+    expect(v?.implementation).toBe('flr-throws');
+    expect(v?.counterexample.steps.at(-1)?.command).toMatch(/flr\(dev0\)/);
+    expect(v?.message).toBe('flr-throws: event(flr) rejected: FLR not wired');
+    expect(newCount).toBeGreaterThan(0);
+    expect(report.results.filter((r) => r.implementation === 'vfio-pci' && r.runs > 0).length).toBeGreaterThan(0);
+  });
+
+  it('a throw past the guarded hooks (in a dma-buf op the core calls) is PLUGIN-THROW too, and replays', async () => {
+    const leaky: ExporterPlugin = {
+      ...vfioPci, name: 'release-throws',
+      probe: (k, cfg) => {
+        const d = vfioPci.probe(k, cfg);
+        const create = d.create.bind(d);
+        return Object.assign(d, { create: async (req: Parameters<ExporterDevice['create']>[0]) => {
+          const r = await create(req);
+          if (r.ok) Object.assign(r.value.ops, { release: async () => { throw new Error('release exploded'); } });
+          return r;
+        } });
+      },
+    };
+    const [t] = allTargets({ exporters: [leaky] });
+    const found = await t!.search(1, 200, new Set(t!.rules.filter((r) => r !== 'PLUGIN-THROW')));
+    expect(found?.violations.map((v) => [v.rule, v.message])).toEqual([['PLUGIN-THROW', 'the implementation threw outside a plugin hook: release exploded']]);
+    expect((await t!.replay(found!.counterexample.input)).violations).toEqual(found!.violations);
+  });
+
+  it('hot reset reaches the plugin with its own devices', async () => {
+    const k = new Kernel();
+    const p = guardExporter(vfioPci);
+    const devs = [p.probe(k, DEV), p.probe(k, { ...DEV, name: 'vdev1' })];
+    expect(await p.hotReset!(devs)).toBe('ok');
+    expect(k.log.violations).toEqual([]);
+  });
+});
+
+/** A target whose search finds nothing and whose replay shows one violation: only the corpus can report it. */
+function corpusOnly(name: string): Target & { replayed: unknown[] } {
+  const replayed: unknown[] = [];
+  const found = (input: unknown): Found => ({ violations: [{ rule: 'REV-MAP', message: `replayed ${JSON.stringify(input)}` }], explainedBy: [null], counterexample: { suite: 'lifecycle', steps: [], failingStep: 0, input } });
+  return { name, suite: 'lifecycle', kind: 'exporter', profiles: ['v8'], rules: ['REV-MAP'], findings: [], replayed, search: async () => null, replay: async (input) => (replayed.push(input), found(input)) };
+}
+
+describe('the failure corpus', () => {
+  it('is replayed first, as regression tests: its cases are reported even when the search finds nothing, and each is written once', async () => {
+    const dir = join(tmp, 'corpus');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'a.json'), JSON.stringify({ implementation: 'plugin-x', rule: 'REV-MAP', input: { cmds: [1] } }));
+    writeFileSync(join(dir, 'b.json'), JSON.stringify({ implementation: 'someone-else', rule: 'REV-MAP', input: {} }));
+    writeFileSync(join(dir, 'broken.json'), '{');
+    const t = corpusOnly('plugin-x');
+    const { report } = await runConformance({ ...opts, seed: 1, targets: [t], corpusDir: dir });
+    expect(t.replayed).toEqual([{ cmds: [1] }]);
+    expect(report.violations.map((v) => [v.implementation, v.rule, v.message])).toEqual([['plugin-x', 'REV-MAP', 'replayed {"cmds":[1]}']]);
+    const before = readdirSync(dir).length;
+    await runConformance({ ...opts, seed: 1, targets: [t], corpusDir: dir });
+    expect(readdirSync(dir).length).toBe(before);
+  });
+
+  it('a bundled seeded bug found once is found again from the corpus with the same fingerprint', async () => {
+    const dir = join(tmp, 'corpus2');
+    const targets = allTargets().filter((t) => t.name === 'bug:route-busaddr-sign');
+    const a = await runConformance({ ...opts, seed: 3, targets, corpusDir: dir });
+    const b = await runConformance({ ...opts, seed: 3, targets, corpusDir: dir });
+    expect(a.report.violations.length).toBeGreaterThan(0);
+    expect(b.report.violations.map((v) => v.fingerprint)).toEqual(a.report.violations.map((v) => v.fingerprint));
+  });
+});
+
+describe('fingerprints and baselines', () => {
+  const t = corpusOnly('impl');
+  it('a fingerprint is rule + implementation + canonical JSON of the input; documented findings and seeded bugs are named instead', () => {
+    expect(canonical({ b: [1, { d: 2, c: 3 }], a: 'x' })).toBe('{"a":"x","b":[1,{"c":3,"d":2}]}');
+    expect(fingerprint(t, 'REV-MAP', null, { x: 1, y: 2 })).toBe(fingerprint(t, 'REV-MAP', null, { y: 2, x: 1 }));
+    expect(fingerprint(t, 'REV-MAP', null, { x: 1 })).not.toBe(fingerprint(t, 'REV-MAP', null, { x: 2 }));
+    expect(fingerprint(t, 'REV-MAP', null, { x: 1 })).not.toBe(fingerprint(t, 'REV-WINDOW', null, { x: 1 }));
+    expect(fingerprint(t, 'REV-MAP', 'some-finding', { x: 1 })).toBe(fingerprint(t, 'REV-MAP', 'some-finding', { x: 2 }));
+    const bug = { ...t, bugOf: 'REV-MAP' as const };
+    expect(fingerprint(bug, 'REV-WINDOW', null, { x: 1 })).toBe(fingerprint(bug, 'REV-MAP', 'f', { x: 2 }));
+  });
+
+  it('a written baseline keeps the older entries of implementations the run did not check', () => {
+    const older = { version: 1 as const, findings: [{ fingerprint: 'a', implementation: 'kept', rule: 'REV-MAP' as const, why: '' }, { fingerprint: 'b', implementation: 'ran', rule: 'REV-MAP' as const, why: '' }] };
+    const newer = { version: 1 as const, findings: [{ fingerprint: 'c', implementation: 'ran', rule: 'REV-MAP' as const, why: '' }] };
+    expect(mergeBaseline(older, newer, new Set(['ran'])).findings.map((f) => f.fingerprint)).toEqual(['a', 'c']);
+  });
+
+  it('every bundled target names a suite, profiles and rules, and replays its own inputs', () => {
+    for (const x of allTargets()) expect([x.name, x.profiles.length > 0, x.rules.length > 0]).toEqual([x.name, true, true]);
+    expect(new Set(allTargets().map((x) => x.name)).size).toBe(allTargets().length);
+    expect(bundledExporters().every((e) => allTargets().some((x) => x.name === e.name))).toBe(true);
+  });
+});
+
+describe('reports and inputs', () => {
+  it('a report is written atomically: a temporary file renamed over the old one, nothing left behind', async () => {
+    const dir = join(tmp, 'latest');
+    const { report } = await runConformance({ ...opts, seed: 1, targets: allTargets().filter((x) => x.name === 'bug:pal-size-u32') });
+    writeReports(report, dir);
+    writeAtomic(join(dir, 'report.json'), 'old');
+    writeReports(report, dir);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect((JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Report).violations.length).toBe(report.violations.length);
+    expect(existsSync(`${join(dir, 'report.json')}.${process.pid}.tmp`)).toBe(false);
+  });
+
+  it('inputs round-trip exactly through JSON, u64s included', () => {
+    fc.assert(fc.property(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.array(fc.nat()), (x, xs) => {
+      const v = { x, xs, nested: [{ y: x }] };
+      expect(fromInput(JSON.parse(JSON.stringify(toInput(v))))).toEqual(v);
+    }), { numRuns: 50, seed: 5 });
+  });
+});

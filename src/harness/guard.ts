@@ -1,0 +1,113 @@
+// The harness side of the plugin API: every hook of an exporter or importer
+// plugin (bundled or the user's) runs guarded. A hook that throws is a
+// PLUGIN-THROW finding, an async hook that does not settle within the step
+// time-out is a PLUGIN-TIMEOUT finding; either way the step gets an errno
+// and the run goes on. Proxies forward everything else, so code that reads a
+// device's own fields (the match importers read VfioPciCore.cfg) still works.
+import type { Result } from '../../models/errno.ts';
+import type { Kernel } from '../kernel/kernel.ts';
+import type { ExporterDevice, ExporterPlugin, ImporterAttachment, ImporterPlugin } from './plugin.ts';
+
+/** The step time-out of an async hook. */
+export const STEP_TIMEOUT_MS = 1000;
+/** Once a plugin has hung, its later hooks get this much (a hung plugin must not stall the search and the shrinking). */
+const AFTER_HANG_MS = 20;
+const EIO = '-EIO';
+const FAILED: Result<never> = { ok: false, errno: EIO };
+const TIMEOUT = Symbol('timeout');
+
+class Guard {
+  hung = false;
+  constructor(readonly plugin: string, readonly timeoutMs: number) {}
+
+  sync<T>(k: Kernel, hook: string, fallback: T, call: () => T): T {
+    try {
+      return call();
+    } catch (e) {
+      k.report('PLUGIN-THROW', `${this.plugin}: ${hook} threw: ${e instanceof Error ? e.message : String(e)}`, { plugin: this.plugin, hook });
+      return fallback;
+    }
+  }
+
+  async async<T>(k: Kernel, hook: string, fallback: T, call: () => Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const ms = this.hung ? AFTER_HANG_MS : this.timeoutMs;
+    const timeout = new Promise<typeof TIMEOUT>((resolve) => {
+      timer = setTimeout(() => resolve(TIMEOUT), ms);
+    });
+    try {
+      const r = await Promise.race([this.sync(k, hook, Promise.resolve(fallback), call), timeout]);
+      if (r !== TIMEOUT) return r;
+      this.hung = true;
+      k.report('PLUGIN-TIMEOUT', `${this.plugin}: ${hook} did not return within ${ms} ms`, { plugin: this.plugin, hook, ms });
+      return fallback;
+    } catch (e) {
+      k.report('PLUGIN-THROW', `${this.plugin}: ${hook} rejected: ${e instanceof Error ? e.message : String(e)}`, { plugin: this.plugin, hook });
+      return fallback;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** A proxy of `target` whose listed methods are replaced; everything else is the target's own. */
+function override<T extends object>(target: T, methods: Partial<T>): T {
+  return new Proxy(target, { get: (t, p) => (p in methods ? methods[p as keyof T] : Reflect.get(t, p, t)) });
+}
+
+function guardDevice(g: Guard, k: Kernel, d: ExporterDevice): ExporterDevice {
+  const iommufdMap = d.iommufdMap?.bind(d);
+  return override(d, {
+    create: (req) => g.async(k, 'create', FAILED, () => d.create(req)),
+    event: (e) => g.async(k, `event(${e})`, EIO, () => d.event(e)),
+    isRevoked: (b) => g.sync(k, 'isRevoked', true, () => d.isRevoked(b)),
+    ...(iommufdMap ? { iommufdMap: (a) => g.sync(k, 'iommufdMap', FAILED, () => iommufdMap(a)) } : {}),
+  });
+}
+
+/** An exporter plugin whose every hook is guarded (timeoutMs: the step time-out). */
+export function guardExporter(p: ExporterPlugin, timeoutMs = STEP_TIMEOUT_MS): ExporterPlugin {
+  const g = new Guard(p.name, timeoutMs);
+  /** guarded device -> the plugin's own device and the kernel it was probed on */
+  const probed = new WeakMap<ExporterDevice, { raw: ExporterDevice; k: Kernel }>();
+  const hotReset = p.hotReset?.bind(p);
+  return {
+    ...p,
+    probe(k, cfg) {
+      const dead: ExporterDevice = { name: cfg.name, create: async () => FAILED, event: async () => EIO, isRevoked: () => true };
+      const raw = g.sync(k, 'probe', dead, () => p.probe(k, cfg));
+      const guarded = guardDevice(g, k, raw);
+      probed.set(guarded, { raw, k });
+      return guarded;
+    },
+    ...(hotReset ? {
+      hotReset: async (devices: readonly ExporterDevice[]) => {
+        const first = devices[0] && probed.get(devices[0]);
+        const raws = devices.map((d) => probed.get(d)?.raw ?? d);
+        return first ? g.async(first.k, 'hotReset', EIO, () => hotReset(raws)) : hotReset(raws);
+      },
+    } : {}),
+  };
+}
+
+function guardAttachment(g: Guard, k: Kernel, a: ImporterAttachment): ImporterAttachment {
+  return override(a, {
+    map: () => g.async(k, 'map', EIO, () => a.map()),
+    unmap: () => g.async(k, 'unmap', EIO, () => a.unmap()),
+    detach: () => g.async(k, 'detach', undefined, () => a.detach()),
+    access: () => g.sync(k, 'access', EIO, () => a.access()),
+    mapped: () => g.sync(k, 'mapped', false, () => a.mapped()),
+  });
+}
+
+/** An importer plugin whose every hook is guarded. */
+export function guardImporter(p: ImporterPlugin, timeoutMs = STEP_TIMEOUT_MS): ImporterPlugin {
+  const g = new Guard(p.name, timeoutMs);
+  return {
+    ...p,
+    async attach(k, dmabuf, exporter, opts) {
+      const r = await g.async(k, 'attach', FAILED, () => p.attach(k, dmabuf, exporter, opts));
+      return r.ok ? { ok: true, value: guardAttachment(g, k, r.value) } : r;
+    },
+  };
+}

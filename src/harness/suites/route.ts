@@ -1,0 +1,69 @@
+// The route suite: pci_p2pdma_map_type / distance / bus address / providers
+// of each p2pdma implementation (the port and its seeded bugs) against
+// models/pci on generated topologies (checkTopology).
+import fc from 'fast-check';
+import { parseTopology, topologyToJson } from '../../../models/pci/load.ts';
+import type { Topology } from '../../../models/pci/topology.ts';
+import { topologyWithPairsArb } from '../../gen/topology.ts';
+import type { Step } from '../../report/types.ts';
+import type { RuleId } from '../../rules/registry.ts';
+import { checkTopology, ROUTE_IMPLS, RouteBench, type RouteImpl } from '../../rules/route.ts';
+import { ViolationLog } from '../../rules/violation.ts';
+import { fromInput, searchWith, toInput, wanted, type Found, type Suite, type Target } from '../suite.ts';
+
+const ROUTE_RULES: RuleId[] = ['ROUTE-MAPTYPE', 'ROUTE-DIST', 'ROUTE-BUSADDR', 'ROUTE-PROVIDER'];
+
+interface RouteInput {
+  readonly topology: Topology;
+  readonly pairs: [string, string][];
+  readonly offsets: bigint[];
+}
+
+function violations(impl: RouteImpl, i: RouteInput): ViolationLog {
+  const log = new ViolationLog();
+  checkTopology(new RouteBench(i.topology, impl.create), i.pairs, log, i.offsets);
+  return log;
+}
+
+type Ev = { provider?: string; client?: string; port?: unknown; model?: unknown } | undefined;
+
+function found(impl: RouteImpl, input: RouteInput): Found {
+  const log = violations(impl, input);
+  const steps: Step[] = input.pairs.map(([p, c], i) => {
+    const v = log.violations.find((x) => (x.evidence as Ev)?.provider === p && (x.evidence as Ev)?.client === c);
+    const ev = v?.evidence as Ev;
+    return { index: i, from: 'importer', to: 'core', command: `pci_p2pdma_map_type(${p}, ${c})`, result: String(ev?.port ?? 'as model'), expected: String(ev?.model ?? 'as port'), ...(v ? { rule: v.rule } : {}) };
+  });
+  const failing = Math.max(0, steps.findIndex((s) => s.rule));
+  const [provider, client] = input.pairs[failing] ?? input.pairs[0]!;
+  const model = new RouteBench(input.topology).calc(provider, client);
+  const topology = topologyToJson(input.topology);
+  return {
+    violations: log.violations,
+    explainedBy: log.violations.map(() => null),
+    counterexample: { suite: 'route', steps, failingStep: failing, topology, route: { provider, client, mapType: model.mapType, distance: model.dist, path: [], blockedBy: model.acsList }, input: toInput({ ...input, topology }) },
+  };
+}
+
+function decode(input: unknown): RouteInput {
+  const i = fromInput<{ topology: unknown; pairs: [string, string][]; offsets: bigint[] }>(input);
+  const t = parseTopology(i.topology);
+  if (!t.ok) throw new Error(t.error);
+  return { topology: t.value, pairs: i.pairs, offsets: i.offsets };
+}
+
+const inputArb = fc.tuple(topologyWithPairsArb(), fc.array(fc.bigInt({ min: 0n, max: (1n << 40n) - 1n }), { minLength: 1, maxLength: 3 }))
+  .map(([{ topology, pairs }, offsets]): RouteInput => ({ topology, pairs, offsets }));
+
+function routeTarget(impl: RouteImpl): Target {
+  return {
+    name: impl.name, suite: 'route', kind: impl.bugOf ? 'bug' : 'core', profiles: ['v8', 'rfc', 'converter'], rules: ROUTE_RULES, findings: [], ...(impl.bugOf ? { bugOf: impl.bugOf } : {}),
+    async search(seed, runs, skip) {
+      const hit = await searchWith(inputArb, seed, runs, (i) => violations(impl, i).violations.some(wanted(ROUTE_RULES, skip)));
+      return hit ? found(impl, hit) : null;
+    },
+    replay: async (input) => found(impl, decode(input)),
+  };
+}
+
+export const routeSuite: Suite = { id: 'route', rules: ROUTE_RULES, targets: (plugins) => (plugins ? [] : ROUTE_IMPLS.map(routeTarget)) };

@@ -1,0 +1,45 @@
+// Text helpers every renderer shares: the rule family of a rule, the one-line
+// form of a message, the counterexample as plain text, and the characters no
+// XML/HTML document may carry.
+import type { Report, RuleStatus, ViolationRecord } from './types.ts';
+
+/** ROUTE-MAPTYPE -> ROUTE. */
+export function familyOf(rule: string): string {
+  return rule.split('-')[0]!;
+}
+
+/** Rule families in the order the report first shows them. */
+export function familiesOf(r: Report): string[] {
+  return [...new Set(r.results.map((x) => familyOf(x.rule)))];
+}
+
+/** Implementations in report order. */
+export function implementationsOf(r: Report): string[] {
+  return [...new Set([...r.implementations.map((i) => i.name), ...r.results.map((x) => x.implementation)])];
+}
+
+/** The worst status among results: a new violation, then a known one, then pass. */
+export function worstStatus(statuses: readonly RuleStatus[]): RuleStatus {
+  return (['violation', 'known', 'pass'] as const).find((s) => statuses.includes(s)) ?? 'not-applicable';
+}
+
+/**
+ * Characters XML 1.0 forbids (C0 controls but tab, LF, CR; U+FFFE/U+FFFF;
+ * unpaired surrogates) become U+FFFD, so any string is safe to embed.
+ */
+export function sanitize(s: string): string {
+  return s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+}
+
+/** Whitespace runs (newlines included) collapse to one space. */
+export function oneLine(s: string): string {
+  return s.replace(/[\s\u0085]+/g, ' ').trim();
+}
+
+/** The counterexample as plain text: one line per step, `>` on the failing one. */
+export function counterexampleText(v: ViolationRecord): string {
+  const ce = v.counterexample;
+  const steps = ce.steps.map((s) => `${s.index === ce.failingStep ? '>' : ' '} ${s.index + 1}. ${oneLine(s.command)} -> ${oneLine(s.result)} (model: ${oneLine(s.expected)})${s.rule ? ` [${s.rule}]` : ''}`);
+  const route = ce.route ? [`route ${ce.route.provider} -> ${ce.route.client}: model ${ce.route.mapType}, distance ${ce.route.distance}${ce.route.blockedBy.length ? `, ACS redirect at ${ce.route.blockedBy.join(', ')}` : ''}`] : [];
+  return [`${v.rule} (${v.profile}): ${oneLine(v.message)}`, ...route, ...steps, `replay: ${v.replay}`, `fingerprint: ${v.fingerprint}`].join('\n');
+}
