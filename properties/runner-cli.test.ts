@@ -142,11 +142,12 @@ describe('run: findings, baseline and exit codes', () => {
 describe('a third-party plugin by path', () => {
   it('examples/plugins/gpu-exporter.ts loads through tsx, runs, and shows only the findings of the exporter it is based on', async () => {
     const out = join(tmp, 'gpu', 'latest');
-    const r = await cli('run', '--exporter', resolve('examples/plugins/gpu-exporter.ts'), '--runs', '60', '--out', out);
+    const r = await cli('run', '--exporter', resolve('examples/plugins/gpu-exporter.ts'), '--out', out);
     expect(r.code).toBe(0);
     const rep = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report;
     expect(rep.implementations).toEqual([{ name: 'example-gpu', kind: 'exporter', profiles: ['v8'] }]);
-    expect(rep.violations.every((v) => v.known)).toBe(true);
+    // The default budget meets vfio-pci's documented REV-IMPORTER finding; the shipped baseline knows it under vfio-pci's name.
+    expect(rep.violations.map((v) => [v.rule, v.known])).toEqual([['REV-IMPORTER', true]]);
     expect(readdirSync(out).sort()).toEqual(['junit.xml', 'report.html', 'report.json', 'report.tap', 'summary.md']);
   });
 });

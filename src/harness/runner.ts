@@ -68,11 +68,13 @@ export function canonical(v: unknown): string {
 /** A violation's identity across runs: rule + implementation + the canonical
  *  JSON of its shrunk input. Two kinds are identified by name instead, since
  *  any input showing them is the same finding: a documented finding
- *  (reports/FINDINGS.md, per rule), and a seeded bug (whatever it breaks, it
- *  is meant to; the catalog test checks that it breaks its own rule). */
+ *  (reports/FINDINGS.md, per rule; named after the implementation it was
+ *  documented for, so a plugin based on it inherits it), and a seeded bug
+ *  (whatever it breaks, it is meant to; the catalog test checks that it
+ *  breaks its own rule). */
 export function fingerprint(t: Target, rule: RuleId, explainedBy: string | null, input: unknown): string {
   if (t.bugOf) return sha(`${t.name}|seeded-bug:${t.bugOf}`);
-  if (explainedBy) return sha(`${t.name}|${rule}|finding:${explainedBy}`);
+  if (explainedBy) return sha(`${t.findingsOf ?? t.name}|${rule}|finding:${explainedBy}`);
   return sha(`${t.name}|${rule}|${canonical(input)}`);
 }
 

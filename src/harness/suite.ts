@@ -36,6 +36,8 @@ export interface Target {
   /** Set on a seeded bug: the rule it breaks. */
   readonly bugOf?: RuleId;
   readonly findings: readonly TargetFinding[];
+  /** Whose documented findings these are when not this target's own (a plugin `basedOn` a bundled exporter). */
+  readonly findingsOf?: string;
   /** Search with this seed and budget; `skip` are rules already found (not searched for again). */
   search(seed: number, runs: number, skip: ReadonlySet<RuleId>): Promise<Found | null>;
   /** Re-run a counterexample's input exactly. */

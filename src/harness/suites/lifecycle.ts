@@ -83,6 +83,7 @@ export function lifecycleTarget(name: string, cfg: LifecycleConfig, kind: Target
   return {
     name, suite: 'lifecycle', kind, profiles: opts.profiles ?? ['v8'], rules: LIFECYCLE_RULES, ...(bugOf ? { bugOf } : {}),
     findings: LIFECYCLE_FINDINGS.filter((f) => f.exporters.includes(findingsName(cfg))).map((f) => ({ id: f.id, rules: [f.rule] })),
+    ...(cfg.exporter.basedOn ? { findingsOf: cfg.exporter.basedOn } : {}),
     async search(seed, runs, skip) {
       const rules = LIFECYCLE_RULES.filter((r) => !skip.has(r));
       // Searching for one rule (a seeded bug's own): only it fails a run, so the search and the shrinking keep to it.
