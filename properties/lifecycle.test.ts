@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { bundledExporters, bundledImporters, dmaImporter, iommufdImporter, nvgrace, vfioPci } from '../src/harness/bundled.ts';
+import { guardExporter } from '../src/harness/guard.ts';
 import { failureOf, lifecycleProperty } from '../src/harness/lifecycle-prop.ts';
 import { runLifecycle, type LifecycleConfig } from '../src/harness/lifecycle.ts';
 import type { ExporterPlugin, ImporterPlugin } from '../src/harness/plugin.ts';
@@ -27,7 +28,8 @@ describe('seeded lifecycle bugs are caught by their rules', () => {
   const exporterBugs = bundledExporters().filter((p) => p.bugOf && p.bugOf !== 'UAF-DYING');
   const importerBugs = bundledImporters().filter((p) => p.bugOf);
   const cases: [string, LifecycleConfig, RuleId][] = [
-    ...exporterBugs.map((p): [string, LifecycleConfig, RuleId] => [p.name, cfgOf(p), p.bugOf!]),
+    // Guarded as the runner runs them: a hook that throws or hangs is PLUGIN-THROW / PLUGIN-TIMEOUT.
+    ...exporterBugs.map((p): [string, LifecycleConfig, RuleId] => [p.name, cfgOf(guardExporter(p)), p.bugOf!]),
     ...importerBugs.map((p): [string, LifecycleConfig, RuleId] => [p.name, cfgOf(vfioPci, { ...IMPORTERS, [p.importer]: p } as { dma: ImporterPlugin; iommufd: ImporterPlugin }), p.bugOf!]),
   ];
   for (const [name, cfg, rule] of cases) {

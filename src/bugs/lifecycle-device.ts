@@ -47,3 +47,21 @@ export class CloseWithoutCleanup extends VfioPciCore {
     return 'ok';
   }
 }
+
+/** An AF FLR hook that dereferences a capability the device does not have: the hook throws (PLUGIN-THROW). */
+export class AfFlrThrows extends VfioPciCore {
+  override async event(e: DeviceEvent): Promise<string> {
+    if (e !== 'af-flr' || !this.open) return super.event(e);
+    const afCap = undefined as unknown as { ctrl: number }; // BUG: pci_find_capability(PCI_CAP_ID_AF) returned 0, not checked
+    return afCap.ctrl === 0 ? 'ok' : '-EIO';
+  }
+}
+
+/** A reset that waits for a completion nobody signals (wait_for_completion() without a time-out): the hook never returns (PLUGIN-TIMEOUT). */
+export class ResetNeverCompletes extends VfioPciCore {
+  override async event(e: DeviceEvent): Promise<string> {
+    if (e !== 'reset' || !this.open) return super.event(e);
+    await new Promise<void>(() => undefined); // BUG: complete() is never called
+    return 'ok';
+  }
+}

@@ -3,7 +3,7 @@ import type { ExporterPlugin, ImporterPlugin } from '../harness/plugin.ts';
 import { vfioExporter } from '../harness/bundled.ts';
 import { iommufdPlugin } from '../impl/iommufd.ts';
 import { dma_buf_dynamic_attach, dma_buf_put } from '../impl/dma-buf-core.ts';
-import { CloseWithoutCleanup, D3ExitNoMemoryLock, PmEntryLeaksLock, ZapWithoutRevoke } from './lifecycle-device.ts';
+import { AfFlrThrows, CloseWithoutCleanup, D3ExitNoMemoryLock, PmEntryLeaksLock, ResetNeverCompletes, ZapWithoutRevoke } from './lifecycle-device.ts';
 import { DmaImporterStaleSgt, IommufdNoUnmapOnRevoke, IommufdRemapsAfterRevoke } from './lifecycle-importer.ts';
 import * as port from './lifecycle-port.ts';
 
@@ -23,6 +23,8 @@ export function lifecycleBugExporters(): ExporterPlugin[] {
     vfioExporter('bug:uaf-close-without-cleanup', 'close without cleanup: dma-bufs outlive the devres providers', { device: CloseWithoutCleanup, bugOf: 'UAF-OBJ' }),
     vfioExporter('bug:uaf-cleanup-ignores-dying', 'cleanup takes a reference on a dying file', { port: port.cleanupIgnoresDying, bugOf: 'UAF-DYING' }),
     vfioExporter('bug:iommufd-one-any-ranges', 'private interconnect hands out multi-range dma-bufs', { port: port.iommufdAnyRanges, bugOf: 'IOMMUFD-ONE' }),
+    vfioExporter('bug:plugin-af-flr-throws', 'AF FLR dereferences a missing capability and throws', { device: AfFlrThrows, bugOf: 'PLUGIN-THROW' }),
+    vfioExporter('bug:plugin-reset-hangs', 'reset waits for a completion that never comes', { device: ResetNeverCompletes, bugOf: 'PLUGIN-TIMEOUT' }),
   ];
 }
 
