@@ -13,7 +13,7 @@ function list_del(vdev: VfioPciCoreDevice, priv: KObj<VfioPciDmaBuf>): void {
 }
 
 /** vfio_pci_dma_buf_move() with the listed changes. */
-function move(bug: { noResv?: boolean; noTransitionCheck?: boolean; doublePut?: boolean }): VfioDmabufPort['move'] {
+function move(bug: { noResv?: boolean; noTransitionCheck?: boolean; doublePut?: boolean; moveNotRevoke?: boolean }): VfioDmabufPort['move'] {
   return async (vdev, revoked) => {
     const site = 'vfio_pci_dma_buf_move';
     const { k } = vdev;
@@ -24,7 +24,7 @@ function move(bug: { noResv?: boolean; noTransitionCheck?: boolean; doublePut?: 
       if (!dmabuf.file.getFileActive()) continue;
       if (bug.noTransitionCheck || priv.revoked !== revoked) { // BUG (noTransitionCheck): notify without a transition
         if (!bug.noResv) await dmabuf.resv.lock(site); // BUG (noResv): move_notify without the reservation lock
-        priv.revoked = revoked;
+        if (!bug.moveNotRevoke) priv.revoked = revoked; // BUG (moveNotRevoke): the importers are told the buffer moved, not that it is gone
         dma_buf_move_notify(k, dmabuf);
         if (!bug.noResv) dmabuf.resv.unlock(site);
       }
@@ -61,6 +61,7 @@ function cleanup(bug: { keepOnList?: boolean; keepVdev?: boolean; ignoreDying?: 
 export const moveNotifyNoResv: VfioDmabufPort = { ...V8_PORT, move: move({ noResv: true }) };
 export const notifyNoopTransition: VfioDmabufPort = { ...V8_PORT, move: move({ noTransitionCheck: true }) };
 export const moveDoublePut: VfioDmabufPort = { ...V8_PORT, move: move({ doublePut: true }) };
+export const moveNotRevoke: VfioDmabufPort = { ...V8_PORT, move: move({ moveNotRevoke: true }) };
 export const cleanupKeepsOnList: VfioDmabufPort = { ...V8_PORT, cleanup: cleanup({ keepOnList: true, keepVdev: true }) };
 export const cleanupKeepsVdev: VfioDmabufPort = { ...V8_PORT, cleanup: cleanup({ keepVdev: true }) };
 export const cleanupIgnoresDying: VfioDmabufPort = { ...V8_PORT, cleanup: cleanup({ ignoreDying: true }) };

@@ -23,6 +23,7 @@ export function lifecycleBugExporters(): ExporterPlugin[] {
     vfioExporter('bug:uaf-close-without-cleanup', 'close without cleanup: dma-bufs outlive the devres providers', { device: CloseWithoutCleanup, bugOf: 'UAF-OBJ' }),
     vfioExporter('bug:uaf-cleanup-ignores-dying', 'cleanup takes a reference on a dying file', { port: port.cleanupIgnoresDying, bugOf: 'UAF-DYING' }),
     vfioExporter('bug:iommufd-one-any-ranges', 'private interconnect hands out multi-range dma-bufs', { port: port.iommufdAnyRanges, bugOf: 'IOMMUFD-ONE' }),
+    vfioExporter('bug:rev-importer-move-not-revoke', 'zap sends move_notify without setting revoked: a move to an importer that cannot fault', { port: port.moveNotRevoke, bugOf: 'REV-IMPORTER' }),
     vfioExporter('bug:plugin-af-flr-throws', 'AF FLR dereferences a missing capability and throws', { device: AfFlrThrows, bugOf: 'PLUGIN-THROW' }),
     vfioExporter('bug:plugin-reset-hangs', 'reset waits for a completion that never comes', { device: ResetNeverCompletes, bugOf: 'PLUGIN-TIMEOUT' }),
   ];

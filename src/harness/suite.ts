@@ -39,11 +39,23 @@ export interface Target {
   /** Whose documented findings these are when not this target's own (a plugin `basedOn` a bundled exporter). */
   readonly findingsOf?: string;
   /** Search with this seed and budget; `skip` are rules already found (not searched for again). */
-  search(seed: number, runs: number, skip: ReadonlySet<RuleId>): Promise<Found | null>;
+  search(seed: number, runs: number, skip: ReadonlySet<RuleId>, opts?: SearchOptions): Promise<Found | null>;
   /** Re-run a counterexample's input exactly. */
   replay(input: unknown): Promise<Found>;
   /** Bounded exhaustive exploration to depth k (--exhaustive K): states seen and the inputs that break a rule. */
   explore?(k: number): Promise<{ states: number; inputs: unknown[] }>;
+}
+
+/** The counts of fast-check's RunDetails that a search hands an observer. */
+export type RunCounts = Pick<fc.RunDetails<unknown>, 'failed' | 'interrupted' | 'numRuns' | 'numSkips' | 'numShrinks'>;
+
+/** What the bench asks of a search beyond the runner's seed and budget. */
+export interface SearchOptions {
+  /** Called with the RunDetails of every fc.check the search makes. */
+  readonly observe?: (details: RunCounts) => void;
+  /** false: the lifecycle's plain uniform fc.commands (no state-aware selection, no race
+   *  scenarios), the baseline the state-aware search is measured against. Other suites ignore it. */
+  readonly stateAware?: boolean;
 }
 
 /** User plugins replace the bundled exporters or importers of the suites that drive plugins. */
@@ -74,8 +86,9 @@ export function fromInput<T>(v: unknown): T {
 }
 
 /** fc.check on "no bad input": the shrunk counterexample, or null when the budget passes. */
-export async function searchWith<T>(arb: fc.Arbitrary<T>, seed: number, runs: number, bad: (x: T) => Promise<boolean> | boolean): Promise<T | null> {
+export async function searchWith<T>(arb: fc.Arbitrary<T>, seed: number, runs: number, bad: (x: T) => Promise<boolean> | boolean, observe?: SearchOptions['observe']): Promise<T | null> {
   const out = await fc.check(fc.asyncProperty(arb, async (x) => !(await bad(x))), { seed, numRuns: runs });
+  observe?.(out);
   return out.failed ? out.counterexample![0] : null;
 }
 

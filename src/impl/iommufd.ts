@@ -31,7 +31,7 @@ export class IommufdAttachment implements ImporterAttachment {
   /** iopt_revoke_notify-style handler: resv is held by the exporter. */
   move_notify(_a: DmaBufAttachment): void {
     if (!this.exporter.isRevoked(this.dmabuf)) {
-      this.k.report('REV-IMPORTER', `iommufd got move_notify for ${this.dmabuf.name} while it is not revoked: a move, which an importer that cannot fault must never see`, { dmabuf: this.dmabuf.name });
+      this.k.report('REV-IMPORTER', `iommufd got move_notify for ${this.dmabuf.name} while it is not revoked: a move, which an importer that cannot fault must never see`, { dmabuf: this.dmabuf.name, afterRevoke: this.revoked });
     }
     this.unmapDomain();
     this.revoked = true;

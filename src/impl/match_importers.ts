@@ -123,7 +123,7 @@ class IommufdMatchAttachment extends MatchImporterAttachment {
   revoked = false;
 
   move_notify(): void {
-    if (!this.exporter.isRevoked(this.dmabuf)) this.k.report('REV-IMPORTER', `iommufd got move_notify for ${this.dmabuf.name} while it is not revoked: a move, which an importer that cannot fault must never see`, { dmabuf: this.dmabuf.name });
+    if (!this.exporter.isRevoked(this.dmabuf)) this.k.report('REV-IMPORTER', `iommufd got move_notify for ${this.dmabuf.name} while it is not revoked: a move, which an importer that cannot fault must never see`, { dmabuf: this.dmabuf.name, afterRevoke: this.revoked });
     if (this.mapped()) this.unmapLocked();
     this.revoked = true;
   }

@@ -49,8 +49,8 @@ function palTarget(impl: PalImpl): Target {
   return {
     name: impl.name, suite: 'convert', kind: impl.bugOf ? 'bug' : 'exporter', profiles: ['v8', 'rfc', 'converter'], rules: PAL_RULES, ...(impl.bugOf ? { bugOf: impl.bugOf } : {}),
     findings: impl.bugOf ? [] : [{ id: 'bar-ends-at-2^64', rules: ['PAL-INPUT'] }],
-    async search(seed, runs, skip) {
-      const hit = await searchWith(palCaseArb, seed, runs, (c) => palViolations(impl, c).violations.some(wanted(PAL_RULES, skip)));
+    async search(seed, runs, skip, opts) {
+      const hit = await searchWith(palCaseArb, seed, runs, (c) => palViolations(impl, c).violations.some(wanted(PAL_RULES, skip)), opts?.observe);
       return hit ? palFound(impl, hit) : null;
     },
     replay: async (input) => palFound(impl, palCaseOf(input)),
@@ -82,8 +82,8 @@ function conversionTarget(impl: ConversionImpl): Target {
   return {
     name: impl.name, suite: 'convert', kind: impl.bugOf ? 'bug' : 'core', profiles: impl.limit === 'uint-max' ? ['v8'] : ['rfc', 'converter'], rules: CONVERT_RULES, ...(impl.bugOf ? { bugOf: impl.bugOf } : {}),
     findings: CONVERSION_FINDINGS.filter((f) => f.impls.includes(findingsBase(impl))).map((f) => ({ id: f.id, rules: f.rules })),
-    async search(seed, runs, skip) {
-      const hit = await searchWith(arb, seed, runs, (c) => runConversion(impl, c).log.violations.some(wanted(CONVERT_RULES, skip)));
+    async search(seed, runs, skip, opts) {
+      const hit = await searchWith(arb, seed, runs, (c) => runConversion(impl, c).log.violations.some(wanted(CONVERT_RULES, skip)), opts?.observe);
       return hit ? conversionFound(impl, hit) : null;
     },
     replay: async (input) => conversionFound(impl, fromInput<ConversionCase>(input)),

@@ -20,7 +20,7 @@ import { family, type Found, type PluginSet, type Suite, type Target } from '../
 export const LIFECYCLE_RULES: RuleId[] = [...family('LOCK'), ...family('REV'), ...family('UAF'), ...family('IOMMUFD'), ...family('PLUGIN')];
 
 /** Commands per generated lifecycle. */
-const MAX_COMMANDS = 16;
+export const MAX_COMMANDS = 16;
 /** Each race scenario gets runs / RACE_DIVISOR scheduler runs: two operations have few interleavings. */
 const RACE_DIVISOR = 10;
 
@@ -39,7 +39,7 @@ async function lifecycleFound(cfg: LifecycleConfig, cmds: readonly LcCmd[]): Pro
   return { violations: run.violations, explainedBy, counterexample: { suite: 'lifecycle', steps: run.steps, failingStep: failing, input: { cmds } } };
 }
 
-const propertyOf = (cfg: LifecycleConfig, failOn: RuleId | undefined) => lifecycleProperty(cfg, { maxCommands: MAX_COMMANDS, findingsToo: true, ...(failOn ? { failOn } : {}) });
+const propertyOf = (cfg: LifecycleConfig, failOn: RuleId | undefined, stateAware = true) => lifecycleProperty(cfg, { stateAware, maxCommands: MAX_COMMANDS, findingsToo: true, ...(failOn ? { failOn } : {}) });
 
 /** Something threw past the guarded hooks (a dma-buf op the core calls, say): re-run the
  *  same seeded search (it is deterministic) and report the shrunk throw as PLUGIN-THROW. */
@@ -84,16 +84,19 @@ export function lifecycleTarget(name: string, cfg: LifecycleConfig, kind: Target
     name, suite: 'lifecycle', kind, profiles: opts.profiles ?? ['v8'], rules: LIFECYCLE_RULES, ...(bugOf ? { bugOf } : {}),
     findings: LIFECYCLE_FINDINGS.filter((f) => f.exporters.includes(findingsName(cfg))).map((f) => ({ id: f.id, rules: [f.rule] })),
     ...(cfg.exporter.basedOn ? { findingsOf: cfg.exporter.basedOn } : {}),
-    async search(seed, runs, skip) {
+    async search(seed, runs, skip, opts = {}) {
       const rules = LIFECYCLE_RULES.filter((r) => !skip.has(r));
       // Searching for one rule (a seeded bug's own): only it fails a run, so the search and the shrinking keep to it.
       const failOn = rules.length === 1 ? rules[0] : undefined;
-      const out = await fc.check(propertyOf(cfg, failOn), { seed, numRuns: runs });
+      const out = await fc.check(propertyOf(cfg, failOn, opts.stateAware), { seed, numRuns: runs });
+      opts.observe?.(out);
       const f = failureOf(out);
       if (f && f.violations.some((v) => rules.includes(v.rule))) return lifecycleFound(cfg, f.cmds);
       if (out.failed && !f && rules.includes('PLUGIN-THROW')) return thrownFound(cfg, failOn, seed, runs);
+      if (opts.stateAware === false) return null;
       for (const [i, sc] of RACE_SCENARIOS.entries()) {
         const out = await fc.check(raceProperty(cfg, sc, rules), { seed, numRuns: Math.max(1, Math.ceil(runs / RACE_DIVISOR)) });
+        opts.observe?.(out);
         if (out.failed && out.counterexamplePath) return raceFound(cfg, i, seed, out.counterexamplePath);
       }
       return null;

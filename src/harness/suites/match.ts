@@ -56,8 +56,8 @@ function matchCoreTarget(impl: MatchImpl): Target {
   return {
     name: impl.name, suite: 'match', kind: impl.bugOf ? 'bug' : 'core', profiles: PROFILES, rules: CORE_RULES, ...(impl.bugOf ? { bugOf: impl.bugOf } : {}),
     findings: MATCH_FINDINGS.map((f) => ({ id: f.id, rules: [f.rule] })),
-    async search(seed, runs, skip) {
-      const hit = await searchWith(attachCaseArb(), seed, runs, async (c) => (await matchViolations(impl, c)).violations.some(wanted(CORE_RULES, skip)));
+    async search(seed, runs, skip, opts) {
+      const hit = await searchWith(attachCaseArb(), seed, runs, async (c) => (await matchViolations(impl, c)).violations.some(wanted(CORE_RULES, skip)), opts?.observe);
       return hit ? matchFound(impl, hit) : null;
     },
     replay: (input) => matchFound(impl, fromInput<AttachCase>(input)),
@@ -84,8 +84,8 @@ function convertFound(impl: ConverterImpl, c: ConversionCase): Found {
 function converterTarget(impl: ConverterImpl): Target {
   return {
     name: impl.name, suite: 'match', kind: impl.bugOf ? 'bug' : 'core', profiles: ['converter'], rules: ['MATCH-CONVERT'], findings: [], ...(impl.bugOf ? { bugOf: impl.bugOf } : {}),
-    async search(seed, runs, skip) {
-      const hit = await searchWith(conversionCaseArb({ maxRanges: 4 }), seed, runs, (c) => convertViolations(impl, c).violations.some(wanted(['MATCH-CONVERT'], skip)));
+    async search(seed, runs, skip, opts) {
+      const hit = await searchWith(conversionCaseArb({ maxRanges: 4 }), seed, runs, (c) => convertViolations(impl, c).violations.some(wanted(['MATCH-CONVERT'], skip)), opts?.observe);
       return hit ? convertFound(impl, hit) : null;
     },
     replay: async (input) => convertFound(impl, fromInput<ConversionCase>(input)),
@@ -149,8 +149,8 @@ function cleanedTarget(variant: VfioMatchVariant, finding: string | null): Targe
   return {
     name: variant.name, suite: 'match', kind: variant.bugOf ? 'bug' : 'exporter', profiles: PROFILES, rules: ['MATCH-CLEANED'], ...(variant.bugOf ? { bugOf: variant.bugOf } : {}),
     findings: finding ? [{ id: finding, rules: ['MATCH-CLEANED'] }] : [],
-    async search(seed, runs, skip) {
-      const hit = await searchWith(cleanedArb, seed, runs, async (c) => (await cleanedRun(variant, c)).log.violations.some(wanted(['MATCH-CLEANED'], skip)));
+    async search(seed, runs, skip, opts) {
+      const hit = await searchWith(cleanedArb, seed, runs, async (c) => (await cleanedRun(variant, c)).log.violations.some(wanted(['MATCH-CLEANED'], skip)), opts?.observe);
       return hit ? cleanedFound(variant, finding, hit) : null;
     },
     replay: (input) => cleanedFound(variant, finding, input as CleanedCase),

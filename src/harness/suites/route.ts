@@ -58,8 +58,8 @@ const inputArb = fc.tuple(topologyWithPairsArb(), fc.array(fc.bigInt({ min: 0n, 
 function routeTarget(impl: RouteImpl): Target {
   return {
     name: impl.name, suite: 'route', kind: impl.bugOf ? 'bug' : 'core', profiles: ['v8', 'rfc', 'converter'], rules: ROUTE_RULES, findings: [], ...(impl.bugOf ? { bugOf: impl.bugOf } : {}),
-    async search(seed, runs, skip) {
-      const hit = await searchWith(inputArb, seed, runs, (i) => violations(impl, i).violations.some(wanted(ROUTE_RULES, skip)));
+    async search(seed, runs, skip, opts) {
+      const hit = await searchWith(inputArb, seed, runs, (i) => violations(impl, i).violations.some(wanted(ROUTE_RULES, skip)), opts?.observe);
       return hit ? found(impl, hit) : null;
     },
     replay: async (input) => found(impl, decode(input)),
