@@ -3,6 +3,9 @@
 // pcim_p2pdma_provider, pci_p2pdma_map_type(provider, dev),
 // pci_p2pdma_bus_addr_map(provider, paddr)). Structure and names follow the
 // C; each method is one kernel function so a seeded bug replaces just one.
+// No commit is cited: the stored torvalds/linux copies of p2pdma.c are
+// 2019-era (3306e99e, 02917e9f: upstream_bridge_distance(), before the
+// map-type cache); the port is of the post-v6.19 file as 002 patches it.
 import type { MapType } from '../../models/pci/types.ts';
 import { PCI_STD_NUM_BARS } from '../../models/pci/types.ts';
 import { u64, type DmaAddr, type PhysAddr, type U64 } from '../../models/u64.ts';
