@@ -194,7 +194,7 @@ describe('file and registration references against a model', () => {
   });
 });
 
-describe('the release runs after a preemption point (fc.scheduler)', () => {
+describe('the release runs as task work of the task that dropped the last reference (fc.scheduler)', () => {
   // vfio_pci_dma_buf_cleanup() races the last fput of the dma-buf (seed 002:
   // "the refcount prevents both"): get_file_active() skips a dying file.
   const race = async (s: fc.Scheduler, get: 'active' | 'get_file') => {
@@ -231,7 +231,7 @@ describe('the release runs after a preemption point (fc.scheduler)', () => {
     expect(out.failed).toBe(true);
   });
 
-  it('between the last fput and the release the file is dying and not released', async () => {
+  it('between the last fput and the task\'s return to user space the file is dying and not released', async () => {
     const k = new Kernel();
     const s = fc.sample(fc.scheduler(), { numRuns: 1, seed: 2 })[0]!;
     k.setScheduler(s);
@@ -242,6 +242,8 @@ describe('the release runs after a preemption point (fc.scheduler)', () => {
     expect(s.report().map((t) => t.label)).toEqual(['__fput(dmabuf0)']);
     await s.waitIdle();
     await put;
+    expect([file.dying, file.released, released]).toEqual([true, false, false]);
+    await k.runTaskWork();
     expect([file.released, released]).toEqual([true, true]);
   });
 });

@@ -3,9 +3,19 @@
 // lock acquisition and file-refcount point. The outcome must equal one of
 // the two serial orders of the model (linearizability), with no checker
 // firing and no task left blocked (a deadlock).
-import type fc from 'fast-check';
+import fc from 'fast-check';
 import { initialState, step, type LcCmd, type LcState } from '../../models/lifecycle.ts';
 import { compareStep, opName, Real, type LifecycleConfig } from './lifecycle.ts';
+
+/** fast-check's scheduler, letting a released task run on to its next
+ *  preemption point before the next choice: otherwise a task several awaits
+ *  away from its next lock is never chosen ahead of one that is scheduled. */
+export function raceScheduler(): fc.Arbitrary<fc.Scheduler> {
+  return fc.scheduler({ act: async (f) => {
+    await f();
+    await new Promise((r) => setImmediate(r));
+  } });
+}
 
 export interface Observed {
   readonly bufs: readonly { revoked: boolean; released: boolean }[];
@@ -43,7 +53,11 @@ export async function race(cfg: LifecycleConfig, prefix: readonly LcCmd[], a: Lc
   const settled = [false, false];
   const task = (name: string, c: LcCmd, i: number) =>
     real.k.spawn(name, async () => {
+      // Which task starts first is the scheduler's choice too: without this
+      // point, A always reached its first lock (or trylock) before B began.
+      await real.k.preempt(`start ${name}: ${opName(c)}`);
       const r = await real.exec(c);
+      await real.k.runTaskWork();
       real.k.lockdep.checkBalanced(name, opName(c));
       settled[i] = true;
       return r;

@@ -1,21 +1,22 @@
 // struct file of a dma-buf and the VFIO device registration refcount:
 // get_file_active() fails on a dying file; the last fput() runs the release
-// after a preemption point (the kernel defers __fput to task work), exactly
-// once; references dropped below zero are UAF-REF, a reference taken on a
+// as task work (the kernel defers __fput to the dropping task's return to
+// user space, after it released its locks), exactly once; references dropped below zero are UAF-REF, a reference taken on a
 // dying file with get_file() is UAF-DYING.
 import type { Site } from './objects.ts';
 import type { RuleId } from '../rules/registry.ts';
 
 interface RefContext {
   report(rule: RuleId, message: string, evidence?: Record<string, unknown>): void;
-  preempt(label: string): Promise<void>;
+  /** Run `fn` as the current task's task work: at once when there is no other task, else when its operation returns. */
+  taskWork(label: string, fn: () => Promise<void>): Promise<void>;
 }
 
 export class KFile {
   count = 1;
   released = false;
   /** Where the count reached zero. */
-  private lastPut: Site | undefined = undefined;
+  lastPut: Site | undefined = undefined;
 
   constructor(
     readonly name: string,
@@ -49,7 +50,10 @@ export class KFile {
     }
     if (--this.count > 0) return;
     this.lastPut = site;
-    await this.ctx.preempt(`__fput(${this.name})`);
+    await this.ctx.taskWork(`__fput(${this.name})`, () => this.runRelease(site));
+  }
+
+  private async runRelease(site: Site): Promise<void> {
     if (this.released) {
       this.ctx.report('UAF-REF', `${site} drops the last reference of ${this.name} a second time: its release already ran`, { file: this.name, site });
       return;

@@ -29,6 +29,8 @@ export class Kernel {
   private scheduler: fc.Scheduler | undefined;
   private tasks: AsyncLocalStorage<string> | undefined;
   private op: string | undefined;
+  /** Per task: deferred task work (__fput) to run when its operation returns. */
+  private readonly pendingWork = new Map<string, (() => Promise<void>)[]>();
   private on = true;
 
   constructor(opts: { checkers?: boolean; pageSize?: PageSize; faults?: FaultPlan } = {}) {
@@ -66,6 +68,23 @@ export class Kernel {
     return this.scheduler ? this.scheduler.schedule(Promise.resolve(), label) : Promise.resolve();
   }
 
+  /** task_work_add(): with no race scheduler the operation is the only task, so the work runs now (after a preemption point otherwise). */
+  async taskWork(label: string, fn: () => Promise<void>): Promise<void> {
+    if (!this.scheduler) return fn();
+    await this.preempt(label);
+    const task = this.currentTask();
+    this.pendingWork.set(task, [...(this.pendingWork.get(task) ?? []), fn]);
+  }
+
+  /** The current task returns to user space: run its task work, in order. */
+  async runTaskWork(): Promise<void> {
+    const task = this.currentTask();
+    for (let work = this.pendingWork.get(task); work?.length; work = this.pendingWork.get(task)) {
+      this.pendingWork.delete(task);
+      for (const fn of work) await fn();
+    }
+  }
+
   /** Install fast-check's scheduler; tasks started with spawn() are told apart by name. */
   setScheduler(s: fc.Scheduler | undefined): void {
     this.scheduler = s;
@@ -92,6 +111,7 @@ export class Kernel {
     for (const [name, fn] of Object.entries(tasks)) {
       this.spawn(name, async () => {
         const r = await fn();
+        await this.runTaskWork();
         this.lockdep.checkBalanced(name, name);
         settled.set(name, r);
       }).catch((e: unknown) => failed.push(e));

@@ -14,7 +14,7 @@ import { guardExporter, guardImporter } from '../guard.ts';
 import { failureOf, LIFECYCLE_FINDINGS, lifecycleProperty, unexplainedLc } from '../lifecycle-prop.ts';
 import { lanesOf, opName, runLifecycle, type LifecycleConfig } from '../lifecycle.ts';
 import type { ExporterPlugin, ImporterPlugin } from '../plugin.ts';
-import { race, RACE_SCENARIOS } from '../race.ts';
+import { race, RACE_SCENARIOS, raceScheduler } from '../race.ts';
 import { family, type Found, type PluginSet, type Suite, type Target } from '../suite.ts';
 
 export const LIFECYCLE_RULES: RuleId[] = [...family('LOCK'), ...family('REV'), ...family('UAF'), ...family('IOMMUFD'), ...family('PLUGIN')];
@@ -56,7 +56,7 @@ async function raceFound(cfg: LifecycleConfig, scenario: number, seed: number, p
   const sc = RACE_SCENARIOS[scenario];
   if (!sc) throw new Error(`no race scenario ${scenario}`);
   let violations: Violation[] = [];
-  await fc.check(fc.asyncProperty(fc.scheduler(), async (s) => {
+  await fc.check(fc.asyncProperty(raceScheduler(), async (s) => {
     violations = [...(await race(cfg, sc.prefix, sc.a, sc.b, s)).real.k.log.violations];
     return violations.length === 0;
   }), { seed, path, numRuns: 1 });
@@ -70,7 +70,7 @@ async function raceFound(cfg: LifecycleConfig, scenario: number, seed: number, p
 
 /** A race run fails on a violation of a wanted rule (REV-IMPORTER is the serial suite's: a documented finding). */
 function raceProperty(cfg: LifecycleConfig, sc: (typeof RACE_SCENARIOS)[number], rules: readonly RuleId[]) {
-  return fc.asyncProperty(fc.scheduler(), async (s) => {
+  return fc.asyncProperty(raceScheduler(), async (s) => {
     const out = await race(cfg, sc.prefix, sc.a, sc.b, s);
     return !out.real.k.log.violations.some((v) => rules.includes(v.rule) && v.rule !== 'REV-IMPORTER');
   });
