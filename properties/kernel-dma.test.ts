@@ -126,7 +126,7 @@ describe('DMA-API debug against a model', () => {
         let at = 0n;
         for (const [size] of maps) at += (dma.dma_iova_link(state, 0x2_0000_0000n + at, at, size, 'DMA_BIDIRECTIONAL'), size);
         expect(dma.dma_iova_sync(state, 0n, total)).toBe(0);
-        expect(dma.iovaReady(state.alloc, 0n, total)).toBe(true);
+        expect(dma.iovaCoverage(state.alloc, 0n, total)).toEqual({ linked: true, synced: true });
         dma.dma_iova_destroy(state, total, 'DMA_BIDIRECTIONAL');
       }
       maps.forEach(([size, d], i) => dma.dma_unmap_phys(addrs[i]!, size, d));

@@ -87,12 +87,13 @@ export class DmaApi {
     const evidence = { addr: hex(addr), size: hex(size), dir };
     if (i < 0) {
       const again = this.unmapped.some((u) => u.addr === addr && u.size === size);
-      this.report('DMA-UNMAP', again ? `double unmap of ${hex(addr)}+${hex(size)}` : `unmap of ${hex(addr)}+${hex(size)}, which was never mapped`, evidence);
+      if (again) this.report('DMA-UNMAP', `double unmap of ${hex(addr)}+${hex(size)}`, { ...evidence, kind: 'double-unmap' });
+      else this.report('DMA-UNMAP', `unmap of ${hex(addr)}+${hex(size)}, which was never mapped`, { ...evidence, kind: 'never-mapped' });
       return;
     }
     const m = this.mappings[i]!;
-    if (m.size !== size) this.report('DMA-UNMAP', `unmap of ${hex(addr)} with size ${hex(size)}, mapped with ${hex(m.size)}`, { ...evidence, mappedSize: hex(m.size) });
-    if (m.dir !== dir) this.report('DMA-UNMAP', `unmap of ${hex(addr)} with ${dir}, mapped with ${m.dir}`, { ...evidence, mappedDir: m.dir });
+    if (m.size !== size) this.report('DMA-UNMAP', `unmap of ${hex(addr)} with size ${hex(size)}, mapped with ${hex(m.size)}`, { ...evidence, kind: 'wrong-size', mappedSize: hex(m.size) });
+    if (m.dir !== dir) this.report('DMA-UNMAP', `unmap of ${hex(addr)} with ${dir}, mapped with ${m.dir}`, { ...evidence, kind: 'wrong-dir', mappedDir: m.dir });
     if (!m.checked) this.report('DMA-ERRCHECK', `mapping ${hex(addr)} unmapped without a dma_mapping_error() check`, evidence);
     this.mappings.splice(i, 1);
     this.unmapped.push({ addr, size });
@@ -111,7 +112,7 @@ export class DmaApi {
 
   private allocOf(state: DmaIovaState, what: string): IovaAlloc | undefined {
     const a = this.iovas.get(state.alloc);
-    if (!a) this.report('DMA-IOVA', `${what} on an IOVA state with no live allocation`, { alloc: state.alloc });
+    if (!a) this.report('DMA-IOVA', `${what} on an IOVA state with no live allocation`, { kind: 'dead-alloc', alloc: state.alloc });
     return a;
   }
 
@@ -120,9 +121,9 @@ export class DmaApi {
     if (this.faults.linkFailsAt === call) return -12;
     const a = this.allocOf(state, 'dma_iova_link');
     if (!a) return -22;
-    if (offset + size > a.size) this.report('DMA-IOVA', `link ${hex(offset)}+${hex(size)} past the IOVA allocation of ${hex(a.size)}`, { offset: hex(offset), size: hex(size), allocSize: hex(a.size) });
+    if (offset + size > a.size) this.report('DMA-IOVA', `link ${hex(offset)}+${hex(size)} past the IOVA allocation of ${hex(a.size)}`, { kind: 'link-past', offset: hex(offset), size: hex(size), allocSize: hex(a.size) });
     const clash = a.links.find((l) => offset < l.offset + l.size && l.offset < offset + size);
-    if (clash) this.report('DMA-IOVA', `link ${hex(offset)}+${hex(size)} overlaps the link ${hex(clash.offset)}+${hex(clash.size)}`, { offset: hex(offset), size: hex(size), other: hex(clash.offset) });
+    if (clash) this.report('DMA-IOVA', `link ${hex(offset)}+${hex(size)} overlaps the link ${hex(clash.offset)}+${hex(clash.size)}`, { kind: 'link-overlap', offset: hex(offset), size: hex(size), other: hex(clash.offset) });
     a.links.push({ offset, size, phys });
     return 0;
   }
@@ -139,7 +140,7 @@ export class DmaApi {
     if (!a) return;
     const linked = a.links.reduce((s, l) => s + l.size, 0n);
     const end = a.links.reduce((m, l) => (l.offset + l.size > m ? l.offset + l.size : m), 0n);
-    if (mappedLen !== linked || mappedLen < end) this.report('DMA-IOVA', `dma_iova_destroy(${hex(mappedLen)}) but ${hex(linked)} bytes are linked up to ${hex(end)}`, { mappedLen: hex(mappedLen), linked: hex(linked), end: hex(end) });
+    if (mappedLen !== linked || mappedLen < end) this.report('DMA-IOVA', `dma_iova_destroy(${hex(mappedLen)}) but ${hex(linked)} bytes are linked up to ${hex(end)}`, { kind: 'destroy-size', mappedLen: hex(mappedLen), linked: hex(linked), end: hex(end) });
     this.iovas.delete(a.id);
     Object.assign(state, newIovaState());
   }
@@ -148,21 +149,21 @@ export class DmaApi {
   dma_iova_free(state: DmaIovaState): void {
     const a = this.allocOf(state, 'dma_iova_free');
     if (!a) return;
-    if (a.links.length > 0) this.report('DMA-IOVA', `dma_iova_free() with ${a.links.length} links still in place`, { links: a.links.length });
+    if (a.links.length > 0) this.report('DMA-IOVA', `dma_iova_free() with ${a.links.length} links still in place`, { kind: 'free-linked', links: a.links.length });
     this.iovas.delete(a.id);
     Object.assign(state, newIovaState());
   }
 
-  /** Is [offset, offset+size) of an allocation linked and synced (ready for the device)? */
-  iovaReady(allocId: number, offset: U64, size: U64): boolean {
+  /** Is [offset, offset+size) of an allocation linked, and synced (ready for the device)? */
+  iovaCoverage(allocId: number, offset: U64, size: U64): { linked: boolean; synced: boolean } {
     const a = this.iovas.get(allocId);
-    if (!a) return false;
+    if (!a) return { linked: false, synced: false };
     const covered = (ranges: { offset: U64; size: U64 }[]) => {
       let at = offset;
       for (const r of [...ranges].sort((x, y) => (x.offset < y.offset ? -1 : 1))) if (r.offset <= at && r.offset + r.size > at) at = r.offset + r.size;
       return at >= offset + size;
     };
-    return covered(a.links) && covered(a.synced);
+    return { linked: covered(a.links), synced: covered(a.synced) };
   }
 
   live(): { mappings: number; iovas: number } {

@@ -57,7 +57,7 @@ const V8 = [V8_DMA_BUF_MAP.name];
 
 export const CONVERSION_FINDINGS: readonly Finding[] = [
   {
-    id: 'iova-link-offset-zero', title: 'every range is linked at IOVA offset 0', impls: BOTH, rules: ['DMA-IOVA'],
+    id: 'iova-link-offset-zero', title: 'every range is linked at IOVA offset 0', impls: BOTH, rules: ['DMA-IOVA'], kinds: ['link-offsets', 'link-overlap', 'unlinked'],
     applies: (c) => path(c) === 'iova' && c.phys.length >= 2,
   },
   {
@@ -69,11 +69,11 @@ export const CONVERSION_FINDINGS: readonly Finding[] = [
     applies: (c) => path(c) === 'iova' && !c.faults.allocFails.includes('state') && (c.faults.allocFails.includes('sg_table') || c.faults.linkFailsAt === 0),
   },
   {
-    id: 'per-range-unmapped-in-pieces', title: 'a per-range mapping above the segment limit is unmapped in pieces', impls: BOTH, rules: ['DMA-UNMAP'],
+    id: 'per-range-unmapped-in-pieces', title: 'a per-range mapping above the segment limit is unmapped in pieces', impls: BOTH, rules: ['DMA-UNMAP'], kinds: ['wrong-size', 'never-mapped'],
     applies: (c) => path(c) === 'per-range' && c.phys.some((p) => p.len > maxSegmentSize('page-aligned', c.pageSize)),
   },
   {
-    id: 'unwind-walks-unmapped-entries', title: 'the error unwind unmaps table entries that were never mapped', impls: BOTH, rules: ['DMA-UNMAP'],
+    id: 'unwind-walks-unmapped-entries', title: 'the error unwind unmaps table entries that were never mapped', impls: BOTH, rules: ['DMA-UNMAP'], kinds: ['never-mapped', 'wrong-size'],
     applies: (c) => path(c) === 'per-range' && c.faults.mapFailsAt !== undefined && c.faults.mapFailsAt >= 1 && c.faults.mapFailsAt < c.phys.length,
   },
   {

@@ -111,7 +111,9 @@ function checkIova(k: ConversionKernel, d: DmaBufDma, phys: readonly PhysVec[]):
   if (want.some((w, i) => !got[i] || got[i]!.offset !== w.offset || got[i]!.len !== w.len)) {
     k.log.report('DMA-IOVA', `ranges linked at offsets [${got.map((g) => hex(g.offset)).join(', ')}], the span needs [${want.map((w) => hex(w.offset)).join(', ')}]`, { kind: 'link-offsets' });
   }
-  if (!k.dma.iovaReady(alloc.id, 0n, d.size)) k.log.report('DMA-IOVA', 'IOVA span handed out before it was linked and synced in full', { kind: 'unsynced' });
+  const ready = k.dma.iovaCoverage(alloc.id, 0n, d.size);
+  if (!ready.linked) k.log.report('DMA-IOVA', 'IOVA span handed out before it was linked in full', { kind: 'unlinked' });
+  else if (!ready.synced) k.log.report('DMA-IOVA', 'IOVA span handed out before it was synced in full', { kind: 'unsynced' });
 }
 
 /** Map, check, free, audit: one conversion case through one implementation. */
