@@ -59,17 +59,23 @@ const pairArb = topologyArb().filter((t) => endpoints(t).length >= 1).chain((t) 
   return fc.tuple(fc.constant(t), fc.constantFrom(...eps), fc.constantFrom(...eps));
 });
 
-describe('ROUTE: metamorphic properties of the model', () => {
+/** The pair's map type and distance in the model and in the port (a fresh provider cache). */
+function both(t: Topology, p: string, c: string): { model: { mapType: string; distance: number }; port: { mapType: string; distance: number } } {
+  const idx = new TopologyIndex(t);
+  const m = routeBetween(t, idx.device(p)!, idx.device(c)!, idx);
+  const r = new RouteBench(t).calc(p, c);
+  return { model: { mapType: m.mapType, distance: m.distance }, port: { mapType: r.mapType, distance: r.dist } };
+}
+
+describe('ROUTE: metamorphic properties, in the model and in the port', () => {
   it('a device added elsewhere never changes a pair\'s result', () => {
     fc.assert(fc.property(pairArb, fc.nat(), ([t, p, c], pick) => {
-      const idx = new TopologyIndex(t);
-      const before = routeBetween(t, idx.device(p)!, idx.device(c)!, idx);
+      const before = both(t, p, c);
       const parents = [...t.hostBridges.map((h) => h.id), ...t.devices.filter((d) => d.kind !== 'endpoint' && d.kind !== 'platform').map((d) => d.id)];
       const parent = parents[pick % parents.length]!;
       const extra: Device = { id: 'extra', kind: 'endpoint', parent, slot: 31, function: 7, acs: { rr: true, cr: true, ec: true }, bars: [], p2pdma: true };
       const t2: Topology = { ...t, devices: [...t.devices, extra] };
-      const idx2 = new TopologyIndex(t2);
-      expect(routeBetween(t2, idx2.device(p)!, idx2.device(c)!, idx2)).toEqual(before);
+      expect(both(t2, p, c)).toEqual(before);
     }), { numRuns: budget(100) });
   });
 
@@ -80,8 +86,8 @@ describe('ROUTE: metamorphic properties of the model', () => {
       fc.pre(r.common !== undefined);
       const under = below(t, r.common!);
       const t2: Topology = { ...t, devices: t.devices.map((d) => (under.has(d.id) ? { ...d, acs: { rr: false, cr: false, ec: false } } : d)) };
-      const idx2 = new TopologyIndex(t2);
-      expect(routeBetween(t2, idx2.device(p)!, idx2.device(c)!, idx2).mapType).toBe('BUS_ADDR');
+      const after = both(t2, p, c);
+      expect([after.model.mapType, after.port.mapType]).toEqual(['BUS_ADDR', 'BUS_ADDR']);
     }), { numRuns: budget(100) });
   });
 
@@ -89,7 +95,8 @@ describe('ROUTE: metamorphic properties of the model', () => {
     fc.assert(fc.property(pairArb, ([t, p, c]) => {
       const idx = new TopologyIndex(t);
       fc.pre(idx.hostBridge(idx.device(p)!) !== idx.hostBridge(idx.device(c)!));
-      expect(routeBetween(t, idx.device(p)!, idx.device(c)!, idx).mapType).not.toBe('BUS_ADDR');
+      const r = both(t, p, c);
+      expect([r.model.mapType, r.port.mapType]).not.toContain('BUS_ADDR');
     }), { numRuns: budget(100) });
   });
 
@@ -112,7 +119,8 @@ describe('ROUTE: metamorphic properties of the model', () => {
       const r = routeBetween(t, idx.device(p)!, idx.device(c)!, idx);
       fc.pre(r.common !== undefined);
       const steps = (id: string) => idx.chain(idx.device(id)!).findIndex((d) => d.id === r.common);
-      expect(r.distance).toBe(steps(p) + steps(c));
+      const { port } = both(t, p, c);
+      expect([r.distance, port.distance]).toEqual([steps(p) + steps(c), steps(p) + steps(c)]);
       if (p === c) expect(r.distance).toBe(0);
     }), { numRuns: budget(100) });
   });
