@@ -4,7 +4,7 @@
 // overlapping and duplicate ranges; up to thousands of ranges; 4 KiB and
 // 64 KiB pages; BARs from one page to 2^40; every route type; fault plans.
 import fc from 'fast-check';
-import type { DmaBufRequest, DmaRange, PhysVec, VfioDeviceView } from '../../models/pal.ts';
+import { exportedMemory, RESMEM_REGION_INDEX, USEMEM_REGION_INDEX, type DmaBufRequest, type DmaRange, type NvgraceMemory, type PhysVec, type VfioDeviceView } from '../../models/pal.ts';
 import { MAP_TYPES, type Bar, type MapType } from '../../models/pci/types.ts';
 import { U64_MAX, UINT_MAX, alignDown, u64, type PageSize, type U64 } from '../../models/u64.ts';
 import type { DmaDir } from '../kernel/dma.ts';
@@ -121,6 +121,12 @@ function rangeArb(size: U64, page: PageSize): fc.Arbitrary<DmaRange> {
   );
 }
 
+/** nvgrace-gpu device memory (002 v8 11/11): resmem may be absent (length 0); both page-multiple, placed high. */
+function nvgraceArb(page: PageSize): fc.Arbitrary<NvgraceMemory> {
+  const region = (base: bigint, min: number) => fc.integer({ min, max: 1 << 12 }).map((n) => ({ memphys: base, memlength: BigInt(n) * page }));
+  return fc.record({ resmem: region(0x40_0000_0000n, 0), usemem: region(0x80_0000_0000n, 1) });
+}
+
 export interface PalCase {
   readonly view: VfioDeviceView;
   readonly req: DmaBufRequest;
@@ -128,17 +134,21 @@ export interface PalCase {
 
 /** A VFIO device and a VFIO_DEVICE_FEATURE_DMA_BUF request against it. */
 export const palCaseArb: fc.Arbitrary<PalCase> = pageSizeArb.chain((page) =>
-  fc.record({ bars: barsArb(page), hasOps: fc.oneof({ weight: 12, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }), alive: fc.oneof({ weight: 12, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }), p2pdma: fc.oneof({ weight: 8, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }) }).chain(({ bars, hasOps, alive, p2pdma }) => {
+  fc.record({ bars: barsArb(page), nvgrace: fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: nvgraceArb(page) }), hasOps: fc.oneof({ weight: 12, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }), alive: fc.oneof({ weight: 12, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }), p2pdma: fc.oneof({ weight: 8, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }) }).chain(({ bars: some, nvgrace, hasOps, alive, p2pdma }) => {
+    // nvgrace exports its device memory through BAR 0's provider: give it one.
+    const bars = nvgrace && !some.some((b) => b.index === 0) ? [{ index: 0, type: 'mem' as const, start: 1n << 41n, size: 1n << 24n, busOffset: 0n }, ...some] : some;
     const view: VfioDeviceView = {
-      hasGetDmabufPhys: hasOps, bars, registrationAlive: alive, pageSize: page,
+      hasGetDmabufPhys: hasOps, bars, registrationAlive: alive, pageSize: page, ...(nvgrace ? { nvgrace } : {}),
       provider: (i) => {
         const b = bars.find((x) => x.index === i);
         return p2pdma && b?.type === 'mem' ? { owner: 'vdev', bar: i, busOffset: b.busOffset } : null;
       },
     };
-    const region = fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...bars.map((b) => b.index)) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 8 }) });
+    const nvRegions = nvgrace ? [RESMEM_REGION_INDEX, USEMEM_REGION_INDEX] : [];
+    const region = fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...bars.map((b) => b.index), ...nvRegions, ...nvRegions) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 8 }) });
     return region.chain((regionIndex) => {
-      const size = bars.find((b) => b.index === regionIndex)?.size ?? page;
+      const mem = exportedMemory(view, regionIndex);
+      const size = mem && mem.len > 0n ? mem.len : page;
       const ranges = fc.array(rangeArb(size, page), { minLength: 1, maxLength: 5 }).chain((rs) => fc.array(fc.nat(rs.length - 1), { maxLength: 2 }).map((d) => [...rs, ...d.map((i) => rs[i]!)]));
       return fc.record({
         ranges,
