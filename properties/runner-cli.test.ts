@@ -43,7 +43,8 @@ describe('run: bad usage is one line and exit 2', () => {
     [['--rules', 'REV-MAP,NOPE-1'], /--rules: unknown rule 'NOPE-1'/],
     [['--baseline', join(tmp, 'missing.json')], /no such file/],
     [['--baseline', join(tmp)], /not a baseline file/],
-    [['--exporter', 'no-such-exporter'], /no bundled exporter of that name and no such file/],
+    [['--exporter', 'no-such-exporter'], /no such file, and no bundled exporter of that name \(bundled: vfio-pci, nvgrace-gpu, and the bug:\* variants\)/],
+    [['--out', resolve('package.json')], /--out .*package.json: exists and is not a directory/],
     [['--importer', 'vfio-pci'], /that bundled plugin is an exporter/],
   ])('run %j', async (args, msg) => {
     const r = await cli('run', ...args);
@@ -61,6 +62,8 @@ describe('run: bad usage is one line and exit 2', () => {
       ['bad-profile.mjs', "export default { kind: 'exporter', name: 'x', profiles: ['v7'], probe() {} };", /plugin.profiles must list profiles/],
       ['importer.mjs', "export default { kind: 'importer', name: 'x', importer: 'dma', profiles: ['v8'], attach() {} };", /the plugin is an importer/],
       ['throws.mjs', "throw new Error('boom at load');", /the plugin failed to load: boom at load/],
+      ['syntax.ts', "export default {\n  kind: 'exporter', name: 'x' +\n", /the plugin failed to load: .*syntax\.ts:3:0: ERROR: Unexpected end of file/],
+      ['number.ts', 'export default 42;', /default export is not a plugin object/],
     ];
     for (const [file, text, msg] of shapes) {
       writeFileSync(join(tmp, file), text);
@@ -68,6 +71,12 @@ describe('run: bad usage is one line and exit 2', () => {
       expect([r.code, r.err.trim().split('\n').length]).toEqual([2, 1]);
       expect(r.err).toMatch(msg);
     }
+  });
+
+  it('run --help prints the options and exits 0', async () => {
+    const r = await cli('run', '--help');
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/^dmabuf-conform run: usage: dmabuf-conform run \[--profile \.\.\.\].*\[--bail\] \[--quiet\]/);
   });
 
   it('unknown commands and bare --help', async () => {
@@ -140,6 +149,28 @@ describe('run: findings, baseline and exit codes', () => {
 });
 
 describe('a third-party plugin by path', () => {
+  it('a .ts plugin outside the repository (no package.json of its own) loads, and the shipped baseline is found from any directory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dmabuf-plugin-'));
+    const text = readFileSync('examples/plugins/gpu-exporter.ts', 'utf8').replaceAll("'../../", `'${resolve('.')}/`);
+    writeFileSync(join(dir, 'gpu.ts'), text);
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      const r = await cli('run', '--exporter', 'gpu.ts', '--out', 'out');
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toMatch(/1 known finding\(s\) \(.*reports\/baseline\.json\), 0 new/);
+    } finally {
+      process.chdir(cwd);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the faithful importers checked against vfio-pci inherit its documented findings', async () => {
+    const r = await cli('run', '--importer', 'iommufd', '--out', join(tmp, 'imp'));
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/1 known finding\(s\)/);
+  });
+
   it('examples/plugins/gpu-exporter.ts loads through tsx, runs, and shows only the findings of the exporter it is based on', async () => {
     const out = join(tmp, 'gpu', 'latest');
     const r = await cli('run', '--exporter', resolve('examples/plugins/gpu-exporter.ts'), '--out', out);

@@ -2,9 +2,10 @@
 // every profile it supports, the default budget; reports into reports/latest/
 // and every counterexample into the corpus beside it (reports/corpus/).
 // Exit 0 when every violation is in the baseline, 1 on a new one, 2 on bad usage.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { tsImport } from 'tsx/esm/api';
 import { PROFILES, isProfile, type Profile } from '../../models/profiles.ts';
 import { bundledExporters, bundledImporters } from '../harness/bundled.ts';
 import type { ExporterPlugin, ImporterPlugin, Plugin } from '../harness/plugin.ts';
@@ -16,7 +17,8 @@ import { UsageError } from './usage.ts';
 
 export const DEFAULT_SEED = 42;
 export const DEFAULT_RUNS = 400;
-export const DEFAULT_BASELINE = 'reports/baseline.json';
+/** The shipped baseline, wherever the command is run from. */
+export const DEFAULT_BASELINE = fileURLToPath(new URL('../../reports/baseline.json', import.meta.url));
 
 export interface RunArgs {
   seed: number;
@@ -47,6 +49,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     const flag = argv[i]!;
     if (flag === '--bail') { a.bail = true; continue; }
     if (flag === '--quiet') { a.quiet = true; continue; }
+    if (flag === '--help' || flag === '-h') throw new UsageError(`usage: dmabuf-conform run ${VALUE_FLAGS.map((f) => `[${f} ...]`).join(' ')} [--bail] [--quiet] (README.md, "Commands")`, 0);
     if (!VALUE_FLAGS.includes(flag)) throw new UsageError(`unknown option '${flag}' (options: ${[...VALUE_FLAGS, '--bail', '--quiet'].join(' ')})`);
     const v = argv[++i];
     if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
@@ -74,7 +77,10 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
       }
       case '--exporter': a.exporter = v; break;
       case '--importer': a.importer = v; break;
-      case '--out': a.out = v; break;
+      case '--out':
+        if (existsSync(v) && !statSync(v).isDirectory()) throw new UsageError(`--out ${v}: exists and is not a directory`);
+        a.out = v;
+        break;
       case '--baseline': a.baseline = v; break;
       case '--write-baseline': a.writeBaseline = v; break;
     }
@@ -96,22 +102,37 @@ export function checkPluginShape(p: unknown, where: string): Plugin {
 
 /** A plugin by bundled name or module path (.ts loads through tsx, .js/.mjs as is). */
 export async function loadPlugin(spec: string, kind: 'exporter' | 'importer'): Promise<Plugin> {
-  const bundled = [...bundledExporters(), ...bundledImporters()].find((p) => p.name === spec);
+  const all = [...bundledExporters(), ...bundledImporters()];
+  const bundled = all.find((p) => p.name === spec);
   if (bundled) {
     if (bundled.kind !== kind) throw new UsageError(`--${kind} ${spec}: that bundled plugin is an ${bundled.kind}`);
     return bundled;
   }
   const path = isAbsolute(spec) ? spec : resolve(spec);
-  if (!existsSync(path)) throw new UsageError(`--${kind} ${spec}: no bundled ${kind} of that name and no such file`);
+  if (!existsSync(path)) throw new UsageError(`--${kind} ${spec}: no such file, and no bundled ${kind} of that name (bundled: ${all.filter((p) => p.kind === kind && !p.bugOf).map((p) => p.name).join(', ')}, and the bug:* variants)`);
   let mod: { default?: unknown };
   try {
-    mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
+    // A .ts plugin loads as an ES module wherever it lives, with or without a package.json of its own.
+    const url = pathToFileURL(path).href;
+    mod = (/\.[cm]?ts$/.test(path) ? await tsImport(url, import.meta.url) : await import(url)) as { default?: unknown };
   } catch (e) {
-    throw new UsageError(`--${kind} ${spec}: the plugin failed to load: ${(e as Error).message.split('\n')[0]}`);
+    throw new UsageError(`--${kind} ${spec}: the plugin failed to load: ${loadError(e)}`);
   }
-  const p = checkPluginShape(mod.default, `--${kind} ${spec}`);
+  const p = checkPluginShape(defaultExport(mod), `--${kind} ${spec}`);
   if (p.kind !== kind) throw new UsageError(`--${kind} ${spec}: the plugin is an ${p.kind}`);
   return p;
+}
+
+/** A module's default export; tsx may hand back a .ts module compiled as CommonJS, whose default is the ESM namespace again. */
+function defaultExport(mod: { default?: unknown }): unknown {
+  const d = mod.default;
+  return d && typeof d === 'object' && 'default' in d && !('kind' in d) ? (d as { default: unknown }).default : d;
+}
+
+/** The first line of a load error; for a transform (syntax) error, the line that says where. */
+function loadError(e: unknown): string {
+  const lines = (e instanceof Error ? e.message : String(e)).split('\n').filter(Boolean);
+  return lines[0]!.startsWith('Transform failed') && lines[1] ? lines[1] : lines[0]!;
 }
 
 function loadBaseline(path: string | undefined): Baseline {
@@ -167,7 +188,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (!a.quiet) {
     const s = report.summary;
-    process.stdout.write(`${report.implementations.length} implementations, ${s.checks} checks in ${(report.timings.totalMs / 1000).toFixed(1)} s: ${s.known} known finding(s) (${a.baseline ?? DEFAULT_BASELINE}), ${s.new} new — reports in ${a.out}/\n`);
+    process.stdout.write(`${report.implementations.length} implementations, ${s.checks} checks in ${(report.timings.totalMs / 1000).toFixed(1)} s: ${s.known} known finding(s) (${a.baseline ?? relative(process.cwd(), DEFAULT_BASELINE)}), ${s.new} new — reports in ${a.out}/\n`);
     for (const v of report.violations.filter((x) => !x.known)) process.stdout.write(`NEW ${v.rule} ${v.implementation}: ${v.message}\n    replay: ${v.replay}\n`);
   }
   return newCount > 0 ? 1 : 0;

@@ -83,7 +83,8 @@ export function lifecycleTarget(name: string, cfg: LifecycleConfig, kind: Target
   return {
     name, suite: 'lifecycle', kind, profiles: opts.profiles ?? ['v8'], rules: LIFECYCLE_RULES, ...(bugOf ? { bugOf } : {}),
     findings: LIFECYCLE_FINDINGS.filter((f) => f.exporters.includes(findingsName(cfg))).map((f) => ({ id: f.id, rules: [f.rule] })),
-    ...(cfg.exporter.basedOn ? { findingsOf: cfg.exporter.basedOn } : {}),
+    // A plugin based on a bundled exporter, or an importer checked against one, inherits its documented findings.
+    ...(findingsName(cfg) !== name ? { findingsOf: findingsName(cfg) } : {}),
     async search(seed, runs, skip, opts = {}) {
       const rules = LIFECYCLE_RULES.filter((r) => !skip.has(r));
       // Searching for one rule (a seeded bug's own): only it fails a run, so the search and the shrinking keep to it.
