@@ -44,4 +44,9 @@ export const PASSAGES: Partial<Record<RuleId, string>> = {
   'MATCH-ORDER': '001 RFC 00/26: "The core code provides a match-making system to select the best type offered by the exporter and importer to be the active mapping type for the attachment."',
   'MATCH-CONVERT': '004: "The core code will provide a \\"converter function\\" from PAL to iommu_domain. Only this converter function can see the phys_addr_t and iommu_domain together."',
   'MATCH-RESTRICT': '004: "No PAL *importer*, no exposing phys_addr_t to importers."',
+  'MATCH-EXPORT': '001 RFC 00/26: "The exporting driver can then declare what mapping types it can supply:" / RFC 05/26: "dma-buf: Allow single exporter drivers to avoid the match_mapping function"',
+  'MATCH-LEGACY': '001 RFC 00/26: "Automatically make all existing exporters and importers use core generated SGT mapping types so every attachment has a SGT mapping type"',
+  'MATCH-P2P': '000 RFC 21/26: ".exporter_requires_p2p = DMA_SGT_NO_P2P," / 002 v8 10/11: "if (!attachment->peer2peer) return -EOPNOTSUPP;"',
+  'MATCH-DYNAMIC': '002 v8 10/11 (commit message): "For now this acts like a move_notify dynamic exporter where importer fault handling will get a failure when they attempt to map."',
+  'MATCH-CLEANED': '002 v8 10/11 vfio_pci_dma_buf_attach(): "if (priv->revoked) return -ENODEV;"',
 };
