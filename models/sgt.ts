@@ -26,10 +26,16 @@ export type DmaPath =
   | { readonly kind: 'iova'; readonly base: DmaAddr }
   | { readonly kind: 'per-range'; readonly addrs: readonly DmaAddr[] };
 
-/** Split [addr, addr + len) into entries of at most `max`. */
-export function split(addr: DmaAddr, len: U64, max: U64): Segment[] {
-  const out: Segment[] = [];
+/** Split [addr, addr + len) into entries of at most `max`, appended to `out`. */
+export function split(addr: DmaAddr, len: U64, max: U64, out: Segment[] = []): Segment[] {
   for (let off = 0n; off < len; off += max) out.push({ addr: addr + off, len: len - off < max ? len - off : max });
+  return out;
+}
+
+/** Split each range at its DMA address, in order, into one table (no per-range arrays to flatten). */
+function splitEach(phys: readonly PhysVec[], addrOf: (p: PhysVec, i: number) => DmaAddr, max: U64): Segment[] {
+  const out: Segment[] = [];
+  phys.forEach((p, i) => split(addrOf(p, i), p.len, max, out));
   return out;
 }
 
@@ -56,11 +62,11 @@ export function expectedSegments(phys: readonly PhysVec[], size: U64, path: DmaP
   if (nents > UINT_MAX) return err('-EINVAL');
   switch (path.kind) {
     case 'bus-addr':
-      return ok(phys.flatMap((p) => split((p.paddr + path.busOffset) & U64_MAX, p.len, max)));
+      return ok(splitEach(phys, (p) => (p.paddr + path.busOffset) & U64_MAX, max));
     case 'iova':
       return ok(split(path.base, size, max));
     case 'per-range':
-      return ok(phys.flatMap((p, i) => split(path.addrs[i]!, p.len, max)));
+      return ok(splitEach(phys, (_, i) => path.addrs[i]!, max));
   }
 }
 

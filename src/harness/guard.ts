@@ -52,17 +52,24 @@ class Guard {
 
 /** A proxy of `target` whose listed methods are replaced; everything else is the target's own. */
 function override<T extends object>(target: T, methods: Partial<T>): T {
-  return new Proxy(target, { get: (t, p) => (p in methods ? methods[p as keyof T] : Reflect.get(t, p, t)) });
+  return new Proxy(target, { get(t, p) { return p in methods ? methods[p as keyof T] : Reflect.get(t, p, t); } });
 }
 
+// Hooks here are methods, not arrow properties: under tsx (esbuild keepNames) each
+// arrow property costs a defineProperty per probed device, a tenth of a lifecycle run.
 function guardDevice(g: Guard, k: Kernel, d: ExporterDevice): ExporterDevice {
   const iommufdMap = d.iommufdMap?.bind(d);
   return override(d, {
-    create: (req) => g.async(k, 'create', FAILED, () => d.create(req)),
-    event: (e) => g.async(k, `event(${e})`, EIO, () => d.event(e)),
-    isRevoked: (b) => g.sync(k, 'isRevoked', true, () => d.isRevoked(b)),
-    ...(iommufdMap ? { iommufdMap: (a) => g.sync(k, 'iommufdMap', FAILED, () => iommufdMap(a)) } : {}),
+    create(req) { return g.async(k, 'create', FAILED, () => d.create(req)); },
+    event(e) { return g.async(k, `event(${e})`, EIO, () => d.event(e)); },
+    isRevoked(b) { return g.sync(k, 'isRevoked', true, () => d.isRevoked(b)); },
+    ...(iommufdMap ? { iommufdMap(a) { return g.sync(k, 'iommufdMap', FAILED, () => iommufdMap(a)); } } : {}),
   });
+}
+
+/** What a probe that threw leaves: a device whose every hook fails. */
+function deadDevice(name: string): ExporterDevice {
+  return { name, async create() { return FAILED; }, async event() { return EIO; }, isRevoked() { return true; } };
 }
 
 /** An exporter plugin whose every hook is guarded (timeoutMs: the step time-out). */
@@ -74,8 +81,7 @@ export function guardExporter(p: ExporterPlugin, timeoutMs = STEP_TIMEOUT_MS): E
   return {
     ...p,
     probe(k, cfg) {
-      const dead: ExporterDevice = { name: cfg.name, create: async () => FAILED, event: async () => EIO, isRevoked: () => true };
-      const raw = g.sync(k, 'probe', dead, () => p.probe(k, cfg));
+      const raw = g.sync(k, 'probe', deadDevice(cfg.name), () => p.probe(k, cfg));
       const guarded = guardDevice(g, k, raw);
       probed.set(guarded, { raw, k });
       return guarded;
@@ -92,11 +98,11 @@ export function guardExporter(p: ExporterPlugin, timeoutMs = STEP_TIMEOUT_MS): E
 
 function guardAttachment(g: Guard, k: Kernel, a: ImporterAttachment): ImporterAttachment {
   return override(a, {
-    map: () => g.async(k, 'map', EIO, () => a.map()),
-    unmap: () => g.async(k, 'unmap', EIO, () => a.unmap()),
-    detach: () => g.async(k, 'detach', undefined, () => a.detach()),
-    access: () => g.sync(k, 'access', EIO, () => a.access()),
-    mapped: () => g.sync(k, 'mapped', false, () => a.mapped()),
+    map() { return g.async(k, 'map', EIO, () => a.map()); },
+    unmap() { return g.async(k, 'unmap', EIO, () => a.unmap()); },
+    detach() { return g.async(k, 'detach', undefined, () => a.detach()); },
+    access() { return g.sync(k, 'access', EIO, () => a.access()); },
+    mapped() { return g.sync(k, 'mapped', false, () => a.mapped()); },
   });
 }
 

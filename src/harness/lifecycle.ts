@@ -30,7 +30,7 @@ const PAGE = 4096n;
 const BAR0 = { index: 0, type: 'mem' as const, start: 0x38000000000n, size: 0x100000n, busOffset: 0n };
 
 function deviceConfig(i: number, route: MapType): DeviceConfig {
-  return { name: `vdev${i}`, bars: [{ ...BAR0, start: BAR0.start + (BigInt(i) << 32n) }], pageSize: PAGE, routeTo: (dev) => (dev === null ? 'THRU_HOST_BRIDGE' : route) };
+  return { name: `vdev${i}`, bars: [{ ...BAR0, start: BAR0.start + (BigInt(i) << 32n) }], pageSize: PAGE, routeTo(dev) { return dev === null ? 'THRU_HOST_BRIDGE' : route; } };
 }
 
 /** The request a create command sends: nRanges page-sized ranges, or a misaligned one. */
@@ -233,29 +233,31 @@ export type GenCmd =
   | { readonly op: 'event'; readonly dev: number; readonly event: DeviceEvent; readonly sel: number }
   | { readonly op: 'hot-reset' };
 
+/** The object a selector names: state-aware among the live ones, or literally (one past the end: none). */
+function pick<T>(all: readonly T[], live: (x: T) => boolean, sel: number, stateAware: boolean): number | null {
+  if (all.length === 0) return null;
+  if (!stateAware) return sel % (all.length + 1) === all.length ? null : sel % (all.length + 1);
+  const ids = all.map((x, i) => (live(x) ? i : -1)).filter((i) => i >= 0);
+  return ids.length ? ids[sel % ids.length]! : sel % all.length;
+}
+
 /** Resolve selectors: state-aware picks among live objects, or literal indices (the uniform baseline). */
 export function resolve(g: GenCmd, s: LcState, stateAware: boolean): LcCmd | null {
-  const pick = <T>(all: readonly T[], live: (x: T) => boolean, sel: number): number | null => {
-    if (all.length === 0) return null;
-    if (!stateAware) return sel % (all.length + 1) === all.length ? null : sel % (all.length + 1);
-    const ids = all.map((x, i) => (live(x) ? i : -1)).filter((i) => i >= 0);
-    return ids.length ? ids[sel % ids.length]! : sel % all.length;
-  };
   switch (g.op) {
     case 'create': return { ...g, dev: g.dev % s.devs.length };
     case 'event': return stateAware ? awareEvent(g, s) : { op: 'event', dev: g.dev % s.devs.length, event: g.event };
     case 'hot-reset': return { op: 'hot-reset', devs: s.devs.map((_, i) => i) };
     case 'attach': {
-      const b = pick(s.bufs, (x) => x.userFd, g.sel);
+      const b = pick(s.bufs, (x) => x.userFd, g.sel, stateAware);
       return b === null ? null : { op: 'attach', buf: b, importer: g.importer, p2p: g.p2p };
     }
     case 'close-fd': {
-      const b = pick(s.bufs, (x) => x.userFd, g.sel);
+      const b = pick(s.bufs, (x) => x.userFd, g.sel, stateAware);
       return b === null ? null : { op: 'close-fd', buf: b };
     }
     default: {
       const live = g.op === 'unmap' || g.op === 'access' ? (a: LcState['atts'][number]) => a.mapped : (a: LcState['atts'][number]) => !a.detached;
-      const a = pick(s.atts, live, g.sel);
+      const a = pick(s.atts, live, g.sel, stateAware);
       return a === null ? null : { op: g.op, att: a };
     }
   }

@@ -70,6 +70,7 @@ export async function race(cfg: LifecycleConfig, prefix: readonly LcCmd[], a: Lc
     await s.waitAll();
     await new Promise((r) => setImmediate(r));
   }
+  real.k.setScheduler(undefined);
   if (!settled[0] || !settled[1]) {
     real.k.report('LOCK-ORDER', `deadlock: ${[a, b].filter((_, i) => !settled[i]).map(opName).join(' and ')} never returned`, { a: opName(a), b: opName(b) });
     return { real, results: ['blocked', 'blocked'], linearizable: false };

@@ -14,7 +14,7 @@ export const TOOL_VERSION = '0.1.0';
 /** Searches per target and round: each looks for rules the earlier ones did not show. */
 const MAX_SEARCHES = 4;
 /** A seeded bug's own rule gets this many times the budget: some need 5+ specific steps. */
-const OWN_RULE_FACTOR = 50;
+export const OWN_RULE_FACTOR = 50;
 
 export interface BaselineEntry {
   readonly fingerprint: string;

@@ -3,10 +3,15 @@
 // dma_buf_sgt_match()/finish_match, the PAL finish_match, the compat match of
 // unaware exporters, dma_buf_export()'s ops checks (RFC 05/26) and
 // dma_buf_mapping_attach() (RFC 03/26, with the move_notify check), on the
-// simulated kernel. drivers/dma-buf/dma-buf-mapping.c as in blob 66606891663
-// of the stored jgunthorpe/linux history (dma_buf_match_mapping with
-// finish_match); dma-buf.c at 169394c2e408c0191ffe6b771f9f130371ab9de5 for
-// the attach body. The converter profile's core converters (004) are a
+// simulated kernel. drivers/dma-buf/dma-buf-mapping.c as in the later of the
+// two copies of jgunthorpe/linux that the project's code index holds
+// (dma_buf_match_mapping with finish_match and the -EOPNOTSUPP skip; the
+// index names no commit for it: "66606891663" is the index's id, not a git
+// object). The one it dates, 7cdf70a775b652499d0334a906116034568fdb27, is an
+// earlier draft whose loop never runs (imp_end = args->imp_mappings) and does
+// not stop at a match. dma-buf.c at 169394c2e408c0191ffe6b771f9f130371ab9de5
+// for the attach body; dma_buf_export()'s legacy map/unmap acceptance is RFC
+// 05/26's, which that commit predates. The converter profile's core converters (004) are a
 // design proposal with no code: the loop tries them only when the types
 // differ, and keeps importer PAL entries out.
 import type { Errno, Result } from '../../models/errno.ts';

@@ -85,10 +85,13 @@ export class Kernel {
     }
   }
 
-  /** Install fast-check's scheduler; tasks started with spawn() are told apart by name. */
+  /** Install fast-check's scheduler; tasks started with spawn() are told apart by name.
+   *  undefined ends the race and disables the task store until the next spawn(): while
+   *  enabled it costs every later promise of the process (a third of a lifecycle step). */
   setScheduler(s: fc.Scheduler | undefined): void {
     this.scheduler = s;
     this.tasks ??= s ? TASKS : undefined;
+    if (!s) TASKS.disable();
   }
 
   /** Run `fn` as a named task (for races). */

@@ -52,9 +52,9 @@ function mappingKernel(k: Kernel, routeTo: (dev: string | null) => MapType): Map
   const p2p = new P2pdma({ vendor: 'other', family: 0 });
   return {
     heap: k.heap, dma: k.dma, log: k.log,
-    p2pdmaMapType: (_provider, dev) => routeTo(dev as string | null),
-    busAddrMap: (provider, paddr) => p2p.pci_p2pdma_bus_addr_map({ owner: null, bus_offset: provider.busOffset }, paddr),
-    assertResvHeld: (resv, site) => (resv as DmaBuf['resv']).assertHeld('LOCK-RESV', site),
+    p2pdmaMapType(_provider, dev) { return routeTo(dev as string | null); },
+    busAddrMap(provider, paddr) { return p2p.pci_p2pdma_bus_addr_map({ owner: null, bus_offset: provider.busOffset }, paddr); },
+    assertResvHeld(resv, site) { (resv as DmaBuf['resv']).assertHeld('LOCK-RESV', site); },
   };
 }
 
