@@ -127,8 +127,17 @@ export async function matchCaseViolations(impl: MatchImpl, c: AttachCase, log: V
   return log;
 }
 
+const OUTCOME_FIELDS = ['stage', 'ret', 'chosen', 'calls', 'mapType', 'offered'] as const;
+
 function canon(o: AttachOutcome): string {
-  return JSON.stringify([o.stage, o.ret, o.chosen, o.calls, o.mapType, o.offered]);
+  return JSON.stringify(OUTCOME_FIELDS.map((f) => o[f]));
+}
+
+/** What differs, the result first, then the first other field (which callbacks ran, the map type, the list offered). */
+function describeDifference(want: AttachOutcome, got: AttachOutcome): string {
+  const head = `attach answered ${got.ret} at ${got.stage} (chosen ${JSON.stringify(got.chosen)}), the model says ${want.ret} at ${want.stage} (chosen ${JSON.stringify(want.chosen)})`;
+  const field = OUTCOME_FIELDS.slice(3).find((f) => JSON.stringify(want[f]) !== JSON.stringify(got[f]));
+  return field ? `${head}; ${field}: ${JSON.stringify(got[field])}, the model says ${JSON.stringify(want[field])}` : head;
 }
 
 function resultRule(want: AttachOutcome, got: AttachOutcome): RuleId {
@@ -145,7 +154,7 @@ function needsP2P(e: MatchEntry, i: MatchEntry): boolean {
 /** Every MATCH-* rule on one case: the outcome against the model, and the invariants on the outcome alone. */
 export function checkMatch(c: AttachCase, got: AttachOutcome, log: ViolationLog): void {
   const want = exportAndAttach(c);
-  if (canon(want) !== canon(got)) log.report(resultRule(want, got), `attach answered ${got.ret} at ${got.stage} (chosen ${JSON.stringify(got.chosen)}), the model says ${want.ret} at ${want.stage} (chosen ${JSON.stringify(want.chosen)})`, { port: got, model: want });
+  if (canon(want) !== canon(got)) log.report(resultRule(want, got), describeDifference(want, got), { port: got, model: want });
   const kind = exportCheck(c.exporter.ops);
   if (kind.ok && kind.value === 'legacy' && got.offered && JSON.stringify(got.offered) !== JSON.stringify(LEGACY_LIST)) log.report('MATCH-LEGACY', `a legacy exporter was offered as ${JSON.stringify(got.offered)}, not [SGT(NO_P2P)]`, { offered: got.offered });
   const offered = got.offered ?? [];
