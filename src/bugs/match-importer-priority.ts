@@ -8,17 +8,11 @@ import type { MatchImpl } from '../rules/match.ts';
 class ImporterPriority extends DmaBufMatchCore {
   override dma_buf_match_mapping(args: DmaBufMatchArgs, exp: readonly DmaBufMappingMatch[], exp_len: number): Int {
     this.trace.offered?.(exp.slice(0, exp_len));
-    for (let i = 0; i !== args.imp_len; i++) {
-      const imp = args.imp_matches[i]!;
+    const convs = this.converters();
+    for (let i = 0; i !== args.imp_len; i++) { // BUG: importer order outer
       for (let e = 0; e !== exp_len; e++) {
-        const x = exp[e]!;
-        if (x.type !== imp.type || !this.importable(x.type)) continue;
-        if (x.type.match) {
-          const ret = this.callMatch(x.type.match, args, x, imp);
-          if (ret === '-EOPNOTSUPP') continue;
-          if (ret !== 0) return ret;
-        }
-        return this.finish(x.type.finish_match, args, x, imp);
+        const r = this.matchPair(args, exp[e]!, args.imp_matches[i]!, convs);
+        if (r !== 'next') return r;
       }
     }
     return '-EINVAL';

@@ -203,24 +203,28 @@ export class DmaBufMatchCore {
     this.trace.offered?.(exp.slice(0, exp_len));
     const convs = this.converters();
     for (let e = 0; e !== exp_len; e++) {
-      const x = exp[e]!;
       for (let i = 0; i !== args.imp_len; i++) {
-        const imp = args.imp_matches[i]!;
-        let ops: Pick<DmaBufConverter, 'match' | 'finish_match'> = x.type;
-        if (x.type !== imp.type) {
-          const conv = convs.find((c) => c.from === x.type && c.to === imp.type);
-          if (!conv) continue;
-          ops = conv;
-        } else if (!this.importable(x.type)) continue;
-        if (ops.match) {
-          const ret = this.callMatch(ops.match, args, x, imp);
-          if (ret === '-EOPNOTSUPP') continue;
-          if (ret !== 0) return ret;
-        }
-        return this.finish(ops.finish_match, args, x, imp);
+        const r = this.matchPair(args, exp[e]!, args.imp_matches[i]!, convs);
+        if (r !== 'next') return r;
       }
     }
     return '-EINVAL';
+  }
+
+  /** The body of the loop for one (exporter, importer) pair: a result to return, or 'next'. */
+  protected matchPair(args: DmaBufMatchArgs, x: DmaBufMappingMatch, imp: DmaBufMappingMatch, convs: readonly DmaBufConverter[]): Int | 'next' {
+    let ops: Pick<DmaBufConverter, 'match' | 'finish_match'> = x.type;
+    if (x.type !== imp.type) {
+      const conv = convs.find((c) => c.from === x.type && c.to === imp.type);
+      if (!conv) return 'next';
+      ops = conv;
+    } else if (!this.importable(x.type)) return 'next';
+    if (ops.match) {
+      const ret = this.callMatch(ops.match, args, x, imp);
+      if (ret === '-EOPNOTSUPP') return 'next';
+      if (ret !== 0) return ret;
+    }
+    return this.finish(ops.finish_match, args, x, imp);
   }
 
   /** dma_buf_sgt_match(). */
