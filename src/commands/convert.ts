@@ -7,7 +7,7 @@ import { parseTopology, parseU64 } from '../../models/pci/load.ts';
 import { p2pdmaMapType, p2pdmaProvider } from '../../models/pci/p2pdma.ts';
 import { TopologyIndex } from '../../models/pci/topology.ts';
 import { MAP_TYPES, type MapType } from '../../models/pci/types.ts';
-import { isProfile, type Profile } from '../../models/profiles.ts';
+import { isProfile, spec, type Profile } from '../../models/profiles.ts';
 import { hex } from '../../models/u64.ts';
 import { NO_FAULTS } from '../kernel/faults.ts';
 import { runConversion } from '../rules/conversion.ts';
@@ -81,7 +81,7 @@ export function convert(c: Case): unknown {
   checkPal(PAL_IMPLS[0]!, c.view, c.request, log);
   const pal = vfioDmaBufCreate(c.view, c.request);
   if (!pal.ok) return { pal: pal.errno, route: c.route, segments: [], violations: jsonSafe(log.violations) };
-  const impl = c.profile === 'v8' ? V8_DMA_BUF_MAP : MAINLINE_PHYS_VEC_TO_SGT;
+  const impl = spec(c.profile).segmentLimit === V8_DMA_BUF_MAP.limit ? V8_DMA_BUF_MAP : MAINLINE_PHYS_VEC_TO_SGT;
   const conv = { phys: pal.value.phys, size: pal.value.size, route: c.route, busOffset: pal.value.provider.busOffset, pageSize: c.view.pageSize, faults: NO_FAULTS, dir: 'DMA_BIDIRECTIONAL' as const };
   const out = runConversion(impl, conv);
   return {

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import type { Errno } from '../../models/errno.ts';
 import { IOMMU_DOMAIN, IOMMUFD, PAL, SGT, type AttachCase, type CallbackResult, type ExporterOps, type ImporterOps, type MatchEntry, type Route, type TypeSpec } from '../../models/mapping.ts';
 import { MAP_TYPES } from '../../models/pci/types.ts';
-import type { Profile } from '../../models/profiles.ts';
+import { spec, type Profile } from '../../models/profiles.ts';
 
 export const PRIVATE_TYPES = ['privA', 'privB', 'privC'] as const;
 /** Referenced by lists but never declared in the universe. */
@@ -36,7 +36,7 @@ export const universeArb: fc.Arbitrary<TypeSpec[]> = fc
   .chain((names) => fc.tuple(...names.map((name) => fc.option(tableArb(), { nil: undefined }).map((callback): TypeSpec => (callback ? { name, callback } : { name })))));
 
 function typeArb(profile: Profile): fc.Arbitrary<string> {
-  const core = profile === 'converter' ? [SGT, PAL, IOMMU_DOMAIN] : [SGT, PAL];
+  const core = spec(profile).converters.some((c) => c.to === IOMMU_DOMAIN) ? [SGT, PAL, IOMMU_DOMAIN] : [SGT, PAL];
   return fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...core) }, { weight: 2, arbitrary: fc.constantFrom(...PRIVATE_TYPES) }, { weight: 1, arbitrary: fc.constant(UNKNOWN_TYPE) });
 }
 
@@ -97,7 +97,7 @@ export function attachCaseArb(opts: AttachCaseOptions = {}): fc.Arbitrary<Attach
         importerOps: importerOpsArb,
       })
       .map((r): AttachCase => {
-        const keepPal = opts.loaderPrecondition === false || profile !== 'rfc' || r.importer === IOMMUFD;
+        const keepPal = opts.loaderPrecondition === false || spec(profile).palImporters !== 'iommufd-only' || r.importer === IOMMUFD;
         const imp = keepPal ? r.imp : r.imp.filter((e) => e.type !== PAL);
         const list = r.ops.singleExporterMatch && r.list.length === 0 ? [{ type: SGT, ops: 'ops0', p2p: false }] : r.list;
         return { profile, types: r.types, exp: list, imp, importer: r.importer, routes: r.routes, exporter: { ops: r.ops, list, ...(r.early ? { early: r.early } : {}) }, importerOps: r.importerOps };

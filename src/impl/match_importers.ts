@@ -7,7 +7,7 @@
 // converter map (004). Both unmap on move_notify; iommufd stays revoked.
 import type { PhysVec } from '../../models/pal.ts';
 import { routable } from '../../models/mapping.ts';
-import type { Profile } from '../../models/profiles.ts';
+import { spec, type Profile } from '../../models/profiles.ts';
 import type { DmaDir } from '../kernel/dma.ts';
 import { IOMMU_MMIO, IOMMU_READ, IOMMU_WRITE } from '../kernel/iommu.ts';
 import type { Kernel } from '../kernel/kernel.ts';
@@ -171,13 +171,13 @@ type Kind = 'dma' | 'iommufd';
 function matchImporter(kind: Kind, profile: Profile, variant: VfioMatchVariant): ImporterPlugin {
   return {
     kind: 'importer', name: `${kind}:${profile}`, importer: kind, profiles: [profile],
-    description: kind === 'dma' ? `DMA importer through match-making (${profile})` : `iommufd through ${profile === 'rfc' ? 'the PAL type' : 'the PAL→iommu_domain converter'}`,
+    description: kind === 'dma' ? `DMA importer through match-making (${profile})` : `iommufd through ${spec(profile).iommufdPath === 'pal' ? 'the PAL type' : 'the PAL→iommu_domain converter'}`,
     async attach(k, dmabuf, exp, { p2p, dev }) {
       const exporter = exp as ExporterDevice as VfioPciCore;
       const core = new DmaBufMatchCore(k, profile, (p, c) => (p === exporter.name && routable(exporter.cfg.routeTo(c)) ? 2 : -1));
       const view = asMatchDmaBuf(core, dmabuf, variant, exporter.name);
       const imp = kind === 'dma' ? new DmaMatchAttachment(k, dmabuf, view, core, exporter) : new IommufdMatchAttachment(k, dmabuf, view, core, exporter);
-      const list: DmaBufMappingMatch[] = kind === 'dma' ? [imappingSgt(core, dev, p2p)] : profile === 'rfc' ? [imappingPal(core)] : [{ type: core.iommu_domain_type, sgt_data: NO_SGT, imp_priv: imp.constructor.name }];
+      const list: DmaBufMappingMatch[] = kind === 'dma' ? [imappingSgt(core, dev, p2p)] : spec(profile).iommufdPath === 'pal' ? [imappingPal(core)] : [{ type: core.iommu_domain_type, sgt_data: NO_SGT, imp_priv: imp.constructor.name }];
       dmabuf.file.get('dma_buf_get');
       const r = await core.dma_buf_mapping_attach(view, list, { allow_peer2peer: kind === 'iommufd' || p2p, move_notify: () => imp.move_notify() }, null);
       if (!r.ok) {

@@ -2,7 +2,7 @@
 // (the RFC port or a seeded bug) and on models/mapping.ts; checkMatch()
 // reports every difference and every broken invariant through a ViolationLog.
 import { compatible, exportAndAttach, exportCheck, IOMMU_DOMAIN, LEGACY_LIST, mayImportPal, PAL, routable, routeOf, SGT, type AttachCase, type AttachMapType, type AttachOutcome, type MatchEntry, type Stage } from '../../models/mapping.ts';
-import type { Profile } from '../../models/profiles.ts';
+import { spec, type Profile } from '../../models/profiles.ts';
 import { Kernel } from '../kernel/kernel.ts';
 import { DmaBufMatchCore, emappingPal, emappingSgt, imappingPal, imappingSgt, NO_SGT, type DmaBufMappingMatch, type DmaBufMappingType, type MatchAttachOps, type MatchDmaBufOps, type P2pDistance } from '../impl/dma-buf-match.ts';
 import type { RuleId } from './registry.ts';
@@ -25,7 +25,7 @@ export interface MatchFinding {
 }
 
 export const MATCH_FINDINGS: readonly MatchFinding[] = [
-  { id: 'rfc-pal-type-open', rule: 'MATCH-RESTRICT', applies: (c) => c.profile === 'rfc' && c.importer !== 'iommufd' && c.imp.some((e) => e.type === PAL) },
+  { id: 'rfc-pal-type-open', rule: 'MATCH-RESTRICT', applies: (c) => spec(c.profile).palImporters === 'iommufd-only' && c.importer !== 'iommufd' && c.imp.some((e) => e.type === PAL) },
 ];
 
 /** The case's importer may list PAL only where the module loader would let it use PAL (the rfc precondition). */

@@ -3,6 +3,7 @@
 // DMA-*, ROUTE-NOMAP) against models/sgt.ts on the simulated DMA API
 // (runConversion). Violations a documented finding explains are tagged with it.
 import fc from 'fast-check';
+import { PROFILES, spec } from '../../../models/profiles.ts';
 import { hex } from '../../../models/u64.ts';
 import { conversionCaseArb, hugeConversionCaseArb, palCaseArb, type PalCase } from '../../gen/ranges.ts';
 import type { Step } from '../../report/types.ts';
@@ -80,7 +81,7 @@ function conversionFound(impl: ConversionImpl, c: ConversionCase): Found {
 function conversionTarget(impl: ConversionImpl): Target {
   const arb = impl.bugOf === 'LEN-NENTS' ? hugeConversionCaseArb : fc.oneof({ weight: 8, arbitrary: conversionCaseArb() }, { weight: 1, arbitrary: hugeConversionCaseArb });
   return {
-    name: impl.name, suite: 'convert', kind: impl.bugOf ? 'bug' : 'core', profiles: impl.limit === 'uint-max' ? ['v8'] : ['rfc', 'converter'], rules: CONVERT_RULES, ...(impl.bugOf ? { bugOf: impl.bugOf } : {}),
+    name: impl.name, suite: 'convert', kind: impl.bugOf ? 'bug' : 'core', profiles: PROFILES.filter((p) => spec(p).segmentLimit === impl.limit), rules: CONVERT_RULES, ...(impl.bugOf ? { bugOf: impl.bugOf } : {}),
     findings: CONVERSION_FINDINGS.filter((f) => f.impls.includes(findingsBase(impl))).map((f) => ({ id: f.id, rules: f.rules })),
     async search(seed, runs, skip, opts) {
       const hit = await searchWith(arb, seed, runs, (c) => runConversion(impl, c).log.violations.some(wanted(CONVERT_RULES, skip)), opts?.observe);

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import type { DeviceEvent } from '../../../models/lifecycle.ts';
 import type { AttachCase } from '../../../models/mapping.ts';
-import type { Profile } from '../../../models/profiles.ts';
+import { PROFILES as ALL_PROFILES, spec, type Profile } from '../../../models/profiles.ts';
 import { hex } from '../../../models/u64.ts';
 import { matchCleanedAttach } from '../../bugs/match-cleaned-attach.ts';
 import { matchConverterLeak } from '../../bugs/match-converter-leak.ts';
@@ -30,7 +30,8 @@ import { lifecycleTarget } from './lifecycle.ts';
 
 const MATCH_RULES = family('MATCH');
 const CORE_RULES = MATCH_RULES.filter((r) => r !== 'MATCH-CLEANED');
-const PROFILES: readonly Profile[] = ['rfc', 'converter'];
+/** The designs with mapping types: where match-making runs. */
+const PROFILES: readonly Profile[] = ALL_PROFILES.filter((p) => spec(p).mappingTypes);
 
 type Ev = { port?: { ret?: unknown }; model?: { ret?: unknown } } | undefined;
 

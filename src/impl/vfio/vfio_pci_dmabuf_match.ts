@@ -7,6 +7,7 @@
 // `review-fix` is the fix Jason Gunthorpe proposed to Baolu Lu's review of
 // RFC 12/26 (no dma_resv_assert_held, no !priv->vdev check, priv->pdev).
 import type { PhysVec } from '../../../models/pal.ts';
+import { converterFor, spec } from '../../../models/profiles.ts';
 import type { Kernel } from '../../kernel/kernel.ts';
 import type { KObj } from '../../kernel/objects.ts';
 import type { PalExpOps } from '../converters.ts';
@@ -23,6 +24,9 @@ export interface VfioMatchVariant {
   readonly palChecksRevoked?: boolean;
   readonly bugOf?: 'MATCH-CLEANED';
 }
+
+/** models/profiles.ts names the VFIO offers; this is the SGT one (DMA_BUF_EMAPPING_SGT_P2P). */
+const VFIO_SGT_P2P = 'SGT(EXPORTER_REQUIRES_P2P)';
 
 export const RFC_POSTED: VfioMatchVariant = { name: 'vfio-pci:rfc-posted', posted: true, attachChecksRevoked: true };
 export const RFC_REVIEW_FIX: VfioMatchVariant = { name: 'vfio-pci:rfc-review-fix', posted: false, attachChecksRevoked: true };
@@ -46,8 +50,9 @@ export function vfioMatchOps(core: DmaBufMatchCore, dmabuf: DmaBuf, variant: Vfi
         if (!priv.vdev) return '-ENODEV';
         dev = priv.vdev.name;
       }
-      const pal = emappingPal(core, { name: 'vfio_pci_dma_buf_pal_ops', pal: vfioPalOps(k, dmabuf, variant.palChecksRevoked === true) }, core.profile === 'converter' ? dev : null);
-      const list = core.profile === 'converter' ? [pal] : [pal, emappingSgt(core, { name: 'vfio_pci_dma_buf_sgt_ops' }, dev, true)];
+      // The PAL entry names the exporting device only where the core converts PAL to SGT for it (004).
+      const pal = emappingPal(core, { name: 'vfio_pci_dma_buf_pal_ops', pal: vfioPalOps(k, dmabuf, variant.palChecksRevoked === true) }, converterFor(core.profile, 'PAL', 'SGT') ? dev : null);
+      const list = spec(core.profile).vfioOffers.flatMap((o) => (o === 'PAL' ? [pal] : o === VFIO_SGT_P2P ? [emappingSgt(core, { name: 'vfio_pci_dma_buf_sgt_ops' }, dev, true)] : []));
       return core.dma_buf_match_mapping(args, list, list.length);
     },
   };
