@@ -3,7 +3,9 @@ import fc from 'fast-check';
 import { bundledExporters, bundledImporters, dmaImporter, iommufdImporter, nvgrace, vfioPci } from '../src/harness/bundled.ts';
 import { guardExporter } from '../src/harness/guard.ts';
 import { failureOf, lifecycleProperty } from '../src/harness/lifecycle-prop.ts';
-import { runLifecycle, type LifecycleConfig } from '../src/harness/lifecycle.ts';
+import { requestFor, runLifecycle, type LifecycleConfig } from '../src/harness/lifecycle.ts';
+import { dma_buf_dynamic_attach, dma_buf_export, type DmaBuf, type DmaBufAttachment, type DmaBufOps } from '../src/impl/dma-buf-core.ts';
+import { Kernel } from '../src/kernel/kernel.ts';
 import type { ExporterPlugin, ImporterPlugin } from '../src/harness/plugin.ts';
 import type { RuleId } from '../src/rules/registry.ts';
 import { budget } from './budget.ts';
@@ -95,5 +97,35 @@ describe('FINDINGS in the lifecycle', () => {
     expect(r.steps.every((s) => s.result === s.expected)).toBe(true);
     expect(r.violations).toEqual([]);
     expect(r.model.bufs[0]).toMatchObject({ revoked: true, cleaned: true, released: true });
+  });
+});
+
+describe('IOMMUFD-ONE: the private interconnect hands out only what is a single-range VFIO dma-buf', () => {
+  it('a dma-buf of another exporter is -EOPNOTSUPP, a revoked one -ENODEV, two ranges -EOPNOTSUPP, one range its PAL entry', async () => {
+    const k = new Kernel();
+    const dev = vfioPci.probe(k, { name: 'vdev0', bars: [{ index: 0, type: 'mem', start: 0x38000000000n, size: 0x100000n, busOffset: 0n }], pageSize: 4096n, routeTo: () => 'THRU_HOST_BRIDGE' });
+    const foreignOps: DmaBufOps = { map_dma_buf: () => ({ ok: false, errno: '-EINVAL' }), unmap_dma_buf: () => undefined, release: async () => undefined };
+    const foreign = dma_buf_export(k, 'gpu.bo0', foreignOps, 0x1000n, k.heap.alloc('priv', 'gpu_export', {})!)!;
+    const attach = async (buf: DmaBuf) => {
+      const a = await dma_buf_dynamic_attach(k, buf, null, { allow_peer2peer: true, move_notify: () => undefined });
+      if (!a.ok) throw new Error(a.errno);
+      return a.attach.value;
+    };
+    const privateMap = async (a: DmaBufAttachment) => {
+      await a.dmabuf.resv.lock('iopt_map_dmabuf');
+      const r = dev.iommufdMap!(a);
+      a.dmabuf.resv.unlock('iopt_map_dmabuf');
+      return r.ok ? r.value : r.errno;
+    };
+    expect(await privateMap(await attach(foreign))).toBe('-EOPNOTSUPP');
+    const one = await dev.create(requestFor(1, true));
+    const two = await dev.create(requestFor(2, true));
+    if (!one.ok || !two.ok) throw new Error('create failed');
+    const [a1, a2] = [await attach(one.value), await attach(two.value)];
+    expect(await privateMap(a1)).toMatchObject({ paddr: 0x38000000000n });
+    expect(await privateMap(a2)).toBe('-EOPNOTSUPP');
+    expect(await dev.event('mem-off')).toBe('ok');
+    expect(await privateMap(a1)).toBe('-ENODEV');
+    expect(k.log.violations).toEqual([]);
   });
 });
