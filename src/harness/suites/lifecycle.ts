@@ -43,12 +43,12 @@ const propertyOf = (cfg: LifecycleConfig, failOn: RuleId | undefined, stateAware
 
 /** Something threw past the guarded hooks (a dma-buf op the core calls, say): re-run the
  *  same seeded search (it is deterministic) and report the shrunk throw as PLUGIN-THROW. */
-async function thrownFound(cfg: LifecycleConfig, failOn: RuleId | undefined, seed: number, runs: number): Promise<Found> {
-  const out = await fc.check(propertyOf(cfg, failOn), { seed, numRuns: runs });
+async function thrownFound(cfg: LifecycleConfig, failOn: RuleId | undefined, seed: number, runs: number, stateAware = true): Promise<Found> {
+  const out = await fc.check(propertyOf(cfg, failOn, stateAware), { seed, numRuns: runs });
   const e = out.errorInstance;
   const message = `the implementation threw outside a plugin hook: ${e instanceof Error ? e.message : String(e)}`;
   const step: Step = { index: 0, from: 'user', to: 'exporter', command: out.counterexample ? fc.stringify(out.counterexample[0]) : 'the generated commands', result: 'threw', expected: 'a result', rule: 'PLUGIN-THROW' };
-  return { violations: out.failed ? [{ rule: 'PLUGIN-THROW', message }] : [], explainedBy: [null], counterexample: { suite: 'lifecycle', steps: [step], failingStep: 0, input: { thrown: true, ...(failOn ? { failOn } : {}), seed, runs } } };
+  return { violations: out.failed ? [{ rule: 'PLUGIN-THROW', message }] : [], explainedBy: [null], counterexample: { suite: 'lifecycle', steps: [step], failingStep: 0, input: { thrown: true, ...(failOn ? { failOn } : {}), seed, runs, ...(stateAware ? {} : { stateAware }) } } };
 }
 
 /** Re-run a race case exactly (fast-check seed and path) and describe it as steps. */
@@ -76,7 +76,7 @@ function raceProperty(cfg: LifecycleConfig, sc: (typeof RACE_SCENARIOS)[number],
   });
 }
 
-type LcInput = { cmds?: LcCmd[]; race?: number; thrown?: boolean; failOn?: RuleId; seed?: number; path?: string; runs?: number };
+type LcInput = { cmds?: LcCmd[]; race?: number; thrown?: boolean; failOn?: RuleId; seed?: number; path?: string; runs?: number; stateAware?: boolean };
 
 export function lifecycleTarget(name: string, cfg: LifecycleConfig, kind: Target['kind'], opts: { bugOf?: RuleId; profiles?: readonly Profile[] } = {}): Target {
   const { bugOf } = opts;
@@ -93,7 +93,7 @@ export function lifecycleTarget(name: string, cfg: LifecycleConfig, kind: Target
       opts.observe?.(out);
       const f = failureOf(out);
       if (f && f.violations.some((v) => rules.includes(v.rule))) return lifecycleFound(cfg, f.cmds);
-      if (out.failed && !f && rules.includes('PLUGIN-THROW')) return thrownFound(cfg, failOn, seed, runs);
+      if (out.failed && !f && rules.includes('PLUGIN-THROW')) return thrownFound(cfg, failOn, seed, runs, opts.stateAware);
       if (opts.stateAware === false) return null;
       for (const [i, sc] of RACE_SCENARIOS.entries()) {
         const out = await fc.check(raceProperty(cfg, sc, rules), { seed, numRuns: Math.max(1, Math.ceil(runs / RACE_DIVISOR)) });
@@ -104,7 +104,7 @@ export function lifecycleTarget(name: string, cfg: LifecycleConfig, kind: Target
     },
     replay: async (input) => {
       const r = input as LcInput;
-      if (r.thrown) return thrownFound(cfg, r.failOn, r.seed ?? 0, r.runs ?? 1);
+      if (r.thrown) return thrownFound(cfg, r.failOn, r.seed ?? 0, r.runs ?? 1, r.stateAware);
       return r.race === undefined ? lifecycleFound(cfg, r.cmds ?? []) : raceFound(cfg, r.race, r.seed ?? 0, r.path ?? '');
     },
     async explore(k) {

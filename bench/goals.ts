@@ -1,0 +1,55 @@
+// The issue's goals, each judged met or missed from the measured figures
+// (null: not measured in this run, e.g. npm test under --no-npm-test).
+import type { ConversionBench } from './conversion.ts';
+import type { ExhaustiveBench } from './exhaustive.ts';
+import type { StepsBench } from './lifecycle-steps.ts';
+import type { NpmTestBench } from './npm-test.ts';
+import type { BugBench } from './seeded-bugs.ts';
+import { summarize } from './stats.ts';
+import { fmt } from './table.ts';
+
+export interface Goal {
+  readonly goal: string;
+  readonly value: string;
+  readonly met: boolean | null;
+}
+
+export const NPM_TEST_MAX_MS = 60_000;
+export const DETECT_MEDIAN_MAX_MS = 1_000;
+export const MIN_SPEEDUP = 10;
+export const MIN_STEPS_PER_SECOND = 50_000;
+export const EXHAUSTIVE_K6_MAX_MS = 10_000;
+export const CONVERSION_65536_MAX_MS = 100;
+
+/** Found in every seed with a median under the goal. */
+export const detectedInTime = (b: BugBench): boolean => b.stateAware.found === b.stateAware.of && b.stateAware.ms.median < DETECT_MEDIAN_MAX_MS;
+
+export const fastEnough = (b: BugBench): boolean => (b.speedup?.runs ?? 0) >= MIN_SPEEDUP;
+
+function bugsGoal(bugs: readonly BugBench[]): Goal {
+  const missed = bugs.filter((b) => !detectedInTime(b));
+  const why = (b: BugBench) => (b.stateAware.found < b.stateAware.of ? `${b.name} found in ${b.stateAware.found}/${b.stateAware.of} seeds` : `${b.name} ${fmt(b.stateAware.ms.median)} ms`);
+  const value = `${bugs.length - missed.length}/${bugs.length} bugs${missed.length ? `; missed: ${missed.map(why).join(', ')}` : ''}`;
+  return { goal: `every seeded bug found (all seeds), median < ${fmt(DETECT_MEDIAN_MAX_MS)} ms`, value, met: missed.length === 0 };
+}
+
+function speedupGoal(bugs: readonly BugBench[]): Goal {
+  const deep = bugs.filter((b) => b.speedup);
+  const ok = deep.filter(fastEnough);
+  const median = deep.length ? summarize(deep.map((b) => b.speedup!.runs)).median : 0;
+  return { goal: `state-aware ≥ ${MIN_SPEEDUP}× sooner than uniform fc.commands (median runs, lifecycle bugs)`, value: `${ok.length}/${deep.length} bugs; median ratio ${fmt(median, 1)}×`, met: deep.length > 0 && ok.length === deep.length };
+}
+
+export function goals(r: { seededBugs: readonly BugBench[]; lifecycleSteps: StepsBench; exhaustive: readonly ExhaustiveBench[]; conversion: readonly ConversionBench[]; npmTest: NpmTestBench | null }): Goal[] {
+  const k6 = r.exhaustive.find((e) => e.k === 6)!;
+  const big = r.conversion.find((c) => c.ranges === 65536)!;
+  const t = r.npmTest;
+  return [
+    { goal: `npm test ≤ ${NPM_TEST_MAX_MS / 1000} s (and passes)`, value: t ? `${fmt(t.ms / 1000, 1)} s, exit ${t.exitCode}` : 'skipped (--no-npm-test)', met: t ? t.ms <= NPM_TEST_MAX_MS && t.exitCode === 0 : null },
+    bugsGoal(r.seededBugs),
+    speedupGoal(r.seededBugs),
+    { goal: `≥ ${fmt(MIN_STEPS_PER_SECOND)} lifecycle steps/s (checkers on)`, value: `${fmt(r.lifecycleSteps.on.stepsPerSecond)} steps/s`, met: r.lifecycleSteps.on.stepsPerSecond >= MIN_STEPS_PER_SECOND },
+    { goal: `exhaustive k = 6 < ${EXHAUSTIVE_K6_MAX_MS / 1000} s`, value: `${fmt(k6.ms / 1000, 2)} s, ${fmt(k6.states)} states`, met: k6.ms < EXHAUSTIVE_K6_MAX_MS },
+    { goal: `65,536 ranges converted by the model < ${CONVERSION_65536_MAX_MS} ms`, value: `${fmt(big.ms, 1)} ms`, met: big.ms < CONVERSION_65536_MAX_MS },
+  ];
+}

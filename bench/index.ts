@@ -1,0 +1,73 @@
+// npm run bench: how fast the suite finds each seeded bug (and how much
+// sooner than a uniform baseline), lifecycle throughput with and without the
+// checkers, exhaustive mode, the conversion model, and `npm test`; prints
+// tables with every goal met or missed and writes reports/bench.json.
+import { mkdirSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { DEFAULT_RUNS, DEFAULT_SEED } from '../src/commands/run.ts';
+import { UsageError } from '../src/commands/usage.ts';
+import { OWN_RULE_FACTOR, writeAtomic } from '../src/harness/runner.ts';
+import { allTargets } from '../src/harness/targets.ts';
+import { parseBenchArgs, type BenchArgs } from './args.ts';
+import { benchConversion } from './conversion.ts';
+import { benchExhaustive, type ExhaustiveBench } from './exhaustive.ts';
+import { goals } from './goals.ts';
+import { benchSteps } from './lifecycle-steps.ts';
+import { benchNpmTest } from './npm-test.ts';
+import { baselineTable, bugsTable, conversionTable, exhaustiveTable, goalsTable, npmTestLine, stepsTable } from './render.ts';
+import { benchBug, type BugBench } from './seeded-bugs.ts';
+
+const OUT = 'reports/bench.json';
+const SEEDS = Array.from({ length: 10 }, (_, i) => DEFAULT_SEED + i);
+/** Runs per search, state-aware and baseline alike: what the runner gives a seeded bug's own rule; --deep five times that. */
+const BUDGET = { quick: DEFAULT_RUNS * OWN_RULE_FACTOR, deep: 5 * DEFAULT_RUNS * OWN_RULE_FACTOR };
+const SEQUENCES = { quick: 5_000, deep: 20_000 };
+
+const say = (text: string): void => void process.stdout.write(`${text}\n\n`);
+
+async function seededBugs(budget: number): Promise<BugBench[]> {
+  const bugs = allTargets().filter((t) => t.bugOf);
+  const out: BugBench[] = [];
+  for (const [i, t] of bugs.entries()) {
+    process.stderr.write(`[${i + 1}/${bugs.length}] ${t.name}\n`);
+    out.push(await benchBug(t, SEEDS, budget));
+  }
+  return out;
+}
+
+async function bench(args: BenchArgs): Promise<void> {
+  const depth = args.deep ? 'deep' : 'quick';
+  say(`dmabuf-conform bench (${depth}): seeds ${SEEDS.join(', ')}; node ${process.version}, ${cpus().length} CPUs`);
+  // Throughput first, while only the faithful port has run: the bug searches leave the JIT megamorphic.
+  const lifecycleSteps = await benchSteps(DEFAULT_SEED, SEQUENCES[depth]);
+  say(stepsTable(lifecycleSteps));
+  const exhaustive: ExhaustiveBench[] = [];
+  for (const k of [4, 5, 6]) exhaustive.push(await benchExhaustive(k));
+  say(exhaustiveTable(exhaustive));
+  const conversion = [1, 1_000, 65_536].map(benchConversion);
+  say(conversionTable(conversion));
+  const seededBugsResult = await seededBugs(BUDGET[depth]);
+  say(bugsTable(seededBugsResult, BUDGET[depth]));
+  say(baselineTable(seededBugsResult));
+  const npmTest = args.npmTest ? await benchNpmTest() : null;
+  say(npmTestLine(npmTest));
+  const results = { seededBugs: seededBugsResult, lifecycleSteps, exhaustive, conversion, npmTest };
+  const judged = goals(results);
+  say(goalsTable(judged));
+  mkdirSync('reports', { recursive: true });
+  writeAtomic(OUT, `${JSON.stringify({ version: 1, date: new Date().toISOString(), node: process.version, cpus: cpus().length, depth, seeds: SEEDS, budget: BUDGET[depth], ...results, goals: judged }, null, 2)}\n`);
+  process.stdout.write(`wrote ${OUT}\n`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    await bench(parseBenchArgs(argv));
+    return 0;
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`bench: ${e.message}\n`);
+    return e.exitCode;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,62 @@
+// The bench's tables, one per section, from the measured figures.
+import type { ConversionBench } from './conversion.ts';
+import type { ExhaustiveBench } from './exhaustive.ts';
+import { CONVERSION_65536_MAX_MS, detectedInTime, EXHAUSTIVE_K6_MAX_MS, fastEnough, MIN_SPEEDUP, MIN_STEPS_PER_SECOND, NPM_TEST_MAX_MS, type Goal } from './goals.ts';
+import type { StepsBench, Throughput } from './lifecycle-steps.ts';
+import type { NpmTestBench } from './npm-test.ts';
+import type { BugBench, Detection, Speedup } from './seeded-bugs.ts';
+import type { Summary } from './stats.ts';
+import { fmt, table } from './table.ts';
+
+const mark = (met: boolean | null): string => (met === null ? 'n/a' : met ? 'met' : 'MISSED');
+const medMax = (s: Summary | null): string => (s ? `${fmt(s.median)} / ${fmt(s.max)}` : '-');
+const foundOf = (d: Detection): string => `${d.found}/${d.of}${d.byRace ? ' race' : ''}`;
+
+export function bugsTable(bugs: readonly BugBench[], budget: number): string {
+  const rows = bugs.map((b) => {
+    const d = b.stateAware;
+    return [b.suite, b.name, b.rule, foundOf(d), medMax(d.runs), medMax(d.ms), medMax(d.steps), medMax(d.shrinks), mark(detectedInTime(b))];
+  });
+  const title = `Seeded bugs: the search for the bug's own rule, budget ${fmt(budget)} runs (median / max over the seeds; steps = the shrunk counterexample's steps as the report shows them; ms includes shrinking)`;
+  return table(title, ['suite', 'seeded bug', 'rule', 'found', 'runs', 'ms', 'steps', 'shrinks', '< 1 s'], rows);
+}
+
+function ratio(s: Speedup): [string, string] {
+  const ge = s.atLeast ? '≥ ' : '';
+  return [`${ge}${fmt(s.runs, 1)}×`, `${ge}${fmt(s.ms, 1)}×`];
+}
+
+export function baselineTable(bugs: readonly BugBench[]): string {
+  const rows = bugs.filter((b) => b.baseline && b.speedup).map((b) => {
+    const [runs, ms] = ratio(b.speedup!);
+    return [b.name, foundOf(b.stateAware), medMax(b.stateAware.runs), medMax(b.stateAware.ms), foundOf(b.baseline!), medMax(b.baseline!.runs), medMax(b.baseline!.ms), runs, ms, mark(fastEnough(b))];
+  });
+  const title = `Lifecycle seeded bugs: state-aware search vs the plain uniform fc.commands baseline (stateAware: false), runs and ms median / max; ratio = baseline / state-aware medians (≥: the baseline missed in some seed, its budget counted)`;
+  return table(title, ['seeded bug', 'aware found', 'aware runs', 'aware ms', 'uniform found', 'uniform runs', 'uniform ms', 'runs ratio', 'ms ratio', `≥ ${MIN_SPEEDUP}×`], rows);
+}
+
+const throughputRow = (t: Throughput): string[] => [t.checkers ? 'on' : 'off', fmt(t.sequences), fmt(t.steps), fmt(t.ms), fmt(t.stepsPerSecond)];
+
+export function stepsTable(s: StepsBench): string {
+  const rows = [[...throughputRow(s.on), mark(s.on.stepsPerSecond >= MIN_STEPS_PER_SECOND)], [...throughputRow(s.off), '']];
+  return `${table('Lifecycle steps (model + implementation) per second: vfio-pci port, command sequences generated and run by fc.check (best of 3 alternating rounds, after a warm-up)', ['checkers', 'sequences', 'steps', 'ms', 'steps/s', `≥ ${fmt(MIN_STEPS_PER_SECOND)}`], rows)}\nchecker overhead: ${fmt(s.overhead, 2)}× (steps/s off / on)`;
+}
+
+export function exhaustiveTable(rows: readonly ExhaustiveBench[]): string {
+  const cells = rows.map((e) => [String(e.k), fmt(e.states), fmt(e.transitions), String(e.violations), fmt(e.ms / 1000, 2), e.k === 6 ? mark(e.ms < EXHAUSTIVE_K6_MAX_MS) : '']);
+  return table('Exhaustive mode (vfio-pci, 1 device, up to 2 dma-bufs and 2 attachments)', ['k', 'states', 'transitions', 'violations', 's', `k=6 < ${EXHAUSTIVE_K6_MAX_MS / 1000} s`], cells);
+}
+
+export function conversionTable(rows: readonly ConversionBench[]): string {
+  const cells = rows.map((c) => [fmt(c.ranges), c.bytes, fmt(c.segments), fmt(c.ms, 1), c.ranges === 65536 ? mark(c.ms < CONVERSION_65536_MAX_MS) : '']);
+  return table('Conversion model (models/sgt.ts expectedConversion, 16 GiB ranges, BUS_ADDR; median of 5)', ['ranges', 'bytes', 'segments', 'ms', `< ${CONVERSION_65536_MAX_MS} ms`], cells);
+}
+
+export function npmTestLine(t: NpmTestBench | null): string {
+  if (!t) return 'npm test: skipped (--no-npm-test)';
+  return `npm test: ${fmt(t.ms / 1000, 1)} s, exit ${t.exitCode} (goal ≤ ${NPM_TEST_MAX_MS / 1000} s: ${mark(t.ms <= NPM_TEST_MAX_MS && t.exitCode === 0)})${t.tail ? `\n${t.tail}` : ''}`;
+}
+
+export function goalsTable(gs: readonly Goal[]): string {
+  return table('Goals', ['goal', 'measured', 'result'], gs.map((g) => [g.goal, g.value, mark(g.met)]));
+}
