@@ -31,7 +31,8 @@ class Guard {
 
   async async<T>(k: Kernel, hook: string, fallback: T, call: () => Promise<T>): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const ms = this.hung ? AFTER_HANG_MS : this.timeoutMs;
+    const hungBefore = this.hung;
+    const ms = hungBefore ? AFTER_HANG_MS : this.timeoutMs;
     const timeout = new Promise<typeof TIMEOUT>((resolve) => {
       timer = setTimeout(() => resolve(TIMEOUT), ms);
     });
@@ -39,7 +40,7 @@ class Guard {
       const r = await Promise.race([this.sync(k, hook, Promise.resolve(fallback), call), timeout]);
       if (r !== TIMEOUT) return r;
       this.hung = true;
-      k.report('PLUGIN-TIMEOUT', `${this.plugin}: ${hook} did not return within ${ms} ms`, { plugin: this.plugin, hook, ms });
+      k.report('PLUGIN-TIMEOUT', `${this.plugin}: ${hook} did not return within ${ms} ms${hungBefore ? ' (it hung before: later hooks get the short time-out)' : ''}`, { plugin: this.plugin, hook, ms });
       return fallback;
     } catch (e) {
       k.report('PLUGIN-THROW', `${this.plugin}: ${hook} rejected: ${e instanceof Error ? e.message : String(e)}`, { plugin: this.plugin, hook });
