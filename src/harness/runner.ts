@@ -8,7 +8,7 @@ import type { Profile } from '../../models/profiles.ts';
 import { REPORT_SCHEMA_VERSION, type Report, type RuleResult, type ViolationRecord } from '../report/types.ts';
 import type { RuleId } from '../rules/registry.ts';
 import { jsonSafe } from '../rules/violation.ts';
-import type { Found, Target } from './suite.ts';
+import type { Found, RunCounts, Target } from './suite.ts';
 
 export const TOOL_VERSION = '0.1.0';
 /** Searches per target and round: each looks for rules the earlier ones did not show. */
@@ -130,6 +130,8 @@ export async function runConformance(opts: RunOptions): Promise<{ report: Report
   const targets = opts.targets.filter((t) => t.profiles.some((p) => opts.profiles.includes(p)));
   const hitsBy = new Map<string, Hit[]>();
   const runsBy = new Map<string, number>();
+  /** Seeded bugs whose own rule showed: their other rules were not searched. */
+  const ownOnly = new Set<string>();
   const deadline = opts.timeMs === undefined ? undefined : t0 + opts.timeMs;
 
   const searchTarget = async (t: Target, round: number) => {
@@ -139,7 +141,8 @@ export async function runConformance(opts: RunOptions): Promise<{ report: Report
     // seed gives the same report whatever the corpus holds (its cases are merged in after).
     const regressions = round === 0 ? await corpusHits(t) : [];
     const skip = new Set<RuleId>([...hits.map((h) => h.rule), ...t.rules.filter((r) => opts.rules && !opts.rules.has(r))]);
-    const searched = (n: number) => runsBy.set(t.name, (runsBy.get(t.name) ?? 0) + n);
+    // The runs fast-check made, to the failure or the whole budget (not the budget given).
+    const observe = (d: RunCounts) => runsBy.set(t.name, (runsBy.get(t.name) ?? 0) + d.numRuns);
     const add = (found: Found | null): boolean => {
       const fresh = found ? hitsOf(found, opts.rules).filter((h) => !skip.has(h.rule)) : [];
       for (const h of fresh) skip.add(h.rule);
@@ -148,11 +151,11 @@ export async function runConformance(opts: RunOptions): Promise<{ report: Report
     };
     // A seeded bug: its own rule first, with a deeper budget; once shown, the rest is collateral.
     const own = t.bugOf !== undefined && !skip.has(t.bugOf) ? t.bugOf : undefined;
-    const ownFound = own !== undefined && add(await t.search(opts.seed + round * 1000, opts.runs * OWN_RULE_FACTOR, new Set(t.rules.filter((r) => r !== own))));
-    if (own !== undefined) searched(opts.runs * OWN_RULE_FACTOR);
+    const ownFound = own !== undefined && add(await t.search(opts.seed + round * 1000, opts.runs * OWN_RULE_FACTOR, new Set(t.rules.filter((r) => r !== own)), { observe }));
+    if (ownFound) ownOnly.add(t.name);
+    else ownOnly.delete(t.name); // a later round (--time) searches the other rules too
     for (let i = 0; !ownFound && i < MAX_SEARCHES && skip.size < t.rules.length; i++) {
-      const found = await t.search(opts.seed + round * 1000 + i, opts.runs, skip);
-      searched(opts.runs);
+      const found = await t.search(opts.seed + round * 1000 + i, opts.runs, skip, { observe });
       if (!add(found)) break;
     }
     hits.push(...regressions);
@@ -199,7 +202,8 @@ export async function runConformance(opts: RunOptions): Promise<{ report: Report
     const profile = t.profiles.find((p) => opts.profiles.includes(p))!;
     // A checker may report a rule outside the target's list (a lifecycle step that leaks a DMA mapping): it is reported too.
     for (const rule of [...new Set([...t.rules, ...hits.map((h) => h.rule)])]) {
-      if (opts.rules && !opts.rules.has(rule)) {
+      const unsearched = ownOnly.has(t.name) && rule !== t.bugOf && !hits.some((h) => h.rule === rule);
+      if ((opts.rules && !opts.rules.has(rule)) || unsearched) {
         results.push({ implementation: t.name, profile, rule, runs: 0, status: 'not-applicable', violations: [] });
         continue;
       }
