@@ -159,6 +159,20 @@ describe('fingerprints and baselines', () => {
   });
 });
 
+describe('what a result says', () => {
+  it('runs are the runs fast-check made; a seeded bug\'s other rules, not searched once its own showed, are not checked rather than passed', async () => {
+    const bug = allTargets().find((t) => t.name === 'bug:len-nents-wrap')!;
+    const { report } = await runConformance({ ...opts, runs: 400, seed: 1, targets: [bug] });
+    const own = report.results.find((r) => r.rule === bug.bugOf)!;
+    expect(own.status).toBe('violation');
+    expect(own.runs).toBeGreaterThan(0);
+    expect(own.runs).toBeLessThan(400 * 50);
+    const others = report.results.filter((r) => r.rule !== bug.bugOf && r.violations.length === 0);
+    expect(others.length).toBeGreaterThan(0);
+    expect(new Set(others.map((r) => r.status))).toEqual(new Set(['not-applicable']));
+  });
+});
+
 describe('reports and inputs', () => {
   it('a report is written atomically: a temporary file renamed over the old one, nothing left behind', async () => {
     const dir = join(tmp, 'latest');
