@@ -5,6 +5,8 @@
 // report never break out of the markup of any of them.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { allTargets } from '../src/harness/targets.ts';
+import { EXPORTER_DEV, IMPORTER_DEV, pictureFor } from '../src/harness/picture.ts';
 import { renderHtml } from '../src/report/html.ts';
 import { renderJunit } from '../src/report/junit.ts';
 import { renderMarkdown } from '../src/report/markdown.ts';
@@ -247,5 +249,23 @@ describe('HTML page', () => {
       expect(htmlSkeleton(page)).toEqual(benign);
       expect(urlAttributes(page).filter((u) => !u.startsWith('#'))).toEqual([]);
     }), { seed: 14, numRuns: budget(40) });
+  });
+});
+
+describe('a picture for the suites that are given a map type, not a topology', () => {
+  it.each(['BUS_ADDR', 'THRU_HOST_BRIDGE', 'NOT_SUPPORTED'] as const)('%s: the model routes the drawn topology to that map type, and the SVG draws it', (mapType) => {
+    const pic = pictureFor(mapType);
+    expect(pic.route?.mapType).toBe(mapType);
+    expect(pic.route?.blockedBy.length === 0).toBe(mapType === 'BUS_ADDR');
+    const svg = topologySvg({ suite: 'lifecycle', steps: [], failingStep: 0, input: {}, ...pic });
+    expect(svg).toContain(EXPORTER_DEV);
+    expect(svg).toContain(IMPORTER_DEV);
+  });
+
+  it('UNKNOWN has none, and a lifecycle counterexample of the runner carries one', async () => {
+    expect(pictureFor('UNKNOWN')).toEqual({});
+    const bug = allTargets().find((t) => t.name === 'bug:rev-init-not-revoked')!;
+    const found = await bug.search(1, 2000, new Set(bug.rules.filter((r) => r !== bug.bugOf)));
+    expect(found?.counterexample.route?.mapType).toBe('THRU_HOST_BRIDGE');
   });
 });

@@ -54,9 +54,12 @@ function section(v: ViolationRecord, anchor: string, open: boolean): string {
   const failing = ce.steps[ce.failingStep];
   const topo = topologySvg(ce);
   const route = ce.route;
-  const topoCaption = route
-    ? `Route ${route.provider} → ${route.client}: the model says ${route.mapType}, distance ${route.distance}${route.blockedBy.length ? `; ACS redirect at ${route.blockedBy.join(', ')}` : '; no ACS redirect on the route'}${failing ? `. The implementation answered ${failing.result}.` : '.'}`
-    : 'PCI topology of the counterexample.';
+  const routeText = route ? `Route ${route.provider} → ${route.client}: the model says ${route.mapType}, distance ${route.distance}${route.blockedBy.length ? `; ACS redirect at ${route.blockedBy.join(', ')}` : '; no ACS redirect on the route'}` : '';
+  const topoCaption = !route
+    ? 'PCI topology of the counterexample.'
+    : ce.suite === 'route'
+      ? `${routeText}${failing ? `. The implementation answered ${failing.result}.` : '.'}`
+      : `${routeText}. The ${ce.suite} suite is given the map type, not a topology: this is the smallest topology that gives it.`;
   const pics = [
     ...(topo ? [`<figure class="pic topo">${topo}<figcaption>${htmlEscape(topoCaption)}</figcaption></figure>`] : []),
     `<figure class="pic seq">${sequenceSvg(ce, anchor)}<figcaption>${htmlEscape(`Shrunk counterexample, ${ce.steps.length} step(s) (${ce.suite} suite); step ${ce.failingStep + 1} is the failing step${failing ? ` (${failing.rule ?? v.rule}): got ${failing.result}, the model expects ${failing.expected}` : ''}.`)}</figcaption></figure>`,

@@ -4,6 +4,7 @@
 // (runConversion). Violations a documented finding explains are tagged with it.
 import fc from 'fast-check';
 import { PROFILES, spec } from '../../../models/profiles.ts';
+import { pictureFor } from '../picture.ts';
 import { hex } from '../../../models/u64.ts';
 import { conversionCaseArb, hugeConversionCaseArb, palCaseArb, type PalCase } from '../../gen/ranges.ts';
 import type { Step } from '../../report/types.ts';
@@ -75,7 +76,7 @@ function conversionFound(impl: ConversionImpl, c: ConversionCase): Found {
     { index: 0, from: 'importer', to: 'core', command: `map(${c.phys.length} ranges, ${hex(c.size)} bytes, ${c.route})`, result: out.result, expected: out.expected.ok ? 'ok' : out.expected.errno, ...(first ? { rule: first.rule } : {}) },
     ...(out.result === 'ok' ? [{ index: 1, from: 'importer' as const, to: 'core' as const, command: 'dma_buf_free_sgt()', result: 'ok', expected: 'ok' }] : []),
   ];
-  return { violations: out.log.violations, explainedBy, counterexample: { suite: 'convert', steps, failingStep: 0, input: toInput({ kind: 'conversion', ...c }) } };
+  return { violations: out.log.violations, explainedBy, counterexample: { suite: 'convert', steps, failingStep: 0, ...pictureFor(c.route), input: toInput({ kind: 'conversion', ...c }) } };
 }
 
 function conversionTarget(impl: ConversionImpl): Target {

@@ -14,6 +14,7 @@ import { guardExporter, guardImporter } from '../guard.ts';
 import { failureOf, LIFECYCLE_FINDINGS, lifecycleProperty, unexplainedLc } from '../lifecycle-prop.ts';
 import { lanesOf, opName, runLifecycle, type LifecycleConfig } from '../lifecycle.ts';
 import type { ExporterPlugin, ImporterPlugin } from '../plugin.ts';
+import { pictureFor } from '../picture.ts';
 import { race, RACE_SCENARIOS, raceScheduler } from '../race.ts';
 import { family, type Found, type PluginSet, type Suite, type Target } from '../suite.ts';
 
@@ -38,7 +39,7 @@ async function lifecycleFound(cfg: LifecycleConfig, cmds: readonly LcCmd[]): Pro
   const unexplained = unexplainedLc(findingsName(cfg), run.violations, cmds);
   const explainedBy = run.violations.map((v) => (unexplained.includes(v) ? null : LIFECYCLE_FINDINGS.find((f) => f.rule === v.rule)?.id ?? null));
   const failing = Math.max(0, run.steps.findIndex((s) => s.rule));
-  return { violations: run.violations, explainedBy, counterexample: { suite: 'lifecycle', steps: run.steps, failingStep: failing, input: { cmds } } };
+  return { violations: run.violations, explainedBy, counterexample: { suite: 'lifecycle', steps: run.steps, failingStep: failing, ...pictureFor(cfg.route), input: { cmds } } };
 }
 
 const propertyOf = (cfg: LifecycleConfig, failOn: RuleId | undefined, stateAware = true) => lifecycleProperty(cfg, { stateAware, maxCommands: MAX_COMMANDS, findingsToo: true, ...(failOn ? { failOn } : {}) });
@@ -69,7 +70,7 @@ async function raceFound(cfg: LifecycleConfig, scenario: number, seed: number, p
   ];
   const unexplained = unexplainedRace(cfg, sc, violations);
   const explainedBy = violations.map((v) => (unexplained.includes(v) ? null : LIFECYCLE_FINDINGS.find((f) => f.rule === v.rule)?.id ?? null));
-  return { violations, explainedBy, counterexample: { suite: 'lifecycle', steps, failingStep: sc.prefix.length, input: { race: scenario, name: sc.name, seed, path } } };
+  return { violations, explainedBy, counterexample: { suite: 'lifecycle', steps, failingStep: sc.prefix.length, ...pictureFor(cfg.route), input: { race: scenario, name: sc.name, seed, path } } };
 }
 
 /** The violations of a race that no documented finding explains as it would the same command run serially (either racer). */
