@@ -25,13 +25,14 @@ const MAX_ATTS = 2;
 /** Every command that names objects existing in `s` (valid or not). */
 export function alphabet(s: LcState): LcCmd[] {
   const out: LcCmd[] = [];
-  if (s.bufs.length < MAX_BUFS) out.push({ op: 'create', dev: 0, nRanges: 1, valid: true }, { op: 'create', dev: 0, nRanges: 2, valid: true });
+  if (s.bufs.length < MAX_BUFS) out.push({ op: 'create', dev: 0, nRanges: 1, valid: true }, { op: 'create', dev: 0, nRanges: 2, valid: true }, { op: 'create', dev: 0, nRanges: 1, valid: false });
   s.bufs.forEach((_, buf) => {
-    if (s.atts.length < MAX_ATTS) out.push({ op: 'attach', buf, importer: 'dma', p2p: true }, { op: 'attach', buf, importer: 'iommufd', p2p: true });
+    if (s.atts.length < MAX_ATTS) out.push({ op: 'attach', buf, importer: 'dma', p2p: true }, { op: 'attach', buf, importer: 'iommufd', p2p: true }, { op: 'attach', buf, importer: 'dma', p2p: false });
     out.push({ op: 'close-fd', buf });
   });
   s.atts.forEach((_, att) => out.push({ op: 'map', att }, { op: 'unmap', att }, { op: 'detach', att }, { op: 'access', att }));
   for (const event of DEVICE_EVENTS) out.push({ op: 'event', dev: 0, event });
+  out.push({ op: 'hot-reset', devs: [0] });
   return out;
 }
 
