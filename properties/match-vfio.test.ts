@@ -6,7 +6,8 @@ import type { DeviceEvent } from '../models/lifecycle.ts';
 import { Kernel } from '../src/kernel/kernel.ts';
 import { VfioPciCore } from '../src/impl/vfio/vfio_pci_core.ts';
 import { DmaBufMatchCore, imappingPal, imappingSgt, type DmaBufMappingMatch } from '../src/impl/dma-buf-match.ts';
-import { asMatchDmaBuf, RFC_POSTED, RFC_REVIEW_FIX, type VfioMatchVariant } from '../src/impl/vfio/vfio_pci_dmabuf_match.ts';
+import { asMatchDmaBuf } from '../src/impl/dma-buf-match.ts';
+import { RFC_POSTED, RFC_REVIEW_FIX, vfioMatchOps, type VfioMatchVariant } from '../src/impl/vfio/vfio_pci_dmabuf_match.ts';
 import { matchCleanedAttach } from '../src/bugs/match-cleaned-attach.ts';
 import { checkCleaned } from '../src/rules/match.ts';
 import { ViolationLog } from '../src/rules/violation.ts';
@@ -21,7 +22,7 @@ async function setup(profile: Profile, variant: VfioMatchVariant) {
   const r = await dev.create(requestFor(2, true));
   if (!r.ok) throw new Error(r.errno);
   const core = new DmaBufMatchCore(k, profile, (p, c) => (p === 'vdev0' && c === 'nic0' ? 4 : -1));
-  const buf = asMatchDmaBuf(core, r.value, variant, 'vdev0');
+  const buf = asMatchDmaBuf(r.value, vfioMatchOps(core, r.value, variant, 'vdev0'));
   const list = (imp: Imp): DmaBufMappingMatch[] => {
     if (imp === 'iommufd') return [imappingPal(core)];
     if (imp === 'domain') return [{ type: core.iommu_domain_type, sgt_data: imappingPal(core).sgt_data, imp_priv: 'iommufd' }];

@@ -158,7 +158,7 @@ describe('a third-party plugin by path', () => {
     try {
       const r = await cli('run', '--exporter', 'gpu.ts', '--out', 'out');
       expect(r.code, r.err).toBe(0);
-      expect(r.out).toMatch(/1 known finding\(s\) \(.*reports\/baseline\.json\), 0 new/);
+      expect(r.out).toMatch(/3 known finding\(s\) \(.*reports\/baseline\.json\), 0 new/);
     } finally {
       process.chdir(cwd);
       rmSync(dir, { recursive: true, force: true });
@@ -171,14 +171,21 @@ describe('a third-party plugin by path', () => {
     expect(r.out).toMatch(/1 known finding\(s\)/);
   });
 
-  it('examples/plugins/gpu-exporter.ts loads through tsx, runs, and shows only the findings of the exporter it is based on', async () => {
+  it('examples/plugins/gpu-exporter.ts loads through tsx, runs under each profile it declares, and shows only the findings of the exporter it is based on', async () => {
     const out = join(tmp, 'gpu', 'latest');
     const r = await cli('run', '--exporter', resolve('examples/plugins/gpu-exporter.ts'), '--out', out);
     expect(r.code).toBe(0);
     const rep = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report;
-    expect(rep.implementations).toEqual([{ name: 'example-gpu', kind: 'exporter', profiles: ['v8'] }]);
-    // The default budget meets vfio-pci's documented REV-IMPORTER finding; the shipped baseline knows it under vfio-pci's name.
-    expect(rep.violations.map((v) => [v.rule, v.known])).toEqual([['REV-IMPORTER', true]]);
+    expect(rep.implementations).toEqual([
+      { name: 'example-gpu', kind: 'exporter', profiles: ['v8'] },
+      { name: 'example-gpu:rfc', kind: 'exporter', profiles: ['rfc'] },
+      { name: 'example-gpu:converter', kind: 'exporter', profiles: ['converter'] },
+    ]);
+    // The default budget meets the documented findings of vfio-pci (REV-IMPORTER, L2) and of its
+    // RFC match half (LOCK-RESV, M2); the shipped baseline knows them under the names they were documented for.
+    expect(rep.violations.map((v) => [v.implementation, v.rule, v.known])).toEqual([
+      ['example-gpu', 'REV-IMPORTER', true], ['example-gpu:rfc', 'LOCK-RESV', true], ['example-gpu:converter', 'LOCK-RESV', true],
+    ]);
     expect(readdirSync(out).sort()).toEqual(['junit.xml', 'report.html', 'report.json', 'report.tap', 'summary.md']);
   });
 });

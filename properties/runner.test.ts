@@ -55,8 +55,8 @@ describe('guarded plugin hooks', () => {
     const buf = await dev.create(requestFor(1, true));
     if (!buf.ok) throw new Error(buf.errno);
     const rejecting: ImporterPlugin = { ...dmaImporter, name: 'rejecting', attach: async () => Promise.reject(new Error('no')) };
-    expect(await guardImporter(rejecting).attach(k, buf.value, dev, { p2p: true, dev: 'nic' })).toEqual({ ok: false, errno: '-EIO' });
-    const att = await guardImporter(dmaImporter).attach(k, buf.value, dev, { p2p: true, dev: 'nic' });
+    expect(await guardImporter(rejecting).attach(k, buf.value, dev, { p2p: true, dev: 'nic', route: 'THRU_HOST_BRIDGE' })).toEqual({ ok: false, errno: '-EIO' });
+    const att = await guardImporter(dmaImporter).attach(k, buf.value, dev, { p2p: true, dev: 'nic', route: 'THRU_HOST_BRIDGE' });
     expect(att.ok && [await att.value.map(), att.value.mapped(), att.value.access(), await att.value.unmap()]).toEqual(['ok', true, 'ok', 'ok']);
     expect(k.log.violations.map((v) => v.rule)).toEqual(['PLUGIN-THROW', 'PLUGIN-THROW']);
   });

@@ -5,12 +5,18 @@
 // The revoke lifecycle (move_notify around FLR, reset, D3, close) is the VFIO
 // exporter's, reused as a driver would reuse a core helper; so `basedOn`
 // says vfio-pci's documented findings (reports/FINDINGS.md) are its own too.
+// Under the rfc and converter profiles it offers its dma-bufs through mapping
+// types (matchOps: the match list [PAL, SGT(P2P)], or [PAL] behind the core
+// converters), again the VFIO helpers.
 //
 //   npx dmabuf-conform run --exporter examples/plugins/gpu-exporter.ts
 import type { DmaBufRequest } from '../../models/pal.ts';
 import type { Bar } from '../../models/pci/types.ts';
 import type { DeviceConfig, ExporterPlugin } from '../../src/harness/plugin.ts';
 import { VfioPciCore, vfioPciDevSetHotReset } from '../../src/impl/vfio/vfio_pci_core.ts';
+import type { DmaBuf } from '../../src/impl/dma-buf-core.ts';
+import type { DmaBufMatchCore } from '../../src/impl/dma-buf-match.ts';
+import { CONVERTER_PAL, RFC_POSTED, vfioMatchOps } from '../../src/impl/vfio/vfio_pci_dmabuf_match.ts';
 import type { Kernel } from '../../src/kernel/kernel.ts';
 
 const MiB = 1n << 20n;
@@ -31,13 +37,18 @@ class GpuDevice extends VfioPciCore {
     const ranges = req.ranges.map((r, i) => ({ ...r, offset: BigInt(i) * BO_SLOT + (r.offset % BO_SLOT) }));
     return super.create({ ...req, regionIndex: 0, ranges });
   }
+
+  /** rfc / converter: the mapping-type ops of a BO's dma-buf. */
+  matchOps(core: DmaBufMatchCore, dmabuf: DmaBuf) {
+    return vfioMatchOps(core, dmabuf, core.profile === 'converter' ? CONVERTER_PAL : RFC_POSTED, this.name);
+  }
 }
 
 const gpuExporter: ExporterPlugin = {
   kind: 'exporter',
   name: 'example-gpu',
   description: 'GPU-like exporter: VRAM BAR0 + register BAR2, one VRAM range per buffer object',
-  profiles: ['v8'],
+  profiles: ['v8', 'rfc', 'converter'],
   basedOn: 'vfio-pci',
   probe: (k, cfg) => new GpuDevice(k, cfg),
   hotReset: (devices) => vfioPciDevSetHotReset(devices as GpuDevice[]),

@@ -6,6 +6,7 @@
 // device's own fields (the match importers read VfioPciCore.cfg) still works.
 import type { Result } from '../../models/errno.ts';
 import type { Kernel } from '../kernel/kernel.ts';
+import type { MatchDmaBufOps } from '../impl/dma-buf-match.ts';
 import type { ExporterDevice, ExporterPlugin, ImporterAttachment, ImporterPlugin } from './plugin.ts';
 
 /** The step time-out of an async hook. */
@@ -60,13 +61,18 @@ function override<T extends object>(target: T, methods: Partial<T>): T {
 // arrow property costs a defineProperty per probed device, a tenth of a lifecycle run.
 function guardDevice(g: Guard, k: Kernel, d: ExporterDevice): ExporterDevice {
   const iommufdMap = d.iommufdMap?.bind(d);
+  const matchOps = d.matchOps?.bind(d);
   return override(d, {
     create(req) { return g.async(k, 'create', FAILED, () => d.create(req)); },
     event(e) { return g.async(k, `event(${e})`, EIO, () => d.event(e)); },
     isRevoked(b) { return g.sync(k, 'isRevoked', true, () => d.isRevoked(b)); },
     ...(iommufdMap ? { iommufdMap(a) { return g.sync(k, 'iommufdMap', FAILED, () => iommufdMap(a)); } } : {}),
+    ...(matchOps ? { matchOps(core, buf) { return g.sync(k, 'matchOps', DEAD_MATCH_OPS, () => matchOps(core, buf)); } } : {}),
   });
 }
+
+/** What a matchOps hook that threw leaves: a dma-buf nobody can attach to. */
+const DEAD_MATCH_OPS: MatchDmaBufOps = { attach: () => '-EIO', match_mapping: () => '-EIO' };
 
 /** What a probe that threw leaves: a device whose every hook fails. */
 function deadDevice(name: string): ExporterDevice {

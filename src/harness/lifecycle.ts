@@ -83,7 +83,9 @@ export class Real {
         if (!dmabuf || !this.userFd.has(dmabuf)) return '-EBADF';
         const before = new Set(dmabuf.attachments);
         const plugin = this.cfg.importers[c.importer];
-        const r = await plugin.attach(this.k, dmabuf, this.devices[this.devOf(dmabuf)]!, { p2p: c.p2p, dev: `${c.importer}-client` });
+        const dev = `${c.importer}-client`;
+        const route = deviceConfig(this.devOf(dmabuf), this.cfg.route).routeTo(c.importer === 'iommufd' ? null : dev);
+        const r = await plugin.attach(this.k, dmabuf, this.devices[this.devOf(dmabuf)]!, { p2p: c.p2p, dev, route });
         if (!r.ok) return r.errno;
         const added = [...dmabuf.attachments].find((x) => !before.has(x));
         if (added) this.track(added.value);

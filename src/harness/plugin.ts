@@ -11,6 +11,7 @@ import type { Bar, MapType } from '../../models/pci/types.ts';
 import type { Profile } from '../../models/profiles.ts';
 import type { PageSize } from '../../models/u64.ts';
 import type { DmaBuf, DmaBufAttachment } from '../impl/dma-buf-core.ts';
+import type { DmaBufMatchCore, MatchDmaBufOps } from '../impl/dma-buf-match.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import type { RuleId } from '../rules/registry.ts';
 
@@ -35,6 +36,11 @@ export interface ExporterDevice {
   isRevoked(dmabuf: DmaBuf): boolean;
   /** The private interconnect of 003 (vfio_pci_dma_buf_iommufd_map), when offered. */
   iommufdMap?(attach: DmaBufAttachment): Result<PhysVec>;
+  /** Profiles rfc and converter (001, 000, 004): the mapping-type dma_buf_ops of one of this device's
+   *  dma-bufs — attach, and match_mapping with the exporter's match list (PAL entries carry
+   *  map_phys/unmap_phys, SGT entries their P2P requirement), built on `core`. Without it the
+   *  exporter only runs under v8. */
+  matchOps?(core: DmaBufMatchCore, dmabuf: DmaBuf): MatchDmaBufOps;
 }
 
 export interface ExporterPlugin {
@@ -69,7 +75,8 @@ export interface ImporterPlugin {
   readonly importer: Importer;
   readonly profiles: readonly Profile[];
   readonly bugOf?: RuleId;
-  attach(k: Kernel, dmabuf: DmaBuf, exporter: ExporterDevice, opts: { p2p: boolean; dev: string }): Promise<Result<ImporterAttachment>>;
+  /** `route` is pci_p2pdma_map_type() from the exporting device to `dev`: the PCI topology's answer, which the harness knows. */
+  attach(k: Kernel, dmabuf: DmaBuf, exporter: ExporterDevice, opts: { p2p: boolean; dev: string; route: MapType }): Promise<Result<ImporterAttachment>>;
 }
 
 export type Plugin = ExporterPlugin | ImporterPlugin;

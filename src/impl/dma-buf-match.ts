@@ -22,6 +22,7 @@ import type { Kernel } from '../kernel/kernel.ts';
 import type { ResvLock } from '../kernel/locks.ts';
 import type { KObj } from '../kernel/objects.ts';
 import type { PalExpOps } from './converters.ts';
+import type { DmaBuf } from './dma-buf-core.ts';
 
 /** A kernel int result: 0 or a negative errno. */
 export type Int = 0 | Errno;
@@ -343,4 +344,11 @@ export function dma_buf_pal_map_phys(k: Kernel, attach: MatchAttachment, caller:
 /** dma_buf_pal_unmap_phys(). */
 export function dma_buf_pal_unmap_phys(attach: MatchAttachment, pal: KObj<readonly PhysVec[]>): void {
   attach.map_type!.exp_ops!.pal!.unmap_phys(pal);
+}
+
+/** A dma-buf of the simulated core seen through the RFC core, with the mapping-type ops its exporter gives it. */
+export function asMatchDmaBuf(dmabuf: DmaBuf, ops: MatchDmaBufOps): MatchDmaBuf {
+  // The attachment list is the dma-buf's own, so move_notify reaches mapping-type attachments too.
+  const attachments = dmabuf.attachments as unknown as MatchDmaBuf['attachments'];
+  return { name: dmabuf.name, ops, priv: dmabuf.priv, resv: dmabuf.resv, attachments, obj: dmabuf.obj };
 }

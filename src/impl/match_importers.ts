@@ -6,6 +6,7 @@
 // or lists the iommu_domain type and lets the core's PAL→iommu_domain
 // converter map (004). Both unmap on move_notify; iommufd stays revoked.
 import type { PhysVec } from '../../models/pal.ts';
+import type { MapType } from '../../models/pci/types.ts';
 import { routable } from '../../models/mapping.ts';
 import { spec, type Profile } from '../../models/profiles.ts';
 import type { DmaDir } from '../kernel/dma.ts';
@@ -16,22 +17,21 @@ import type { ExporterDevice, ImporterAttachment, ImporterPlugin } from '../harn
 import { P2pdma } from './p2pdma.ts';
 import { DmaBufConverters, type DomainConversion, type SgtConversion } from './converters.ts';
 import { dma_buf_put, type DmaBuf, type DmaBufAttachment } from './dma-buf-core.ts';
-import { dma_buf_pal_map_phys, dma_buf_pal_unmap_phys, DmaBufMatchCore, imappingPal, imappingSgt, NO_SGT, type DmaBufMappingMatch, type MatchAttachment, type MatchDmaBuf } from './dma-buf-match.ts';
+import { asMatchDmaBuf, dma_buf_pal_map_phys, dma_buf_pal_unmap_phys, DmaBufMatchCore, imappingPal, imappingSgt, NO_SGT, type DmaBufMappingMatch, type MatchAttachment, type MatchDmaBuf } from './dma-buf-match.ts';
 import type { MappingKernel } from './dma-buf-mapping.ts';
 import { iommufdDomain } from './iommufd.ts';
 import type { VfioPciCore } from './vfio/vfio_pci_core.ts';
 import type { VfioPciDmaBuf } from './vfio/vfio_pci_dmabuf.ts';
-import { asMatchDmaBuf, type VfioMatchVariant } from './vfio/vfio_pci_dmabuf_match.ts';
 
 const DIR: DmaDir = 'DMA_BIDIRECTIONAL';
 let nextArea = 1;
 
-/** The services the PAL→SGT converter needs, with the exporter device's routing. */
-function mappingKernel(k: Kernel, exporter: VfioPciCore): MappingKernel {
+/** The services the PAL→SGT converter needs, with the route from the exporting device to the importer's. */
+function mappingKernel(k: Kernel, route: MapType): MappingKernel {
   const p2p = new P2pdma({ vendor: 'other', family: 0 });
   return {
     heap: k.heap, dma: k.dma, log: k.log,
-    p2pdmaMapType: (_provider, dev) => exporter.cfg.routeTo(dev as string | null),
+    p2pdmaMapType: () => route,
     busAddrMap: (provider, paddr) => p2p.pci_p2pdma_bus_addr_map({ owner: null, bus_offset: provider.busOffset }, paddr),
     assertResvHeld: (resv, site) => (resv as DmaBuf['resv']).assertHeld('LOCK-RESV', site),
   };
@@ -40,7 +40,7 @@ function mappingKernel(k: Kernel, exporter: VfioPciCore): MappingKernel {
 abstract class MatchImporterAttachment implements ImporterAttachment {
   attach!: KObj<MatchAttachment>;
 
-  constructor(readonly k: Kernel, readonly dmabuf: DmaBuf, readonly view: MatchDmaBuf, readonly core: DmaBufMatchCore, readonly exporter: VfioPciCore) {}
+  constructor(readonly k: Kernel, readonly dmabuf: DmaBuf, readonly view: MatchDmaBuf, readonly core: DmaBufMatchCore, readonly exporter: ExporterDevice, readonly route: MapType) {}
 
   abstract move_notify(): void;
   protected abstract mapLocked(a: MatchAttachment): string;
@@ -94,20 +94,22 @@ class DmaMatchAttachment extends MatchImporterAttachment {
   protected mapLocked(a: MatchAttachment): string {
     const mt = this.mapType;
     if (!mt.converter) {
-      const r = this.exporter.ops.map_dma_buf(a as unknown as DmaBufAttachment, DIR);
+      // The SGT type's exporter ops are the dma-buf's own map_dma_buf (vfio_pci_dma_buf_map).
+      const r = this.dmabuf.ops.map_dma_buf(a as unknown as DmaBufAttachment, DIR);
       if (r.ok) this.sgt = r.sgt;
       return r.ok ? 'ok' : r.errno;
     }
+    // 004 leaves open where the core's converter gets the p2pdma provider; here it reads the VFIO dma-buf's.
     const priv = this.k.heap.use(this.dmabuf.priv as KObj<VfioPciDmaBuf>, 'dma_buf_pal_to_sgt');
-    const r = new DmaBufConverters(mappingKernel(this.k, this.exporter)).palToSgtMap({ dev: a.dev, dmabuf: this.dmabuf }, this.k.heap.use(priv.provider, 'dma_buf_pal_to_sgt'), mt.conv_src!.pal!, priv.size, DIR);
+    const r = new DmaBufConverters(mappingKernel(this.k, this.route)).palToSgtMap({ dev: a.dev, dmabuf: this.dmabuf }, this.k.heap.use(priv.provider, 'dma_buf_pal_to_sgt'), mt.conv_src!.pal!, this.dmabuf.size, DIR);
     if (r.ok) this.conv = r.conv;
     return r.ok ? 'ok' : r.errno;
   }
 
   protected unmapLocked(): void {
     const a = this.k.heap.use(this.attach, 'importer_unmap');
-    if (this.sgt) this.exporter.ops.unmap_dma_buf(a as unknown as DmaBufAttachment, this.sgt, DIR);
-    if (this.conv) new DmaBufConverters(mappingKernel(this.k, this.exporter)).palToSgtUnmap({ dev: a.dev, dmabuf: this.dmabuf }, this.mapType.conv_src!.pal!, this.conv, DIR);
+    if (this.sgt) this.dmabuf.ops.unmap_dma_buf(a as unknown as DmaBufAttachment, this.sgt, DIR);
+    if (this.conv) new DmaBufConverters(mappingKernel(this.k, this.route)).palToSgtUnmap({ dev: a.dev, dmabuf: this.dmabuf }, this.mapType.conv_src!.pal!, this.conv, DIR);
     this.sgt = null;
     this.conv = null;
   }
@@ -137,7 +139,7 @@ class IommufdMatchAttachment extends MatchImporterAttachment {
     const domain = iommufdDomain(this.k);
     const mt = this.mapType;
     if (mt.converter) {
-      const r = new DmaBufConverters(mappingKernel(this.k, this.exporter)).palToDomainMap(domain, this.area, mt.conv_src!.pal!);
+      const r = new DmaBufConverters(mappingKernel(this.k, this.route)).palToDomainMap(domain, this.area, mt.conv_src!.pal!);
       if (!r.ok) return r.errno;
       this.conv = r.conv;
       this.nranges = r.conv.iovas.length;
@@ -153,7 +155,7 @@ class IommufdMatchAttachment extends MatchImporterAttachment {
 
   protected unmapLocked(): void {
     const domain = iommufdDomain(this.k);
-    if (this.conv) new DmaBufConverters(mappingKernel(this.k, this.exporter)).palToDomainUnmap(domain, this.mapType.conv_src!.pal!, this.conv);
+    if (this.conv) new DmaBufConverters(mappingKernel(this.k, this.route)).palToDomainUnmap(domain, this.mapType.conv_src!.pal!, this.conv);
     if (this.pal) {
       const phys = this.k.heap.use(this.pal, 'iopt_unmap_dmabuf');
       this.iovas.forEach((iova, i) => domain.iommu_unmap(iova, phys[i]!.len));
@@ -168,15 +170,16 @@ class IommufdMatchAttachment extends MatchImporterAttachment {
 
 type Kind = 'dma' | 'iommufd';
 
-function matchImporter(kind: Kind, profile: Profile, variant: VfioMatchVariant): ImporterPlugin {
+function matchImporter(kind: Kind, profile: Profile): ImporterPlugin {
   return {
     kind: 'importer', name: `${kind}:${profile}`, importer: kind, profiles: [profile],
     description: kind === 'dma' ? `DMA importer through match-making (${profile})` : `iommufd through ${spec(profile).iommufdPath === 'pal' ? 'the PAL type' : 'the PAL→iommu_domain converter'}`,
-    async attach(k, dmabuf, exp, { p2p, dev }) {
-      const exporter = exp as ExporterDevice as VfioPciCore;
-      const core = new DmaBufMatchCore(k, profile, (p, c) => (p === exporter.name && routable(exporter.cfg.routeTo(c)) ? 2 : -1));
-      const view = asMatchDmaBuf(core, dmabuf, variant, exporter.name);
-      const imp = kind === 'dma' ? new DmaMatchAttachment(k, dmabuf, view, core, exporter) : new IommufdMatchAttachment(k, dmabuf, view, core, exporter);
+    async attach(k, dmabuf, exporter, { p2p, dev, route }) {
+      // An exporter without mapping types has no place in this profile.
+      if (!exporter.matchOps) return { ok: false, errno: '-EOPNOTSUPP' };
+      const core = new DmaBufMatchCore(k, profile, (p, c) => (p === exporter.name && c === dev && routable(route) ? 2 : -1));
+      const view = asMatchDmaBuf(dmabuf, exporter.matchOps(core, dmabuf));
+      const imp = kind === 'dma' ? new DmaMatchAttachment(k, dmabuf, view, core, exporter, route) : new IommufdMatchAttachment(k, dmabuf, view, core, exporter, route);
       const list: DmaBufMappingMatch[] = kind === 'dma' ? [imappingSgt(core, dev, p2p)] : spec(profile).iommufdPath === 'pal' ? [imappingPal(core)] : [{ type: core.iommu_domain_type, sgt_data: NO_SGT, imp_priv: imp.constructor.name }];
       dmabuf.file.get('dma_buf_get');
       const r = await core.dma_buf_mapping_attach(view, list, { allow_peer2peer: kind === 'iommufd' || p2p, move_notify: () => imp.move_notify() }, null);
@@ -190,7 +193,7 @@ function matchImporter(kind: Kind, profile: Profile, variant: VfioMatchVariant):
   };
 }
 
-/** The DMA and iommufd importers of a mapping-type profile, against a VFIO exporter variant. */
-export function matchImporters(profile: Profile, variant: VfioMatchVariant): { dma: ImporterPlugin; iommufd: ImporterPlugin } {
-  return { dma: matchImporter('dma', profile, variant), iommufd: matchImporter('iommufd', profile, variant) };
+/** The DMA and iommufd importers of a mapping-type profile; the exporter supplies its match list (ExporterDevice.matchOps). */
+export function matchImporters(profile: Profile): { dma: ImporterPlugin; iommufd: ImporterPlugin } {
+  return { dma: matchImporter('dma', profile), iommufd: matchImporter('iommufd', profile) };
 }

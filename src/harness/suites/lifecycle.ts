@@ -4,7 +4,9 @@
 // bundled or the user's, runs guarded (PLUGIN-THROW, PLUGIN-TIMEOUT).
 import fc from 'fast-check';
 import type { LcCmd } from '../../../models/lifecycle.ts';
-import type { Profile } from '../../../models/profiles.ts';
+import { spec, type Profile } from '../../../models/profiles.ts';
+import { matchImporters } from '../../impl/match_importers.ts';
+import { matchExporter, type MatchProfile } from '../../rules/match-lifecycle.ts';
 import type { Step } from '../../report/types.ts';
 import type { RuleId } from '../../rules/registry.ts';
 import type { Violation } from '../../rules/violation.ts';
@@ -32,7 +34,11 @@ export function lifecycleConfig(exporter: ExporterPlugin, importers: { dma: Impo
 }
 
 /** Whose documented findings apply: the exporter's own, or those of the bundled exporter it is based on. */
-const findingsName = (cfg: LifecycleConfig): string => cfg.exporter.basedOn ?? cfg.exporter.name;
+const findingsName = (cfg: LifecycleConfig): string => {
+  const base = cfg.exporter.basedOn;
+  if (base === undefined) return cfg.exporter.name;
+  return cfg.profile === undefined || cfg.profile === 'v8' ? base : `${base}:${cfg.profile}`;
+};
 
 async function lifecycleFound(cfg: LifecycleConfig, cmds: readonly LcCmd[]): Promise<Found> {
   const run = await runLifecycle(cfg, cmds, { keepGoing: true });
@@ -130,16 +136,26 @@ export function lifecycleTarget(name: string, cfg: LifecycleConfig, kind: Target
   };
 }
 
+const V8_IMPORTERS = { dma: dmaImporter, iommufd: iommufdImporter };
+
+/** The importers a profile attaches with: v8's, or those that attach by match-making. */
+const importersOf = (p: Profile) => (spec(p).mappingTypes ? matchImporters(p) : V8_IMPORTERS);
+
+/** A plugin under every profile it declares; the first keeps the plugin's name, the others get `:profile`. */
+function perProfile<P extends ExporterPlugin | ImporterPlugin>(p: P, make: (name: string, profile: Profile) => Target): Target[] {
+  return p.profiles.map((profile, i) => make(i === 0 ? p.name : `${p.name}:${profile}`, profile));
+}
+
 function targets(plugins?: PluginSet): Target[] {
-  const normal = { dma: dmaImporter, iommufd: iommufdImporter };
   const exporters = plugins ? plugins.exporters ?? [] : bundledExporters();
   const importers = plugins ? plugins.importers ?? [] : bundledImporters().filter((p) => p.bugOf);
-  const host = exporters.find((e) => !e.bugOf) ?? vfioPci;
+  // An importer is checked against the exporter given with it, else the bundled VFIO exporter of its profile.
+  const hostOf = (p: Profile) => exporters.find((e) => !e.bugOf && e.profiles.includes(p)) ?? (spec(p).mappingTypes ? matchExporter(p as MatchProfile) : vfioPci);
   const kindOf = (p: ExporterPlugin | ImporterPlugin): Target['kind'] => (p.bugOf ? 'bug' : p.kind);
-  const bug = (p: ExporterPlugin | ImporterPlugin) => (p.bugOf ? { bugOf: p.bugOf } : {});
+  const opts = (p: ExporterPlugin | ImporterPlugin, profile: Profile) => ({ profiles: [profile], ...(p.bugOf ? { bugOf: p.bugOf } : {}) });
   return [
-    ...exporters.map((e) => lifecycleTarget(e.name, lifecycleConfig(e, normal), kindOf(e), bug(e))),
-    ...importers.map((i) => lifecycleTarget(i.name, lifecycleConfig(host, { ...normal, [i.importer]: i }), kindOf(i), bug(i))),
+    ...exporters.flatMap((e) => perProfile(e, (name, profile) => lifecycleTarget(name, lifecycleConfig(e, importersOf(profile), profile), kindOf(e), opts(e, profile)))),
+    ...importers.flatMap((i) => perProfile(i, (name, profile) => lifecycleTarget(name, lifecycleConfig(hostOf(profile), { ...importersOf(profile), [i.importer]: i }, profile), kindOf(i), opts(i, profile)))),
   ];
 }
 

@@ -11,8 +11,8 @@ import { matchCleanedAttach } from '../../bugs/match-cleaned-attach.ts';
 import { matchConverterLeak } from '../../bugs/match-converter-leak.ts';
 import { attachCaseArb } from '../../gen/mapping.ts';
 import { conversionCaseArb } from '../../gen/ranges.ts';
-import { DmaBufMatchCore, imappingPal, imappingSgt, NO_SGT, type DmaBufMappingMatch } from '../../impl/dma-buf-match.ts';
-import { asMatchDmaBuf, RFC_POSTED, RFC_REVIEW_FIX, type VfioMatchVariant } from '../../impl/vfio/vfio_pci_dmabuf_match.ts';
+import { asMatchDmaBuf, DmaBufMatchCore, imappingPal, imappingSgt, NO_SGT, type DmaBufMappingMatch } from '../../impl/dma-buf-match.ts';
+import { RFC_POSTED, RFC_REVIEW_FIX, vfioMatchOps, type VfioMatchVariant } from '../../impl/vfio/vfio_pci_dmabuf_match.ts';
 import { VfioPciCore } from '../../impl/vfio/vfio_pci_core.ts';
 import { Kernel } from '../../kernel/kernel.ts';
 import type { Step } from '../../report/types.ts';
@@ -20,13 +20,13 @@ import type { ConversionCase } from '../../rules/conversion.ts';
 import { checkCleaned, checkMatch, MATCH_FINDINGS, runMatch, type MatchImpl } from '../../rules/match.ts';
 import { checkConvert, CORE_CONVERTERS, type ConverterImpl } from '../../rules/match-convert.ts';
 import { MATCH_IMPLS } from '../../rules/match-impls.ts';
-import { matchLifecycleConfig, type MatchProfile } from '../../rules/match-lifecycle.ts';
+import { matchExporter, type MatchProfile } from '../../rules/match-lifecycle.ts';
+import { matchImporters } from '../../impl/match_importers.ts';
 import type { RuleId } from '../../rules/registry.ts';
 import { ViolationLog } from '../../rules/violation.ts';
-import { guardExporter, guardImporter } from '../guard.ts';
 import { requestFor } from '../lifecycle.ts';
 import { family, fromInput, searchWith, toInput, wanted, type Found, type Suite, type Target } from '../suite.ts';
-import { lifecycleTarget } from './lifecycle.ts';
+import { lifecycleConfig, lifecycleTarget } from './lifecycle.ts';
 
 const MATCH_RULES = family('MATCH');
 const CORE_RULES = MATCH_RULES.filter((r) => r !== 'MATCH-CLEANED');
@@ -126,7 +126,7 @@ async function cleanedRun(variant: VfioMatchVariant, c: CleanedCase): Promise<{ 
     return { result: r.errno, log };
   }
   const core = new DmaBufMatchCore(k, c.profile, (p, cl) => (p === 'vdev0' && cl === 'nic0' ? 4 : -1));
-  const buf = asMatchDmaBuf(core, r.value, variant, 'vdev0');
+  const buf = asMatchDmaBuf(r.value, vfioMatchOps(core, r.value, variant, 'vdev0'));
   for (const e of [...c.events, 'close' as const]) await dev.event(e);
   const before = buf.attachments.size;
   const a = await core.dma_buf_mapping_attach(buf, importerList(core, c.imp), { allow_peer2peer: c.imp === 'dma-p2p', move_notify: () => undefined }, null);
@@ -161,9 +161,8 @@ function cleanedTarget(variant: VfioMatchVariant, finding: string | null): Targe
 // ---- the VFIO lifecycle through mapping types --------------------------------
 
 function matchLifecycleTarget(profile: MatchProfile): Target {
-  const cfg = matchLifecycleConfig(profile);
-  const guarded = { ...cfg, exporter: guardExporter(cfg.exporter), importers: { dma: guardImporter(cfg.importers.dma), iommufd: guardImporter(cfg.importers.iommufd) } };
-  return lifecycleTarget(cfg.exporter.name, guarded, 'exporter', { profiles: [profile] });
+  const exporter = matchExporter(profile);
+  return lifecycleTarget(exporter.name, lifecycleConfig(exporter, matchImporters(profile), profile), 'exporter', { profiles: [profile] });
 }
 
 const MATCH_RULE_IDS: readonly RuleId[] = MATCH_RULES;

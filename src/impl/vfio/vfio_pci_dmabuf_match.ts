@@ -58,13 +58,6 @@ export function vfioMatchOps(core: DmaBufMatchCore, dmabuf: DmaBuf, variant: Vfi
   };
 }
 
-/** The v8 dma-buf seen through the RFC core. */
-export function asMatchDmaBuf(core: DmaBufMatchCore, dmabuf: DmaBuf, variant: VfioMatchVariant, pdev: string): MatchDmaBuf {
-  // The attachment list is the dma-buf's own, so move_notify reaches mapping-type attachments too.
-  const attachments = dmabuf.attachments as unknown as MatchDmaBuf['attachments'];
-  return { name: dmabuf.name, ops: vfioMatchOps(core, dmabuf, variant, pdev), priv: dmabuf.priv, resv: dmabuf.resv, attachments, obj: dmabuf.obj };
-}
-
 /** vfio_pci_dma_pal_map_phys()/unmap_phys() (RFC 22/26): a kvmalloc'd copy
  *  of the ranges. As posted it does not look at priv->revoked; `checkRevoked`
  *  adds the check vfio_pci_dma_buf_map() has, which the converter profile
