@@ -13,7 +13,9 @@ import type { ExporterDevice, ExporterPlugin, ImporterPlugin } from '../src/harn
 import { canonical, fingerprint, mergeBaseline, runConformance, writeAtomic, type RunOptions } from '../src/harness/runner.ts';
 import { fromInput, toInput, type Found, type Target } from '../src/harness/suite.ts';
 import { allTargets } from '../src/harness/targets.ts';
-import { requestFor } from '../src/harness/lifecycle.ts';
+import { requestFor, runLifecycle } from '../src/harness/lifecycle.ts';
+import { lifecycleConfig } from '../src/harness/suites/lifecycle.ts';
+import { matchImporters } from '../src/impl/match_importers.ts';
 import { Kernel } from '../src/kernel/kernel.ts';
 import { writeReports } from '../src/report/index.ts';
 import type { Report } from '../src/report/types.ts';
@@ -59,6 +61,15 @@ describe('guarded plugin hooks', () => {
     const att = await guardImporter(dmaImporter).attach(k, buf.value, dev, { p2p: true, dev: 'nic', route: 'THRU_HOST_BRIDGE' });
     expect(att.ok && [await att.value.map(), att.value.mapped(), att.value.access(), await att.value.unmap()]).toEqual(['ok', true, 'ok', 'ok']);
     expect(k.log.violations.map((v) => v.rule)).toEqual(['PLUGIN-THROW', 'PLUGIN-THROW']);
+  });
+
+  it('matchOps is guarded too: one that throws is PLUGIN-THROW and leaves a dma-buf nobody attaches to; an exporter without it cannot attach under rfc', async () => {
+    const throwing = vfioWith('match-throws', { matchOps: () => { throw new Error('no match list'); } });
+    const r = await runLifecycle(lifecycleConfig(throwing, matchImporters('rfc'), 'rfc'), [{ op: 'create', dev: 0, nRanges: 1, valid: true }, { op: 'attach', buf: 0, importer: 'dma', p2p: true }], { keepGoing: true });
+    expect(r.steps.map((s) => s.result)).toEqual(['ok', '-EIO']);
+    expect(r.violations.map((v) => [v.rule, v.message])).toContainEqual(['PLUGIN-THROW', 'match-throws: matchOps threw: no match list']);
+    const v8only = await runLifecycle(lifecycleConfig(vfioPci, matchImporters('rfc'), 'rfc'), [{ op: 'create', dev: 0, nRanges: 1, valid: true }, { op: 'attach', buf: 0, importer: 'dma', p2p: true }], { keepGoing: true });
+    expect(v8only.steps.map((s) => s.result)).toEqual(['ok', '-EOPNOTSUPP']);
   });
 
   it('a run with a throwing plugin reports PLUGIN-THROW with a shrunk counterexample and goes on with the other implementations', async () => {
