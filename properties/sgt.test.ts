@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { expectedConversion, maxSegmentSize, split } from '../models/sgt.ts';
 import { UINT_MAX } from '../models/u64.ts';
 import { conversionCaseArb, hugeConversionCaseArb, manyRangesCaseArb } from '../src/gen/ranges.ts';
-import { runConversion, type ConversionCase } from '../src/rules/conversion.ts';
+import { faultPoints, resultRule, runConversion, type ConversionCase } from '../src/rules/conversion.ts';
 import { CONVERSION_BUGS, CONVERSION_FINDINGS, MAINLINE_PHYS_VEC_TO_SGT, V8_DMA_BUF_MAP, unexplained } from '../src/rules/conversion-impls.ts';
 import type { RuleId } from '../src/rules/registry.ts';
 import { budget } from './budget.ts';
@@ -142,5 +142,21 @@ describe('FINDINGS: confirmed with the suite', () => {
 
   it('every documented finding has a rule in the registry and a port it applies to', () => {
     for (const f of CONVERSION_FINDINGS) expect(f.impls.length).toBeGreaterThan(0);
+  });
+});
+
+describe('a wrong result names the rule of what the model says made the conversion fail', () => {
+  const page = 4096n;
+  const base: ConversionCase = { phys: [{ paddr: 0x10000n, len: page }, { paddr: 0x20000n, len: page }], size: 2n * page, route: 'THRU_HOST_BRIDGE', busOffset: 0n, pageSize: page, faults: { allocFails: [], syncFails: false, iovaRefused: true }, dir: 'DMA_BIDIRECTIONAL' };
+  const ruleOf = (c: ConversionCase) => resultRule(c, expectedConversion(c.phys, c.size, c.route, faultPoints(c.faults), maxSegmentSize('page-aligned', page), c.busOffset, 0n), 'page-aligned');
+  it.each<[string, Partial<ConversionCase>, string]>([
+    ['an ignored dma_map_phys failure', { faults: { ...base.faults, mapFailsAt: 1 } }, 'DMA-ERRCHECK'],
+    ['an ignored dma_iova_link failure', { faults: { ...base.faults, iovaRefused: false, linkFailsAt: 0 } }, 'DMA-IOVA'],
+    ['an ignored dma_iova_sync failure', { faults: { ...base.faults, iovaRefused: false, syncFails: true } }, 'DMA-IOVA'],
+    ['an ignored allocation failure', { faults: { ...base.faults, allocFails: ['sg_table'] } }, 'DMA-UNWIND'],
+    ['an unroutable pair', { route: 'NOT_SUPPORTED' }, 'ROUTE-NOMAP'],
+    ['a failure where the model succeeds', {}, 'LEN-NENTS'],
+  ])('%s: %s', (_what, change, rule) => {
+    expect(ruleOf({ ...base, ...change })).toBe(rule);
   });
 });

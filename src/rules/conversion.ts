@@ -11,6 +11,7 @@ import type { FaultPlan } from '../kernel/faults.ts';
 import { Heap, type KObj } from '../kernel/objects.ts';
 import type { Attachment, DmaBufDma, MapResult, MappingKernel } from '../impl/dma-buf-mapping.ts';
 import { P2pdma } from '../impl/p2pdma.ts';
+import type { RuleId } from './registry.ts';
 import { ViolationLog } from './violation.ts';
 
 export interface ConversionCase {
@@ -116,6 +117,22 @@ function checkIova(k: ConversionKernel, d: DmaBufDma, phys: readonly PhysVec[]):
   else if (!ready.synced) k.log.report('DMA-IOVA', 'IOVA span handed out before it was synced in full', { kind: 'unsynced' });
 }
 
+/** The rule a wrong result breaks, by what the model says made the conversion fail:
+ *  an unroutable pair, a table that cannot be built, or the injected fault the port
+ *  ignored (a map failure: DMA-ERRCHECK; a link or sync failure: DMA-IOVA; an allocation). */
+export function resultRule(c: ConversionCase, exp: Result<Conversion>, limit: SegmentLimit): RuleId {
+  if (exp.ok) return 'LEN-NENTS';
+  const model = (f: FaultPlan) => expectedConversion(c.phys, c.size, c.route, faultPoints(f), maxSegmentSize(limit, c.pageSize), c.busOffset, 0n);
+  const noFaults: FaultPlan = { allocFails: [], syncFails: false, iovaRefused: c.faults.iovaRefused };
+  const fine = model(noFaults);
+  if (!fine.ok) return c.route === 'BUS_ADDR' || c.route === 'THRU_HOST_BRIDGE' ? 'LEN-NENTS' : 'ROUTE-NOMAP';
+  const { mapFailsAt: _map, ...withoutMap } = c.faults;
+  if (model(withoutMap).ok) return 'DMA-ERRCHECK';
+  const { linkFailsAt: _link, ...withoutLink } = c.faults;
+  if (model({ ...withoutLink, syncFails: false }).ok) return 'DMA-IOVA';
+  return 'DMA-UNWIND';
+}
+
 /** Map, check, free, audit: one conversion case through one implementation. */
 export function runConversion(impl: ConversionImpl, c: ConversionCase): ConversionOutcome {
   const k = new ConversionKernel(c);
@@ -126,8 +143,7 @@ export function runConversion(impl: ConversionImpl, c: ConversionCase): Conversi
   const exp = expectedConversion(c.phys, c.size, c.route, faultPoints(c.faults), maxSegmentSize(impl.limit, c.pageSize), c.busOffset, state?.addr ?? 0n);
   const result = r.ok ? 'ok' : r.errno;
   if (result !== resultTag(exp)) {
-    const rule = !exp.ok && exp.errno === '-EINVAL' && c.route !== 'BUS_ADDR' && c.route !== 'THRU_HOST_BRIDGE' ? 'ROUTE-NOMAP' : 'LEN-NENTS';
-    k.log.report(rule, `conversion returned ${result}, the model says ${resultTag(exp)}`, { kind: 'result', port: result, model: resultTag(exp) });
+    k.log.report(resultRule(c, exp, impl.limit), `conversion returned ${result}, the model says ${resultTag(exp)}`, { kind: 'result', port: result, model: resultTag(exp) });
   }
   if (!r.ok) {
     liveAudit(k, 'after a failed conversion', 'DMA-UNWIND');
