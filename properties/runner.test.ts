@@ -171,6 +171,15 @@ describe('fingerprints and baselines', () => {
 });
 
 describe('what a result says', () => {
+  it('each violation of a shared counterexample points at the step where its own rule broke', async () => {
+    const [t] = allTargets({ exporters: [bundledExporters().find((p) => p.name === 'bug:uaf-close-without-cleanup')!] });
+    const found = await t!.replay({ cmds: [{ op: 'create', dev: 0, nRanges: 1, valid: true }, { op: 'attach', buf: 0, importer: 'dma', p2p: true }, { op: 'event', dev: 0, event: 'close' }, { op: 'event', dev: 0, event: 'unbind' }, { op: 'map', att: 0 }] });
+    const { report } = await runConformance({ ...opts, runs: 1, seed: 1, targets: [{ ...t!, search: async () => found }] });
+    const at = (rule: string) => report.violations.find((v) => v.rule === rule)!.counterexample;
+    expect([at('REV-CLEANUP').failingStep, at('UAF-REF').failingStep, at('UAF-OBJ').failingStep]).toEqual([2, 3, 4]);
+    for (const v of report.violations) expect(v.counterexample.steps[v.counterexample.failingStep]!.rule).toBe(v.rule);
+  });
+
   it('runs are the runs fast-check made; a seeded bug\'s other rules, not searched once its own showed, are not checked rather than passed', async () => {
     const bug = allTargets().find((t) => t.name === 'bug:len-nents-wrap')!;
     const { report } = await runConformance({ ...opts, runs: 400, seed: 1, targets: [bug] });

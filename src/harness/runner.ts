@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Profile } from '../../models/profiles.ts';
-import { REPORT_SCHEMA_VERSION, type Report, type RuleResult, type ViolationRecord } from '../report/types.ts';
+import { REPORT_SCHEMA_VERSION, type Counterexample, type Report, type RuleResult, type ViolationRecord } from '../report/types.ts';
 import type { RuleId } from '../rules/registry.ts';
 import { jsonSafe } from '../rules/violation.ts';
 import type { Found, RunCounts, Target } from './suite.ts';
@@ -111,6 +111,13 @@ function corpusEntries(dir: string | undefined, target: string): CorpusEntry[] {
       return [];
     }
   });
+}
+
+/** One violation's view of a shared counterexample: the failing step is the one where this
+ *  rule broke (when the checker knows the step), labelled with this rule. */
+function focus(ce: Counterexample, rule: RuleId, step: number | undefined): Counterexample {
+  if (step === undefined || step >= ce.steps.length) return ce;
+  return { ...ce, failingStep: step, steps: ce.steps.map((s, i) => (i === step ? { ...s, rule } : s)) };
 }
 
 /** Write a file atomically: a temporary file, then a rename. */
@@ -221,7 +228,7 @@ export async function runConformance(opts: RunOptions): Promise<{ report: Report
         allKnown &&= isKnown;
         if (!isKnown) newCount++;
         ids.push(id);
-        records.push({ id, rule, implementation: t.name, profile, message: v.message, evidence: jsonSafe(v.evidence ?? {}), fingerprint: fp, replay: opts.replayCommand(id), known: isKnown, counterexample: h.found.counterexample });
+        records.push({ id, rule, implementation: t.name, profile, message: v.message, evidence: jsonSafe(v.evidence ?? {}), fingerprint: fp, replay: opts.replayCommand(id), known: isKnown, counterexample: focus(h.found.counterexample, rule, v.step) });
       }
       results.push({ implementation: t.name, profile, rule, runs: runsBy.get(t.name) ?? 0, status: ids.length === 0 ? 'pass' : allKnown ? 'known' : 'violation', violations: ids });
     }
