@@ -160,13 +160,14 @@ export function opName(c: LcCmd): string {
 }
 
 /** Which lanes a command runs between, for the sequence diagram. */
-export function lanesOf(c: LcCmd): { from: Lane; to: Lane } {
+export function lanesOf(c: LcCmd, s?: LcState): { from: Lane; to: Lane } {
   switch (c.op) {
     case 'create': return { from: 'user', to: 'exporter' };
     case 'close-fd': return { from: 'user', to: 'core' };
     case 'event': case 'hot-reset': return { from: 'device', to: 'exporter' };
     case 'attach': return { from: 'importer', to: 'core' };
-    default: return { from: 'importer', to: 'iommu' };
+    // iommufd maps into its IOMMU domain; a DMA importer maps through the dma-buf core.
+    default: return { from: 'importer', to: s?.atts[c.att]?.importer === 'iommufd' ? 'iommu' : 'core' };
   }
 }
 
@@ -292,7 +293,7 @@ export async function runLifecycle(cfg: LifecycleConfig, cmds: readonly LcCmd[],
     const got = await real.run(c, i);
     compareStep(real, c, model, next, expect, got);
     const broke = real.k.log.violations.find((v) => v.step === i);
-    steps.push({ index: i, ...lanesOf(c), command: opName(c), result: got.result, expected: expect.result, ...(broke ? { rule: broke.rule } : {}) });
+    steps.push({ index: i, ...lanesOf(c, model), command: opName(c), result: got.result, expected: expect.result, ...(broke ? { rule: broke.rule } : {}) });
     model = next;
     if (broke && !opts.keepGoing) break;
   }
