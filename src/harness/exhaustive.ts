@@ -40,17 +40,17 @@ export async function exhaustive(cfg: LifecycleConfig, k: number): Promise<Exhau
   const t0 = performance.now();
   const init = initialState(1);
   const seen = new Map<string, { state: LcState; path: LcCmd[] }>([[JSON.stringify(init), { state: init, path: [] }]]);
-  let frontier: { state: LcState; path: LcCmd[]; key: string }[] = [{ state: init, path: [], key: JSON.stringify(init) }];
+  let frontier: { state: LcState; path: LcCmd[] }[] = [{ state: init, path: [] }];
   for (let depth = 0; depth < k - 1; depth++) {
     const next: typeof frontier = [];
-    for (const { state, path, key } of frontier) {
+    for (const { state, path } of frontier) {
       for (const c of alphabet(state)) {
         const s2 = step(state, c).next;
         const h = JSON.stringify(s2);
         if (seen.has(h)) continue;
         const p2 = [...path, c];
         seen.set(h, { state: s2, path: p2 });
-        next.push({ state: s2, path: p2, key: h });
+        next.push({ state: s2, path: p2 });
       }
     }
     frontier = next;

@@ -3,7 +3,7 @@
 // PLUGIN-THROW finding, an async hook that does not settle within the step
 // time-out is a PLUGIN-TIMEOUT finding; either way the step gets an errno
 // and the run goes on. Proxies forward everything else, so code that reads a
-// device's own fields (the match importers read VfioPciCore.cfg) still works.
+// device's own fields still works.
 import type { Result } from '../../models/errno.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import type { MatchDmaBufOps } from '../impl/dma-buf-match.ts';

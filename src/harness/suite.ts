@@ -49,7 +49,7 @@ export interface Target {
 /** The counts of fast-check's RunDetails that a search hands an observer. */
 export type RunCounts = Pick<fc.RunDetails<unknown>, 'failed' | 'interrupted' | 'numRuns' | 'numSkips' | 'numShrinks'>;
 
-/** What the bench asks of a search beyond the runner's seed and budget. */
+/** What a caller (the runner, the bench) asks of a search beyond its seed and budget. */
 export interface SearchOptions {
   /** Called with the RunDetails of every fc.check the search makes. */
   readonly observe?: (details: RunCounts) => void;

@@ -20,7 +20,6 @@ import { dma_buf_put, type DmaBuf, type DmaBufAttachment } from './dma-buf-core.
 import { asMatchDmaBuf, dma_buf_pal_map_phys, dma_buf_pal_unmap_phys, DmaBufMatchCore, imappingPal, imappingSgt, NO_SGT, type DmaBufMappingMatch, type MatchAttachment, type MatchDmaBuf } from './dma-buf-match.ts';
 import type { MappingKernel } from './dma-buf-mapping.ts';
 import { iommufdDomain } from './iommufd.ts';
-import type { VfioPciCore } from './vfio/vfio_pci_core.ts';
 import type { VfioPciDmaBuf } from './vfio/vfio_pci_dmabuf.ts';
 
 const DIR: DmaDir = 'DMA_BIDIRECTIONAL';

@@ -133,7 +133,7 @@ function statusFor(listed: readonly ViolationRecord[], status: RuleStatus): Rule
   return listed.every((v) => v.known) ? 'known' : 'violation';
 }
 
-function checkViolation(r: Report, v: ViolationRecord, at: string, impls: ReadonlySet<string>): string | null {
+function checkViolation(v: ViolationRecord, at: string, impls: ReadonlySet<string>): string | null {
   if (!isRuleId(v.rule)) return `${at}.rule: unknown rule '${v.rule}' (see dmabuf-conform rules)`;
   if (!impls.has(v.implementation)) return `${at}.implementation: '${v.implementation}' is not in report.implementations`;
   const ce = v.counterexample;
@@ -201,7 +201,7 @@ function crossCheck(r: Report): string | null {
   for (const [i, v] of r.violations.entries()) {
     if (byId.has(v.id)) return `report.violations[${i}].id: duplicate id ${show(v.id)}`;
     byId.set(v.id, v);
-    const e = checkViolation(r, v, `report.violations[${i}]`, impls);
+    const e = checkViolation(v, `report.violations[${i}]`, impls);
     if (e) return e;
   }
   return checkResults(r, byId, impls) ?? checkSummary(r);

@@ -40,10 +40,15 @@ const findingsName = (cfg: LifecycleConfig): string => {
   return cfg.profile === undefined || cfg.profile === 'v8' ? base : `${base}:${cfg.profile}`;
 };
 
+/** For each violation, the documented finding that explains it (null for the unexplained ones). */
+function explainedByFindings(violations: readonly Violation[], unexplained: readonly Violation[]): (string | null)[] {
+  return violations.map((v) => (unexplained.includes(v) ? null : LIFECYCLE_FINDINGS.find((f) => f.rule === v.rule)?.id ?? null));
+}
+
 async function lifecycleFound(cfg: LifecycleConfig, cmds: readonly LcCmd[]): Promise<Found> {
   const run = await runLifecycle(cfg, cmds, { keepGoing: true });
   const unexplained = unexplainedLc(findingsName(cfg), run.violations, cmds);
-  const explainedBy = run.violations.map((v) => (unexplained.includes(v) ? null : LIFECYCLE_FINDINGS.find((f) => f.rule === v.rule)?.id ?? null));
+  const explainedBy = explainedByFindings(run.violations, unexplained);
   const failing = Math.max(0, run.steps.findIndex((s) => s.rule));
   return { violations: run.violations, explainedBy, counterexample: { suite: 'lifecycle', steps: run.steps, failingStep: failing, ...pictureFor(cfg.route), input: { cmds } } };
 }
@@ -75,7 +80,7 @@ async function raceFound(cfg: LifecycleConfig, scenario: number, seed: number, p
     { index: sc.prefix.length, ...lanesOf(sc.a), command: `${opName(sc.a)} ∥ ${opName(sc.b)}`, result: first?.rule ?? 'ok', expected: 'as some serial order', ...(first ? { rule: first.rule } : {}) },
   ];
   const unexplained = unexplainedRace(cfg, sc, violations);
-  const explainedBy = violations.map((v) => (unexplained.includes(v) ? null : LIFECYCLE_FINDINGS.find((f) => f.rule === v.rule)?.id ?? null));
+  const explainedBy = explainedByFindings(violations, unexplained);
   return { violations, explainedBy, counterexample: { suite: 'lifecycle', steps, failingStep: sc.prefix.length, ...pictureFor(cfg.route), input: { race: scenario, name: sc.name, seed, path } } };
 }
 

@@ -12,7 +12,7 @@ import type { Kernel } from '../../kernel/kernel.ts';
 import type { KObj } from '../../kernel/objects.ts';
 import type { PalExpOps } from '../converters.ts';
 import type { DmaBuf } from '../dma-buf-core.ts';
-import { emappingPal, emappingSgt, type DmaBufMatchCore, type Int, type MatchDmaBuf, type MatchDmaBufOps } from '../dma-buf-match.ts';
+import { emappingPal, emappingSgt, type DmaBufMatchCore, type Int, type MatchDmaBufOps } from '../dma-buf-match.ts';
 import type { VfioPciDmaBuf } from './vfio_pci_dmabuf.ts';
 
 export interface VfioMatchVariant {
