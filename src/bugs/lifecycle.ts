@@ -4,6 +4,7 @@ import { vfioExporter } from '../harness/bundled.ts';
 import { iommufdPlugin } from '../impl/iommufd.ts';
 import { dma_buf_dynamic_attach, dma_buf_put } from '../impl/dma-buf-core.ts';
 import { AfFlrThrows, CloseWithoutCleanup, D3ExitNoMemoryLock, PmEntryLeaksLock, ResetNeverCompletes, ZapWithoutRevoke } from './lifecycle-device.ts';
+import { HotResetUndoKeepsRevoked } from './lifecycle-hot-reset.ts';
 import { DmaImporterStaleSgt, IommufdNoUnmapOnRevoke, IommufdRemapsAfterRevoke } from './lifecycle-importer.ts';
 import * as port from './lifecycle-port.ts';
 
@@ -14,6 +15,7 @@ export function lifecycleBugExporters(): ExporterPlugin[] {
     vfioExporter('bug:lock-d3-exit-no-memory-lock', 'D3 exit unrevokes without memory_lock', { device: D3ExitNoMemoryLock, bugOf: 'LOCK-MEMLOCK' }),
     vfioExporter('bug:lock-pm-entry-leaks-lock', 'runtime PM entry returns -EINVAL holding memory_lock', { device: PmEntryLeaksLock, bugOf: 'LOCK-BALANCE' }),
     vfioExporter('bug:rev-zap-without-revoke', 'memory disabled while importers keep their mappings', { device: ZapWithoutRevoke, bugOf: 'REV-WINDOW' }),
+    vfioExporter('bug:rev-hot-reset-undo-keeps-revoked', 'a hot reset that loses the memory_lock trylock to an overlapping one leaves the dma-bufs it revoked revoked', { device: HotResetUndoKeepsRevoked, bugOf: 'REV-WINDOW' }),
     vfioExporter('bug:rev-reenable-cleaned', 'cleanup leaves the dma-buf on the device list; a later enable unrevokes it', { port: port.cleanupKeepsOnList, bugOf: 'REV-CLEANUP' }),
     vfioExporter('bug:rev-map-ignores-revoked', 'map does not check revoked', { port: port.mapIgnoresRevoked, bugOf: 'REV-MAP' }),
     vfioExporter('bug:rev-init-not-revoked', 'a dma-buf created with memory disabled starts unrevoked', { port: port.createNeverRevoked, bugOf: 'REV-INIT' }),

@@ -172,7 +172,7 @@ export function lanesOf(c: LcCmd, s?: LcState): { from: Lane; to: Lane } {
 }
 
 /** The rule a wrong result of this command breaks. */
-function resultRule(c: LcCmd, s: LcState): RuleId {
+export function resultRule(c: LcCmd, s: LcState): RuleId {
   switch (c.op) {
     case 'create': return 'REV-INIT';
     case 'attach': return 'REV-MAP';

@@ -5,7 +5,8 @@
 // firing and no task left blocked (a deadlock).
 import fc from 'fast-check';
 import { initialState, step, type LcCmd, type LcState } from '../../models/lifecycle.ts';
-import { compareStep, opName, Real, type LifecycleConfig } from './lifecycle.ts';
+import type { RuleId } from '../rules/registry.ts';
+import { compareStep, opName, Real, resultRule, type LifecycleConfig } from './lifecycle.ts';
 
 /** fast-check's scheduler, letting a released task run on to its next
  *  preemption point before the next choice: otherwise a task several awaits
@@ -18,7 +19,7 @@ export function raceScheduler(): fc.Arbitrary<fc.Scheduler> {
 }
 
 export interface Observed {
-  readonly bufs: readonly { revoked: boolean; released: boolean }[];
+  readonly bufs: readonly { revoked: boolean; released: boolean; cleaned?: boolean }[];
   readonly mapped: readonly boolean[];
 }
 
@@ -30,7 +31,7 @@ export function observeReal(real: Real): Observed {
 }
 
 export function observeModel(s: LcState): Observed {
-  return { bufs: s.bufs.map((b) => ({ released: b.released, revoked: b.released ? true : b.revoked })), mapped: s.atts.map((a) => a.mapped) };
+  return { bufs: s.bufs.map((b) => ({ released: b.released, revoked: b.released ? true : b.revoked, cleaned: b.cleaned })), mapped: s.atts.map((a) => a.mapped) };
 }
 
 export interface RaceOutcome {
@@ -44,7 +45,7 @@ export async function race(cfg: LifecycleConfig, prefix: readonly LcCmd[], a: Lc
   const real = new Real(cfg);
   let model = initialState(cfg.devices);
   for (const [i, c] of prefix.entries()) {
-    const { next, expect } = step(model, c);
+    const { next, expect } = step(model, c, cfg.profile);
     compareStep(real, c, model, next, expect, await real.run(c, i));
     model = next;
   }
@@ -84,8 +85,8 @@ export async function race(cfg: LifecycleConfig, prefix: readonly LcCmd[], a: Lc
   }
   const results: [string, string] = [await pa, await pb];
   const orders = [[a, b], [b, a]].map(([x, y]) => {
-    const first = step(model, x!);
-    const second = step(first.next, y!);
+    const first = step(model, x!, cfg.profile);
+    const second = step(first.next, y!, cfg.profile);
     return { obs: observeModel(second.next), results: x === a ? [first.expect.result, second.expect.result] : [second.expect.result, first.expect.result] };
   });
   // A hot reset that lost the race for a memory_lock returns -EBUSY after its
@@ -101,7 +102,7 @@ export async function race(cfg: LifecycleConfig, prefix: readonly LcCmd[], a: Lc
         let st = model;
         let res = '';
         for (const c of seq) {
-          const r = step(st, c);
+          const r = step(st, c, cfg.profile);
           st = r.next;
           if (c === winner) res = r.expect.result;
         }
@@ -109,9 +110,45 @@ export async function race(cfg: LifecycleConfig, prefix: readonly LcCmd[], a: Lc
       }
     }
   }
-  const got = JSON.stringify(observeReal(real));
-  const linearizable = orders.some((o) => JSON.stringify(o.obs) === got && o.results[0] === results[0] && o.results[1] === results[1]);
+  const seen = observeReal(real);
+  const diffs = orders.map((o) => differences(model, [a, b], results, o, seen));
+  const linearizable = diffs.some((d) => d.length === 0);
+  // Not linearizable: report what differs from the closest serial order (results first),
+  // each under the rule compareStep gives the same mismatch of a serial step.
+  if (!linearizable) {
+    const closest = diffs.reduce((x, y) => (y.length < x.length ? y : x));
+    for (const d of closest) real.k.report(d.rule, `${opName(a)} ∥ ${opName(b)}: ${d.message} in every serial order`, { ...d.evidence, results: [...results] });
+  }
   return { real, results, linearizable };
+}
+
+interface Order {
+  readonly obs: Observed;
+  readonly results: readonly string[];
+}
+
+interface Difference {
+  readonly rule: RuleId;
+  readonly message: string;
+  readonly evidence: Record<string, unknown>;
+}
+
+/** How the observed outcome differs from one serial order (results, then state). */
+function differences(before: LcState, cmds: readonly [LcCmd, LcCmd], results: readonly string[], o: Order, seen: Observed): Difference[] {
+  const out: Difference[] = [];
+  cmds.forEach((c, i) => {
+    if (results[i] !== o.results[i]) out.push({ rule: resultRule(c, before), message: `${opName(c)} returned ${results[i]}, the model says ${o.results[i]}`, evidence: { command: opName(c), port: results[i], model: o.results[i] } });
+  });
+  seen.bufs.forEach((b, i) => {
+    const m = o.obs.bufs[i];
+    if (!m) return;
+    if (b.released !== m.released) out.push({ rule: 'UAF-REF', message: `buf${i} ${b.released ? 'was released' : 'is still alive'}, the model says ${m.released ? 'released' : 'alive'}`, evidence: { buf: i } });
+    else if (b.revoked !== m.revoked) out.push({ rule: m.cleaned ? 'REV-CLEANUP' : 'REV-WINDOW', message: `buf${i} is ${b.revoked ? 'revoked' : 'not revoked'}, the model says ${m.revoked ? 'revoked' : 'not revoked'}`, evidence: { buf: i } });
+  });
+  seen.mapped.forEach((mapped, i) => {
+    if (mapped !== (o.obs.mapped[i] ?? false)) out.push({ rule: 'REV-WINDOW', message: `att${i} ${mapped ? 'holds a mapping' : 'holds no mapping'}, the model says ${mapped ? 'unmapped' : 'mapped'}`, evidence: { att: i } });
+  });
+  return out;
 }
 
 const CREATE: LcCmd = { op: 'create', dev: 0, nRanges: 1, valid: true };

@@ -85,6 +85,11 @@ export class VfioPciCore implements ExporterDevice {
     this.vdev.memory_lock.upWrite(site);
   }
 
+  /** One device's share of vfio_pci_dev_set_hot_reset()'s err_undo (`ret` is the reset's result). */
+  async hotResetUndo(site: string, _ret: string): Promise<void> {
+    await this.restore(site);
+  }
+
   /** A call site that revokes, changes the device, and restores. */
   private async zapped(site: string, change: () => void): Promise<void> {
     await this.zapAndDownWrite(site);
@@ -201,6 +206,6 @@ export async function vfioPciDevSetHotReset(devices: readonly VfioPciCore[]): Pr
     await d.port.move(d.vdev, true);
   }
   // err_undo:
-  for (const d of [...locked].reverse()) await d.restore(site);
+  for (const d of [...locked].reverse()) await d.hotResetUndo(site, ret);
   return ret;
 }
