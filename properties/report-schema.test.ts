@@ -1,7 +1,7 @@
-// The shipped JSON Schema of the report: fixture reports validate; broken
-// ones are rejected with one line naming the path; the validator implements
-// every keyword the schema uses; writeReports is atomic and refuses a report
-// that breaks the schema.
+// The shipped JSON Schemas (schemas/, run by ajv): fixture reports validate;
+// broken ones are rejected with one line naming the field as a JSON Pointer;
+// the schemas agree with the code they describe; writeReports is atomic and
+// refuses a report that breaks the schema.
 import fc from 'fast-check';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { MAP_TYPES } from '../models/pci/types.ts';
 import { PROFILES } from '../models/profiles.ts';
 import { REPORT_FILES, renderReports, reportJson, writeFileAtomic, writeReports } from '../src/report/index.ts';
-import { reportSchema, SUPPORTED_KEYWORDS, validate, validateReport, type Schema } from '../src/report/schema.ts';
+import { FILE_KINDS, readJsonFile, schemaOf, validateFile, validateReport, type FileKind } from '../src/report/validate.ts';
 import { RULES } from '../src/rules/registry.ts';
 import { budget } from './budget.ts';
 import { fixtureReport } from './report-fixtures.ts';
@@ -25,30 +25,18 @@ afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
 
 /** The fixture as plain JSON, to break in place. */
 const json = (): any => JSON.parse(reportJson(fixtureReport()));
-const defs = (reportSchema() as { $defs: Record<string, { enum?: unknown[]; pattern?: string }> }).$defs;
-
-function keywordsOf(s: unknown, out = new Set<string>()): Set<string> {
-  if (Array.isArray(s)) s.forEach((x) => keywordsOf(x, out));
-  else if (s && typeof s === 'object') {
-    for (const [k, v] of Object.entries(s)) {
-      if (k === 'properties' || k === '$defs') Object.values(v as object).forEach((x) => keywordsOf(x, out));
-      else if (k !== 'enum' && k !== 'const') {
-        out.add(k);
-        keywordsOf(v, out);
-      }
-    }
-  }
-  return out;
-}
+const defs = (schemaOf('report') as { $defs: Record<string, { enum?: unknown[]; pattern?: string }> }).$defs;
 
 describe('report.schema.json', () => {
   it('the fixture report (a route and a lifecycle violation) validates', () => {
     expect(validateReport(json())).toEqual({ ok: true, value: json() });
   });
 
-  it('uses only keywords the validator implements, and agrees with the code it describes', () => {
-    expect([...keywordsOf(reportSchema())].filter((k) => !SUPPORTED_KEYWORDS.includes(k))).toEqual([]);
-    expect((reportSchema() as Record<string, unknown>).$schema).toBe('https://json-schema.org/draft/2020-12/schema');
+  it('every shipped schema is draft 2020-12 with an $id, and agrees with the code it describes', () => {
+    for (const k of FILE_KINDS) {
+      const s = schemaOf(k);
+      expect([k, s.$schema, s.$id]).toEqual([k, 'https://json-schema.org/draft/2020-12/schema', `https://dmabuf-conform.dev/schemas/${k}.schema.json`]);
+    }
     expect(defs.profile!.enum).toEqual([...PROFILES]);
     expect((defs.route as { properties: { mapType: { enum: unknown[] } } }).properties.mapType.enum).toEqual([...MAP_TYPES]);
     const ruleId = new RegExp(defs.ruleId!.pattern!, 'u');
@@ -56,31 +44,32 @@ describe('report.schema.json', () => {
   });
 
   const broken: [string, (r: any) => void, string][] = [
-    ['a missing field', (r) => delete r.seed, 'report.seed: missing'],
-    ['an unknown field', (r) => (r.tool.extra = 1), 'report.tool.extra: unknown field'],
-    ['a wrong const', (r) => (r.schemaVersion = 2), 'report.schemaVersion: expected 1, got 2'],
-    ['a bad lane', (r) => (r.violations[1].counterexample.steps[0].from = 'cpu'), 'report.violations[1].counterexample.steps[0].from: expected one of user, device, exporter, core, importer, iommu, got "cpu"'],
-    ['a bad type', (r) => (r.results[2].runs = '400'), 'report.results[2].runs: expected integer, got "400"'],
-    ['a negative count', (r) => (r.summary.checks = -1), 'report.summary.checks: expected a number >= 0, got -1'],
-    ['an empty step list', (r) => (r.violations[0].counterexample.steps = []), 'report.violations[0].counterexample.steps: expected at least 1 item(s), got 0'],
-    ['a bad fingerprint', (r) => (r.violations[0].fingerprint = 'XYZ'), 'report.violations[0].fingerprint: expected a string matching /^[0-9a-f]{8,64}$/, got "XYZ"'],
-    ['an odd timing key', (r) => (r.timings.perImplementationMs['bug:x y'] = -3), 'report.timings.perImplementationMs["bug:x y"]: expected a number >= 0, got -3'],
-    ['an unknown rule', (r) => (r.violations[0].rule = 'ROUTE-NOPE'), "report.violations[0].rule: unknown rule 'ROUTE-NOPE' (see dmabuf-conform rules)"],
-    ['a dangling violation id', (r) => (r.results[0].violations = ['nope']), 'report.results[0].violations[0]: no violation has id "nope"'],
-    ['an unlisted violation', (r) => ((r.results[4].violations = []), (r.results[4].status = 'pass')), 'report.violations[1]: no result lists violation "bug:rev-map-ignores-revoked/REV-MAP/0"'],
-    ['a wrong status', (r) => (r.results[4].status = 'violation'), "report.results[4].status: expected 'known' for 1 violation(s), 1 known, got 'violation'"],
-    ['a wrong summary', (r) => (r.summary.new = 5), 'report.summary.new: expected 1 (counted from the report), got 5'],
-    ['a failing step past the end', (r) => (r.violations[1].counterexample.failingStep = 9), 'report.violations[1].counterexample.failingStep: 9 is past the last step (6 step(s))'],
-    ['steps out of order', (r) => (r.violations[1].counterexample.steps[3].index = 7), 'report.violations[1].counterexample.steps[3].index: expected 3, got 7'],
-    ['a bad topology', (r) => (r.violations[0].counterexample.topology.devices[2].acs.rr = 'yes'), 'report.violations[0].counterexample.topology.devices[2].acs.rr: expected boolean, got "yes"'],
-    ['a route through nowhere', (r) => r.violations[0].counterexample.route.path.push('ghost'), "report.violations[0].counterexample.route.path[5]: 'ghost' is not in the topology"],
-    ['a route without topology', (r) => delete r.violations[0].counterexample.topology, 'report.violations[0].counterexample.route: a route needs a topology'],
-    ['a duplicate implementation', (r) => r.implementations.push(r.implementations[0]), 'report.implementations[3].name: duplicate implementation "bug:route-acs-client-inclusive"'],
-    ['an unknown implementation', (r) => (r.results[7].implementation = 'nvidia'), "report.results[7].implementation: 'nvidia' is not in report.implementations"],
-    ['a duplicate result', (r) => (r.results[8].rule = 'REV-MAP'), 'report.results[8]: a second result for vfio-pci × REV-MAP'],
+    ['a missing field', (r) => delete r.seed, '/seed: missing (required)'],
+    ['an unknown field', (r) => (r.tool.extra = 1), '/tool/extra: unknown field'],
+    ['a later schema version', (r) => (r.schemaVersion = 99), '/schemaVersion: must be 1, got 99'],
+    ['a bad lane', (r) => (r.violations[1].counterexample.steps[0].from = 'cpu'), '/violations/1/counterexample/steps/0/from: must be one of user, device, exporter, core, importer, iommu, got "cpu"'],
+    ['a bad type', (r) => (r.results[2].runs = '400'), '/results/2/runs: must be integer, got "400"'],
+    ['a negative count', (r) => (r.summary.checks = -1), '/summary/checks: must be >= 0, got -1'],
+    ['an empty step list', (r) => (r.violations[0].counterexample.steps = []), '/violations/0/counterexample/steps: must NOT have fewer than 1 items, got []'],
+    ['a bad fingerprint', (r) => (r.violations[0].fingerprint = 'XYZ'), '/violations/0/fingerprint: must match pattern "^[0-9a-f]{8,64}$", got "XYZ"'],
+    ['an odd timing key', (r) => (r.timings.perImplementationMs['bug:x/y'] = -3), '/timings/perImplementationMs/bug:x~1y: must be >= 0, got -3'],
+    ['not an object', (r) => (r.tool = []), '/tool: must be object, got []'],
+    ['an unknown rule', (r) => (r.violations[0].rule = 'ROUTE-NOPE'), "/violations/0/rule: unknown rule 'ROUTE-NOPE' (see dmabuf-conform rules)"],
+    ['a dangling violation id', (r) => (r.results[0].violations = ['nope']), '/results/0/violations/0: no violation has id "nope"'],
+    ['an unlisted violation', (r) => ((r.results[4].violations = []), (r.results[4].status = 'pass')), '/violations/1: no result lists violation "bug:rev-map-ignores-revoked/REV-MAP/0"'],
+    ['a wrong status', (r) => (r.results[4].status = 'violation'), "/results/4/status: expected 'known' for 1 violation(s), 1 known, got 'violation'"],
+    ['a wrong summary', (r) => (r.summary.new = 5), '/summary/new: expected 1 (counted from the report), got 5'],
+    ['a failing step past the end', (r) => (r.violations[1].counterexample.failingStep = 9), '/violations/1/counterexample/failingStep: 9 is past the last step (6 step(s))'],
+    ['steps out of order', (r) => (r.violations[1].counterexample.steps[3].index = 7), '/violations/1/counterexample/steps/3/index: expected 3, got 7'],
+    ['a bad topology', (r) => (r.violations[0].counterexample.topology.devices[2].acs.rr = 'yes'), '/violations/0/counterexample/topology/devices/2/acs/rr: expected boolean, got "yes"'],
+    ['a route through nowhere', (r) => r.violations[0].counterexample.route.path.push('ghost'), "/violations/0/counterexample/route/path/5: 'ghost' is not in the topology"],
+    ['a route without topology', (r) => delete r.violations[0].counterexample.topology, '/violations/0/counterexample/route: a route needs a topology'],
+    ['a duplicate implementation', (r) => r.implementations.push(r.implementations[0]), '/implementations/3/name: duplicate implementation "bug:route-acs-client-inclusive"'],
+    ['an unknown implementation', (r) => (r.results[7].implementation = 'nvidia'), "/results/7/implementation: 'nvidia' is not in /implementations"],
+    ['a duplicate result', (r) => (r.results[8].rule = 'REV-MAP'), '/results/8: a second result for vfio-pci × REV-MAP'],
   ];
 
-  it.each(broken)('rejects %s with one line naming the path', (_what, breakIt, error) => {
+  it.each(broken)('rejects %s with one line naming the field', (_what, breakIt, error) => {
     const r = json();
     breakIt(r);
     expect(validateReport(r)).toEqual({ ok: false, error });
@@ -98,20 +87,41 @@ describe('report.schema.json', () => {
       const parent = path.slice(0, -1).reduce((o, k) => o[k], r);
       parent[path.at(-1)!] = value;
       const out = validateReport(r);
-      if (!out.ok) expect(out.error).toMatch(/^report[.[][^\n]*$/);
+      if (!out.ok) expect(out.error).toMatch(/^\/[^\n]*: [^\n]+$/);
     }), { seed: 8, numRuns: budget(300) });
   });
+});
 
-  it('the validator: boolean schemas, type lists, maximum, bad $ref and unknown keywords', () => {
-    const root: Schema = { $defs: { n: { type: ['integer', 'null'], maximum: 3 } }, type: 'array', items: { $ref: '#/$defs/n' } };
-    expect(validate(root, [1, null, 3])).toBeNull();
-    expect(validate(root, [1, 4])).toBe('$[1]: expected a number <= 3, got 4');
-    expect(validate(root, [true])).toBe('$[0]: expected integer or null, got true');
-    expect(validate(false, 1)).toBe('$: not allowed');
-    expect(validate({ $ref: '#/$defs/none' }, 1)).toBe("$: the schema's $ref '#/$defs/none' resolves to nothing");
-    expect(validate({ oneOf: [] }, 1)).toBe("$: the schema uses 'oneOf', which this validator does not implement");
-    expect(validate({ type: 'object', properties: { a: true }, additionalProperties: false }, { a: 1, b: 2 })).toBe('$.b: unknown field');
-    expect(validate({ minLength: 2 }, '🙂')).toBe('$: expected at least 2 character(s), got "🙂"');
+describe('the other shipped schemas: baseline, corpus entry, convert case', () => {
+  const baseline = () => ({ version: 1, findings: [{ fingerprint: '0f9852eb6f08e47b', implementation: 'vfio-pci', rule: 'REV-IMPORTER', why: 'documented finding' }] });
+  it('the shipped baseline and the example cases validate', () => {
+    expect(readJsonFile('baseline', 'reports/baseline.json').ok).toBe(true);
+    for (const f of readdirSync('examples/cases')) expect([f, readJsonFile('case', join('examples/cases', f)).ok]).toEqual([f, true]);
+    expect(validateFile('corpus-entry', 'c.json', { implementation: 'vfio-pci', rule: 'REV-MAP', input: { commands: [] } }).ok).toBe(true);
+  });
+
+  const bad: [FileKind, unknown, string][] = [
+    ['baseline', { ...baseline(), findings: [baseline().findings[0], { ...baseline().findings[0], fingerprint: 3 }] }, 'f.json: /findings/1/fingerprint: must be string, got 3'],
+    ['baseline', { ...baseline(), version: 2 }, 'f.json: /version: must be 1, got 2'],
+    ['baseline', { findings: [] }, 'f.json: /version: missing (required)'],
+    ['baseline', { ...baseline(), findings: [{ ...baseline().findings[0], rule: 'REV-NOPE' }] }, "f.json: /findings/0/rule: unknown rule 'REV-NOPE' (see dmabuf-conform rules)"],
+    ['corpus-entry', { implementation: 'vfio-pci', rule: 'REV-MAP' }, 'f.json: /input: missing (required)'],
+    ['corpus-entry', { implementation: '', rule: 'REV-MAP', input: 1 }, 'f.json: /implementation: must NOT have fewer than 1 characters, got ""'],
+    ['case', { topology: { hostBridges: [{ id: 'hb0' }], devices: [] }, exporter: 'a', client: 'b', request: { ranges: [{ offset: '0x1000', length: 'big' }] } }, 'f.json: /request/ranges/0/length: must match pattern "^(0x[0-9a-fA-F]+|[0-9]+)$", got "big"'],
+    ['case', { topology: {}, exporter: 'a', client: 'b', request: { ranges: [] }, extra: 1 }, 'f.json: /extra: unknown field'],
+    ['case', [], 'f.json: /: must be object, got []'],
+  ];
+  it.each(bad)('a bad %s file is one line naming file and field', (kind, value, error) => {
+    expect(validateFile(kind, 'f.json', value)).toEqual({ ok: false, error });
+  });
+
+  it('a missing, unreadable or non-JSON file is one line naming the file', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'broken.json'), '{"version": 1,');
+    expect(readJsonFile('baseline', join(dir, 'none.json'))).toEqual({ ok: false, error: `${join(dir, 'none.json')}: no such file` });
+    expect(readJsonFile('baseline', dir)).toEqual({ ok: false, error: `${dir}: is a directory, not a baseline file` });
+    const broken = readJsonFile('corpus-entry', join(dir, 'broken.json'));
+    expect(broken.ok ? '' : broken.error).toMatch(/^.*broken\.json: not JSON \(.+\)$/);
   });
 });
 
@@ -132,7 +142,7 @@ describe('writeReports', () => {
   it('refuses a report that breaks the schema, with one line, and writes nothing', () => {
     const dir = join(tempDir(), 'out');
     const bad = { ...fixtureReport(), summary: { checks: 1, violations: 2, known: 1, new: 1 } };
-    expect(() => writeReports(bad, dir)).toThrow(/^the report does not match src\/report\/report\.schema\.json: report\.summary\.checks: expected 10 \(counted from the report\), got 1$/);
+    expect(() => writeReports(bad, dir)).toThrow(/^the report does not match schemas\/report\.schema\.json: \/summary\/checks: expected 10 \(counted from the report\), got 1$/);
     expect(existsSync(dir)).toBe(false);
   });
 

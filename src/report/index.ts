@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { renderHtml } from './html.ts';
 import { renderJunit } from './junit.ts';
 import { renderMarkdown } from './markdown.ts';
-import { validateReport } from './schema.ts';
+import { validateReport } from './validate.ts';
 import { renderTap } from './tap.ts';
 import type { Report } from './types.ts';
 
-export { validateReport } from './schema.ts';
+export { readJsonFile, validateFile, validateReport, type Checked, type FileKind } from './validate.ts';
 
 export const REPORT_FILES = ['report.json', 'junit.xml', 'report.tap', 'summary.md', 'report.html'] as const;
 
@@ -38,7 +38,7 @@ export function writeFileAtomic(path: string, text: string): void {
 export function renderReports(report: Report): Record<(typeof REPORT_FILES)[number], string> {
   const json = reportJson(report);
   const checked = validateReport(JSON.parse(json));
-  if (!checked.ok) throw new Error(`the report does not match src/report/report.schema.json: ${checked.error}`);
+  if (!checked.ok) throw new Error(`the report does not match schemas/report.schema.json: ${checked.error}`);
   const r = checked.value; // render what report.json says, exactly
   return { 'report.json': json, 'junit.xml': renderJunit(r), 'report.tap': renderTap(r), 'summary.md': renderMarkdown(r), 'report.html': renderHtml(r) };
 }
