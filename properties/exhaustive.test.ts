@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { bundledExporters, dmaImporter, iommufdImporter, vfioPci } from '../src/harness/bundled.ts';
+import { dmaImporter, iommufdImporter, vfioPci } from '../src/harness/bundled.ts';
+import { lifecycleBugExporters } from '../src/bugs/lifecycle.ts';
 import { exhaustive } from '../src/harness/exhaustive.ts';
 
 const importers = { dma: dmaImporter, iommufd: iommufdImporter };
@@ -14,7 +15,7 @@ describe('bounded exhaustive exploration (1 device, 2 dma-bufs, 2 attachments)',
   });
 
   it('finds a seeded bug that random testing needs luck for (cleanup leaving the dma-buf on the list)', async () => {
-    const bug = bundledExporters().find((p) => p.name === 'bug:rev-reenable-cleaned')!;
+    const bug = lifecycleBugExporters().find((p) => p.name === 'bug:rev-reenable-cleaned')!;
     const r = await exhaustive({ exporter: bug, importers, devices: 1, route: 'THRU_HOST_BRIDGE' }, 4);
     expect(r.violations.some((v) => v.violations.some((x) => x.rule === 'REV-CLEANUP'))).toBe(true);
   });

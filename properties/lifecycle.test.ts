@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { bundledExporters, bundledImporters, dmaImporter, iommufdImporter, nvgrace, vfioPci } from '../src/harness/bundled.ts';
+import { dmaImporter, iommufdImporter, nvgrace, vfioPci } from '../src/harness/bundled.ts';
 import { guardExporter } from '../src/harness/guard.ts';
 import { failureOf, lifecycleProperty } from '../src/harness/lifecycle-prop.ts';
 import { requestFor, runLifecycle, type LifecycleConfig } from '../src/harness/lifecycle.ts';
@@ -8,6 +8,7 @@ import { dma_buf_dynamic_attach, dma_buf_export, type DmaBuf, type DmaBufAttachm
 import { Kernel } from '../src/kernel/kernel.ts';
 import type { ExporterPlugin, ImporterPlugin } from '../src/harness/plugin.ts';
 import type { RuleId } from '../src/rules/registry.ts';
+import { lifecycleBugExporters, lifecycleBugImporters } from '../src/bugs/lifecycle.ts';
 import { budget } from './budget.ts';
 
 const IMPORTERS = { dma: dmaImporter, iommufd: iommufdImporter };
@@ -29,8 +30,8 @@ describe('LOCK/REV/UAF/IOMMUFD: the faithful ports agree with the lifecycle mode
 describe('seeded lifecycle bugs are caught by their rules', () => {
   // Race-only bugs (properties/race.test.ts): a serial run never overlaps two operations.
   const raceOnly = ['bug:uaf-cleanup-ignores-dying', 'bug:rev-hot-reset-undo-keeps-revoked'];
-  const exporterBugs = bundledExporters().filter((p) => p.bugOf && !raceOnly.includes(p.name));
-  const importerBugs = bundledImporters().filter((p) => p.bugOf);
+  const exporterBugs = lifecycleBugExporters().filter((p) => p.bugOf && !raceOnly.includes(p.name));
+  const importerBugs = lifecycleBugImporters().filter((p) => p.bugOf);
   const cases: [string, LifecycleConfig, RuleId][] = [
     // Guarded as the runner runs them: a hook that throws or hangs is PLUGIN-THROW / PLUGIN-TIMEOUT.
     ...exporterBugs.map((p): [string, LifecycleConfig, RuleId] => [p.name, cfgOf(guardExporter(p)), p.bugOf!]),
@@ -48,6 +49,27 @@ describe('seeded lifecycle bugs are caught by their rules', () => {
       expect(again.violations.map((v) => v.rule)).toContain(rule);
     });
   }
+});
+
+describe('UAF-MAPPING at the first use of a stale sg_table', () => {
+  const stale = lifecycleBugImporters().find((p) => p.name === 'bug:uaf-mapping-stale-sgt')!;
+  const head = [
+    { op: 'create', dev: 0, nRanges: 1, valid: true },
+    { op: 'attach', buf: 0, importer: 'dma', p2p: true },
+    { op: 'map', att: 0 },
+    { op: 'event', dev: 0, event: 'mem-off' },
+  ] as const;
+  it('the next unmap after move_notify is UAF-MAPPING, not a use-after-free of the exporter (UAF-OBJ)', async () => {
+    const r = await runLifecycle(cfgOf(vfioPci, { ...IMPORTERS, dma: stale }), [...head, { op: 'unmap', att: 0 }], { keepGoing: true });
+    const at4 = r.violations.filter((v) => v.step === 4).map((v) => v.rule);
+    expect(at4).toContain('UAF-MAPPING');
+    expect(r.violations.map((v) => v.rule)).not.toContain('UAF-OBJ');
+  });
+  it('so is DMA through it (access)', async () => {
+    const r = await runLifecycle(cfgOf(vfioPci, { ...IMPORTERS, dma: stale }), [...head, { op: 'access', att: 0 }], { keepGoing: true });
+    expect(r.violations.filter((v) => v.step === 4).map((v) => v.rule)).toContain('UAF-MAPPING');
+    expect(r.violations.map((v) => v.rule)).not.toContain('UAF-OBJ');
+  });
 });
 
 describe('FINDINGS in the lifecycle', () => {

@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { bundledExporters, dmaImporter, iommufdImporter, vfioPci } from '../src/harness/bundled.ts';
+import { dmaImporter, iommufdImporter, vfioPci } from '../src/harness/bundled.ts';
 import type { LifecycleConfig } from '../src/harness/lifecycle.ts';
 import type { ExporterPlugin } from '../src/harness/plugin.ts';
 import { RACE_SCENARIOS, race, raceScheduler } from '../src/harness/race.ts';
+import { lifecycleBugExporters, lifecycleBugImporters } from '../src/bugs/lifecycle.ts';
 import { budget } from './budget.ts';
+import { vfioExporter } from '../src/harness/bundled.ts';
+import { dma_buf_move_notify } from '../src/impl/dma-buf-core.ts';
+import { V8_PORT, type VfioDmabufPort } from '../src/impl/vfio/vfio_pci_core.ts';
 
 const cfgOf = (exporter: ExporterPlugin): LifecycleConfig => ({ exporter, importers: { dma: dmaImporter, iommufd: iommufdImporter }, devices: 2, route: 'THRU_HOST_BRIDGE' });
 const RACES = RACE_SCENARIOS.map((r) => [r.name, r.prefix, r.a, r.b] as const);
@@ -52,7 +56,7 @@ describe('the scheduler explores both orders, not just the one the spawn order f
 
 describe('race-only seeded bugs', () => {
   it('bug:uaf-cleanup-ignores-dying is caught as UAF-DYING in the release/cleanup race', async () => {
-    const bug = bundledExporters().find((p) => p.name === 'bug:uaf-cleanup-ignores-dying')!;
+    const bug = lifecycleBugExporters().find((p) => p.name === 'bug:uaf-cleanup-ignores-dying')!;
     const [, prefix, a, b] = RACES[0]!;
     const out = await fc.check(fc.asyncProperty(raceScheduler(), async (s) => {
       const r = await race(cfgOf(bug), prefix, a, b, s);
@@ -62,7 +66,7 @@ describe('race-only seeded bugs', () => {
   });
 
   it('bug:lock-release-resv-first deadlocks or inverts the lock order against cleanup', async () => {
-    const bug = bundledExporters().find((p) => p.name === 'bug:lock-release-resv-first')!;
+    const bug = lifecycleBugExporters().find((p) => p.name === 'bug:lock-release-resv-first')!;
     const [, prefix, a, b] = RACES[0]!;
     const out = await fc.check(fc.asyncProperty(raceScheduler(), async (s) => {
       const r = await race(cfgOf(bug), prefix, a, b, s);
@@ -74,7 +78,7 @@ describe('race-only seeded bugs', () => {
 
 describe('every race outcome is judged against the serial orders of the model', () => {
   const [, prefix, a, b] = RACES[4]!;
-  const bug = bundledExporters().find((p) => p.name === 'bug:rev-hot-reset-undo-keeps-revoked')!;
+  const bug = lifecycleBugExporters().find((p) => p.name === 'bug:rev-hot-reset-undo-keeps-revoked')!;
 
   it('a hot reset whose -EBUSY undo leaves its devices revoked is REV-WINDOW at the race step, as a serial wrong revoked state is', async () => {
     const out = await fc.check(fc.asyncProperty(raceScheduler(), async (s) => {
@@ -105,5 +109,35 @@ describe('every race outcome is judged against the serial orders of the model', 
       expect(r.real.k.log.violations.filter((v) => v.rule.startsWith('REV-') && v.rule !== 'REV-IMPORTER')).toEqual([]);
     }), { numRuns: budget(100), seed: 2 });
     expect(busy).toBeGreaterThan(0);
+  });
+});
+
+describe('UAF-DYING: a dying dma-buf touched by move through any path, not only get_file()', () => {
+  // vfio_pci_dma_buf_move() that skips only released dma-bufs and takes no reference: it locks
+  // the reservation and notifies the importers of a dma-buf whose release is pending.
+  const moveTouchesDying: VfioDmabufPort = {
+    ...V8_PORT,
+    move: async (vdev, revoked) => {
+      const site = 'vfio_pci_dma_buf_move';
+      for (const privObj of [...vdev.dmabufs]) {
+        const priv = vdev.k.heap.use(privObj, site);
+        const dmabuf = priv.dmabuf!;
+        if (dmabuf.file.released || priv.revoked === revoked) continue; // BUG: a dying file is not skipped
+        await dmabuf.resv.lock(site);
+        priv.revoked = revoked;
+        dma_buf_move_notify(vdev.k, dmabuf);
+        dmabuf.resv.unlock(site);
+      }
+    },
+  };
+
+  it('taking its reservation lock in the release/move race is UAF-DYING', async () => {
+    const [, prefix, a, b] = RACES[1]!;
+    const bug = vfioExporter('move-touches-dying', 'move without get_file_active', { port: moveTouchesDying });
+    const out = await fc.check(fc.asyncProperty(raceScheduler(), async (s) => {
+      const r = await race(cfgOf(bug), prefix, a, b, s);
+      return !r.real.k.log.violations.some((v) => v.rule === 'UAF-DYING' && /takes vdev0\.dmabuf\d+\.resv/.test(v.message));
+    }), { numRuns: 200, seed: 1 });
+    expect(out.failed).toBe(true);
   });
 });

@@ -1,5 +1,9 @@
 // The seeded lifecycle bugs as plugins, each naming the rule that must catch it.
 import type { ExporterPlugin, ImporterPlugin } from '../harness/plugin.ts';
+import type { RuleId } from '../rules/registry.ts';
+
+/** A lifecycle plugin with the rule its seeded bug breaks (read by self-test only). */
+type Seeded<P> = P & { readonly bugOf?: RuleId };
 import { vfioExporter } from '../harness/bundled.ts';
 import { iommufdPlugin } from '../impl/iommufd.ts';
 import { dma_buf_dynamic_attach, dma_buf_put } from '../impl/dma-buf-core.ts';
@@ -8,7 +12,7 @@ import { HotResetUndoKeepsRevoked } from './lifecycle-hot-reset.ts';
 import { DmaImporterStaleSgt, IommufdNoUnmapOnRevoke, IommufdRemapsAfterRevoke } from './lifecycle-importer.ts';
 import * as port from './lifecycle-port.ts';
 
-export function lifecycleBugExporters(): ExporterPlugin[] {
+export function lifecycleBugExporters(): Seeded<ExporterPlugin>[] {
   return [
     vfioExporter('bug:lock-move-notify-no-resv', 'move_notify without the reservation lock', { port: port.moveNotifyNoResv, bugOf: 'LOCK-RESV' }),
     vfioExporter('bug:lock-release-resv-first', 'release takes resv before memory_lock', { port: port.releaseResvFirst, bugOf: 'LOCK-ORDER' }),
@@ -31,7 +35,7 @@ export function lifecycleBugExporters(): ExporterPlugin[] {
   ];
 }
 
-export function lifecycleBugImporters(): ImporterPlugin[] {
+export function lifecycleBugImporters(): Seeded<ImporterPlugin>[] {
   return [
     iommufdPlugin('bug:iommufd-no-unmap-on-revoke', (k, d, e) => new IommufdNoUnmapOnRevoke(k, d, e), 'IOMMUFD-MMIO'),
     iommufdPlugin('bug:iommufd-remaps-after-revoke', (k, d, e) => new IommufdRemapsAfterRevoke(k, d, e), 'IOMMUFD-REVOKED'),

@@ -85,7 +85,7 @@ export class Real {
         const plugin = this.cfg.importers[c.importer];
         const dev = `${c.importer}-client`;
         const route = deviceConfig(this.devOf(dmabuf), this.cfg.route).routeTo(c.importer === 'iommufd' ? null : dev);
-        const r = await plugin.attach(this.k, dmabuf, this.devices[this.devOf(dmabuf)]!, { p2p: c.p2p, dev, route });
+        const r = await plugin.attach(this.k, dmabuf, this.devices[this.devOf(dmabuf)]!, { p2p: c.p2p, dev, route, profile: this.cfg.profile ?? 'v8' });
         if (!r.ok) return r.errno;
         const added = [...dmabuf.attachments].find((x) => !before.has(x));
         if (added) this.track(added.value);

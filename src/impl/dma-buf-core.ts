@@ -45,12 +45,8 @@ export interface DmaBufAttachment {
 export function dma_buf_export(k: Kernel, name: string, ops: DmaBufOps, size: bigint, priv: KObj<unknown>): DmaBuf | null {
   const obj = k.heap.alloc('dma_buf', 'dma_buf_export', null);
   if (!obj) return null;
-  const dmabuf: DmaBuf = {
-    name, size, ops, priv, obj,
-    resv: k.newResv(`${name}.resv`),
-    file: k.newFile(name, () => dma_buf_release(k, dmabuf)),
-    attachments: new Set(),
-  };
+  const file = k.newFile(name, () => dma_buf_release(k, dmabuf));
+  const dmabuf: DmaBuf = { name, size, ops, priv, obj, file, resv: k.newResv(`${name}.resv`, file), attachments: new Set() };
   return dmabuf;
 }
 
@@ -103,12 +99,19 @@ export function dma_buf_map_attachment(k: Kernel, attach: KObj<DmaBufAttachment>
 export function dma_buf_unmap_attachment(k: Kernel, attach: KObj<DmaBufAttachment>, sgt: KObj<unknown>, dir: DmaDir): void {
   const a = k.heap.use(attach, 'dma_buf_unmap_attachment');
   a.dmabuf.resv.assertHeld('LOCK-RESV', 'dma_buf_unmap_attachment');
+  // The importer hands back a table it no longer owns (unmapped already, by itself or in its
+  // move_notify): its stale mapping is used here, first; the exporter is not called with it.
+  if (sgt.freed) {
+    k.report('UAF-MAPPING', `importer unmaps an sg_table of ${a.dmabuf.name} already unmapped and freed in ${sgt.freeSite}`, { dmabuf: a.dmabuf.name, allocSite: sgt.allocSite, freeSite: sgt.freeSite });
+    return;
+  }
   a.dmabuf.ops.unmap_dma_buf(a, sgt, dir);
 }
 
 /** dma_buf_move_notify(): every attachment's importer is told, resv held. */
 export function dma_buf_move_notify(k: Kernel, dmabuf: DmaBuf): void {
   dmabuf.resv.assertHeld('LOCK-RESV', 'dma_buf_move_notify');
+  dmabuf.file.touch('dma_buf_move_notify', 'notifies the importers');
   for (const attach of dmabuf.attachments) {
     const a = k.heap.use(attach, 'dma_buf_move_notify');
     a.importer_ops.move_notify?.(a);

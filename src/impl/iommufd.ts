@@ -6,6 +6,7 @@ import type { Kernel } from '../kernel/kernel.ts';
 import type { KObj } from '../kernel/objects.ts';
 import { IOMMU_MMIO, IOMMU_READ, IOMMU_WRITE, IommuDomain, type IommuMapping } from '../kernel/iommu.ts';
 import type { ExporterDevice, ImporterAttachment, ImporterPlugin } from '../harness/plugin.ts';
+import type { RuleId } from '../rules/registry.ts';
 import { dma_buf_detach, dma_buf_dynamic_attach, dma_buf_put, type DmaBuf, type DmaBufAttachment } from './dma-buf-core.ts';
 
 const domains = new WeakMap<Kernel, IommuDomain>();
@@ -86,7 +87,7 @@ export class IommufdAttachment implements ImporterAttachment {
 }
 
 /** Builds the iommufd importer plugin around an attachment class (seeded bugs subclass it). */
-export function iommufdPlugin(name: string, make: (k: Kernel, d: DmaBuf, e: ExporterDevice) => IommufdAttachment, bugOf?: ImporterPlugin['bugOf']): ImporterPlugin {
+export function iommufdPlugin(name: string, make: (k: Kernel, d: DmaBuf, e: ExporterDevice) => IommufdAttachment, bugOf?: RuleId): ImporterPlugin & { readonly bugOf?: RuleId } {
   return {
     kind: 'importer', name, importer: 'iommufd', profiles: ['v8'], ...(bugOf ? { bugOf } : {}),
     description: 'iommufd: private interconnect, IOMMU_MMIO mappings, revoke = unmap for good',

@@ -1,8 +1,9 @@
 // struct file of a dma-buf and the VFIO device registration refcount:
 // get_file_active() fails on a dying file; the last fput() runs the release
 // as task work (the kernel defers __fput to the dropping task's return to
-// user space, after it released its locks), exactly once; references dropped below zero are UAF-REF, a reference taken on a
-// dying file with get_file() is UAF-DYING.
+// user space, after it released its locks), exactly once; references dropped below zero are UAF-REF; a dying file
+// (count zero, release pending) touched by anyone but its release — a reference taken with get_file(), its
+// reservation lock taken, its importers notified — is UAF-DYING.
 import type { Site } from './objects.ts';
 import type { RuleId } from '../rules/registry.ts';
 
@@ -40,6 +41,12 @@ export class KFile {
   get(site: Site): void {
     if (this.count === 0) this.ctx.report('UAF-DYING', `${site} takes a reference on the dying file of ${this.name} (last reference dropped in ${this.lastPut})`, { file: this.name, site, putSite: this.lastPut });
     this.count++;
+  }
+
+  /** Something other than the release touches the object this file owns (`what` it does):
+   *  between the last fput() and the end of the release, that is a dying object. */
+  touch(site: Site, what: string): void {
+    if (this.count === 0 && !this.released) this.ctx.report('UAF-DYING', `${site} ${what} of ${this.name}, whose file is dying (last reference dropped in ${this.lastPut}, release pending)`, { file: this.name, site, putSite: this.lastPut });
   }
 
   /** fput() / dma_buf_put(). */

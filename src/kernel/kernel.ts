@@ -134,8 +134,9 @@ export class Kernel {
     this.op = undefined;
   }
 
-  newResv(name: string): ResvLock {
-    return new ResvLock(name, 'resv', this.lockdep, this);
+  /** A reservation lock; given the file of the dma-buf it belongs to, taking it while that file is dying is UAF-DYING. */
+  newResv(name: string, file?: KFile): ResvLock {
+    return file ? new DmaBufResv(name, 'resv', this.lockdep, this, file) : new ResvLock(name, 'resv', this.lockdep, this);
   }
 
   newRwSem(name: string): RwSem {
@@ -148,5 +149,22 @@ export class Kernel {
 
   newRegistration(name: string): Registration {
     return new Registration(name, this);
+  }
+}
+
+/** dmabuf->resv: lives and dies with the dma-buf's file. */
+class DmaBufResv extends ResvLock {
+  constructor(name: string, cls: string, lockdep: LockDep, ctx: Kernel, private readonly file: KFile) {
+    super(name, cls, lockdep, ctx);
+  }
+
+  override lock(site: string): Promise<void> {
+    this.file.touch(site, `takes ${this.name}`);
+    return super.lock(site);
+  }
+
+  override tryLock(site: string): boolean {
+    this.file.touch(site, `takes ${this.name}`);
+    return super.tryLock(site);
   }
 }
