@@ -2,7 +2,8 @@
 // gives one line naming the bad field's path: `topology.devices[2].acs.rr:
 // expected boolean`. u64 fields are JSON strings ("0x1000", "4096") or safe
 // integers.
-import { ALLOW_LISTS, BRIDGE_KINDS, DEVICE_KINDS, type Acs, type Cpu, type Device, type HostBridge, type Topology } from './topology.ts';
+import { ALLOW_LISTS, BRIDGE_KINDS, DEVICE_KINDS, type Acs, type Cpu, type Device, type HostBridge, type Topology, type UnknownFact } from './topology.ts';
+import { hostBridgeAllowList } from './allowlist.ts';
 import { PCI_STD_NUM_BARS, type Bar, type BarType } from './types.ts';
 import { U64_MAX, hex, type U64 } from '../u64.ts';
 
@@ -68,15 +69,34 @@ function parseCpu(v: unknown, path: string): Cpu {
   return { vendor: oneOf(o.vendor, `${path}.vendor`, ['amd', 'intel', 'other'] as const), family: integer(o.family, `${path}.family`, 0, 0xffff) };
 }
 
+const EXTRA_ACS_BITS = ['uf', 'sv', 'tb', 'dt', 'unreadable'] as const;
+
 function parseAcs(v: unknown, path: string): Acs {
   const o = object(v, path);
-  noExtraKeys(o, path, ['rr', 'cr', 'ec']);
-  return { rr: boolean(o.rr, `${path}.rr`), cr: boolean(o.cr, `${path}.cr`), ec: boolean(o.ec, `${path}.ec`) };
+  noExtraKeys(o, path, ['rr', 'cr', 'ec', ...EXTRA_ACS_BITS, 'egressBlocked']);
+  const extra: Record<string, boolean> = {};
+  for (const b of EXTRA_ACS_BITS) if (o[b] !== undefined) extra[b] = boolean(o[b], `${path}.${b}`);
+  const egress = o.egressBlocked === undefined ? {} : { egressBlocked: array(o.egressBlocked, `${path}.egressBlocked`).map((x, i) => string(x, `${path}.egressBlocked[${i}]`)) };
+  return { rr: boolean(o.rr, `${path}.rr`), cr: boolean(o.cr, `${path}.cr`), ec: boolean(o.ec, `${path}.ec`), ...extra, ...egress };
+}
+
+function pattern(v: unknown, path: string, re: RegExp, what: string): string {
+  if (typeof v !== 'string' || !re.test(v)) fail(path, `expected ${what}, got ${show(v)}`);
+  return v;
+}
+
+function parseUnknown(v: unknown, path: string): UnknownFact {
+  const o = object(v, path);
+  const fact = oneOf(o.fact, `${path}.fact`, ['acs', 'cpu', 'root-device'] as const);
+  const why = o.why === undefined ? 'not stated' : string(o.why, `${path}.why`);
+  if (fact === 'acs') return { fact, device: string(o.device, `${path}.device`), why };
+  if (fact === 'root-device') return { fact, hostBridge: string(o.hostBridge, `${path}.hostBridge`), why };
+  return { fact, why };
 }
 
 function parseBar(v: unknown, path: string): Bar {
   const o = object(v, path);
-  noExtraKeys(o, path, ['index', 'type', 'start', 'size', 'busOffset']);
+  noExtraKeys(o, path, ['index', 'type', 'start', 'size', 'busOffset', 'mappable']);
   const start = parseU64(o.start, `${path}.start`);
   const size = parseU64(o.size, `${path}.size`);
   if (size === 0n || (size & (size - 1n)) !== 0n) fail(`${path}.size`, `a BAR size is a non-zero power of two, got ${hex(size)}`);
@@ -88,18 +108,20 @@ function parseBar(v: unknown, path: string): Bar {
     start,
     size,
     busOffset: o.busOffset === undefined ? 0n : parseU64(o.busOffset, `${path}.busOffset`),
+    ...(o.mappable === undefined ? {} : { mappable: boolean(o.mappable, `${path}.mappable`) }),
   };
 }
 
 function parseHostBridge(v: unknown, path: string): HostBridge {
   const o = object(v, path);
   noExtraKeys(o, path, ['id', 'allowList']);
-  return { id: string(o.id, `${path}.id`), allowList: oneOf(o.allowList, `${path}.allowList`, ALLOW_LISTS) };
+  // No allowList: derived from the root-bus devices once they are parsed (resolveAllowLists).
+  return { id: string(o.id, `${path}.id`), allowList: o.allowList === undefined ? 'none' : oneOf(o.allowList, `${path}.allowList`, ALLOW_LISTS), ...(o.allowList === undefined ? { rootBus: true } : {}) };
 }
 
 function parseDevice(v: unknown, path: string): Device {
   const o = object(v, path);
-  noExtraKeys(o, path, ['id', 'kind', 'parent', 'slot', 'function', 'acs', 'bars', 'p2pdma']);
+  noExtraKeys(o, path, ['id', 'kind', 'parent', 'slot', 'function', 'acs', 'bars', 'p2pdma', 'pciId', 'pciClass', 'label']);
   const bars = o.bars === undefined ? [] : array(o.bars, `${path}.bars`).map((b, i) => parseBar(b, `${path}.bars[${i}]`));
   const seen = new Set<number>();
   bars.forEach((b, i) => {
@@ -115,7 +137,34 @@ function parseDevice(v: unknown, path: string): Device {
     ...(o.acs === undefined ? {} : { acs: parseAcs(o.acs, `${path}.acs`) }),
     bars,
     p2pdma: o.p2pdma === undefined ? false : boolean(o.p2pdma, `${path}.p2pdma`),
+    ...(o.pciId === undefined ? {} : { pciId: pattern(o.pciId, `${path}.pciId`, /^[0-9a-fA-F]{4}:([0-9a-fA-F]{4}|\?{4})$/, 'a "vvvv:dddd" vendor:device ID ("vvvv:????" when only the vendor is known)').toLowerCase() }),
+    ...(o.pciClass === undefined ? {} : { pciClass: pattern(o.pciClass, `${path}.pciClass`, /^[0-9a-fA-F]{4}$/, 'a "cccc" class code').toLowerCase() }),
+    ...(o.label === undefined ? {} : { label: string(o.label, `${path}.label`) }),
   };
+}
+
+/** Host bridges without a stated verdict get the kernel's, from their root
+ *  bus; a root device whose ID the file does not give is an unknown fact. */
+function resolveAllowLists(t: Topology): Topology {
+  const unknown: UnknownFact[] = [...(t.unknown ?? [])];
+  const hostBridges = t.hostBridges.map((hb) => {
+    if (!hb.rootBus) return hb;
+    const d = hostBridgeAllowList(t, hb);
+    if (d.unknownId && !unknown.some((u) => u.fact === 'root-device' && u.hostBridge === hb.id)) {
+      unknown.push({ fact: 'root-device', hostBridge: hb.id, why: `the ID of root device ${d.root!.id} is not given` });
+    }
+    return { ...hb, allowList: d.allowList };
+  });
+  return { ...t, hostBridges, ...(unknown.length > 0 ? { unknown } : {}) };
+}
+
+function checkUnknown(t: Topology): void {
+  const ids = new Set(t.devices.map((d) => d.id));
+  const hbs = new Set(t.hostBridges.map((h) => h.id));
+  (t.unknown ?? []).forEach((u, i) => {
+    if (u.fact === 'acs' && !ids.has(u.device)) fail(`topology.unknown[${i}].device`, `no device ${show(u.device)}`);
+    if (u.fact === 'root-device' && !hbs.has(u.hostBridge)) fail(`topology.unknown[${i}].hostBridge`, `no host bridge ${show(u.hostBridge)}`);
+  });
 }
 
 /** Cross-field checks: unique ids, parents exist and can have children, no cycles, unique devfn per bus. */
@@ -157,16 +206,18 @@ function checkStructure(t: Topology): void {
 export function parseTopology(json: unknown): Parsed<Topology> {
   try {
     const o = object(json, 'topology');
-    noExtraKeys(o, 'topology', ['cpu', 'hostBridges', 'devices']);
+    noExtraKeys(o, 'topology', ['$schema', 'cpu', 'hostBridges', 'devices', 'unknown']);
     const hostBridges = array(o.hostBridges, 'topology.hostBridges').map((h, i) => parseHostBridge(h, `topology.hostBridges[${i}]`));
     if (hostBridges.length === 0) fail('topology.hostBridges', 'at least one host bridge is needed');
     const t: Topology = {
       cpu: o.cpu === undefined ? { vendor: 'other', family: 0 } : parseCpu(o.cpu, 'topology.cpu'),
       hostBridges,
       devices: array(o.devices, 'topology.devices').map((d, i) => parseDevice(d, `topology.devices[${i}]`)),
+      ...(o.unknown === undefined ? {} : { unknown: array(o.unknown, 'topology.unknown').map((u, i) => parseUnknown(u, `topology.unknown[${i}]`)) }),
     };
     checkStructure(t);
-    return { ok: true, value: t };
+    checkUnknown(t);
+    return { ok: true, value: resolveAllowLists(t) };
   } catch (e) {
     if (e instanceof BadField) return { ok: false, error: e.message };
     throw e;
@@ -188,7 +239,8 @@ export function parseTopologyText(text: string): Parsed<Topology> {
 export function topologyToJson(t: Topology): unknown {
   return {
     cpu: t.cpu,
-    hostBridges: t.hostBridges,
+    hostBridges: t.hostBridges.map((hb) => (hb.rootBus ? { id: hb.id } : { id: hb.id, allowList: hb.allowList })),
     devices: t.devices.map((d) => ({ ...d, bars: d.bars.map((b) => ({ ...b, start: hex(b.start), size: hex(b.size), busOffset: hex(b.busOffset) })) })),
+    ...(t.unknown ? { unknown: t.unknown } : {}),
   };
 }

@@ -13,16 +13,40 @@ export const ALLOW_LISTS: readonly AllowList[] = ['none', 'any', 'same-host-brid
 export type DeviceKind = 'root-port' | 'switch-upstream' | 'switch-downstream' | 'bridge' | 'endpoint' | 'platform';
 export const DEVICE_KINDS: readonly DeviceKind[] = ['root-port', 'switch-upstream', 'switch-downstream', 'bridge', 'endpoint', 'platform'];
 
-/** PCI_ACS_CTRL redirect bits: Request Redirect, Completion Redirect, Egress Control. */
+/** The ACS Control register (PCI_ACS_CTRL, include/uapi/linux/pci_regs.h):
+ *  every bit a routing rule reads. RR, CR and EC redirect or block P2P; UF,
+ *  SV, TB and DT are carried so a variant (and the picture) can show them. */
 export interface Acs {
+  /** Request Redirect. */
   readonly rr: boolean;
+  /** Completion Redirect. */
   readonly cr: boolean;
+  /** Egress Control. */
   readonly ec: boolean;
+  /** Upstream Forwarding. */
+  readonly uf?: boolean;
+  /** Source Validation. */
+  readonly sv?: boolean;
+  /** Translation Blocking (translated requests only). */
+  readonly tb?: boolean;
+  /** Direct Translated P2P (translated requests only). */
+  readonly dt?: boolean;
+  /** The control register could not be read (pci_read_config_word failed). */
+  readonly unreadable?: boolean;
+  /** Egress Control Vector: ids of the sibling ports this port's egress is
+   *  blocked to. Absent while EC is set: the vector is not known. */
+  readonly egressBlocked?: readonly string[];
 }
 
 export interface HostBridge {
   readonly id: string;
+  /** The allow-list verdict for this host bridge's root device. A file may
+   *  state it (abstract topologies); when the root bus lists devices with
+   *  their IDs, the loader derives it from the kernel's table
+   *  (models/pci/allowlist.ts) and `rootBus` says so. */
   readonly allowList: AllowList;
+  /** The verdict came from the root-bus devices, looked up as the kernel does. */
+  readonly rootBus?: boolean;
 }
 
 export interface Device {
@@ -38,7 +62,22 @@ export interface Device {
   readonly bars: readonly Bar[];
   /** pcim_p2pdma_init() was called (the driver set up p2pdma providers). */
   readonly p2pdma: boolean;
+  /** Vendor and device ID as lspci -nn prints them ("8086:2030"); what the
+   *  host-bridge allow list matches on a root-bus device. */
+  readonly pciId?: string;
+  /** Class code ("0600" host bridge, "0604" PCI bridge, "0108" NVMe, ...). */
+  readonly pciClass?: string;
+  /** A name for people: the BDF or lspci's description. */
+  readonly label?: string;
 }
+
+/** A fact the topology's source did not state. Its concrete field holds a
+ *  placeholder (no ACS, CPU 'other', allow list 'none'); commands answer
+ *  for each possibility (src/topology/cases.ts), never for the placeholder alone. */
+export type UnknownFact =
+  | { readonly fact: 'acs'; readonly device: string; readonly why: string }
+  | { readonly fact: 'cpu'; readonly why: string }
+  | { readonly fact: 'root-device'; readonly hostBridge: string; readonly why: string };
 
 export interface Cpu {
   readonly vendor: 'amd' | 'intel' | 'other';
@@ -49,6 +88,8 @@ export interface Topology {
   readonly cpu: Cpu;
   readonly hostBridges: readonly HostBridge[];
   readonly devices: readonly Device[];
+  /** What the source did not say (absent: everything is known). */
+  readonly unknown?: readonly UnknownFact[];
 }
 
 export const BRIDGE_KINDS: readonly DeviceKind[] = ['root-port', 'switch-upstream', 'switch-downstream', 'bridge'];

@@ -24,6 +24,9 @@ export interface Bar {
   readonly size: U64;
   /** pci_bus_address(pdev, bar) - pci_resource_start(pdev, bar) (u64, wraps). */
   readonly busOffset: U64;
+  /** false: the BAR has no CPU mapping (unassigned or disabled), so no
+   *  provider serves it; absent means mappable. */
+  readonly mappable?: boolean;
 }
 
 /** struct p2pdma_provider (002 v8 03/11): one per MEM BAR after pcim_p2pdma_init. */
