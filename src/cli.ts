@@ -1,8 +1,12 @@
 // dmabuf-conform: the command-line entry. Each command lives in
-// src/commands/<name>.ts and exports `run(args): Promise<number>`.
-import { UsageError } from './commands/usage.ts';
+// src/commands/<name>.ts and exports `run(args): Promise<number>` and, for
+// `--help`, its `USAGE` line. Exit codes (README.md, "Exit codes"): 0 ok,
+// 1 a new violation (or violations listed), 2 usage or bad input.
+import { existsSync, readFileSync } from 'node:fs';
+import { EXIT, UsageError } from './commands/usage.ts';
 
-type Command = { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> };
+type CommandModule = { run(args: string[]): Promise<number>; USAGE?: string };
+type Command = { summary: string; load: () => Promise<CommandModule> };
 
 const COMMANDS: Record<string, Command> = {
   route: { summary: 'route <topology.json> <provider> <client>: p2pdma map type, distance, path, ACS blockers', load: () => import('./commands/route.ts') },
@@ -16,29 +20,61 @@ const COMMANDS: Record<string, Command> = {
 
 function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${c.summary.startsWith(name) ? c.summary : `${name}: ${c.summary}`}`);
-  return ['usage: dmabuf-conform <command> [options]', ...lines].join('\n');
+  return ['usage: dmabuf-conform <command> [options]', '       dmabuf-conform --version', ...lines, 'exit codes: 0 ok, 1 a new violation (or violations listed), 2 usage or bad input'].join('\n');
 }
 
+/** The package's version, from its package.json (the nearest one named dmabuf-conform above this file). */
+export function version(): string {
+  for (const up of ['../', '../../', '../../../']) {
+    const file = new URL(`${up}package.json`, import.meta.url);
+    if (!existsSync(file)) continue;
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+    if (pkg.name === 'dmabuf-conform' && pkg.version) return pkg.version;
+  }
+  return 'unknown';
+}
+
+/** `--help` or `-h` among a command's arguments (before a `--`). */
+function wantsHelp(args: readonly string[]): boolean {
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
+
+/**
+ * Run one command line (without `node` and the script).
+ * @returns the exit code: 0 ok, 1 a new violation or violations listed, 2 usage or bad input.
+ */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
   if (name === undefined || name === '--help' || name === '-h') {
     process.stdout.write(`${usage()}\n`);
-    return name === undefined ? 2 : 0;
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`dmabuf-conform ${version()}\n`);
+    return EXIT.ok;
   }
   const command = COMMANDS[name];
   if (!command) {
     process.stderr.write(`dmabuf-conform: unknown command '${name}' (try --help)\n`);
-    return 2;
+    return EXIT.usage;
   }
   try {
-    return await (await command.load()).run(args);
+    const mod = await command.load();
+    if (wantsHelp(args)) {
+      process.stdout.write(`${mod.USAGE ?? `usage: dmabuf-conform ${command.summary}`}\n`);
+      return EXIT.ok;
+    }
+    return await mod.run(args);
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`dmabuf-conform ${name}: ${e.message}\n`);
+      if (e.exitCode === EXIT.ok) process.stdout.write(`${e.message}\n`);
+      else process.stderr.write(`dmabuf-conform ${name}: ${e.message}\n`);
       return e.exitCode;
     }
-    const msg = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`dmabuf-conform ${name}: internal error: ${msg}\n`);
-    return 3;
+    // A failure of the tool itself: still one line and exit 2, never a stack trace or another code.
+    const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    process.stderr.write(`dmabuf-conform ${name}: internal error: ${msg} (please report it)\n`);
+    return EXIT.usage;
   }
 }

@@ -2,58 +2,69 @@
 // re-run one counterexample of a report exactly and print it step by step
 // (command, result, the model's expectation, the rule that broke). A case of
 // a user plugin needs the same --exporter/--importer as the run that found it.
-import { existsSync, readFileSync } from 'node:fs';
+// The report is checked by its shipped schema first; a report that breaks it,
+// or a counterexample that no longer replays, is one line naming the file and
+// field (exit 2). Exit 0 when the rule broke again, 1 when it did not.
 import type { ExporterPlugin, ImporterPlugin } from '../harness/plugin.ts';
-import { allTargets } from '../harness/targets.ts';
+import type { Found } from '../harness/suite.ts';
 import type { Report, ViolationRecord } from '../report/types.ts';
-import { loadPlugin } from './run.ts';
-import { UsageError } from './usage.ts';
+import { readJsonFile } from '../report/validate.ts';
+import { parseFlags, UsageError } from './usage.ts';
 
-const USAGE = 'usage: dmabuf-conform replay <report.json> [--case ID] [--exporter PATH|name] [--importer PATH|name]';
+/** What `replay --help` prints. */
+export const USAGE = 'usage: dmabuf-conform replay <report.json> [--case ID] [--exporter PATH|name] [--importer PATH|name]';
 
-function parse(args: readonly string[]): { file: string; caseId?: string; exporter?: string; importer?: string } {
-  const [file, ...rest] = args;
-  if (!file || file.startsWith('--')) throw new UsageError(USAGE);
-  const out: { file: string; caseId?: string; exporter?: string; importer?: string } = { file };
-  for (let i = 0; i < rest.length; i += 2) {
-    const [flag, v] = [rest[i]!, rest[i + 1]];
-    if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value (${USAGE})`);
-    if (flag === '--case') out.caseId = v;
-    else if (flag === '--exporter') out.exporter = v;
-    else if (flag === '--importer') out.importer = v;
-    else throw new UsageError(`unknown option '${flag}' (${USAGE})`);
-  }
-  return out;
+interface ReplayArgs {
+  readonly file: string;
+  readonly caseId?: string;
+  readonly exporter?: string;
+  readonly importer?: string;
 }
 
-function readReport(file: string): Report {
-  if (!existsSync(file)) throw new UsageError(`${file}: no such file`);
-  let report: Report;
-  try {
-    report = JSON.parse(readFileSync(file, 'utf8')) as Report;
-  } catch {
-    throw new UsageError(`${file}: not a JSON report`);
-  }
-  if (!Array.isArray(report.violations)) throw new UsageError(`${file}: not a dmabuf-conform report`);
-  return report;
+function parse(args: readonly string[]): ReplayArgs {
+  const { values, positionals } = parseFlags(args, { case: { type: 'string' }, exporter: { type: 'string' }, importer: { type: 'string' } }, USAGE);
+  const [file, ...extra] = positionals;
+  if (!file) throw new UsageError(USAGE);
+  if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}' (${USAGE})`);
+  return { file, caseId: values.case, exporter: values.exporter, importer: values.importer };
 }
 
-function pick(report: Report, file: string, caseId: string | undefined): ViolationRecord {
-  const v = caseId ? report.violations.find((x) => x.id === caseId) : report.violations.find((x) => !x.known) ?? report.violations[0];
+/** report.json read and checked against schemas/report.schema.json; every problem is one line naming the file. */
+export function readReport(file: string): Report {
+  const r = readJsonFile('report', file);
+  if (r.ok) return r.value;
+  if (!/: \/schemaVersion: missing/.test(r.error)) throw new UsageError(r.error);
+  throw new UsageError(`${file}: not a dmabuf-conform report (it has no /schemaVersion)`);
+}
+
+function pick(report: Report, file: string, caseId: string | undefined): { v: ViolationRecord; at: number } {
+  const at = caseId ? report.violations.findIndex((x) => x.id === caseId) : Math.max(0, report.violations.findIndex((x) => !x.known));
+  const v = report.violations[at];
   if (!v) throw new UsageError(caseId ? `${file}: no case '${caseId}' (ids: ${report.violations.slice(0, 5).map((x) => x.id).join(', ')}${report.violations.length > 5 ? ', ...' : ''})` : `${file}: the report has no violations`);
-  return v;
+  return { v, at };
 }
 
-export async function run(args: string[]): Promise<number> {
-  const a = parse(args);
-  const report = readReport(a.file);
-  const v = pick(report, a.file, a.caseId);
+async function replayCase(a: ReplayArgs, v: ViolationRecord, where: string): Promise<Found> {
+  const [{ loadPlugin }, { allTargets }] = await Promise.all([import('./run.ts'), import('../harness/targets.ts')]);
   const exporters = a.exporter ? [(await loadPlugin(a.exporter, 'exporter')) as ExporterPlugin] : [];
   const importers = a.importer ? [(await loadPlugin(a.importer, 'importer')) as ImporterPlugin] : [];
   const targets = allTargets(exporters.length || importers.length ? { exporters, importers } : undefined);
   const target = targets.find((t) => t.name === v.implementation);
   if (!target) throw new UsageError(`${v.implementation}: not a bundled implementation; replay a plugin's case with the run's --exporter/--importer`);
-  const found = await target.replay(v.counterexample.input);
+  try {
+    return await target.replay(v.counterexample.input);
+  } catch (e) {
+    // The input was edited (or written by another version): it does not describe a case this implementation can run.
+    throw new UsageError(`${where}: cannot be replayed (${(e instanceof Error ? e.message : String(e)).split('\n')[0]})`);
+  }
+}
+
+/** `replay`: re-run one case step by step; 0 when its rule broke again, 1 when not, 2 on bad input. */
+export async function run(args: string[]): Promise<number> {
+  const a = parse(args);
+  const report = readReport(a.file);
+  const { v, at } = pick(report, a.file, a.caseId);
+  const found = await replayCase(a, v, `${a.file}: /violations/${at}/counterexample/input`);
   const cx = found.counterexample;
   process.stdout.write(`replaying ${v.id}: ${v.rule} — ${v.message}\n`);
   const w = Math.max(7, ...cx.steps.map((s) => s.command.length));
