@@ -1,12 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { parseTopology, parseTopologyText, topologyToJson } from '../models/pci/load.ts';
 import { p2pdmaBusAddrMap, p2pdmaDistanceMany, p2pdmaMapType, p2pdmaProvider, routeBetween } from '../models/pci/p2pdma.ts';
 import { TopologyIndex, type Topology } from '../models/pci/topology.ts';
-import { loadTopologyFile, routeAnswer, run } from '../src/commands/route.ts';
+import { routeAnswer, run } from '../src/commands/route.ts';
+import { validateTopology } from '../src/topology/schema.ts';
 import { UsageError } from '../src/commands/usage.ts';
 import { RouteBench, checkTopology } from '../src/rules/route.ts';
 import { ViolationLog } from '../src/rules/violation.ts';
+
+/** A shipped topology file through the schema and the model's loader. */
+function loadTopologyFile(file: string): Topology {
+  const r = validateTopology(JSON.parse(readFileSync(file, 'utf8')));
+  if (!r.ok) throw new Error(r.error);
+  return r.value;
+}
 
 function topo(json: unknown): Topology {
   const r = parseTopology(json);
@@ -130,7 +138,7 @@ describe('topology files', () => {
   it('bad arguments are one clear line', async () => {
     await expect(run([])).rejects.toThrow(UsageError);
     await expect(run(['examples/topologies/switch-acs-on.json', 'gpu0', 'nope'])).rejects.toThrow("no device 'nope' in the topology");
-    await expect(run(['missing.json', 'a', 'b'])).rejects.toThrow("cannot read topology file 'missing.json'");
+    await expect(run(['missing.json', 'a', 'b'])).rejects.toThrow("cannot read 'missing.json'");
     expect(() => routeAnswer(loadTopologyFile('examples/topologies/amd-zen-root-ports.json'), 'rdma0-ib', 'gpu0')).toThrow('is not a PCI function');
   });
 

@@ -1,55 +1,95 @@
-// dmabuf-conform route <topology.json> <provider> <client>: the p2pdma map
-// type and distance between two devices, the path, and the ports whose ACS
-// redirect bits forced the transfer through the host bridge.
-import { readFileSync } from 'node:fs';
-import { parseTopologyText } from '../../models/pci/load.ts';
-import { cpuSupportsP2pdma, hostBridgesAllowed, routeBetween, type Route } from '../../models/pci/p2pdma.ts';
-import { isPci, TopologyIndex, type Topology } from '../../models/pci/topology.ts';
-import { UsageError, toJson } from './usage.ts';
+// dmabuf-conform route <topology.json|dump.txt> <provider> <client>:
+// pci_p2pdma_map_type() from the provider's MEM BAR to the client, the
+// distance, the path, the ACS ports that forced the host bridge and what
+// decided there (the CPU or an allow-list entry). On an lspci dump, each
+// fact the dump leaves out is named, with the answer under each possibility.
+// `--distance-many P C...` is pci_p2pdma_distance_many(); `--diff-routing`
+// puts the classic and divergence variants side by side.
+import { ROUTINGS, type Routing } from '../../models/pci/routing.ts';
+import { p2pdmaDistanceMany } from '../../models/pci/p2pdma.ts';
+import { isPci, type Topology } from '../../models/pci/topology.ts';
+import { Cases } from '../topology/cases.ts';
+import { pairInCases, type PairAnswer } from '../topology/answer.ts';
+import { cpuOption, loadInput, resolveDevice } from '../topology/input.ts';
+import { parseFlags, toJson, UsageError } from './usage.ts';
 
-export interface RouteAnswer {
-  readonly mapType: Route['mapType'];
-  readonly distance: number;
-  readonly path: readonly string[];
-  readonly blockedBy: readonly string[];
-  readonly reason: string;
+const USAGE = 'usage: dmabuf-conform route <topology.json|lspci.txt> <provider> <client> [--bar N] [--cpu VENDOR:FAMILY|cpuinfo] [--routing classic|divergence] [--diff-routing] | route <file> --distance-many <provider> <client>...';
+
+export interface RouteAnswer extends PairAnswer {
+  readonly provider: string;
+  readonly client: string;
+  readonly routing: Routing;
+  /** Facts the source did not state that the answer depends on (then mapType is UNKNOWN). */
+  readonly missing?: readonly string[];
+  readonly cases?: readonly { readonly when: readonly string[]; readonly mapType: string; readonly distance: number; readonly reason: string }[];
 }
 
-export function loadTopologyFile(file: string): Topology {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    throw new UsageError(`cannot read topology file '${file}'`);
-  }
-  const parsed = parseTopologyText(text);
-  if (!parsed.ok) throw new UsageError(`${file}: ${parsed.error}`);
-  return parsed.value;
+export function routingOption(v: string | undefined): Routing {
+  if (v === undefined) return 'classic';
+  if (!(ROUTINGS as readonly string[]).includes(v)) throw new UsageError(`--routing ${v}: expected ${ROUTINGS.join(' or ')}`);
+  return v as Routing;
 }
 
-function explain(t: Topology, idx: TopologyIndex, r: Route, providerId: string, clientId: string): string {
-  if (r.mapType === 'BUS_ADDR') return `peer-to-peer below ${r.common}: no ACS redirect on the path`;
-  const why = r.common ? `ACS redirect on ${r.blockedBy.join(', ')}` : 'no common upstream bridge';
-  const allowed = cpuSupportsP2pdma(t) ? 'the CPU supports P2P through the host bridge' : hostBridgesAllowed(idx, idx.device(providerId)!, idx.device(clientId)!) ? 'the host bridge(s) are on the allow list' : 'the CPU does not support P2P and the host bridge(s) are not allowed';
-  return `${why}; ${allowed}`;
+function barOption(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^[0-5]$/.test(v)) throw new UsageError(`--bar ${v}: expected a BAR index 0-5`);
+  return Number(v);
 }
 
 /** The route between two devices of a topology, as the command prints it. */
-export function routeAnswer(t: Topology, providerId: string, clientId: string): RouteAnswer {
-  const idx = new TopologyIndex(t);
-  const provider = idx.device(providerId);
-  const client = idx.device(clientId);
-  if (!provider) throw new UsageError(`no device '${providerId}' in the topology`);
-  if (!client) throw new UsageError(`no device '${clientId}' in the topology`);
-  if (!isPci(provider)) throw new UsageError(`provider '${providerId}' is not a PCI function`);
-  if (!isPci(client)) return { mapType: 'NOT_SUPPORTED', distance: -1, path: [], blockedBy: [], reason: `client '${clientId}' is not a PCI device` };
-  const r = routeBetween(t, provider, client, idx);
-  return { mapType: r.mapType, distance: r.distance, path: r.path, blockedBy: r.mapType === 'BUS_ADDR' || !r.common ? [] : r.blockedBy, reason: explain(t, idx, r, providerId, clientId) };
+export function routeAnswer(t: Topology, providerName: string, clientName: string, routing: Routing = 'classic', bar?: number, cases = new Cases(t)): RouteAnswer {
+  const provider = resolveDevice(t, providerName);
+  const client = resolveDevice(t, clientName);
+  if (!isPci(provider)) throw new UsageError(`provider '${providerName}' is not a PCI function`);
+  const r = pairInCases(cases, provider.id, client.id, routing, bar);
+  const head = { provider: provider.id, client: client.id, routing };
+  if (r.determined) return { ...head, ...r.answer };
+  const distances = new Set(r.cases.map((c) => c.answer.distance));
+  return {
+    ...head, ...r.answer, mapType: 'UNKNOWN', distance: distances.size === 1 ? r.answer.distance : -1,
+    reason: `the answer depends on what the dump does not say: ${r.missing.join('; ')}`,
+    missing: r.missing,
+    cases: r.cases.map((c) => ({ when: c.when, mapType: c.answer.mapType, distance: c.answer.distance, reason: c.answer.reason })),
+  };
+}
+
+/** pci_p2pdma_distance_many(provider, clients) in every case. */
+export function distanceMany(t: Topology, providerName: string, clientNames: readonly string[], routing: Routing) {
+  const provider = resolveDevice(t, providerName);
+  const clients = clientNames.map((c) => resolveDevice(t, c).id);
+  const cases = new Cases(t);
+  const r = cases.answer((c) => p2pdmaDistanceMany(c.topology, provider.id, clients, c.idx, routing), String);
+  return {
+    provider: provider.id, clients, routing, distance: r.determined ? r.answer : null,
+    ...(r.determined ? {} : { missing: r.missing, cases: r.cases.map((c) => ({ when: c.when, distance: c.answer })) }),
+  };
 }
 
 export async function run(args: string[]): Promise<number> {
-  if (args.length !== 3 || args.some((a) => a.startsWith('-'))) throw new UsageError('usage: dmabuf-conform route <topology.json> <provider> <client>');
-  const [file, provider, client] = args as [string, string, string];
-  process.stdout.write(`${toJson(routeAnswer(loadTopologyFile(file), provider, client))}\n`);
+  const { values, positionals } = parseFlags(args, {
+    bar: { type: 'string' }, cpu: { type: 'string' }, routing: { type: 'string' }, 'diff-routing': { type: 'boolean' }, 'distance-many': { type: 'boolean' },
+  }, USAGE);
+  const many = values['distance-many'] === true;
+  if (many ? positionals.length < 2 : positionals.length !== 3) throw new UsageError(USAGE);
+  const [file, provider, ...clients] = positionals as [string, string, ...string[]];
+  const routing = routingOption(values.routing);
+  const bar = barOption(values.bar);
+  const loaded = await loadInput(file, cpuOption(values.cpu));
+  const t = loaded.topology;
+  const notes = loaded.notes.length ? { notes: loaded.notes } : {};
+  let out: unknown;
+  if (many) out = { ...distanceMany(t, provider, clients, routing), ...notes };
+  else if (values['diff-routing']) {
+    const cases = new Cases(t);
+    const [a, b] = ROUTINGS.map((r) => routeAnswer(t, provider, clients[0]!, r, bar, cases)) as [RouteAnswer, RouteAnswer];
+    const differs = a.mapType !== b.mapType || a.distance !== b.distance || JSON.stringify(a.cases) !== JSON.stringify(b.cases);
+    out = { provider: a.provider, client: a.client, differs, classic: a, divergence: b, ...notes };
+  } else out = { ...routeAnswer(t, provider, clients[0]!, routing, bar), ...notes };
+  process.stdout.write(`${toJson(out)}\n`);
   return 0;
+}
+
+/** The old entry kept for callers that hold a JSON file: a topology or a UsageError. */
+export async function loadTopologyFile(file: string): Promise<Topology> {
+  return (await loadInput(file)).topology;
 }
