@@ -103,8 +103,8 @@ export function fixtureReport(t: Text = same): Report {
     profiles: ['v8', 'rfc', 'converter'],
     budget: { runs: 400 },
     implementations: [
-      { name: route.implementation, kind: 'bug', profiles: ['v8', 'rfc', 'converter'] },
-      { name: lc.implementation, kind: 'bug', profiles: ['v8'] },
+      { name: route.implementation, kind: 'route', profiles: ['v8', 'rfc', 'converter'] },
+      { name: lc.implementation, kind: 'exporter', profiles: ['v8'] },
       { name: vfio, kind: 'exporter', profiles: ['v8', 'rfc', 'converter'] },
     ],
     summary: { checks: results.filter((r) => r.status !== 'not-applicable').length, violations: 2, known: 1, new: 1 },

@@ -3,7 +3,7 @@
 // filters by implementation, family and status, every check, and for each
 // violation its pictures (src/report/svg.ts): the PCI topology when it has
 // one, and the sequence diagram of the shrunk counterexample.
-import { htmlEscape, sequenceSvg, topologySvg } from './svg.ts';
+import { failingText, htmlEscape, sequenceSvg, topologySvg } from './svg.ts';
 import { familiesOf, familyOf, implementationsOf, worstStatus } from './text.ts';
 import type { Report, RuleStatus, ViolationRecord } from './types.ts';
 
@@ -41,12 +41,19 @@ function matrix(r: Report, anchor: ReadonlyMap<string, string>): string {
   return `<table class="matrix"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
+/** The checks of a report as the header and the table both count them: results that were checked
+ *  (summary.checks), and the implementation × rule pairs this run did not check, apart. */
+export function checkCount(r: Report): string {
+  const notChecked = r.results.length - r.summary.checks;
+  return `${r.summary.checks} checks${notChecked > 0 ? `, ${notChecked} not checked` : ''}`;
+}
+
 function checks(r: Report, anchorOf: ReadonlyMap<string, string>): string {
   const rows = r.results.map((x) => {
     const links = x.violations.map((id) => `<a href="#${anchorOf.get(id) ?? ''}">${htmlEscape(id)}</a>`).join(' ');
     return `<tr${attrs({ 'data-filter': '', 'data-impl': x.implementation, 'data-family': familyOf(x.rule), 'data-status': x.status })}><td>${htmlEscape(x.implementation)}</td><td>${htmlEscape(x.rule)}</td><td>${htmlEscape(x.profile)}</td><td class="num">${x.runs}</td><td class="st ${x.status}">${MARK[x.status]} ${STATUS_LABEL[x.status]}</td><td>${links}</td></tr>`;
   });
-  return `<details class="checks"><summary>Every check: implementation × rule (${r.results.length})</summary><table><thead><tr><th>implementation</th><th>rule</th><th>profile</th><th>runs</th><th>status</th><th>violations</th></tr></thead><tbody>${rows.join('')}</tbody></table></details>`;
+  return `<details class="checks"><summary>Every check: implementation × rule (${checkCount(r)})</summary><table><thead><tr><th>implementation</th><th>rule</th><th>profile</th><th>runs</th><th>status</th><th>violations</th></tr></thead><tbody>${rows.join('')}</tbody></table></details>`;
 }
 
 function section(v: ViolationRecord, anchor: string, open: boolean): string {
@@ -62,7 +69,7 @@ function section(v: ViolationRecord, anchor: string, open: boolean): string {
       : `${routeText}. The ${ce.suite} suite is given the map type, not a topology: this is the smallest topology that gives it.`;
   const pics = [
     ...(topo ? [`<figure class="pic topo">${topo}<figcaption>${htmlEscape(topoCaption)}</figcaption></figure>`] : []),
-    `<figure class="pic seq">${sequenceSvg(ce, anchor)}<figcaption>${htmlEscape(`Shrunk counterexample, ${ce.steps.length} step(s) (${ce.suite} suite); step ${ce.failingStep + 1} is the failing step${failing ? ` (${failing.rule ?? v.rule}): got ${failing.result}, the model expects ${failing.expected}` : ''}.`)}</figcaption></figure>`,
+    `<figure class="pic seq">${sequenceSvg(ce, anchor, v.message)}<figcaption>${htmlEscape(`Shrunk counterexample, ${ce.steps.length} step(s) (${ce.suite} suite); step ${ce.failingStep + 1} is the failing step${failing ? ` (${failing.rule ?? v.rule}): ${failingText(failing, v.message)}` : ''}.`)}</figcaption></figure>`,
   ];
   const status = v.known ? 'known' : 'violation';
   return `<section${attrs({ class: `violation st-${status}`, id: anchor, 'data-filter': '', 'data-impl': v.implementation, 'data-family': familyOf(v.rule), 'data-status': status, 'data-id': v.id })}>
@@ -125,7 +132,7 @@ export function renderHtml(r: Report): string {
   const order = [...r.violations.entries()].sort(([, a], [, b]) => Number(a.known) - Number(b.known));
   const open = (v: ViolationRecord) => !v.known || r.violations.length <= OPEN_ALL_UP_TO;
   const statuses = (['violation', 'known', 'pass', 'not-applicable'] as const).map((s): [string, string] => [s, STATUS_LABEL[s]]);
-  const meta = `${r.tool.name} ${r.tool.version} · seed ${r.seed} · profiles ${r.profiles.join(', ')} · ${r.budget.runs} runs per search${r.budget.exhaustive ? ` · exhaustive k=${r.budget.exhaustive}` : ''} · ${r.implementations.length} implementations · ${r.summary.checks} checks · ${r.summary.new} new · ${r.summary.known} known`;
+  const meta = `${r.tool.name} ${r.tool.version} · seed ${r.seed} · profiles ${r.profiles.join(', ')} · ${r.budget.runs} runs per search${r.budget.exhaustive ? ` · exhaustive k=${r.budget.exhaustive}` : ''} · ${r.implementations.length} implementations · ${checkCount(r)} · ${r.summary.new} new · ${r.summary.known} known`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">

@@ -165,20 +165,48 @@ function agrees(s: Step): boolean {
   return s.result === s.expected || (s.rule === undefined && (s.result === 'as model' || s.expected === 'as port'));
 }
 
+/** What went wrong at the failing step, in words: the result against the model's, or, when the
+ *  step returned what the model expects, the violation's own message (the difference is elsewhere:
+ *  `att0 got 0 move_notify call(s) in close(buf0), the model says 2`). */
+export function failingText(s: Step, why: string | undefined): string {
+  if (s.result !== s.expected || !why) return `got ${s.result}, the model expects ${s.expected}`;
+  return `it returned ${s.result} as the model expects, but ${why}`;
+}
+
+/** Up to `n` lines of at most `w` characters, cut at spaces; the last one clipped with an ellipsis. */
+function wrap(s: string, w: number, n: number): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const word of s.split(' ')) {
+    if (line && [...line].length + 1 + [...word].length > w) {
+      out.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  out.push(line);
+  return out.length <= n ? out : [...out.slice(0, n - 1), clip(out.slice(n - 1).join(' '), w)];
+}
+
 /** The text beside a step: the verdict on the failing one, else what it returned. */
-function sideLines(s: Step, fail: boolean): string[] {
-  if (fail) return [`✗ ${s.rule ?? 'rule broken here'}`, `model expects: ${s.expected}`, `got: ${s.result}`];
+function sideLines(s: Step, fail: boolean, why: string | undefined): string[] {
+  if (fail && (s.result !== s.expected || !why)) return [`✗ ${s.rule ?? 'rule broken here'}`, `model expects: ${s.expected}`, `got: ${s.result}`];
+  if (fail) return [`✗ ${s.rule ?? 'rule broken here'} · returned ${s.result} as the model expects, but:`, ...wrap(why!, SIDE_CHARS, 2)];
   return [`${s.rule ? `⚠ ${s.rule} · ` : ''}got ${s.result}${agrees(s) ? '' : ` · model ${s.expected}`}`];
 }
 
 const SIDE_CHARS = 72;
 const MARKER = (id: string, cls: string) => `<marker id="${id}" viewBox="0 0 10 10" markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" refX="9" refY="5" orient="auto"><path d="M0,0 L10,5 L0,10 z" class="${cls}"/></marker>`;
 
-/** SVG sequence diagram: one arrow per step, the failing step in red with the model's expectation beside it. */
-export function sequenceSvg(ce: Counterexample, uid = 'seq'): string {
+/**
+ * SVG sequence diagram: one arrow per step, the failing step in red with the model's expectation beside it.
+ * @param uid prefix of the SVG ids (arrow heads), unique in the page
+ * @param why the violation's message: shown at the failing step when its result is the model's,
+ *   so the picture says what differed (a count, a state) instead of "got ok / model expects ok"
+ */
+export function sequenceSvg(ce: Counterexample, uid = 'seq', why?: string): string {
   const [head, headFail] = [`${uid}-head`, `${uid}-headfail`];
   const rightX = LEFT + (LANES.length - 1) * LW + 50;
-  const sides = ce.steps.map((s, i) => sideLines(s, i === ce.failingStep));
+  const sides = ce.steps.map((s, i) => sideLines(s, i === ce.failingStep, why));
   const rightChars = Math.min(SIDE_CHARS, Math.max(20, ...sides.flat().map((l) => [...l].length)));
   const width = Math.round(rightX + rightChars * BOLD_W + 16);
   const height = TOP + ce.steps.length * ROW + 12;
@@ -201,7 +229,7 @@ export function sequenceSvg(ce: Counterexample, uid = 'seq'): string {
       ? sides[i]!.map((l, k) => text(rightX, y - 8 + k * 13, l, ['verdict', 'expect', 'got'][k], SIDE_CHARS)).join('')
       : text(rightX, y - 2, sides[i]![0]!, s.rule || !agrees(s) ? 'side warn' : 'side', SIDE_CHARS);
     const band = fail ? `<rect x="2" y="${y - 22}" width="${width - 4}" height="${ROW}" rx="4" class="failrow"/>` : '';
-    return `<g class="step${fail ? ' failing' : ''}"><title>${htmlEscape(`step ${i + 1}: ${s.from} → ${s.to}: ${s.command} → ${s.result} (model: ${s.expected})${s.rule ? ` [${s.rule}]` : ''}`)}</title>${band}${text(14, y + 4, `${i + 1}`, 'num')}${arrow}${label}${side}</g>`;
+    return `<g class="step${fail ? ' failing' : ''}"><title>${htmlEscape(`step ${i + 1}: ${s.from} → ${s.to}: ${s.command} → ${s.result} (model: ${s.expected})${s.rule ? ` [${s.rule}]` : ''}${fail && why ? `: ${why}` : ''}`)}</title>${band}${text(14, y + 4, `${i + 1}`, 'num')}${arrow}${label}${side}</g>`;
   });
   const defs = `<defs>${MARKER(head, 'headfill')}${MARKER(headFail, 'headfail')}</defs>`;
   return `<svg class="sequence" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="sequence diagram of the counterexample">${defs}${heads.join('')}${rows.join('')}</svg>`;
