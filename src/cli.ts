@@ -9,7 +9,9 @@ type CommandModule = { run(args: string[]): Promise<number>; USAGE?: string };
 type Command = { summary: string; load: () => Promise<CommandModule> };
 
 const COMMANDS: Record<string, Command> = {
-  route: { summary: 'route <topology.json> <provider> <client>: p2pdma map type, distance, path, ACS blockers', load: () => import('./commands/route.ts') },
+  route: { summary: 'route <topology.json|lspci.txt> <provider> <client> [--bar N] [--cpu V:F] [--routing classic|divergence] [--diff-routing] | --distance-many P C...: pci_p2pdma_map_type(), distance, path, ACS blockers', load: () => import('./commands/route.ts') },
+  matrix: { summary: 'matrix <topology.json|lspci.txt> [--devices A,B] [--cpu V:F] [--routing R] [--diff-routing] [--json|--svg]: map type and distance of every endpoint pair', load: () => import('./commands/matrix.ts') },
+  topology: { summary: 'topology import <lspci.txt> [--cpu V:F]: the topology JSON of an lspci dump, unknowns named', load: () => import('./commands/topology.ts') },
   run: { summary: 'run [--profile P] [--exporter PATH|name] [--importer PATH|name] [--rules IDS] [--seed N] [--runs N|--time 30s] [--exhaustive K] [--out DIR] [--baseline FILE] [--write-baseline FILE] [--bail] [--quiet]', load: () => import('./commands/run.ts') },
   replay: { summary: 'replay <report.json> [--case ID]: re-run one counterexample step by step', load: () => import('./commands/replay.ts') },
   rules: { summary: 'rules: list the rule catalog', load: () => import('./commands/rules.ts') },

@@ -1,0 +1,38 @@
+// dmabuf-conform matrix <topology.json|lspci.txt>: pci_p2pdma_map_type()
+// and distance for every pair of endpoints, as a text table with a legend,
+// as JSON (--json), or as an SVG picture (--svg); --diff-routing lists the
+// pairs whose answer changes between the classic and divergence variants.
+import { Cases } from '../topology/cases.ts';
+import { cpuOption, loadInput, resolveDevice } from '../topology/input.ts';
+import { buildMatrix, diffRouting, matrixDevices, matrixText } from '../topology/matrix.ts';
+import { matrixSvg } from '../topology/matrix-svg.ts';
+import { routingOption } from './route.ts';
+import { parseFlags, toJson, UsageError } from './usage.ts';
+
+const USAGE = 'usage: dmabuf-conform matrix <topology.json|lspci.txt> [--devices A,B,...] [--cpu VENDOR:FAMILY|cpuinfo] [--routing classic|divergence] [--diff-routing] [--json|--svg]';
+
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(args, {
+    devices: { type: 'string' }, cpu: { type: 'string' }, routing: { type: 'string' }, 'diff-routing': { type: 'boolean' }, json: { type: 'boolean' }, svg: { type: 'boolean' },
+  }, USAGE);
+  if (positionals.length !== 1) throw new UsageError(USAGE);
+  if (values.json && values.svg) throw new UsageError(`--json and --svg exclude each other (${USAGE})`);
+  const routing = routingOption(values.routing);
+  const { topology: t, notes } = await loadInput(positionals[0]!, cpuOption(values.cpu));
+  const devices = values.devices ? values.devices.split(',').filter((s) => s !== '').map((n) => resolveDevice(t, n.trim())) : matrixDevices(t);
+  if (devices.length === 0) throw new UsageError(`${positionals[0]}: no endpoint devices to put in a matrix`);
+  if (values['diff-routing']) {
+    const d = diffRouting(t, devices);
+    if (values.json) process.stdout.write(`${toJson(d)}\n`);
+    else {
+      const lines = d.changes.map((c) => `${c.provider} -> ${c.client}: classic ${c.classic}, divergence ${c.divergence}\n    classic: ${c.classicReason}\n    divergence: ${c.divergenceReason}`);
+      process.stdout.write(`${d.changed} of ${d.pairs} pairs change between classic and divergence routing${lines.length ? `:\n${lines.join('\n')}` : ''}\n`);
+    }
+    return 0;
+  }
+  const m = buildMatrix(t, devices, routing, new Cases(t));
+  if (values.json) process.stdout.write(`${toJson({ ...m, ...(notes.length ? { notes } : {}) })}\n`);
+  else if (values.svg) process.stdout.write(`${matrixSvg(m)}\n`);
+  else process.stdout.write(`${matrixText(m)}${notes.length ? `\n\nNotes:\n${notes.map((n) => `  - ${n}`).join('\n')}` : ''}\n`);
+  return 0;
+}
