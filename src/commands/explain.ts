@@ -60,18 +60,22 @@ function fromReport(file: string, rule: RuleId): Smallest | undefined {
 
 async function fromCorpus(dir: string, rule: RuleId): Promise<Smallest | undefined> {
   if (!existsSync(dir)) return undefined;
-  const { allTargets } = await import('../harness/targets.ts'); // the harness loads only when the corpus is replayed
-  const targets = allTargets();
-  let best: Smallest | undefined;
-  for (const f of readdirSync(dir).filter((x) => x.endsWith('.json')).sort()) {
+  const entries = readdirSync(dir).filter((x) => x.endsWith('.json')).sort().flatMap((f) => {
     const file = join(dir, f);
     const e = readJsonFile('corpus-entry', file);
     if (!e.ok) throw new UsageError(e.error);
-    const t = targets.find((x) => x.name === e.value.implementation);
-    if (e.value.rule !== rule || !t) continue;
+    return e.value.rule === rule ? [{ file, entry: e.value }] : [];
+  });
+  if (entries.length === 0) return undefined;
+  const { allTargets } = await import('../harness/targets.ts'); // the harness loads only when a case is replayed
+  const targets = allTargets();
+  let best: Smallest | undefined;
+  for (const { file, entry } of entries) {
+    const t = targets.find((x) => x.name === entry.implementation);
+    if (!t) continue;
     let found;
     try {
-      found = await t.replay(e.value.input);
+      found = await t.replay(entry.input);
     } catch (err) {
       throw new UsageError(`${file}: /input: cannot be replayed (${(err as Error).message.split('\n')[0]})`);
     }

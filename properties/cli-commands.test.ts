@@ -1,0 +1,168 @@
+// The command line as a whole (issue 15): every command's --help prints its
+// usage and exits 0; --version and -V print package.json's version; the exit
+// codes are 0, 1 and 2 only; profiles --diff of a profile with itself says so;
+// explain's source is where its passage is quoted from; replay refuses a
+// report its schema refuses (schemaVersion 99, an edited counterexample) in
+// one line naming file and field, exit 2. All in-process.
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main, version } from '../src/cli.ts';
+import { quotesOf, ruleLines } from '../src/commands/explain.ts';
+import { reportJson } from '../src/report/index.ts';
+import { PASSAGES } from '../src/rules/passages.ts';
+import { RULES } from '../src/rules/registry.ts';
+import { fixtureReport } from './report-fixtures.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'dmabuf-cli-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** The CLI in-process: exit code and what it printed. */
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
+  try {
+    return { code: await main(argv), out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+/** One line on stderr, no stack trace. */
+const oneLine = (err: string) => err.endsWith('\n') && err.trim().split('\n').length === 1 && !/\n\s+at /.test(err);
+
+describe('--help, --version', () => {
+  it.each(['convert', 'explain', 'replay', 'profiles', 'rules', 'route'])('%s --help prints its usage on stdout and exits 0', async (name) => {
+    for (const flag of ['--help', '-h']) {
+      const r = await cli(name, flag);
+      expect([r.code, r.err]).toEqual([0, '']);
+      expect(r.out).toMatch(new RegExp(`^usage: dmabuf-conform ${name}\\b.*\\n$`));
+    }
+    const late = await cli(name, 'x', '--help');
+    expect(late.code).toBe(0);
+  });
+
+  it('--version and -V print the version of package.json', async () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    expect(version()).toBe(pkg.version);
+    for (const flag of ['--version', '-V']) expect(await cli(flag)).toEqual({ code: 0, out: `dmabuf-conform ${pkg.version}\n`, err: '' });
+  });
+
+  it('bare --help lists every command and the exit codes; no command is usage (exit 2)', async () => {
+    const help = await cli('--help');
+    expect(help.code).toBe(0);
+    for (const c of ['run', 'replay', 'rules', 'explain', 'profiles', 'convert', 'route']) expect(help.out).toContain(`  ${c}`);
+    expect(help.out).toContain('exit codes: 0 ok, 1 a new violation (or violations listed), 2 usage or bad input');
+    expect((await cli()).code).toBe(2);
+  });
+});
+
+describe('bad usage: one line, exit 2', () => {
+  it.each([
+    [['rules', 'extra'], /unexpected argument 'extra'/],
+    [['rules', '--frob'], /unknown option '--frob'/],
+    [['profiles', '--diff', 'v8'], /--diff needs two profiles/],
+    [['profiles', '--diff', 'v8', 'v9'], /--diff: unknown profile 'v9'/],
+    [['profiles', 'v8'], /unexpected argument 'v8'/],
+    [['explain'], /usage: dmabuf-conform explain RULE/],
+    [['explain', 'NOPE-X'], /unknown rule 'NOPE-X'/],
+    [['explain', 'REV-MAP', '--report'], /--report needs a value/],
+    [['explain', 'REV-MAP', 'REV-INIT'], /unexpected argument 'REV-INIT'/],
+    [['replay'], /usage: dmabuf-conform replay/],
+    [['replay', 'r.json', '--case'], /--case needs a value/],
+    [['replay', 'r.json', '--case', '--exporter', 'x'], /--case needs a value/],
+    [['replay', 'r.json', '--bogus'], /unknown option '--bogus'/],
+    [['convert', 'a.json', 'b.json'], /usage: dmabuf-conform convert <case\.json>/],
+    [['convert', '--frob', 'a.json'], /unknown option '--frob'/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+  ])('%j', async (argv, msg) => {
+    const r = await cli(...argv);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(msg);
+    expect(oneLine(r.err)).toBe(true);
+  });
+});
+
+describe('profiles --diff', () => {
+  it('a profile against itself says there are no differences, not two empty headings', async () => {
+    const r = await cli('profiles', '--diff', 'rfc', 'rfc');
+    expect(r).toEqual({ code: 0, out: 'rfc and rfc: no differences (same behaviours, same rules)\n', err: '' });
+  });
+});
+
+describe('explain', () => {
+  it('the source line names where the passage shown is quoted from, for every rule', () => {
+    for (const r of RULES) {
+      const lines = ruleLines(r.id);
+      const source = lines.find((l) => l.startsWith('source: '))!;
+      const passage = PASSAGES[r.id];
+      if (passage === undefined) {
+        expect(source).toBe(`source: ${r.seed}`);
+        continue;
+      }
+      expect(lines).toContain(`passage: ${passage}`);
+      const quotes = quotesOf(passage);
+      expect(quotes.length, r.id).toBeGreaterThan(0);
+      for (const q of quotes) expect(source.startsWith(`source: ${q.from}`) || source.includes(`; ${q.from}`), `${r.id}: ${source} / ${q.from}`).toBe(true);
+    }
+  });
+
+  it('REV-WINDOW quotes 003 and says its source is 003, and that the rule also rests on 002 v8 10/11', () => {
+    expect(ruleLines('REV-WINDOW').slice(2)).toEqual([
+      'source: 003 (the rule also rests on 002 v8 10/11)',
+      `passage: ${PASSAGES['REV-WINDOW']}`,
+    ]);
+    expect(ruleLines('REV-INIT')[2]).toBe('source: 002 v8 10/11');
+  });
+
+  it('a corrupt report or corpus file is one line naming it, exit 2', async () => {
+    writeFileSync(join(tmp, 'corrupt.json'), '{"schemaVersion": 1,');
+    const r = await cli('explain', 'REV-MAP', '--report', join(tmp, 'corrupt.json'));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/corrupt\.json: not JSON \(/);
+    expect(oneLine(r.err)).toBe(true);
+    const corpus = join(tmp, 'corpus');
+    rmSync(corpus, { recursive: true, force: true });
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(corpus);
+    writeFileSync(join(corpus, 'a.json'), JSON.stringify({ implementation: 'vfio-pci', rule: 42, input: {} }));
+    const c = await cli('explain', 'REV-MAP', '--report', join(tmp, 'none.json'), '--corpus', corpus);
+    expect([c.code, c.err]).toEqual([2, `dmabuf-conform explain: ${join(corpus, 'a.json')}: /rule: must be string, got 42\n`]);
+  });
+});
+
+describe('replay refuses what its schema refuses', () => {
+  const write = (name: string, edit: (r: any) => void): string => {
+    const r = JSON.parse(reportJson(fixtureReport()));
+    edit(r);
+    const file = join(tmp, name);
+    writeFileSync(file, JSON.stringify(r));
+    return file;
+  };
+
+  it.each([
+    ['v99.json', (r: any) => (r.schemaVersion = 99), '/schemaVersion: must be 1, got 99'],
+    ['steps.json', (r: any) => (r.violations[1].counterexample.steps[2].index = 'two'), '/violations/1/counterexample/steps/2/index: must be integer, got "two"'],
+    ['failing.json', (r: any) => (r.violations[1].counterexample.failingStep = 40), '/violations/1/counterexample/failingStep: 40 is past the last step (6 step(s))'],
+    ['nocx.json', (r: any) => delete r.violations[0].counterexample, '/violations/0/counterexample: missing (required)'],
+  ])('%s: one line naming file and field, exit 2', async (name, edit, error) => {
+    const file = write(name, edit);
+    const r = await cli('replay', file);
+    expect([r.code, r.out, r.err]).toEqual([2, '', `dmabuf-conform replay: ${file}: ${error}\n`]);
+  });
+
+  it('a file that is not a report, a missing file and broken JSON are one line each', async () => {
+    const baseline = join(tmp, 'baseline.json');
+    writeFileSync(baseline, '{"version": 1, "findings": []}');
+    expect((await cli('replay', baseline)).err).toBe(`dmabuf-conform replay: ${baseline}: not a dmabuf-conform report (it has no /schemaVersion)\n`);
+    expect(await cli('replay', join(tmp, 'none.json'))).toEqual({ code: 2, out: '', err: `dmabuf-conform replay: ${join(tmp, 'none.json')}: no such file\n` });
+    writeFileSync(join(tmp, 'half.json'), '{"schemaVersion": 1, "viol');
+    const half = await cli('replay', join(tmp, 'half.json'));
+    expect(half.code).toBe(2);
+    expect(oneLine(half.err)).toBe(true);
+  });
+});
