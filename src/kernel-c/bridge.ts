@@ -1,0 +1,238 @@
+// The runner's end of a C unit: the sanitized executable runs as a child
+// process and talks over two FIFOs (its fd 3 to us, fd 4 from us) in u64
+// words (c/shim/bridge.c). Calls are synchronous, so a unit can sit behind
+// the synchronous ConversionImpl interface: a request goes out, then every
+// kernel service the C calls comes back as a message, is answered by the
+// simulated kernel, and the request ends with DONE. A crash or a sanitizer
+// abort ends the child, not the runner: it is returned as a CrashReport (the
+// sanitizer's first frames, the C file:line) and the next request starts a
+// fresh child.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Message ops, as c/shim/bridge.h. */
+export const OP = {
+  STR: 1, RESV_ASSERT: 2, ALLOC: 3, FREE: 4, MAP_TYPE: 5, BUS_ADDR_MAP: 6, SG_ALLOC: 7, SG_FREE: 8,
+  IOVA_TRY_ALLOC: 9, IOVA_LINK: 10, IOVA_SYNC: 11, IOVA_DESTROY: 12, IOVA_FREE: 13, MAP_PHYS: 14,
+  MAPPING_ERROR: 15, UNMAP_PHYS: 16, WARN: 17, NULL_SG: 18, DONE: 32,
+} as const;
+export const REQ = { QUIT: 1, CONV_MAP: 2, CONV_UNMAP: 3 } as const;
+
+/** One kernel service call of the C: op, the C site, its u64 arguments. */
+export interface CCall {
+  readonly op: number;
+  readonly file: string;
+  readonly func: string;
+  readonly line: number;
+  readonly args: readonly bigint[];
+}
+
+/** `file:line (func)` of a call. */
+export function siteOf(c: Pick<CCall, 'file' | 'line' | 'func'>): string {
+  return `${c.file}:${c.line}${c.func ? ` (${c.func})` : ''}`;
+}
+
+/** A frame of a sanitizer report. */
+export interface CFrame {
+  readonly func: string;
+  readonly at: string;
+}
+
+/** How the unit ended: the sanitizer's headline and first frames, and the last call it made. */
+export interface CrashReport {
+  /** e.g. 'heap-use-after-free', 'SEGV', 'undefined-behavior', 'exit 3'. */
+  readonly kind: string;
+  readonly summary: string;
+  readonly frames: readonly CFrame[];
+  readonly lastCall: CCall | null;
+}
+
+export type RequestOutcome = { readonly ok: true; readonly words: readonly bigint[] } | { readonly ok: false; readonly crash: CrashReport };
+
+/** Answers a service call: the two reply words, or undefined for a call that returns nothing. */
+export type ServiceHandler = (call: CCall) => readonly [bigint, bigint] | undefined;
+
+const SPIN_READS = 4000;
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
+/** Parse an AddressSanitizer / UBSan report into a CrashReport. */
+export function parseSanitizerReport(stderr: string, lastCall: CCall | null, exitNote: string): CrashReport {
+  const asan = /ERROR: AddressSanitizer: ([\w-]+)/.exec(stderr);
+  const ubsan = /([^\s]+:\d+:\d+): runtime error: (.*)/.exec(stderr);
+  const frames: CFrame[] = [];
+  for (const m of stderr.matchAll(/^\s*#\d+ 0x[0-9a-f]+ in (\S+) (\S+?)(?::\d+)?$/gm)) {
+    if (/^(__|kshim_|abort|raise|__libc|_start|main$)/.test(m[1]!) && frames.length === 0 && !/^kshim_null_sg$/.test(m[1]!)) continue;
+    frames.push({ func: m[1]!, at: m[2]!.replace(/^.*?((?:drivers|include|lib|mm|kernel|c\/units|c\/shim)\/)/, '$1') });
+    if (frames.length === 3) break;
+  }
+  const summary = /SUMMARY: (.*)/.exec(stderr)?.[1] ?? ubsan?.[0] ?? stderr.split('\n').find((l) => l.trim()) ?? exitNote;
+  const kind = asan ? asan[1]! : ubsan ? 'undefined-behavior' : exitNote;
+  return { kind, summary: summary.trim(), frames, lastCall };
+}
+
+/** A running C unit (one child process), restarted after a crash. */
+export class CUnitProcess {
+  private child: ChildProcess | null = null;
+  private rfd = -1;
+  private pos = 0;
+  private wfd = -1;
+  private dir = '';
+  private readonly strs = new Map<number, string>();
+  private buf = Buffer.alloc(1 << 16);
+  private start = 0;
+  private end = 0;
+  private lastCall: CCall | null = null;
+  /** Children started so far (1 + crashes survived). */
+  starts = 0;
+
+  constructor(readonly binary: string) {}
+
+  /** A string the unit sent (file names, size expressions, WARN conditions) by its id. */
+  str(id: number): string {
+    return this.strs.get(id) ?? '';
+  }
+
+  private spawnChild(): void {
+    this.dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'dmabuf-kc-'));
+    const c2p = join(this.dir, 'c2p');
+    const p2c = join(this.dir, 'p2c');
+    execFileSync('mkfifo', [p2c]);
+    this.rfd = openSync(c2p, 'w+');
+    const errFd = openSync(join(this.dir, 'stderr'), 'w');
+    const symbolizer = existsSync('/usr/bin/llvm-symbolizer') ? { ASAN_SYMBOLIZER_PATH: '/usr/bin/llvm-symbolizer' } : {};
+    this.child = spawn('/bin/sh', ['-c', 'exec "$0" 3<>"$1" 4<"$2"', this.binary, c2p, p2c], {
+      stdio: ['ignore', 'ignore', errFd],
+      env: { ...process.env, ...symbolizer, ASAN_OPTIONS: 'detect_leaks=0:halt_on_error=1:symbolize=1:print_summary=1', UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1' },
+    });
+    closeSync(errFd);
+    this.child.unref();
+    this.wfd = openSync(p2c, 'w');
+    this.strs.clear();
+    this.starts++;
+  }
+
+  /** More bytes from the unit: poll its message file (a read past the end
+   *  returns 0 and costs a microsecond), then sleep in short steps, looking
+   *  every few milliseconds whether the unit is still alive. */
+  private fill(): boolean {
+    if (this.start > 0 && this.start === this.end) this.start = this.end = 0;
+    if (this.end === this.buf.length) {
+      if (this.start > 0) { this.buf.copy(this.buf, 0, this.start, this.end); this.end -= this.start; this.start = 0; }
+      else { const b = Buffer.alloc(this.buf.length * 2); this.buf.copy(b); this.buf = b; }
+    }
+    for (let i = 0; ; i++) {
+      const n = readSync(this.rfd, this.buf, this.end, this.buf.length - this.end, this.pos);
+      if (n > 0) {
+        this.end += n;
+        this.pos += n;
+        return true;
+      }
+      if (i < SPIN_READS) continue;
+      Atomics.wait(PAUSE, 0, 0, i < SPIN_READS + 1000 ? 0.05 : 1);
+      if (i % 64 === 0 && !this.alive()) {
+        const last = readSync(this.rfd, this.buf, this.end, this.buf.length - this.end, this.pos);
+        this.end += last;
+        this.pos += last;
+        return last > 0;
+      }
+    }
+  }
+
+  /** The unit's process exists and is not a zombie. */
+  private alive(): boolean {
+    const pid = this.child?.pid;
+    if (!pid || this.child!.exitCode !== null || this.child!.signalCode !== null) return false;
+    try {
+      return !/^\d+ \(.*\) [ZX]/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  }
+
+  private words(n: number): bigint[] | null {
+    while (this.end - this.start < n * 8) if (!this.fill()) return null;
+    const out: bigint[] = new Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.buf.readBigUInt64LE(this.start + i * 8);
+    this.start += n * 8;
+    return out;
+  }
+
+  private header(): { op: number; line: number; nargs: number; site: bigint } | null {
+    while (this.end - this.start < 16) if (!this.fill()) return null;
+    const lo = this.buf.readUInt32LE(this.start);
+    const nargs = this.buf.readUInt32LE(this.start + 4);
+    const site = this.buf.readBigUInt64LE(this.start + 8);
+    this.start += 16;
+    return { op: lo & 0xff, line: lo >>> 8, nargs, site };
+  }
+
+  private send(words: readonly bigint[]): boolean {
+    const b = Buffer.alloc(words.length * 8);
+    words.forEach((w, i) => b.writeBigUInt64LE(BigInt.asUintN(64, w), i * 8));
+    try {
+      writeSync(this.wfd, b);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** One request: `op` with its words; service calls go to `serve` until DONE. */
+  request(op: number, args: readonly bigint[], serve: ServiceHandler): RequestOutcome {
+    if (!this.child) this.spawnChild();
+    this.lastCall = null;
+    ftruncateSync(this.rfd, 0);
+    this.pos = this.start = this.end = 0;
+    if (!this.send([BigInt(op), BigInt(args.length), ...args])) return this.crashed();
+    for (;;) {
+      const h = this.header();
+      if (!h) return this.crashed();
+      if (h.op === OP.STR) {
+        const body = this.words(h.nargs);
+        if (!body) return this.crashed();
+        const len = Number(body[0]);
+        const bytes = Buffer.alloc((h.nargs - 1) * 8);
+        body.slice(1).forEach((w, i) => bytes.writeBigUInt64LE(w, i * 8));
+        this.strs.set(Number(h.site), bytes.subarray(0, len).toString('utf8'));
+        continue;
+      }
+      const args2 = this.words(h.nargs);
+      if (!args2) return this.crashed();
+      if (h.op === OP.DONE) return { ok: true, words: args2 };
+      const call: CCall = { op: h.op, line: h.line, file: this.strs.get(Number(h.site & 0xffffffffn)) ?? '?', func: this.strs.get(Number(h.site >> 32n)) ?? '', args: args2 };
+      this.lastCall = call;
+      const reply = serve(call);
+      if (reply && !this.send([reply[0], reply[1]])) return this.crashed();
+    }
+  }
+
+  /** The child is gone: collect its report and forget it (the next request starts a new one). */
+  private crashed(): RequestOutcome {
+    this.closeFds();
+    // The report is complete once the unit has exited; wait for that briefly.
+    const until = Date.now() + 2000;
+    while (Date.now() < until && this.alive()) Atomics.wait(PAUSE, 0, 0, 5);
+    let stderr = '';
+    try { stderr = readFileSync(join(this.dir, 'stderr'), 'utf8'); } catch { /* no report */ }
+    rmSync(this.dir, { recursive: true, force: true });
+    this.child = null;
+    return { ok: false, crash: parseSanitizerReport(stderr, this.lastCall, 'the unit exited') };
+  }
+
+  private closeFds(): void {
+    for (const fd of [this.rfd, this.wfd]) if (fd >= 0) try { closeSync(fd); } catch { /* already closed */ }
+    this.rfd = this.wfd = -1;
+  }
+
+  /** Stop the child (QUIT, then close the FIFOs). */
+  close(): void {
+    if (!this.child) return;
+    this.send([BigInt(REQ.QUIT), 0n]);
+    this.closeFds();
+    this.child.kill('SIGTERM');
+    rmSync(this.dir, { recursive: true, force: true });
+    this.child = null;
+  }
+}

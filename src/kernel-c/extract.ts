@@ -1,0 +1,244 @@
+// Taking the kernel's C out of a tree, a patch or an mbox series, unmodified:
+// the post-image of each hunk (added and context lines, markers stripped) or
+// the whole file, split into top-level items (functions, struct/union/enum
+// definitions, declarations, #defines) with their first line in the kernel
+// file. A unit asks for the functions it drives; the items they reference
+// (static helpers, structs, macros) come along, in file order. Nothing is
+// edited: an item is a span of the source's own lines.
+import { readFileSync } from 'node:fs';
+
+/** Post-image lines of one file, from `firstLine` on (1-based, as in the kernel file). */
+export interface Fragment {
+  readonly path: string;
+  readonly firstLine: number;
+  readonly lines: readonly string[];
+  /** Where it came from: 'tree' or the patch file and line of its hunk. */
+  readonly origin: string;
+}
+
+export type ItemKind = 'function' | 'type' | 'macro' | 'decl' | 'proto';
+
+/** One top-level item of a fragment. */
+export interface Item {
+  readonly name: string;
+  readonly kind: ItemKind;
+  readonly path: string;
+  /** First line of the item in the kernel file. */
+  readonly line: number;
+  readonly lines: readonly string[];
+  readonly origin: string;
+  /** Identifiers the item mentions (outside comments and strings). */
+  readonly refs: ReadonlySet<string>;
+  /** Order among all items given to `selectItems`: later patches override earlier ones. */
+  readonly seq: number;
+}
+
+const HUNK = /^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@/;
+const DIFF = /^diff --git a\/(\S+) b\/(\S+)/;
+
+/** The post-image hunks of every file a patch or mbox changes (quoted replies, `> +...`, are not hunks). */
+export function patchFragments(text: string, origin: string): Fragment[] {
+  const lines = text.split('\n');
+  const out: Fragment[] = [];
+  let path: string | null = null;
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!;
+    const d = DIFF.exec(l);
+    if (d) { path = d[2]!; continue; }
+    const h = HUNK.exec(l);
+    if (!h || !path) continue;
+    let oldLeft = h[2] === undefined ? 1 : Number(h[2]);
+    let newLeft = h[4] === undefined ? 1 : Number(h[4]);
+    const post: string[] = [];
+    const at = i + 1;
+    let leading = -1; // context lines before the first change
+    while ((oldLeft > 0 || newLeft > 0) && i + 1 < lines.length) {
+      const n = lines[i + 1]!;
+      if (DIFF.test(n) || HUNK.test(n) || /^-- ?$/.test(n)) break;
+      i++;
+      if (n.startsWith('\\')) continue; // "\ No newline at end of file"
+      if ((n.startsWith('+') || n.startsWith('-')) && leading < 0) leading = post.length;
+      if (n.startsWith('+')) { post.push(n.slice(1)); newLeft--; }
+      else if (n.startsWith('-')) oldLeft--;
+      else { post.push(n.startsWith(' ') ? n.slice(1) : n); oldLeft--; newLeft--; }
+    }
+    // Mail archives drop the blank context line before a hunk's first change
+    // (a diff has three context lines); put the blank lines back so line
+    // numbers match the kernel file. Whitespace only: no code changes.
+    const blanks = Math.min(newLeft, leading >= 0 && Number(h[3]) > 1 ? 3 - leading : 0);
+    if (blanks > 0) post.splice(leading, 0, ...Array<string>(blanks).fill(''));
+    out.push({ path, firstLine: Number(h[3]), lines: post, origin: `${origin}:${at}` });
+  }
+  return out;
+}
+
+/** A whole file of a tree as one fragment. */
+export function fileFragment(path: string, text: string): Fragment {
+  return { path, firstLine: 1, lines: text.split('\n'), origin: 'tree' };
+}
+
+/** Read a patch or mbox file: its fragments, or null when it cannot be read. */
+export function readPatch(file: string): Fragment[] | null {
+  try {
+    return patchFragments(readFileSync(file, 'utf8'), file);
+  } catch {
+    return null;
+  }
+}
+
+const KEYWORDS = new Set(['if', 'for', 'while', 'switch', 'return', 'do', 'else', 'sizeof', 'case', 'goto']);
+
+/** Code with comments, string and char literals blanked (same length, newlines kept). */
+export function blankNonCode(text: string): string {
+  let out = '';
+  for (let i = 0; i < text.length; ) {
+    const c = text[i]!;
+    const two = text.slice(i, i + 2);
+    if (two === '/*') {
+      const end = text.indexOf('*/', i + 2);
+      const stop = end < 0 ? text.length : end + 2;
+      out += text.slice(i, stop).replace(/[^\n]/g, ' ');
+      i = stop;
+    } else if (two === '//') {
+      const end = text.indexOf('\n', i);
+      const stop = end < 0 ? text.length : end;
+      out += ' '.repeat(stop - i);
+      i = stop;
+    } else if (c === '"' || c === "'") {
+      let j = i + 1;
+      while (j < text.length && text[j] !== c && text[j] !== '\n') j += text[j] === '\\' ? 2 : 1;
+      out += c + ' '.repeat(Math.max(0, Math.min(j, text.length) - i - 1)) + (j < text.length ? c : '');
+      i = Math.min(j + 1, text.length);
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return out.slice(0, text.length);
+}
+
+function identifiers(code: string): Set<string> {
+  return new Set(code.match(/[A-Za-z_]\w*/g) ?? []);
+}
+
+/** Name and kind of one top-level item's code (comments blanked), or null for what no unit can ask for. */
+function nameOf(code: string, isFunctionBody: boolean): { name: string; kind: ItemKind } | null {
+  const t = code.trim();
+  if (t.startsWith('#')) {
+    const m = /^#\s*define\s+(\w+)/.exec(t);
+    return m ? { name: m[1]!, kind: 'macro' } : null;
+  }
+  const typeDef = /^(?:typedef\s+)?(struct|union|enum)\s+(\w+)\s*\{/.exec(t);
+  if (typeDef && !isFunctionBody) return { name: typeDef[2]!, kind: 'type' };
+  const eq = depth0Index(t, '=');
+  const paren = depth0Index(t, '(');
+  if (paren >= 0 && (eq < 0 || paren < eq)) {
+    const m = /(\w+)\s*$/.exec(t.slice(0, paren));
+    if (!m || KEYWORDS.has(m[1]!)) return null;
+    return { name: m[1]!, kind: isFunctionBody ? 'function' : 'proto' };
+  }
+  const end = eq >= 0 ? eq : t.search(/[[;]/);
+  const m = /(\w+)\s*$/.exec(t.slice(0, end < 0 ? t.length : end));
+  return m && !KEYWORDS.has(m[1]!) ? { name: m[1]!, kind: 'decl' } : null;
+}
+
+function depth0Index(code: string, ch: string): number {
+  let depth = 0;
+  for (let i = 0; i < code.length; i++) {
+    const c = code[i]!;
+    if (c === '(' || c === '[' || c === '{') {
+      if (c === ch && depth === 0) return i;
+      depth++;
+    } else if (c === ')' || c === ']' || c === '}') depth--;
+    else if (c === ch && depth === 0) return i;
+  }
+  return -1;
+}
+
+/** Split a fragment into top-level items; a span cut off by the fragment's end is no item. */
+export function splitItems(f: Fragment, seq0 = 0): Item[] {
+  const text = f.lines.join('\n');
+  const code = blankNonCode(text);
+  const lineAt: number[] = [];
+  for (let i = 0, line = 0; i <= code.length; i++) {
+    lineAt.push(line);
+    if (code[i] === '\n') line++;
+  }
+  const items: Item[] = [];
+  const push = (start: number, end: number, isFunctionBody: boolean) => {
+    const n = nameOf(code.slice(start, end), isFunctionBody);
+    if (!n) return;
+    const first = lineAt[start]!;
+    const last = lineAt[end - 1]!;
+    items.push({ ...n, path: f.path, line: f.firstLine + first, lines: f.lines.slice(first, last + 1), origin: f.origin, refs: identifiers(code.slice(start, end)), seq: seq0 + items.length });
+  };
+  let i = 0;
+  while (i < code.length) {
+    while (i < code.length && /\s/.test(code[i]!)) i++;
+    if (i >= code.length) break;
+    const start = i;
+    if (code[i] === '#') {
+      while (i < code.length && code[i] !== '\n') i += code[i] === '\\' && code[i + 1] === '\n' ? 2 : 1;
+      push(start, i, false);
+      continue;
+    }
+    let depth = 0;
+    let fnBody = false;
+    let done = false;
+    for (; i < code.length && !done; i++) {
+      const c = code[i]!;
+      if (c === '(' || c === '[') depth++;
+      else if (c === ')' || c === ']') depth--;
+      else if (c === '{') {
+        if (depth === 0) {
+          const head = code.slice(start, i);
+          fnBody = depth0Index(head, '(') >= 0 && depth0Index(head, '=') < 0 && !/^\s*(typedef\s+)?(struct|union|enum)\b[^(]*$/.test(head);
+        }
+        depth++;
+      } else if (c === '}') {
+        depth--;
+        if (depth === 0 && fnBody) { push(start, i + 1, true); done = true; }
+      } else if (c === ';' && depth === 0) { push(start, i + 1, false); done = true; }
+      if (depth < 0) done = true; // the fragment began inside a body: resynchronise
+    }
+  }
+  return items;
+}
+
+const KIND_RANK: Record<ItemKind, number> = { function: 4, type: 3, macro: 2, decl: 1, proto: 0 };
+
+/** Every definition by name: a definition beats a prototype, a later patch beats an earlier one. */
+export function indexItems(items: readonly Item[]): Map<string, Item> {
+  const by = new Map<string, Item>();
+  for (const it of items) {
+    const had = by.get(it.name);
+    if (!had || KIND_RANK[it.kind] > KIND_RANK[had.kind] || (KIND_RANK[it.kind] === KIND_RANK[had.kind] && it.seq > had.seq)) by.set(it.name, it);
+  }
+  return by;
+}
+
+/** The items of `roots` and everything they reference among `index`, in source order. */
+export function selectItems(index: ReadonlyMap<string, Item>, roots: readonly string[]): Item[] {
+  const picked = new Map<string, Item>();
+  const todo = roots.filter((r) => index.has(r));
+  while (todo.length) {
+    const name = todo.pop()!;
+    if (picked.has(name)) continue;
+    const it = index.get(name)!;
+    picked.set(name, it);
+    for (const r of it.refs) if (r !== name && index.has(r) && !picked.has(r)) todo.push(r);
+  }
+  return [...new Set(picked.values())].sort((a, b) => a.seq - b.seq);
+}
+
+/** Items of several fragments, numbered in the order given. */
+export function itemsOf(fragments: readonly Fragment[]): Item[] {
+  const all: Item[] = [];
+  for (const f of fragments) all.push(...splitItems(f, all.length));
+  return all.map((it, seq) => ({ ...it, seq }));
+}
+
+/** The C text of the selected items, each after a #line naming its kernel file and line. */
+export function renderItems(items: readonly Item[]): string {
+  return items.map((it) => `#line ${it.line} "${it.path}"\n${it.lines.join('\n')}\n`).join('');
+}

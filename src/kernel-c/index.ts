@@ -1,0 +1,106 @@
+// The kernel's own C under test: find the units in a kernel tree or in
+// patches, compile each against the shim (cached), and hand each back as the
+// component plugin of its kind. The one entry point the runner calls is
+// loadKernelC(); every failure is one line and an errno, never a throw.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Errno } from '../../models/errno.ts';
+import { buildUnit } from './build.ts';
+import { CUnitProcess } from './bridge.ts';
+import { cConversion, type KernelCConversion } from './conversion.ts';
+import { fileFragment, indexItems, itemsOf, readPatch, renderItems, selectItems, type Fragment, type Item } from './extract.ts';
+import { CONVERSION_UNITS, type UnitSpec } from './units.ts';
+
+export type { KernelCConversion } from './conversion.ts';
+
+/** Where the C comes from: a kernel source tree, or patch / mbox files (applied in order). */
+export interface KernelCOptions {
+  readonly tree?: string;
+  readonly patches?: readonly string[];
+  /** Rewrite the extracted text before compiling (tests only: the one-token change of issue 12). */
+  readonly transform?: (path: string, text: string) => string;
+}
+
+/** How one unit was built. */
+export interface KernelCBuild {
+  readonly unit: string;
+  readonly cached: boolean;
+  /** Compile time in ms (0 when cached). */
+  readonly ms: number;
+  readonly binary: string;
+}
+
+export interface KernelCUnits {
+  /** The conversion unit (dma_buf_map/unmap of 002 v8, or dma_buf_phys_vec_to_sgt/free_sgt), as a ConversionImpl. */
+  readonly conversion?: KernelCConversion;
+  /** One line per unit not built, naming the missing file. */
+  readonly skipped: readonly string[];
+  readonly builds: readonly KernelCBuild[];
+  /** Stop every unit process. */
+  close(): void;
+}
+
+/** What went wrong, in one line; `exitCode` 2 is bad input (the CLI's usage exit). */
+export type KernelCLoad = { readonly ok: true; readonly value: KernelCUnits } | { readonly ok: false; readonly errno: Errno; readonly message: string; readonly exitCode: 2 };
+
+const fail = (errno: Errno, message: string): KernelCLoad => ({ ok: false, errno, message, exitCode: 2 });
+
+/** The items of a unit found in `fragments`, or what is missing. */
+function unitItems(spec: UnitSpec, fragments: readonly Fragment[]): { items: Item[] } | { missing: string[] } {
+  const index = indexItems(itemsOf(fragments.filter((f) => f.path === spec.path)));
+  const missing = spec.roots.filter((r) => index.get(r)?.kind !== 'function');
+  if (missing.length) return { missing };
+  return { items: selectItems(index, spec.roots) };
+}
+
+/** Find, extract and compile the C units of a kernel tree or of patches.
+ *  Errors (exit 2): -ENOENT a tree or patch that cannot be read, or no C compiler (the Debian package named);
+ *  -ENODATA-like absence is -EINVAL: patches that contain no unit's functions (the missing names listed);
+ *  -EINVAL a compile error (the compiler's first error, file:line). A tree without a unit's file skips that unit. */
+export async function loadKernelC(opts: KernelCOptions): Promise<KernelCLoad> {
+  const skipped: string[] = [];
+  const found: { spec: UnitSpec; items: Item[] }[] = [];
+  if (opts.tree !== undefined) {
+    if (!existsSync(opts.tree) || !statSync(opts.tree).isDirectory()) return fail('-ENOENT', `kernel tree ${opts.tree}: no such directory`);
+    const absent: string[] = [];
+    for (const spec of CONVERSION_UNITS) {
+      const file = join(opts.tree, spec.path);
+      if (!existsSync(file)) { absent.push(spec.path); continue; }
+      const got = unitItems(spec, [fileFragment(spec.path, readFileSync(file, 'utf8'))]);
+      if ('items' in got) { found.push({ spec, items: got.items }); break; }
+      absent.push(`${spec.path} without ${got.missing.join(', ')}`);
+    }
+    if (!found.some((f) => f.spec.kind === 'conversion')) skipped.push(`conversion unit skipped: ${absent.join('; ')} in ${opts.tree}`);
+  }
+  if (opts.patches?.length) {
+    const fragments: Fragment[] = [];
+    for (const p of opts.patches) {
+      const fr = readPatch(p);
+      if (!fr) return fail('-ENOENT', `patch ${p}: cannot be read`);
+      fragments.push(...fr);
+    }
+    const partial: string[] = [];
+    for (const spec of CONVERSION_UNITS) {
+      const got = unitItems(spec, fragments);
+      if ('items' in got) { found.push({ spec, items: got.items }); break; }
+      if (got.missing.length < spec.roots.length) partial.push(`${spec.path} lacks ${got.missing.join(', ')}`);
+    }
+    if (!found.some((f) => f.spec.kind === 'conversion')) {
+      const wanted = CONVERSION_UNITS.map((s) => `${s.roots.join('/')} (${s.path})`).join(' or ');
+      return fail('-EINVAL', `${opts.patches.join(', ')}: ${partial.length ? partial.join('; ') : `no ${wanted}`}`);
+    }
+  }
+  const builds: KernelCBuild[] = [];
+  const procs: CUnitProcess[] = [];
+  let conversion: KernelCConversion | undefined;
+  for (const { spec, items } of found) {
+    const text = renderItems(items);
+    const b = buildUnit({ unit: spec.kind, kernelText: opts.transform ? opts.transform(spec.path, text) : text, defines: spec.defines });
+    if (!b.ok) { for (const p of procs) p.close(); return fail(b.errno, b.message); }
+    builds.push({ unit: spec.kind, cached: b.cached, ms: b.ms, binary: b.binary });
+    const proc = new CUnitProcess(b.binary);
+    procs.push(proc);
+    conversion = cConversion(proc, spec.variant, items.map((it) => `${it.path}:${it.line} ${it.name} (${it.origin})`));
+  }
+  return { ok: true, value: { ...(conversion ? { conversion } : {}), skipped, builds, close: () => procs.forEach((p) => p.close()) } };
+}

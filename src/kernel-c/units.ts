@@ -1,0 +1,28 @@
+// The C units the suite knows how to drive: the kernel file each lives in,
+// the functions it must define, and the driver (c/units/<kind>.c) with the
+// macros naming its entry points.
+import type { ConversionVariant } from './conversion.ts';
+
+export interface UnitSpec {
+  readonly kind: 'conversion';
+  /** The kernel file, relative to the tree root (as in `diff --git a/<path>`). */
+  readonly path: string;
+  /** The functions the driver calls; the items they reference come along. */
+  readonly roots: readonly string[];
+  readonly defines: Readonly<Record<string, string>>;
+  readonly variant: ConversionVariant;
+}
+
+/** In order of preference: mainline's dma-buf-mapping.c, then 002 v8 06/11's dma-buf.c. */
+export const CONVERSION_UNITS: readonly UnitSpec[] = [
+  {
+    kind: 'conversion', path: 'drivers/dma-buf/dma-buf-mapping.c', roots: ['dma_buf_phys_vec_to_sgt', 'dma_buf_free_sgt'],
+    defines: { KC_MAP: 'dma_buf_phys_vec_to_sgt', KC_UNMAP: 'dma_buf_free_sgt' },
+    variant: { name: 'c:mainline:dma_buf_phys_vec_to_sgt', basedOn: 'mainline:dma_buf_phys_vec_to_sgt', limit: 'page-aligned' },
+  },
+  {
+    kind: 'conversion', path: 'drivers/dma-buf/dma-buf.c', roots: ['dma_buf_map', 'dma_buf_unmap'],
+    defines: { KC_MAP: 'dma_buf_map', KC_UNMAP: 'dma_buf_unmap' },
+    variant: { name: 'c:v8:dma_buf_map', basedOn: 'v8:dma_buf_map', limit: 'uint-max' },
+  },
+];
