@@ -13,18 +13,28 @@ const offsetsArb = fc.array(fc.bigInt({ min: 0n, max: (1n << 40n) - 1n }), { min
 function violations(implName: string, topology: Topology, pairs: readonly (readonly [string, string])[], offsets: readonly bigint[]): ViolationLog {
   const impl = ROUTE_IMPLS.find((i) => i.name === implName)!;
   const log = new ViolationLog();
-  checkTopology(new RouteBench(topology, impl.create), pairs, log, offsets);
+  checkTopology(new RouteBench(topology, impl.create, impl.routing), pairs, log, offsets);
   return log;
 }
 
-describe('ROUTE: the port of drivers/pci/p2pdma.c agrees with the model', () => {
-  it('model == port for every generated topology and pair sequence (cache live across queries)', () => {
-    fc.assert(
-      fc.property(topologyWithPairsArb(), offsetsArb, ({ topology, pairs }, offsets) => {
-        expect(violations('p2pdma', topology, pairs, offsets).violations).toEqual([]);
-      }),
-      { numRuns: budget(150) },
-    );
+describe('ROUTE: the ports of drivers/pci/p2pdma.c agree with the model, each under its routing variant', () => {
+  for (const impl of ROUTE_IMPLS.filter((i) => !i.bugOf)) {
+    it(`${impl.name} (${impl.routing}) == model for every generated topology and pair sequence (cache live across queries)`, () => {
+      fc.assert(
+        fc.property(topologyWithPairsArb(), offsetsArb, ({ topology, pairs }, offsets) => {
+          expect(violations(impl.name, topology, pairs, offsets).violations).toEqual([]);
+        }),
+        { numRuns: budget(150) },
+      );
+    });
+  }
+  it('a classic port checked against the divergence variant is caught where the variants differ', () => {
+    const out = fc.check(fc.property(topologyWithPairsArb(), offsetsArb, ({ topology, pairs }, offsets) => {
+      const log = new ViolationLog();
+      checkTopology(new RouteBench(topology, ROUTE_IMPLS[0]!.create, 'divergence'), pairs, log, offsets);
+      return !log.has('ROUTE-MAPTYPE');
+    }), { numRuns: 2000, seed: 42 });
+    expect(out.failed).toBe(true);
   });
 });
 

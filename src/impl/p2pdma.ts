@@ -28,16 +28,24 @@ export interface PciP2pdma {
 }
 
 const REQ_SAME_HOST_BRIDGE = 1 << 0;
+const PCI_VENDOR_ID_GOOGLE = 0x1ae0;
+const PCI_ANY_ID = 0xffff;
 
-/** pci_p2pdma_whitelist (abridged to one entry per flag value, plus Xeon E5). */
+/** pci_p2pdma_whitelist, the full mainline table (v6.19; commits cited in
+ *  models/pci/allowlist.ts): Xeon E5/E7 same-host-bridge, Sky Lake-E,
+ *  Ice Lake-SP, and Google's any-device entry. */
 const pci_p2pdma_whitelist: readonly { vendor: number; device: number; flags: number }[] = [
   { vendor: PCI_VENDOR_ID_INTEL, device: 0x3c00, flags: REQ_SAME_HOST_BRIDGE },
   { vendor: PCI_VENDOR_ID_INTEL, device: 0x3c01, flags: REQ_SAME_HOST_BRIDGE },
   { vendor: PCI_VENDOR_ID_INTEL, device: 0x2f00, flags: REQ_SAME_HOST_BRIDGE },
   { vendor: PCI_VENDOR_ID_INTEL, device: 0x2f01, flags: REQ_SAME_HOST_BRIDGE },
+  { vendor: PCI_VENDOR_ID_INTEL, device: 0x2030, flags: 0 },
+  { vendor: PCI_VENDOR_ID_INTEL, device: 0x2031, flags: 0 },
+  { vendor: PCI_VENDOR_ID_INTEL, device: 0x2032, flags: 0 },
+  { vendor: PCI_VENDOR_ID_INTEL, device: 0x2033, flags: 0 },
   { vendor: PCI_VENDOR_ID_INTEL, device: 0x2020, flags: 0 },
   { vendor: PCI_VENDOR_ID_INTEL, device: 0x09a2, flags: 0 },
-  { vendor: PCI_VENDOR_ID_INTEL, device: 0x2030, flags: 0 },
+  { vendor: PCI_VENDOR_ID_GOOGLE, device: PCI_ANY_ID, flags: 0 },
 ];
 
 export interface Cpuinfo {
@@ -45,9 +53,19 @@ export interface Cpuinfo {
   readonly family: number;
 }
 
+/** What config space says of a port's ACS beyond the control word the
+ *  simulated pci_dev carries: a failed read, and the Egress Control Vector. */
+export interface AcsConfig {
+  readonly unreadable?: boolean;
+  /** Names of the ports egress is blocked to; absent: the vector cannot be read. */
+  readonly egressBlocked?: readonly string[];
+}
+
 export class P2pdma {
   /** Every acs_list a calc_map_type_and_dist() built, last one kept (for `route`). */
   lastAcsList: string[] = [];
+  /** Config-space facts per port name (set by the bench from the topology). */
+  acsConfig = new Map<string, AcsConfig>();
 
   constructor(readonly cpu: Cpuinfo) {}
 
@@ -75,7 +93,8 @@ export class P2pdma {
     const root = this.pci_host_bridge_dev(host);
     if (!root) return false;
     for (const entry of pci_p2pdma_whitelist) {
-      if (root.vendor !== entry.vendor || root.device !== entry.device) continue;
+      if (root.vendor !== entry.vendor) continue;
+      if (entry.device !== PCI_ANY_ID && root.device !== entry.device) continue;
       if (entry.flags & REQ_SAME_HOST_BRIDGE && !same_host_bridge) return false;
       return true;
     }
@@ -217,5 +236,62 @@ export class P2pdma {
   /** pci_p2pdma_bus_addr_map() (002 v8 02/11). */
   pci_p2pdma_bus_addr_map(provider: P2pdmaProvider, paddr: PhysAddr): DmaAddr {
     return u64(paddr + provider.bus_offset);
+  }
+}
+
+/** The divergence proposal's calc_map_type_and_dist() (linux-pci, 2025-26):
+ *  each ACS port on both paths decides by pci_acs_p2pdma_state(); the two
+ *  ports just below the common bridge decide with the other side's port as
+ *  egress target; an unreadable control word blocks the direct path. */
+export class P2pdmaDivergence extends P2pdma {
+  /** pci_acs_p2pdma_state(): 'direct', 'redirect' or 'blocked'. */
+  pci_acs_p2pdma_state(pdev: PciDev, target: PciDev | null): 'direct' | 'redirect' | 'blocked' {
+    if (pdev.acsCtrl === null) return 'direct';
+    const cfg = this.acsConfig.get(pdev.name);
+    if (cfg?.unreadable) return 'blocked';
+    const ctrl = pdev.acsCtrl;
+    if (!target || !(ctrl & PCI_ACS_EC)) return ctrl & (PCI_ACS_RR | PCI_ACS_CR) ? 'redirect' : 'direct';
+    if (!cfg?.egressBlocked) return 'blocked'; // the vector bit could not be read
+    if (cfg.egressBlocked.includes(target.name)) return ctrl & PCI_ACS_RR ? 'redirect' : 'blocked';
+    return ctrl & PCI_ACS_CR ? 'redirect' : 'direct';
+  }
+
+  override calc_map_type_and_dist(provider: PciDev, client: PciDev): { mapType: MapType; dist: number } {
+    let a: PciDev | null = provider;
+    let a_child: PciDev | null = null;
+    let b_child: PciDev | null = null;
+    let dist_a = 0;
+    let dist_b = 0;
+    let no_common = true;
+    outer: while (a) {
+      dist_b = 0;
+      b_child = null;
+      for (let bb: PciDev | null = client; bb; bb = pci_upstream_bridge(bb)) {
+        if (a === bb) {
+          no_common = false;
+          break outer;
+        }
+        b_child = bb;
+        dist_b++;
+      }
+      a_child = a;
+      a = pci_upstream_bridge(a);
+      dist_a++;
+    }
+    const acs_list: string[] = [];
+    let not_direct = 0;
+    const ask = (bb: PciDev, target: PciDev | null) => {
+      if (this.pci_acs_p2pdma_state(bb, target) === 'direct') return;
+      acs_list.push(bb.name);
+      not_direct++;
+    };
+    for (let bb: PciDev | null = provider; bb; bb = pci_upstream_bridge(bb)) {
+      ask(bb, bb === a_child ? b_child : null);
+      if (a === bb) break;
+    }
+    for (let bb: PciDev | null = client; bb && a !== bb; bb = pci_upstream_bridge(bb)) ask(bb, bb === b_child ? a_child : null);
+    const dist = dist_a + dist_b;
+    if (!not_direct && !no_common) return this.done(provider, client, 'BUS_ADDR', dist, acs_list);
+    return this.map_through_host_bridge(provider, client, 'THRU_HOST_BRIDGE', dist, acs_list);
   }
 }

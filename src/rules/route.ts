@@ -1,12 +1,14 @@
 // The ROUTE checkers: run a p2pdma implementation on the simulated PCI core
 // and compare it with models/pci/p2pdma.ts (ROUTE-MAPTYPE, ROUTE-DIST,
 // ROUTE-PROVIDER, ROUTE-BUSADDR).
-import { p2pdmaBusAddrMap, p2pdmaDistanceMany, p2pdmaProvider, routeBetween } from '../../models/pci/p2pdma.ts';
+import { p2pdmaBusAddrMap, p2pdmaDistanceMany, p2pdmaProvider } from '../../models/pci/p2pdma.ts';
+import { routeWith, type Routing } from '../../models/pci/routing.ts';
+import { parsePciId } from '../../models/pci/allowlist.ts';
 import { isPci, TopologyIndex, type Topology } from '../../models/pci/topology.ts';
 import { PCI_STD_NUM_BARS } from '../../models/pci/types.ts';
 import { hex, type U64 } from '../../models/u64.ts';
-import { PciSystem } from '../kernel/pci.ts';
-import { P2pdma } from '../impl/p2pdma.ts';
+import { PciSystem, type PciDev } from '../kernel/pci.ts';
+import { P2pdma, P2pdmaDivergence } from '../impl/p2pdma.ts';
 import { P2pdmaBusAddrSign } from '../bugs/route-busaddr-sign.ts';
 import { P2pdmaCacheNoDomain } from '../bugs/route-cache-no-domain.ts';
 import { P2pdmaClientAcsInclusive } from '../bugs/route-acs-client-inclusive.ts';
@@ -20,18 +22,41 @@ export interface RouteImpl {
   readonly name: string;
   /** The rule a seeded bug breaks; absent for a faithful port. */
   readonly bugOf?: RuleId;
+  /** The routing variant it follows: it is checked against that variant of the model. */
+  readonly routing: Routing;
   create(t: Topology): P2pdma;
 }
 
 export const ROUTE_IMPLS: readonly RouteImpl[] = [
-  { name: 'p2pdma', create: (t) => new P2pdma(t.cpu) },
-  { name: 'bug:route-acs-provider-exclusive', bugOf: 'ROUTE-MAPTYPE', create: (t) => new P2pdmaProviderAcsExclusive(t.cpu) },
-  { name: 'bug:route-acs-client-inclusive', bugOf: 'ROUTE-MAPTYPE', create: (t) => new P2pdmaClientAcsInclusive(t.cpu) },
-  { name: 'bug:route-cache-no-domain', bugOf: 'ROUTE-MAPTYPE', create: (t) => new P2pdmaCacheNoDomain(t.cpu) },
-  { name: 'bug:route-dist-no-reset', bugOf: 'ROUTE-DIST', create: (t) => new P2pdmaDistNoReset(t.cpu) },
-  { name: 'bug:route-busaddr-sign', bugOf: 'ROUTE-BUSADDR', create: (t) => new P2pdmaBusAddrSign(t.cpu) },
-  { name: 'bug:route-provider-io-bar', bugOf: 'ROUTE-PROVIDER', create: (t) => new P2pdmaProviderIoBar(t.cpu) },
+  { name: 'p2pdma', routing: 'classic', create: (t) => new P2pdma(t.cpu) },
+  { name: 'p2pdma-divergence', routing: 'divergence', create: (t) => new P2pdmaDivergence(t.cpu) },
+  { name: 'bug:route-acs-provider-exclusive', routing: 'classic', bugOf: 'ROUTE-MAPTYPE', create: (t) => new P2pdmaProviderAcsExclusive(t.cpu) },
+  { name: 'bug:route-acs-client-inclusive', routing: 'classic', bugOf: 'ROUTE-MAPTYPE', create: (t) => new P2pdmaClientAcsInclusive(t.cpu) },
+  { name: 'bug:route-cache-no-domain', routing: 'classic', bugOf: 'ROUTE-MAPTYPE', create: (t) => new P2pdmaCacheNoDomain(t.cpu) },
+  { name: 'bug:route-dist-no-reset', routing: 'classic', bugOf: 'ROUTE-DIST', create: (t) => new P2pdmaDistNoReset(t.cpu) },
+  { name: 'bug:route-busaddr-sign', routing: 'classic', bugOf: 'ROUTE-BUSADDR', create: (t) => new P2pdmaBusAddrSign(t.cpu) },
+  { name: 'bug:route-provider-io-bar', routing: 'classic', bugOf: 'ROUTE-PROVIDER', create: (t) => new P2pdmaProviderIoBar(t.cpu) },
 ];
+
+/** The root buses as the topology states them: when a host bridge's verdict
+ *  comes from its root-bus devices, the simulated bus holds those devices
+ *  with their IDs (in devfn order) instead of a stand-in root device. */
+function realRootBuses(sys: PciSystem, t: Topology): void {
+  for (const hb of t.hostBridges) {
+    if (!hb.rootBus) continue;
+    const mine = t.devices.filter((d) => d.parent === hb.id && sys.devices.has(d.id));
+    const bus = mine.length > 0 ? sys.devices.get(mine[0]!.id)!.bus : null;
+    if (!bus) continue;
+    const keep = bus.devices.filter((p) => p.name !== `${hb.id}:root`).sort((x, y) => x.devfn - y.devfn);
+    bus.devices.splice(0, bus.devices.length, ...keep);
+    for (const d of mine) {
+      const id = parsePciId(d.pciId);
+      const pdev = sys.devices.get(d.id)! as { -readonly [K in keyof PciDev]: PciDev[K] };
+      pdev.vendor = id?.vendor ?? 0xffff;
+      pdev.device = id?.device ?? 0xffff;
+    }
+  }
+}
 
 /** A topology brought up on the simulated PCI core with one implementation:
  *  pcim_p2pdma_init() run on every device whose driver asked for it. */
@@ -40,10 +65,12 @@ export class RouteBench {
   readonly impl: P2pdma;
   readonly idx: TopologyIndex;
 
-  constructor(readonly topology: Topology, make: (t: Topology) => P2pdma = (t) => new P2pdma(t.cpu)) {
+  constructor(readonly topology: Topology, make: (t: Topology) => P2pdma = (t) => new P2pdma(t.cpu), readonly routing: Routing = 'classic') {
     this.sys = new PciSystem(topology);
+    realRootBuses(this.sys, topology);
     this.impl = make(topology);
     this.idx = new TopologyIndex(topology);
+    for (const d of topology.devices) if (d.acs) this.impl.acsConfig.set(d.id, { ...(d.acs.unreadable ? { unreadable: true } : {}), ...(d.acs.egressBlocked ? { egressBlocked: d.acs.egressBlocked } : {}) });
     for (const d of topology.devices) if (d.p2pdma && isPci(d)) this.impl.pcim_p2pdma_init(this.sys.devices.get(d.id)!);
   }
 
@@ -59,14 +86,14 @@ export function checkPair(bench: RouteBench, providerId: string, clientId: strin
   const { topology: t, idx } = bench;
   const provider = idx.device(providerId)!;
   const client = idx.device(clientId)!;
-  const model = routeBetween(t, provider, client, idx);
+  const model = routeWith(bench.routing, t, provider, client, idx);
   const got = bench.calc(providerId, clientId);
   const evidence = { provider: providerId, client: clientId, model: model.mapType, port: got.mapType, modelAcs: model.blockedBy, portAcs: got.acsList };
   if (got.mapType !== model.mapType) log.report('ROUTE-MAPTYPE', `calc_map_type_and_dist(${providerId}, ${clientId}) = ${got.mapType}, model ${model.mapType}`, evidence);
   else if (got.acsList.join(';') !== model.blockedBy.join(';')) log.report('ROUTE-MAPTYPE', `ACS redirect list [${got.acsList.join(';')}] differs from the model [${model.blockedBy.join(';')}]`, evidence);
   if (got.dist !== model.distance) log.report('ROUTE-DIST', `distance(${providerId}, ${clientId}) = ${got.dist}, model ${model.distance}`, { provider: providerId, client: clientId, model: model.distance, port: got.dist });
   const many = bench.impl.pci_p2pdma_distance_many(bench.sys.devices.get(providerId)!, [bench.sys.device(clientId)!]);
-  const manyModel = p2pdmaDistanceMany(t, providerId, [clientId], idx);
+  const manyModel = p2pdmaDistanceMany(t, providerId, [clientId], idx, bench.routing);
   if (many !== manyModel) log.report('ROUTE-DIST', `pci_p2pdma_distance_many(${providerId}, [${clientId}]) = ${many}, model ${manyModel}`, { model: manyModel, port: many });
 }
 
@@ -84,7 +111,7 @@ export function checkMapType(bench: RouteBench, providerId: string, bar: number,
 function routeOrNot(bench: RouteBench, providerId: string, clientId: string) {
   const client = bench.idx.device(clientId)!;
   if (!isPci(client)) return 'NOT_SUPPORTED';
-  return routeBetween(bench.topology, bench.idx.device(providerId)!, client, bench.idx).mapType;
+  return routeWith(bench.routing, bench.topology, bench.idx.device(providerId)!, client, bench.idx).mapType;
 }
 
 /** ROUTE-PROVIDER and ROUTE-BUSADDR for every BAR slot of one device. */
