@@ -155,6 +155,20 @@ describe('replay refuses what its schema refuses', () => {
     expect([r.code, r.out, r.err]).toEqual([2, '', `dmabuf-conform replay: ${file}: ${error}\n`]);
   });
 
+  it.each([
+    ['untagged.json', (r: any) => (r.violations[1].counterexample.input = { commands: [] }), /^\/violations\/1\/counterexample\/input: cannot be replayed \(no part 'undefined' in bug:rev-map-ignores-revoked/],
+    ['null.json', (r: any) => (r.violations[1].counterexample.input = { part: 'lifecycle', input: null }), /^\/violations\/1\/counterexample\/input: cannot be replayed \(/],
+    ['nosteps.json', (r: any) => (r.violations[1].counterexample.input = { part: 'lifecycle', input: { commands: 'garbage' } }), /^\/violations\/1\/counterexample\/input: cannot be replayed \(it gives no step\)$/],
+    ['topology.json', (r: any) => (r.violations[0].counterexample.input = { part: 'route', input: { topology: 7 } }), /^\/violations\/0\/counterexample\/input: cannot be replayed \(topology: expected an object, got 7\)$/],
+  ])('an edited counterexample (%s) is one line naming file and field, exit 2, never a JavaScript error', async (name, edit, error) => {
+    const file = write(name, edit);
+    const id = JSON.parse(readFileSync(file, 'utf8')).violations[name === 'topology.json' ? 0 : 1].id;
+    const r = await cli('replay', file, '--case', id);
+    expect([r.code, r.out]).toEqual([2, '']);
+    expect(oneLine(r.err)).toBe(true);
+    expect(r.err.slice(`dmabuf-conform replay: ${file}: `.length).trim()).toMatch(error);
+  });
+
   it('a file that is not a report, a missing file and broken JSON are one line each', async () => {
     const baseline = join(tmp, 'baseline.json');
     writeFileSync(baseline, '{"version": 1, "findings": []}');

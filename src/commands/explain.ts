@@ -67,8 +67,8 @@ async function fromCorpus(dir: string, rule: RuleId): Promise<Smallest | undefin
     return e.value.rule === rule ? [{ file, entry: e.value }] : [];
   });
   if (entries.length === 0) return undefined;
-  const { allTargets } = await import('../harness/targets.ts'); // the harness loads only when a case is replayed
-  const targets = allTargets();
+  const { targetsOf } = await import('../harness/catalog.ts'); // the harness loads only when a case is replayed
+  const targets = targetsOf();
   let best: Smallest | undefined;
   for (const { file, entry } of entries) {
     const t = targets.find((x) => x.name === entry.implementation);

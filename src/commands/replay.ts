@@ -12,21 +12,22 @@ import { readJsonFile } from '../report/validate.ts';
 import { parseFlags, UsageError } from './usage.ts';
 
 /** What `replay --help` prints. */
-export const USAGE = 'usage: dmabuf-conform replay <report.json> [--case ID] [--exporter PATH|name] [--importer PATH|name]';
+export const USAGE = 'usage: dmabuf-conform replay <report.json> [--case ID] [--exporter PATH|name] [--importer PATH|name] [--plugin PATH|name]';
 
 interface ReplayArgs {
   readonly file: string;
   readonly caseId?: string;
   readonly exporter?: string;
   readonly importer?: string;
+  readonly plugin?: string;
 }
 
 function parse(args: readonly string[]): ReplayArgs {
-  const { values, positionals } = parseFlags(args, { case: { type: 'string' }, exporter: { type: 'string' }, importer: { type: 'string' } }, USAGE);
+  const { values, positionals } = parseFlags(args, { case: { type: 'string' }, exporter: { type: 'string' }, importer: { type: 'string' }, plugin: { type: 'string' } }, USAGE);
   const [file, ...extra] = positionals;
   if (!file) throw new UsageError(USAGE);
   if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}' (${USAGE})`);
-  return { file, caseId: values.case, exporter: values.exporter, importer: values.importer };
+  return { file, caseId: values.case, exporter: values.exporter, importer: values.importer, plugin: values.plugin };
 }
 
 /** report.json read and checked against schemas/report.schema.json; every problem is one line naming the file. */
@@ -45,18 +46,21 @@ function pick(report: Report, file: string, caseId: string | undefined): { v: Vi
 }
 
 async function replayCase(a: ReplayArgs, v: ViolationRecord, where: string): Promise<Found> {
-  const [{ loadPlugin }, { allTargets }] = await Promise.all([import('./run.ts'), import('../harness/targets.ts')]);
-  const exporters = a.exporter ? [(await loadPlugin(a.exporter, 'exporter')) as ExporterPlugin] : [];
-  const importers = a.importer ? [(await loadPlugin(a.importer, 'importer')) as ImporterPlugin] : [];
-  const targets = allTargets(exporters.length || importers.length ? { exporters, importers } : undefined);
+  const [{ loadPlugin }, { targetsOf }] = await Promise.all([import('../harness/load.ts'), import('../harness/catalog.ts')]);
+  const given = [...(a.exporter ? [await loadPlugin(a.exporter, '--exporter', 'exporter')] : []), ...(a.importer ? [await loadPlugin(a.importer, '--importer', 'importer')] : []), ...(a.plugin ? [await loadPlugin(a.plugin, '--plugin')] : [])];
+  const targets = targetsOf(given);
   const target = targets.find((t) => t.name === v.implementation);
   if (!target) throw new UsageError(`${v.implementation}: not a bundled implementation; replay a plugin's case with the run's --exporter/--importer`);
+  let found: Found;
   try {
-    return await target.replay(v.counterexample.input);
+    found = await target.replay(v.counterexample.input);
   } catch (e) {
     // The input was edited (or written by another version): it does not describe a case this implementation can run.
     throw new UsageError(`${where}: cannot be replayed (${(e instanceof Error ? e.message : String(e)).split('\n')[0]})`);
   }
+  // Every case of a report has a step (the schema says so); an input that replays none was edited into something else.
+  if (found.counterexample.steps.length === 0) throw new UsageError(`${where}: cannot be replayed (it gives no step)`);
+  return found;
 }
 
 /** `replay`: re-run one case step by step; 0 when its rule broke again, 1 when not, 2 on bad input. */
