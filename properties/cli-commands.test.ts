@@ -68,6 +68,8 @@ describe('bad usage: one line, exit 2', () => {
     [['profiles', '--diff', 'v8'], /--diff needs two profiles/],
     [['profiles', '--diff', 'v8', 'v9'], /--diff: unknown profile 'v9'/],
     [['profiles', 'v8'], /unexpected argument 'v8'/],
+    [['profiles', '--diff=v8', 'rfc'], /--diff takes no value/],
+    [['explain', 'REV-MAP', '--report='], /--report needs a value/],
     [['explain'], /usage: dmabuf-conform explain RULE/],
     [['explain', 'NOPE-X'], /unknown rule 'NOPE-X'/],
     [['explain', 'REV-MAP', '--report'], /--report needs a value/],

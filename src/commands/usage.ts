@@ -35,12 +35,15 @@ type StringFlags<O> = { [K in keyof O]?: O[K] extends { type: 'boolean' } ? bool
 export function parseFlags<O extends NonNullable<Options>>(args: readonly string[], options: O, usage: string): { values: StringFlags<O>; positionals: string[] } {
   try {
     const { values, positionals } = parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
+    const empty = Object.entries(values).find(([, v]) => v === '');
+    if (empty) throw new UsageError(`--${empty[0]} needs a value (${usage})`);
     return { values: values as StringFlags<O>, positionals };
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     const err = e as NodeJS.ErrnoException;
     const flag = /'(-[^' ]+)/.exec(err.message)?.[1] ?? '';
     if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option '${flag}' (${usage})`);
-    if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(`${flag} needs a value (${usage})`);
+    if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(`${flag} ${/does not take an argument/.test(err.message) ? 'takes no value' : 'needs a value'} (${usage})`);
     throw new UsageError(`${err.message.split('\n')[0]} (${usage})`);
   }
 }
