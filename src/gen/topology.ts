@@ -5,6 +5,7 @@
 import fc from 'fast-check';
 import { ALLOW_LISTS, type Acs, type AllowList, type Cpu, type Device, type Topology } from '../../models/pci/topology.ts';
 import type { Bar } from '../../models/pci/types.ts';
+import { hostBridgeAllowList } from '../../models/pci/allowlist.ts';
 
 interface FnSpec { readonly acs: Acs | undefined; readonly bars: Bar[]; readonly p2pdma: boolean; readonly platformChild: boolean }
 type NodeSpec =
@@ -12,7 +13,12 @@ type NodeSpec =
   | { readonly kind: 'switch'; readonly up: Acs | undefined; readonly downs: { acs: Acs | undefined; child: NodeSpec | null }[] }
   | { readonly kind: 'bridge'; readonly acs: Acs | undefined; readonly children: NodeSpec[] };
 interface RootPortSpec { readonly acs: Acs | undefined; readonly child: NodeSpec | null }
-interface HostBridgeSpec { readonly allowList: AllowList; readonly rootPorts: RootPortSpec[]; readonly rciep: FnSpec[] }
+/** A root bus given by its devices: a 00.0 host-bridge function with an ID, or IDs on the first root port (Sky Lake-E style, no 00.0). */
+interface RootSpec { readonly pciId: string; readonly onRootPort: boolean }
+interface HostBridgeSpec { readonly allowList: AllowList; readonly root: RootSpec | null; readonly rootPorts: RootPortSpec[]; readonly rciep: FnSpec[] }
+
+/** Root-device IDs: listed any-host-bridge, same-host-bridge only, Google's any-device entry, not listed. */
+const ROOT_IDS = ['8086:2030', '8086:2031', '8086:09a2', '8086:3c00', '8086:2f01', '1ae0:00f1', '1022:1480', '8086:4668'];
 
 const NO_ACS: Acs = { rr: false, cr: false, ec: false };
 
@@ -73,6 +79,7 @@ const cpuArb: fc.Arbitrary<Cpu> = fc.oneof(
 function hostBridgeArb(maxSwitchDepth: number): fc.Arbitrary<HostBridgeSpec> {
   return fc.record({
     allowList: fc.constantFrom(...ALLOW_LISTS),
+    root: fc.option(fc.record({ pciId: fc.constantFrom(...ROOT_IDS), onRootPort: fc.boolean() }), { nil: null, freq: 2 }),
     rootPorts: fc.array(fc.record({ acs: acsArb, child: fc.option(nodeArb(maxSwitchDepth), { nil: null, freq: 6 }) }), { maxLength: 3 }),
     rciep: fc.array(fnArb, { maxLength: 2 }),
   });
@@ -115,8 +122,11 @@ class Flattener {
   }
 
   hostBridge(hb: string, spec: HostBridgeSpec): void {
+    const root = spec.root;
+    if (root && !root.onRootPort) this.add({ id: this.id('host'), kind: 'endpoint', parent: hb, slot: 0, function: 0, bars: [], p2pdma: false, pciId: root.pciId, pciClass: '0600' });
     spec.rootPorts.forEach((rp, i) => {
-      const id = this.add({ id: this.id('rp'), kind: 'root-port', parent: hb, slot: i + 1, function: 0, ...(rp.acs ? { acs: rp.acs } : {}), bars: [], p2pdma: false });
+      const pciId = root?.onRootPort && i === 0 ? { pciId: root.pciId } : {};
+      const id = this.add({ id: this.id('rp'), kind: 'root-port', parent: hb, slot: i + 1, function: 0, ...(rp.acs ? { acs: rp.acs } : {}), bars: [], p2pdma: false, ...pciId });
       if (rp.child) this.node(id, 0, rp.child);
     });
     if (spec.rciep.length > 0) this.functions(hb, 20, spec.rciep);
@@ -134,9 +144,11 @@ export function topologyArb(opts: TopologyOptions = {}): fc.Arbitrary<Topology> 
     .record({ cpu: cpuArb, hbs: fc.array(hostBridgeArb(opts.maxSwitchDepth ?? 4), { minLength: 1, maxLength: opts.maxHostBridges ?? 4 }) })
     .map(({ cpu, hbs }) => {
       const f = new Flattener();
-      const hostBridges = hbs.map((h, i) => ({ id: `hb${i}`, allowList: h.allowList }));
       hbs.forEach((h, i) => f.hostBridge(`hb${i}`, h));
-      return { cpu, hostBridges, devices: f.devices };
+      const stated = hbs.map((h, i) => ({ id: `hb${i}`, allowList: h.allowList, ...(h.root ? { rootBus: true } : {}) }));
+      const t: Topology = { cpu, hostBridges: stated, devices: f.devices };
+      // A root bus given by its devices gets the kernel's verdict, looked up as the loader does.
+      return { ...t, hostBridges: stated.map((hb) => (hb.rootBus ? { ...hb, allowList: hostBridgeAllowList(t, hb).allowList } : hb)) };
     });
 }
 
