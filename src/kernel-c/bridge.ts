@@ -62,9 +62,9 @@ export function parseSanitizerReport(stderr: string, lastCall: CCall | null, exi
   const asan = /ERROR: AddressSanitizer: ([\w-]+)/.exec(stderr);
   const ubsan = /([^\s]+:\d+:\d+): runtime error: (.*)/.exec(stderr);
   const frames: CFrame[] = [];
-  for (const m of stderr.matchAll(/^\s*#\d+ 0x[0-9a-f]+ in (\S+) (\S+?)(?::\d+)?$/gm)) {
+  for (const m of stderr.matchAll(/^\s*#\d+ 0x[0-9a-f]+ in (\S+) (\S+)$/gm)) {
     if (/^(__|kshim_|abort|raise|__libc|_start|main$)/.test(m[1]!) && frames.length === 0 && !/^kshim_null_sg$/.test(m[1]!)) continue;
-    frames.push({ func: m[1]!, at: m[2]!.replace(/^.*?((?:drivers|include|lib|mm|kernel|c\/units|c\/shim)\/)/, '$1') });
+    frames.push({ func: m[1]!, at: m[2]!.replace(/:(\d+):\d+$/, ':$1').replace(/^.*?((?:drivers|include|lib|mm|kernel|c\/units|c\/shim)\/)/, '$1') });
     if (frames.length === 3) break;
   }
   const summary = /SUMMARY: (.*)/.exec(stderr)?.[1] ?? ubsan?.[0] ?? stderr.split('\n').find((l) => l.trim()) ?? exitNote;
