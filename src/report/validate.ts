@@ -46,6 +46,7 @@ export interface FileKinds {
   case: CaseFile;
 }
 export type FileKind = keyof FileKinds;
+/** Every kind of file with a shipped schema: `schemas/<kind>.schema.json`. */
 export const FILE_KINDS: readonly FileKind[] = ['report', 'baseline', 'corpus-entry', 'case'];
 
 /** ok with the value (the same object, now typed), or one line saying what is wrong. */
