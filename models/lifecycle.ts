@@ -6,6 +6,9 @@
 // revoke/unrevoke transition, none without one).
 
 import { spec, type Profile } from './profiles.ts';
+import { vfioDmaBufCreate, type DmaBufRequest, type DmaRange, type NvgraceMemory, type PhysVec, type VfioDeviceView } from './pal.ts';
+import type { Bar, MapType } from './pci/types.ts';
+import type { PageSize, U64 } from './u64.ts';
 
 export type Importer = 'dma' | 'iommufd';
 export type Power = 'D0' | 'D3hot';
@@ -19,9 +22,34 @@ export interface DevState {
   readonly pmEngaged: boolean;
 }
 
+/** One device as its create path sees it: part of a run's configuration, never changed by a command. */
+export interface DevView {
+  readonly bars: readonly Bar[];
+  readonly pageSize: PageSize;
+  /** nvgrace-gpu device memory (regions 2 and 4), when the exporter has it. */
+  readonly nvgrace?: NvgraceMemory;
+}
+
+/** A run's configuration: the devices, and the route from them to the DMA importer's device. */
+export interface LcEnv {
+  readonly devs: readonly DevView[];
+  /** pci_p2pdma_map_type(provider, DMA importer); iommufd has no struct device (003). */
+  readonly dmaRoute: MapType;
+  /** dma_iova_try_alloc() succeeds: a THRU_HOST_BRIDGE mapping is one IOVA span, else one mapping per range. */
+  readonly iova: boolean;
+}
+
+/** The PAL a dma-buf exports (PAL-FILL) and its provider's bus offset. */
+export interface BufPal {
+  readonly phys: readonly PhysVec[];
+  readonly size: U64;
+  readonly busOffset: U64;
+}
+
 export interface BufState {
   readonly dev: number;
   readonly nRanges: number;
+  readonly pal: BufPal;
   readonly revoked: boolean;
   /** The user still holds the dma-buf fd. */
   readonly userFd: boolean;
@@ -41,6 +69,7 @@ export interface AttState {
 }
 
 export interface LcState {
+  readonly env: LcEnv;
   readonly devs: readonly DevState[];
   readonly bufs: readonly BufState[];
   readonly atts: readonly AttState[];
@@ -50,7 +79,7 @@ export const DEVICE_EVENTS = ['mem-off', 'mem-on', 'flr', 'af-flr', 'reset', 'd3
 export type DeviceEvent = (typeof DEVICE_EVENTS)[number];
 
 export type LcCmd =
-  | { readonly op: 'create'; readonly dev: number; readonly nRanges: number; readonly valid: boolean }
+  | { readonly op: 'create'; readonly dev: number; readonly region: number; readonly ranges: readonly DmaRange[] }
   | { readonly op: 'attach'; readonly buf: number; readonly importer: Importer; readonly p2p: boolean }
   | { readonly op: 'map' | 'unmap' | 'detach' | 'access'; readonly att: number }
   | { readonly op: 'close-fd'; readonly buf: number }
@@ -64,8 +93,22 @@ export interface Expectation {
   readonly notify: ReadonlyMap<number, number>;
 }
 
-export function initialState(devices: number): LcState {
-  return { devs: Array.from({ length: devices }, () => ({ open: true, bound: true, cmdMem: true, power: 'D0', pmEngaged: false })), bufs: [], atts: [] };
+export function initialState(env: LcEnv): LcState {
+  return { env, devs: env.devs.map(() => ({ open: true, bound: true, cmdMem: true, power: 'D0', pmEngaged: false })), bufs: [], atts: [] };
+}
+
+/** The device as vfio_pci_core_feature_dma_buf() sees it: one p2pdma provider per MEM BAR (pcim_p2pdma_init). */
+export function createView(v: DevView, owner: string, registered: boolean): VfioDeviceView {
+  const provider = (bar: number) => {
+    const b = v.bars.find((x) => x.index === bar && x.type === 'mem');
+    return b ? { owner, bar, busOffset: b.busOffset } : null;
+  };
+  return { hasGetDmabufPhys: true, bars: v.bars, pageSize: v.pageSize, registrationAlive: registered, provider, ...(v.nvgrace ? { nvgrace: v.nvgrace } : {}) };
+}
+
+/** The VFIO_DEVICE_FEATURE_DMA_BUF request of a create command. */
+export function createRequest(c: Extract<LcCmd, { op: 'create' }>): DmaBufRequest {
+  return { regionIndex: c.region, openFlags: 0, flags: 0, nrRanges: c.ranges.length, ranges: c.ranges };
 }
 
 /** __vfio_pci_memory_enabled(): memory decoding on and the device in D0. */
@@ -85,7 +128,7 @@ class Step {
   readonly atts: AttState[];
   readonly notify = new Map<number, number>();
 
-  constructor(s: LcState) {
+  constructor(readonly s: LcState) {
     this.devs = [...s.devs];
     this.bufs = [...s.bufs];
     this.atts = [...s.atts];
@@ -136,7 +179,7 @@ class Step {
   }
 
   done(result: string): { next: LcState; expect: Expectation } {
-    return { next: { devs: this.devs, bufs: this.bufs, atts: this.atts }, expect: { result, notify: this.notify } };
+    return { next: { env: this.s.env, devs: this.devs, bufs: this.bufs, atts: this.atts }, expect: { result, notify: this.notify } };
   }
 }
 
@@ -199,7 +242,8 @@ function deviceEvent(st: Step, d: number, event: DeviceEvent): string {
 function mapResult(st: Step, a: AttState, profile: Profile): string {
   const b = st.bufs[a.buf]!;
   if (a.mapped) return '-EBUSY';
-  if (a.importer === 'dma') return b.revoked ? '-ENODEV' : 'ok';
+  // ROUTE-NOMAP: only BUS_ADDR and THRU_HOST_BRIDGE can be mapped.
+  if (a.importer === 'dma') return b.revoked ? '-ENODEV' : st.s.env.dmaRoute === 'BUS_ADDR' || st.s.env.dmaRoute === 'THRU_HOST_BRIDGE' ? 'ok' : '-EINVAL';
   if (a.dead || b.revoked) return '-ENODEV';
   return b.nRanges !== 1 && !spec(profile).iommufdMultiRange ? '-EOPNOTSUPP' : 'ok';
 }
@@ -211,8 +255,11 @@ export function step(s: LcState, c: LcCmd, profile: Profile = 'v8'): { next: LcS
     case 'create': {
       const dev = st.devs[c.dev]!;
       if (!dev.open) return st.done('-EBADF');
-      if (!c.valid) return st.done('-EINVAL');
-      st.bufs.push({ dev: c.dev, nRanges: c.nRanges, revoked: !memoryEnabled(dev), userFd: true, cleaned: false, released: false });
+      // PAL-INPUT / PAL-FILL: models/pal.ts answers the request.
+      const pal = vfioDmaBufCreate(createView(s.env.devs[c.dev]!, `dev${c.dev}`, dev.bound), createRequest(c));
+      if (!pal.ok) return st.done(pal.errno);
+      const { phys, size, provider } = pal.value;
+      st.bufs.push({ dev: c.dev, nRanges: c.ranges.length, pal: { phys, size, busOffset: provider.busOffset }, revoked: !memoryEnabled(dev), userFd: true, cleaned: false, released: false });
       return st.done('ok');
     }
     case 'attach': {

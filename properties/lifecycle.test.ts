@@ -3,13 +3,14 @@ import fc from 'fast-check';
 import { dmaImporter, iommufdImporter, nvgrace, vfioPci } from '../src/harness/bundled.ts';
 import { guardExporter } from '../src/harness/guard.ts';
 import { failureOf, lifecycleProperty } from '../src/harness/lifecycle-prop.ts';
-import { requestFor, runLifecycle, type LifecycleConfig } from '../src/harness/lifecycle.ts';
+import { createCmd, lcInput, requestFor, runLifecycle, type LifecycleConfig } from '../src/harness/lifecycle.ts';
 import { dma_buf_dynamic_attach, dma_buf_export, type DmaBuf, type DmaBufAttachment, type DmaBufOps } from '../src/impl/dma-buf-core.ts';
 import { Kernel } from '../src/kernel/kernel.ts';
 import type { ExporterPlugin, ImporterPlugin } from '../src/harness/plugin.ts';
 import type { RuleId } from '../src/rules/registry.ts';
 import { lifecycleBugExporters, lifecycleBugImporters } from '../src/bugs/lifecycle.ts';
 import { budget } from './budget.ts';
+import { LIFECYCLE_RULES } from '../src/harness/suites/lifecycle.ts';
 
 const IMPORTERS = { dma: dmaImporter, iommufd: iommufdImporter };
 const cfgOf = (exporter: ExporterPlugin, importers = IMPORTERS, route: LifecycleConfig['route'] = 'THRU_HOST_BRIDGE'): LifecycleConfig => ({ exporter, importers, devices: 2, route });
@@ -18,9 +19,11 @@ describe('LOCK/REV/UAF/IOMMUFD: the faithful ports agree with the lifecycle mode
   for (const exporter of [vfioPci, nvgrace]) {
     for (const route of ['BUS_ADDR', 'THRU_HOST_BRIDGE'] as const) {
       it(`${exporter.name} with the DMA and iommufd importers (${route})`, async () => {
-        const out = await fc.check(lifecycleProperty(cfgOf(exporter, IMPORTERS, route)), { numRuns: budget(150) });
+        // The lifecycle suite's rules: the conversion's own (DMA-*, LEN-* but LEN-ADDR) are the convert suite's, and its documented
+        // finding 1 (every IOVA range linked at offset 0, DMA-IOVA) shows here too on two-range dma-bufs (properties/lifecycle-reach.test.ts).
+        const out = await fc.check(lifecycleProperty(cfgOf(exporter, IMPORTERS, route), { judge: { want: (v) => LIFECYCLE_RULES.includes(v.rule) } }), { numRuns: budget(150) });
         const f = failureOf(out);
-        expect(f ? `${f.message}\n${f.cmds.map((c) => JSON.stringify(c)).join('\n')}` : out.failed ? String(out.errorInstance) : '').toBe('');
+        expect(f ? `${f.message}\n${JSON.stringify(lcInput(f.cmds, f.setup))}` : out.failed ? String(out.errorInstance) : '').toBe('');
       });
     }
   }
@@ -39,13 +42,14 @@ describe('seeded lifecycle bugs are caught by their rules', () => {
   ];
   for (const [name, cfg, rule] of cases) {
     it(`${name} → ${rule}`, async () => {
-      const out = await fc.check(lifecycleProperty(cfg, { failOn: rule, maxCommands: 16 }), { numRuns: 10000, seed: 5 });
+      // seed 1: bug:uaf-close-without-cleanup is deep (close, unbind, then a map; a median of ~2,400 runs over 8 seeds).
+      const out = await fc.check(lifecycleProperty(cfg, { judge: { want: (v) => v.rule === rule }, maxCommands: 16 }), { numRuns: 10000, seed: 1 });
       const f = failureOf(out);
       expect(f, String(out.errorInstance ?? 'not found')).toBeDefined();
       expect(f!.violations.map((v) => v.rule)).toContain(rule);
       expect(f!.cmds.length).toBeLessThanOrEqual(8);
       // The shrunk case replays to the same rule.
-      const again = await runLifecycle(cfg, f!.cmds, { keepGoing: true });
+      const again = await runLifecycle(cfg, f!.cmds, { keepGoing: true, ...(f!.setup ? { setup: f!.setup } : {}) });
       expect(again.violations.map((v) => v.rule)).toContain(rule);
     });
   }
@@ -54,7 +58,7 @@ describe('seeded lifecycle bugs are caught by their rules', () => {
 describe('UAF-MAPPING at the first use of a stale sg_table', () => {
   const stale = lifecycleBugImporters().find((p) => p.name === 'bug:uaf-mapping-stale-sgt')!;
   const head = [
-    { op: 'create', dev: 0, nRanges: 1, valid: true },
+    createCmd(0, 1),
     { op: 'attach', buf: 0, importer: 'dma', p2p: true },
     { op: 'map', att: 0 },
     { op: 'event', dev: 0, event: 'mem-off' },
@@ -75,7 +79,7 @@ describe('UAF-MAPPING at the first use of a stale sg_table', () => {
 describe('FINDINGS in the lifecycle', () => {
   it('cleanup-notifies-revoked: close calls move_notify on dma-bufs that are already revoked (REV-NOTIFY)', async () => {
     const r = await runLifecycle(cfgOf(vfioPci), [
-      { op: 'create', dev: 0, nRanges: 1, valid: true },
+      createCmd(0, 1),
       { op: 'attach', buf: 0, importer: 'dma', p2p: true },
       { op: 'event', dev: 0, event: 'mem-off' },
       { op: 'event', dev: 0, event: 'close' },
@@ -85,7 +89,7 @@ describe('FINDINGS in the lifecycle', () => {
 
   it('unrevoke-notifies-iommufd: re-enabling memory sends iommufd a move_notify for a dma-buf that is no longer revoked (REV-IMPORTER)', async () => {
     const r = await runLifecycle(cfgOf(vfioPci), [
-      { op: 'create', dev: 0, nRanges: 1, valid: true },
+      createCmd(0, 1),
       { op: 'attach', buf: 0, importer: 'iommufd', p2p: true },
       { op: 'event', dev: 0, event: 'mem-off' },
       { op: 'event', dev: 0, event: 'mem-on' },
@@ -95,7 +99,7 @@ describe('FINDINGS in the lifecycle', () => {
 
   it('hand-worked lifecycle: FLR revokes and restores, close revokes for good, unbind frees the providers', async () => {
     const r = await runLifecycle(cfgOf(vfioPci), [
-      { op: 'create', dev: 0, nRanges: 1, valid: true },
+      createCmd(0, 1),
       { op: 'attach', buf: 0, importer: 'dma', p2p: false },
       { op: 'attach', buf: 0, importer: 'dma', p2p: true },
       { op: 'map', att: 0 },

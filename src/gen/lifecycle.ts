@@ -1,15 +1,101 @@
-// fast-check arbitraries for lifecycle command sequences. Commands carry
-// selectors resolved against the model state when they run: state-aware
-// picks live objects; the uniform baseline reads them literally.
+// fast-check arbitraries for lifecycle runs: the configuration of a run (BAR
+// layout, page size, the route to the DMA importer, IOVA) and its command
+// sequence. Commands carry selectors resolved against the model state when
+// they run: state-aware picks live objects; the uniform baseline reads them
+// literally. A create's ranges are pages of the region it names, resolved
+// against that device's layout, so they reach the BAR end from any layout.
 import fc from 'fast-check';
-import { DEVICE_EVENTS } from '../../models/lifecycle.ts';
-import type { GenCmd } from '../harness/lifecycle.ts';
+import { DEVICE_EVENTS, type DeviceEvent } from '../../models/lifecycle.ts';
+import { spec, type Profile } from '../../models/profiles.ts';
+import type { Bar, MapType } from '../../models/pci/types.ts';
+import type { PageSize } from '../../models/u64.ts';
+
+/** A run's configuration: one BAR layout for every device (each at its own
+ *  address), the page size, pci_p2pdma_map_type() to the DMA importer, and
+ *  whether the IOMMU grants IOVA space. Part of a counterexample's input. */
+export interface LcSetup {
+  readonly bars: readonly Bar[];
+  readonly pageSize: PageSize;
+  readonly dmaRoute: MapType;
+  readonly iova: boolean;
+}
+
+/** One range of a create, in pages of the region: `len` pages, to the region end, or one page past it;
+ *  `skew` misaligns the offset or the length, or puts the offset where start + offset wraps u64. */
+export interface GenRange {
+  readonly page: number;
+  readonly len: number | 'end' | 'past';
+  readonly skew: 'none' | 'offset' | 'length' | 'wrap';
+}
+
+/** A command as generated: selectors resolved against the model state when it runs. */
+export type GenCmd =
+  | { readonly op: 'create'; readonly dev: number; readonly region: number; readonly ranges: readonly GenRange[] }
+  | { readonly op: 'attach'; readonly sel: number; readonly importer: 'dma' | 'iommufd'; readonly p2p: boolean }
+  | { readonly op: 'map' | 'unmap' | 'detach' | 'access'; readonly sel: number }
+  | { readonly op: 'close-fd'; readonly sel: number }
+  | { readonly op: 'event'; readonly dev: number; readonly event: DeviceEvent; readonly sel: number }
+  | { readonly op: 'hot-reset' };
+
+const KiB = 1024n;
+const MiB = 1024n * KiB;
+export const BAR_BASE = 0x38000000000n;
+/** IO port BARs are small and live in port space. */
+const IO_BAR = { size: 0x100n, start: 0xe000n };
+
+/** Where BAR `index` of device 0 sits: MEM BARs 1 GiB apart, naturally aligned for every generated size. */
+export function barStart(index: number): bigint {
+  return BAR_BASE + BigInt(index) * 0x40000000n;
+}
+
+const memSize = fc.constantFrom(MiB, 64n * KiB, 16n * MiB);
+const busOffset = fc.oneof({ weight: 1, arbitrary: fc.constant(0n) }, { weight: 2, arbitrary: fc.constantFrom(0x1000n, 0x10000n, 0x8000000000n, -BAR_BASE & ((1n << 64n) - 1n)) });
+
+/** BAR n of a layout: absent, MEM (size, bus offset) or IO. BAR 0 is always MEM. */
+function barArb(index: number): fc.Arbitrary<Bar | null> {
+  const mem = fc.record({ size: memSize, busOffset }).map(({ size, busOffset }): Bar => ({ index, type: 'mem', start: barStart(index), size, busOffset }));
+  if (index === 0) return mem;
+  const io = fc.constant<Bar>({ index, type: 'io', start: IO_BAR.start + BigInt(index) * IO_BAR.size, size: IO_BAR.size, busOffset: 0n });
+  return fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 2, arbitrary: mem }, { weight: 1, arbitrary: io });
+}
+
+/** The routes a profile's importers can meet: NOT_SUPPORTED only where the model gives its answer (v8: map -EINVAL). */
+function routesOf(profile: Profile | undefined): MapType[] {
+  return spec(profile ?? 'v8').mappingTypes ? ['THRU_HOST_BRIDGE', 'BUS_ADDR'] : ['THRU_HOST_BRIDGE', 'BUS_ADDR', 'NOT_SUPPORTED'];
+}
+
+/** A run's configuration; it shrinks toward one 1 MiB MEM BAR, 4 KiB pages, THRU_HOST_BRIDGE, IOVA refused. */
+export function setupArb(profile?: Profile): fc.Arbitrary<LcSetup> {
+  return fc.record({
+    bars: fc.tuple(...[0, 1, 2, 3, 4, 5].map(barArb)).map((bs) => bs.filter((b): b is Bar => b !== null)),
+    pageSize: fc.constantFrom<PageSize>(4096n, 65536n),
+    dmaRoute: fc.constantFrom(...routesOf(profile)),
+    iova: fc.boolean(),
+  });
+}
 
 const sel = fc.nat(7);
 
+const rangeArb: fc.Arbitrary<GenRange> = fc.record({
+  page: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: fc.nat(15) }),
+  len: fc.oneof({ weight: 16, arbitrary: fc.constant(1) }, { weight: 3, arbitrary: fc.integer({ min: 2, max: 3 }) }, { weight: 2, arbitrary: fc.constant<'end'>('end') }, { weight: 1, arbitrary: fc.constantFrom<0 | 'past'>(0, 'past') }),
+  skew: fc.oneof({ weight: 24, arbitrary: fc.constant<'none'>('none') }, { weight: 1, arbitrary: fc.constantFrom<'offset' | 'length' | 'wrap'>('offset', 'length', 'wrap') }),
+});
+
+/** VFIO region indices: mostly BAR 0, any BAR, the ROM (6), and past it. */
+const regionArb = fc.oneof({ weight: 14, arbitrary: fc.constant(0) }, { weight: 4, arbitrary: fc.integer({ min: 1, max: 5 }) }, { weight: 1, arbitrary: fc.integer({ min: 6, max: 8 }) });
+
+/** 1 to 5 ranges, mostly one; now and then none (nr_ranges 0). */
+const rangesArb = fc.oneof(
+  { weight: 24, arbitrary: fc.tuple(rangeArb) },
+  { weight: 6, arbitrary: fc.array(rangeArb, { minLength: 2, maxLength: 4 }) },
+  { weight: 1, arbitrary: fc.constantFrom<GenRange[]>([]) },
+  { weight: 1, arbitrary: fc.array(rangeArb, { minLength: 5, maxLength: 5 }) },
+);
+
 /** One generated command, weighted toward what moves the lifecycle. */
 export const genCmdArb: fc.Arbitrary<GenCmd> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ op: fc.constant('create' as const), dev: fc.nat(1), nRanges: fc.constantFrom(1, 1, 2), valid: fc.oneof({ weight: 6, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }) }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('create' as const), dev: fc.nat(1), region: regionArb, ranges: rangesArb }) },
   { weight: 4, arbitrary: fc.record({ op: fc.constant('attach' as const), sel, importer: fc.constantFrom<'dma' | 'iommufd'>('dma', 'iommufd'), p2p: fc.oneof({ weight: 5, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }) }) },
   { weight: 4, arbitrary: fc.record({ op: fc.constant('map' as const), sel }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constantFrom('unmap' as const, 'detach' as const), sel }) },

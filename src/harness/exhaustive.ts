@@ -5,9 +5,10 @@
 // command) is replayed on the implementation with all checkers on — also the
 // transitions that lead back to a known state, where a buggy implementation
 // may still do something the model does not.
-import { DEVICE_EVENTS, initialState, step, type LcCmd, type LcState } from '../../models/lifecycle.ts';
+import { DEVICE_EVENTS, step, type LcCmd, type LcState } from '../../models/lifecycle.ts';
+import { VFIO_PCI_ROM_REGION_INDEX } from '../../models/pci/types.ts';
 import type { Violation } from '../rules/violation.ts';
-import { runLifecycle, type LifecycleConfig } from './lifecycle.ts';
+import { createCmd, Real, runLifecycle, type LifecycleConfig } from './lifecycle.ts';
 import { unexplainedLc } from './lifecycle-prop.ts';
 
 export interface ExhaustiveResult {
@@ -25,7 +26,8 @@ const MAX_ATTS = 2;
 /** Every command that names objects existing in `s` (valid or not). */
 export function alphabet(s: LcState): LcCmd[] {
   const out: LcCmd[] = [];
-  if (s.bufs.length < MAX_BUFS) out.push({ op: 'create', dev: 0, nRanges: 1, valid: true }, { op: 'create', dev: 0, nRanges: 2, valid: true }, { op: 'create', dev: 0, nRanges: 1, valid: false });
+  // The default setup (one 1 MiB BAR 0): one and two pages, a misaligned range, and the ROM region.
+  if (s.bufs.length < MAX_BUFS) out.push(createCmd(0, 1), createCmd(0, 2), createCmd(0, 1, false), { ...createCmd(0, 1), region: VFIO_PCI_ROM_REGION_INDEX } as LcCmd);
   s.bufs.forEach((_, buf) => {
     if (s.atts.length < MAX_ATTS) out.push({ op: 'attach', buf, importer: 'dma', p2p: true }, { op: 'attach', buf, importer: 'iommufd', p2p: true }, { op: 'attach', buf, importer: 'dma', p2p: false });
     out.push({ op: 'close-fd', buf });
@@ -38,15 +40,17 @@ export function alphabet(s: LcState): LcCmd[] {
 
 export async function exhaustive(cfg: LifecycleConfig, k: number): Promise<ExhaustiveResult> {
   const t0 = performance.now();
-  const init = initialState(1);
-  const seen = new Map<string, { state: LcState; path: LcCmd[] }>([[JSON.stringify(init), { state: init, path: [] }]]);
+  const small = { ...cfg, devices: 1 };
+  const init = new Real(small).initialState();
+  const hash = (st: LcState) => JSON.stringify({ ...st, env: undefined }, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString(16) : x));
+  const seen = new Map<string, { state: LcState; path: LcCmd[] }>([[hash(init), { state: init, path: [] }]]);
   let frontier: { state: LcState; path: LcCmd[] }[] = [{ state: init, path: [] }];
   for (let depth = 0; depth < k - 1; depth++) {
     const next: typeof frontier = [];
     for (const { state, path } of frontier) {
       for (const c of alphabet(state)) {
-        const s2 = step(state, c).next;
-        const h = JSON.stringify(s2);
+        const s2 = step(state, c, cfg.profile).next;
+        const h = hash(s2);
         if (seen.has(h)) continue;
         const p2 = [...path, c];
         seen.set(h, { state: s2, path: p2 });
@@ -63,10 +67,10 @@ export async function exhaustive(cfg: LifecycleConfig, k: number): Promise<Exhau
     if (path.length >= k) continue;
     for (const c of alphabet(state)) {
       transitions++;
-      reached.add(JSON.stringify(step(state, c).next));
+      reached.add(hash(step(state, c, cfg.profile).next));
       const full = [...path, c];
-      const run = await runLifecycle({ ...cfg, devices: 1 }, full, { keepGoing: true });
-      const bad = unexplainedLc(cfg.exporter.name, run.violations, full);
+      const run = await runLifecycle(small, full, { keepGoing: true });
+      const bad = unexplainedLc(cfg.profile, run.violations, full);
       if (bad.length) violations.push({ path: full, violations: bad });
     }
   }

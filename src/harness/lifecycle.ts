@@ -3,23 +3,30 @@
 // every command it compares results, state and move_notify counts with the
 // model and runs the per-step checkers (REV-WINDOW, DMA-LEAK, IOMMUFD-MMIO,
 // LOCK-BALANCE); the kernel services report LOCK/UAF/DMA as they go.
-import { initialState, mayHoldMapping, step, type DeviceEvent, type Expectation, type LcCmd, type LcState } from '../../models/lifecycle.ts';
-import type { DmaBufRequest } from '../../models/pal.ts';
-import type { MapType } from '../../models/pci/types.ts';
-import type { Profile } from '../../models/profiles.ts';
+import { createRequest, initialState, mayHoldMapping, step, type DeviceEvent, type DevView, type Expectation, type LcCmd, type LcEnv, type LcState } from '../../models/lifecycle.ts';
+import type { DmaBufRequest, DmaRange, NvgraceMemory } from '../../models/pal.ts';
+import type { Bar, MapType } from '../../models/pci/types.ts';
+import { spec, type Profile } from '../../models/profiles.ts';
+import { dmaPathKind, expectedSegments, maxSegmentSize, type DmaPath, type Segment } from '../../models/sgt.ts';
+import { U64_MAX, alignDown, hex } from '../../models/u64.ts';
+import { barStart, type GenCmd, type GenRange, type LcSetup } from '../gen/lifecycle.ts';
+import type { KObj } from '../kernel/objects.ts';
+import type { SgTable } from '../kernel/scatterlist.ts';
 import { IOMMU_MMIO } from '../kernel/iommu.ts';
 import { Kernel } from '../kernel/kernel.ts';
 import type { DmaBuf, DmaBufAttachment } from '../impl/dma-buf-core.ts';
 import { iommufdDomain } from '../impl/iommufd.ts';
 import type { Lane, Step } from '../report/types.ts';
 import type { RuleId } from '../rules/registry.ts';
+import { fromInput, toInput } from './suite.ts';
 import type { DeviceConfig, ExporterDevice, ExporterPlugin, ImporterAttachment, ImporterPlugin } from './plugin.ts';
 
 export interface LifecycleConfig {
   readonly exporter: ExporterPlugin;
   readonly importers: { readonly dma: ImporterPlugin; readonly iommufd: ImporterPlugin };
   readonly devices: number;
-  /** Route from the exporter to the DMA importer's device. */
+  /** Route from the exporter to the DMA importer's device in the default setup (races, exhaustive
+   *  mode, inputs without a setup); a generated run has its own (LcSetup). */
   readonly route: MapType;
   readonly checkers?: boolean;
   /** The design checked (models/profiles.ts); v8 when absent. */
@@ -27,16 +34,55 @@ export interface LifecycleConfig {
 }
 
 const PAGE = 4096n;
-const BAR0 = { index: 0, type: 'mem' as const, start: 0x38000000000n, size: 0x100000n, busOffset: 0n };
+const BAR0: Bar = { index: 0, type: 'mem', start: barStart(0), size: 0x100000n, busOffset: 0n };
 
-function deviceConfig(i: number, route: MapType): DeviceConfig {
-  return { name: `vdev${i}`, bars: [{ ...BAR0, start: BAR0.start + (BigInt(i) << 32n) }], pageSize: PAGE, routeTo(dev) { return dev === null ? 'THRU_HOST_BRIDGE' : route; } };
+/** The setup of a run that has none: one 1 MiB MEM BAR, 4 KiB pages, the configured route, IOVA refused. */
+export function defaultSetup(cfg: Pick<LifecycleConfig, 'route'>): LcSetup {
+  return { bars: [BAR0], pageSize: PAGE, dmaRoute: cfg.route, iova: false };
 }
 
-/** The request a create command sends: nRanges page-sized ranges, or a misaligned one. */
+/** Device i of a setup: the layout moved to its own address range (MEM BARs only). */
+function barsOf(setup: LcSetup, i: number): Bar[] {
+  return setup.bars.map((b) => (b.type === 'mem' ? { ...b, start: b.start + (BigInt(i) << 36n) } : b));
+}
+
+function deviceConfig(i: number, setup: LcSetup): DeviceConfig {
+  return { name: `vdev${i}`, bars: barsOf(setup, i), pageSize: setup.pageSize, routeTo(dev) { return dev === null ? 'THRU_HOST_BRIDGE' : setup.dmaRoute; } };
+}
+
+/** The request a legacy create command sent: nRanges page-sized ranges of BAR 0, or a misaligned one. */
 export function requestFor(nRanges: number, valid: boolean): DmaBufRequest {
   const ranges = Array.from({ length: nRanges }, (_, i) => ({ offset: BigInt(i) * 2n * PAGE + (valid ? 0n : 1n), length: PAGE }));
   return { regionIndex: 0, openFlags: 0, flags: 0, nrRanges: nRanges, ranges };
+}
+
+/** A create command of BAR 0 as the earlier inputs wrote it ({nRanges, valid}). */
+export function createCmd(dev: number, nRanges: number, valid = true): LcCmd {
+  return { op: 'create', dev, region: 0, ranges: requestFor(nRanges, valid).ranges };
+}
+
+/** A command as read from an input: earlier creates ({dev, nRanges, valid}) become their requests. */
+export function normalizeCmd(c: LcCmd | { op: 'create'; dev: number; nRanges: number; valid: boolean }): LcCmd {
+  if (c.op === 'create' && 'nRanges' in c) return createCmd(c.dev, c.nRanges, c.valid);
+  return c as LcCmd;
+}
+
+/** A lifecycle counterexample's input: the commands and the run's setup, JSON with u64s kept exact. */
+export function lcInput(cmds: readonly LcCmd[], setup?: LcSetup): unknown {
+  return toInput({ cmds, ...(setup ? { setup } : {}) });
+}
+
+/** Read an input written by lcInput, or an earlier `{cmds}` one (default setup). */
+export function readLcInput(input: unknown): { cmds: LcCmd[]; setup?: LcSetup } {
+  const r = fromInput<{ cmds?: Parameters<typeof normalizeCmd>[0][]; setup?: LcSetup }>(input ?? {});
+  return { cmds: (r.cmds ?? []).map(normalizeCmd), ...(r.setup ? { setup: r.setup } : {}) };
+}
+
+/** The device as the model sees it: the harness's BARs and page size, and the device memory an
+ *  nvgrace-like exporter declared at probe (its regions 2 and 4 export that memory, not BARs 2 and 4). */
+function devView(c: DeviceConfig, device: ExporterDevice): DevView {
+  const nvgrace = (device as { vdev?: { view?: { nvgrace?: NvgraceMemory } } }).vdev?.view?.nvgrace;
+  return { bars: c.bars, pageSize: c.pageSize, ...(nvgrace ? { nvgrace } : {}) };
 }
 
 interface RealAtt {
@@ -52,10 +98,19 @@ export class Real {
   readonly bufs: (DmaBuf | null)[] = [];
   readonly atts: RealAtt[] = [];
   private notified = new Map<DmaBufAttachment, number>();
+  /** The configuration the model is given: the devices as probed, the route. */
+  readonly env: LcEnv;
 
-  constructor(readonly cfg: LifecycleConfig) {
-    this.k = new Kernel({ checkers: cfg.checkers ?? true, faults: { allocFails: [], syncFails: false, iovaRefused: true } });
-    this.devices = Array.from({ length: cfg.devices }, (_, i) => cfg.exporter.probe(this.k, deviceConfig(i, cfg.route)));
+  constructor(readonly cfg: LifecycleConfig, readonly setup: LcSetup = defaultSetup(cfg)) {
+    this.k = new Kernel({ checkers: cfg.checkers ?? true, pageSize: setup.pageSize, faults: { allocFails: [], syncFails: false, iovaRefused: !setup.iova } });
+    const configs = Array.from({ length: cfg.devices }, (_, i) => deviceConfig(i, setup));
+    this.devices = configs.map((c) => cfg.exporter.probe(this.k, c));
+    this.env = { devs: configs.map((c, i) => devView(c, this.devices[i]!)), dmaRoute: setup.dmaRoute, iova: setup.iova };
+  }
+
+  /** The model's initial state for this system. */
+  initialState(): LcState {
+    return initialState(this.env);
   }
 
   /** Count move_notify per attachment by wrapping the importer op the core calls. */
@@ -74,7 +129,7 @@ export class Real {
   async exec(c: LcCmd): Promise<string> {
     switch (c.op) {
       case 'create': {
-        const r = await this.devices[c.dev]!.create(requestFor(c.nRanges, c.valid));
+        const r = await this.devices[c.dev]!.create(createRequest(c));
         if (r.ok) this.bufs.push(r.value);
         return r.ok ? 'ok' : r.errno;
       }
@@ -84,7 +139,7 @@ export class Real {
         const before = new Set(dmabuf.attachments);
         const plugin = this.cfg.importers[c.importer];
         const dev = `${c.importer}-client`;
-        const route = deviceConfig(this.devOf(dmabuf), this.cfg.route).routeTo(c.importer === 'iommufd' ? null : dev);
+        const route = deviceConfig(this.devOf(dmabuf), this.setup).routeTo(c.importer === 'iommufd' ? null : dev);
         const r = await plugin.attach(this.k, dmabuf, this.devices[this.devOf(dmabuf)]!, { p2p: c.p2p, dev, route, profile: this.cfg.profile ?? 'v8' });
         if (!r.ok) return r.errno;
         const added = [...dmabuf.attachments].find((x) => !before.has(x));
@@ -150,7 +205,7 @@ export class Real {
 
 export function opName(c: LcCmd): string {
   switch (c.op) {
-    case 'create': return `create(dev${c.dev}, ${c.nRanges} range${c.nRanges > 1 ? 's' : ''}${c.valid ? '' : ', misaligned'})`;
+    case 'create': return `create(dev${c.dev}, region ${c.region}, ${c.ranges.length ? c.ranges.map((r) => `${hex(r.offset)}+${hex(r.length)}`).join(' ') : 'no ranges'})`;
     case 'attach': return `attach(buf${c.buf}, ${c.importer}${c.importer === 'dma' && !c.p2p ? ', no p2p' : ''})`;
     case 'close-fd': return `close(buf${c.buf} fd)`;
     case 'event': return `${c.event}(dev${c.dev})`;
@@ -174,7 +229,8 @@ export function lanesOf(c: LcCmd, s?: LcState): { from: Lane; to: Lane } {
 /** The rule a wrong result of this command breaks. */
 export function resultRule(c: LcCmd, s: LcState): RuleId {
   switch (c.op) {
-    case 'create': return 'REV-INIT';
+    // A closed device's fd is gone (-EBADF) before any validation: a lifecycle answer; the rest is the create path's.
+    case 'create': return 'PAL-INPUT';
     case 'attach': return 'REV-MAP';
     case 'map': return s.atts[c.att]?.importer === 'iommufd' ? (s.atts[c.att]!.dead ? 'IOMMUFD-REVOKED' : 'IOMMUFD-ONE') : 'REV-MAP';
     case 'event': return c.event === 'close' || c.event === 'unbind' ? 'REV-CLEANUP' : 'REV-WINDOW';
@@ -185,7 +241,10 @@ export function resultRule(c: LcCmd, s: LcState): RuleId {
 /** Compare one step of the implementation with the model; report what differs. */
 export function compareStep(real: Real, c: LcCmd, before: LcState, after: LcState, exp: Expectation, got: { result: string; notify: Map<number, number> }): void {
   const k = real.k;
-  if (got.result !== exp.result) k.report(resultRule(c, before), `${opName(c)} returned ${got.result}, the model says ${exp.result}`, { port: got.result, model: exp.result });
+  const rule = c.op === 'create' && (got.result === '-EBADF' || exp.result === '-EBADF') ? 'REV-INIT' : resultRule(c, before);
+  if (got.result !== exp.result) k.report(rule, `${opName(c)} returned ${got.result}, the model says ${exp.result}`, { port: got.result, model: exp.result });
+  if (c.op === 'create') checkCreated(real, before, after);
+  if (c.op === 'map' && got.result === 'ok') checkSegments(real, c.att, after);
   after.bufs.forEach((b, i) => {
     const dmabuf = real.bufs[i];
     if (!dmabuf) return;
@@ -203,6 +262,46 @@ export function compareStep(real: Real, c: LcCmd, before: LcState, after: LcStat
     if (want !== have) k.report('REV-NOTIFY', `att${i} got ${have} move_notify call(s) in ${opName(c)}, the model says ${want}`, { att: i, port: have, model: want });
   }
   checkMappings(real, after);
+}
+
+/** PAL-SIZE: a dma-buf the model created has the size of its ranges. */
+function checkCreated(real: Real, before: LcState, after: LcState): void {
+  const i = before.bufs.length;
+  const want = after.bufs[i]?.pal.size;
+  const got = real.bufs[i]?.size;
+  if (want !== undefined && got !== undefined && got !== want) real.k.report('PAL-SIZE', `buf${i} has size ${hex(got)}, the sum of its ranges is ${hex(want)}`, { buf: i, port: got, model: want });
+}
+
+/** The DMA segments of a DMA importer's mapping, when it holds a table the checker can read
+ *  (the sg_table of dma_buf_map_attachment(), or the struct dma_buf_dma that wraps it). */
+function segmentsOf(handle: ImporterAttachment | null): Segment[] | null {
+  const obj = (handle as { sgt?: KObj<unknown> | null } | null)?.sgt;
+  const v = obj?.value as { sgt?: SgTable; sgl?: unknown } | undefined;
+  const table = v && 'sgl' in v ? (v as SgTable) : v?.sgt;
+  if (!table?.sgl) return null;
+  return table.sgl.slice(0, table.nents).map((e) => ({ addr: e.dma_address, len: BigInt(e.dma_length) }));
+}
+
+/** LEN-ADDR and ROUTE-BUSADDR at a DMA importer's map: the segments are the model's for the
+ *  dma-buf's PAL on the run's route (models/sgt.ts). An IOVA span may start anywhere. */
+function checkSegments(real: Real, att: number, s: LcState): void {
+  const a = real.atts[att];
+  const m = s.atts[att];
+  // After an earlier divergence the model's att may name another dma-buf: judge only the same one.
+  if (a?.importer !== 'dma' || m?.importer !== 'dma' || (a.attachment && a.attachment.dmabuf !== real.bufs[m.buf])) return;
+  const got = segmentsOf(a.handle);
+  const b = s.bufs[m.buf]!;
+  const kind = dmaPathKind(s.env.dmaRoute, s.env.iova && b.pal.size !== 0n);
+  if (!got || !kind.ok) return;
+  const path: DmaPath = kind.value === 'bus-addr' ? { kind: 'bus-addr', busOffset: b.pal.busOffset } : kind.value === 'iova' ? { kind: 'iova', base: got[0]?.addr ?? 0n } : { kind: 'per-range', addrs: b.pal.phys.map((p) => p.paddr) };
+  const want = expectedSegments(b.pal.phys, b.pal.size, path, maxSegmentSize(spec(real.cfg.profile ?? 'v8').segmentLimit, s.env.devs[b.dev]!.pageSize));
+  if (!want.ok) return;
+  const show = (xs: readonly Segment[]) => xs.map((x) => `${hex(x.addr)}+${hex(x.len)}`).join(' ');
+  if (got.length === want.value.length && got.every((g, i) => g.addr === want.value[i]!.addr && g.len === want.value[i]!.len)) return;
+  const sameLens = got.length === want.value.length && got.every((g, i) => g.len === want.value[i]!.len);
+  // 002 v8 02/11: a BUS_ADDR mapping is paddr + bus_offset of its provider, and nothing else uses bus_offset.
+  const rule: RuleId = sameLens && (kind.value === 'bus-addr' || got.some((g, i) => g.addr === ((b.pal.phys[i]?.paddr ?? 0n) + b.pal.busOffset) % (U64_MAX + 1n) && b.pal.busOffset !== 0n)) ? 'ROUTE-BUSADDR' : 'LEN-ADDR';
+  real.k.report(rule, `att${att} (${s.env.dmaRoute}${kind.value === 'bus-addr' ? `, bus offset ${hex(b.pal.busOffset)}` : ''}) maps ${show(got)}, the model says ${show(want.value)}`, { att, route: s.env.dmaRoute, port: show(got), model: show(want.value) });
 }
 
 /** REV-WINDOW, DMA-LEAK and IOMMUFD-MMIO after a step. */
@@ -227,14 +326,7 @@ function checkMappings(real: Real, s: LcState): void {
   if (dmaMapped === 0 && (live.mappings > 0 || live.iovas > 0)) k.report('DMA-LEAK', `${live.mappings} DMA mapping(s) and ${live.iovas} IOVA allocation(s) live with no DMA importer mapped`, live);
 }
 
-/** A command as generated: selectors resolved against the model state when it runs. */
-export type GenCmd =
-  | { readonly op: 'create'; readonly dev: number; readonly nRanges: number; readonly valid: boolean }
-  | { readonly op: 'attach'; readonly sel: number; readonly importer: 'dma' | 'iommufd'; readonly p2p: boolean }
-  | { readonly op: 'map' | 'unmap' | 'detach' | 'access'; readonly sel: number }
-  | { readonly op: 'close-fd'; readonly sel: number }
-  | { readonly op: 'event'; readonly dev: number; readonly event: DeviceEvent; readonly sel: number }
-  | { readonly op: 'hot-reset' };
+export type { GenCmd };
 
 /** The object a selector names: state-aware among the live ones, or literally (one past the end: none). */
 function pick<T>(all: readonly T[], live: (x: T) => boolean, sel: number, stateAware: boolean): number | null {
@@ -247,7 +339,10 @@ function pick<T>(all: readonly T[], live: (x: T) => boolean, sel: number, stateA
 /** Resolve selectors: state-aware picks among live objects, or literal indices (the uniform baseline). */
 export function resolve(g: GenCmd, s: LcState, stateAware: boolean): LcCmd | null {
   switch (g.op) {
-    case 'create': return { ...g, dev: g.dev % s.devs.length };
+    case 'create': {
+      const dev = g.dev % s.devs.length;
+      return { op: 'create', dev, region: g.region, ranges: g.ranges.map((r) => rangeOf(r, s.env.devs[dev]!, g.region)) };
+    }
     case 'event': return stateAware ? awareEvent(g, s) : { op: 'event', dev: g.dev % s.devs.length, event: g.event };
     case 'hot-reset': return { op: 'hot-reset', devs: s.devs.map((_, i) => i) };
     case 'attach': {
@@ -266,15 +361,37 @@ export function resolve(g: GenCmd, s: LcState, stateAware: boolean): LcCmd | nul
   }
 }
 
-/** State-aware device events: mostly on a device that has dma-bufs, and on a
- *  closed device mostly the events that bring it back (open) or away (unbind). */
+/** A generated range in pages of the region's memory (a BAR, or nvgrace device memory; an absent
+ *  BAR counts as 16 pages): up to its end, one page past it, misaligned, or wrapping u64. */
+function rangeOf(r: GenRange, v: DevView, region: number): DmaRange {
+  const p = v.pageSize;
+  const nv = region === 2 ? v.nvgrace?.resmem : region === 4 ? v.nvgrace?.usemem : undefined;
+  const size = nv && nv.memlength !== 0n ? nv.memlength : v.bars.find((b) => b.index === region)?.size ?? 16n * p;
+  const pages = size / p;
+  const skew = p === 4096n ? 0x200n : 0x1000n;
+  let offset = (BigInt(r.page) % (pages + 1n)) * p;
+  if (r.skew === 'wrap') offset = alignDown(U64_MAX, p);
+  const rest = size > offset ? size - offset : 0n;
+  let length = r.len === 'end' ? rest : r.len === 'past' ? rest + p : BigInt(r.len) * p;
+  if (r.skew === 'offset') offset += skew;
+  if (r.skew === 'length') length += skew;
+  return { offset, length };
+}
+
+/** State-aware device events: mostly on a device that has dma-bufs; on a closed device mostly
+ *  the events that bring it back (open) or away (unbind), on an open one half of those become
+ *  the close they need; on a disabled one half the time the event that re-enables it. */
 function awareEvent(g: Extract<GenCmd, { op: 'event' }>, s: LcState): LcCmd {
   const withBufs = s.bufs.filter((b) => !b.released);
   const dev = withBufs.length && g.sel % 3 !== 0 ? withBufs[g.sel % withBufs.length]!.dev : g.dev % s.devs.length;
   const d = s.devs[dev]!;
   const closedOnly = g.event === 'open' || g.event === 'unbind';
-  const event: DeviceEvent = !d.open && !closedOnly && g.sel % 4 !== 0 ? (g.sel % 2 ? 'open' : 'unbind') : g.event;
-  return { op: 'event', dev, event };
+  if (!d.open) return { op: 'event', dev, event: !closedOnly && g.sel % 4 !== 0 ? (g.sel % 2 ? 'open' : 'unbind') : g.event };
+  // A device whose memory is off, or in D3 (runtime PM or not), is mostly brought back: the unrevoke paths.
+  const back: DeviceEvent | null = d.pmEngaged ? 'pm-exit' : d.power === 'D3hot' ? 'd3-exit' : !d.cmdMem ? 'mem-on' : null;
+  if (back && g.sel % 2 === 0) return { op: 'event', dev, event: back };
+  // open/unbind of an open device is -EBUSY: half the time close it first, the way to both.
+  return { op: 'event', dev, event: closedOnly && g.sel % 2 === 0 ? 'close' : g.event };
 }
 
 export interface LifecycleRun {
@@ -284,11 +401,11 @@ export interface LifecycleRun {
 }
 
 /** Run commands (already resolved) on a fresh system and model; stop after the first violating step. */
-export async function runLifecycle(cfg: LifecycleConfig, cmds: readonly LcCmd[], opts: { keepGoing?: boolean } = {}): Promise<LifecycleRun> {
-  const real = new Real(cfg);
-  let model = initialState(cfg.devices);
+export async function runLifecycle(cfg: LifecycleConfig, cmds: readonly LcCmd[], opts: { keepGoing?: boolean; setup?: LcSetup } = {}): Promise<LifecycleRun> {
+  const real = new Real(cfg, opts.setup);
+  let model = real.initialState();
   const steps: Step[] = [];
-  for (const [i, c] of cmds.entries()) {
+  for (const [i, c] of cmds.map(normalizeCmd).entries()) {
     const { next, expect } = step(model, c, cfg.profile);
     const got = await real.run(c, i);
     compareStep(real, c, model, next, expect, got);

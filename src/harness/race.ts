@@ -4,9 +4,9 @@
 // the two serial orders of the model (linearizability), with no checker
 // firing and no task left blocked (a deadlock).
 import fc from 'fast-check';
-import { initialState, step, type LcCmd, type LcState } from '../../models/lifecycle.ts';
+import { step, type LcCmd, type LcState } from '../../models/lifecycle.ts';
 import type { RuleId } from '../rules/registry.ts';
-import { compareStep, opName, Real, resultRule, type LifecycleConfig } from './lifecycle.ts';
+import { compareStep, createCmd, opName, Real, resultRule, type LifecycleConfig } from './lifecycle.ts';
 
 /** fast-check's scheduler, letting a released task run on to its next
  *  preemption point before the next choice: otherwise a task several awaits
@@ -43,7 +43,7 @@ export interface RaceOutcome {
 /** Run `prefix` serially, then `a` and `b` concurrently under the scheduler. */
 export async function race(cfg: LifecycleConfig, prefix: readonly LcCmd[], a: LcCmd, b: LcCmd, s: fc.Scheduler): Promise<RaceOutcome> {
   const real = new Real(cfg);
-  let model = initialState(cfg.devices);
+  let model = real.initialState();
   for (const [i, c] of prefix.entries()) {
     const { next, expect } = step(model, c, cfg.profile);
     compareStep(real, c, model, next, expect, await real.run(c, i));
@@ -151,7 +151,7 @@ function differences(before: LcState, cmds: readonly [LcCmd, LcCmd], results: re
   return out;
 }
 
-const CREATE: LcCmd = { op: 'create', dev: 0, nRanges: 1, valid: true };
+const CREATE: LcCmd = createCmd(0, 1);
 const ATTACH_MAP: LcCmd[] = [{ op: 'attach', buf: 0, importer: 'dma', p2p: true }, { op: 'map', att: 0 }];
 
 /** The races reviewers worried about in 002 and 003. */
@@ -161,5 +161,5 @@ export const RACE_SCENARIOS: readonly { readonly name: string; readonly prefix: 
   { name: 'dma-buf release racing move', prefix: [CREATE], a: { op: 'close-fd', buf: 0 }, b: { op: 'event', dev: 0, event: 'mem-off' } },
   { name: 'map racing revoke', prefix: [CREATE, { op: 'attach', buf: 0, importer: 'dma', p2p: true }], a: { op: 'map', att: 0 }, b: { op: 'event', dev: 0, event: 'mem-off' } },
   { name: 'importer detach racing FLR', prefix: [CREATE, ...ATTACH_MAP], a: { op: 'detach', att: 0 }, b: { op: 'event', dev: 0, event: 'flr' } },
-  { name: 'two hot resets of overlapping device sets', prefix: [CREATE, { op: 'create', dev: 1, nRanges: 1, valid: true }, ...ATTACH_MAP], a: { op: 'hot-reset', devs: [0, 1] }, b: { op: 'hot-reset', devs: [1] } },
+  { name: 'two hot resets of overlapping device sets', prefix: [CREATE, createCmd(1, 1), ...ATTACH_MAP], a: { op: 'hot-reset', devs: [0, 1] }, b: { op: 'hot-reset', devs: [1] } },
 ];

@@ -114,12 +114,13 @@ function list_del(vdev: VfioPciCoreDevice, priv: KObj<VfioPciDmaBuf>): void {
   if (i >= 0) vdev.dmabufs.splice(i, 1);
 }
 
-/** vfio_pci_core_feature_dma_buf(): the validation ports, then priv, export, revoked-at-birth, list. */
-export async function vfio_pci_core_feature_dma_buf(vdev: VfioPciCoreDevice, ops: VfioPciDmabufOps, req: DmaBufRequest): Promise<Result<DmaBuf>> {
+/** vfio_pci_core_feature_dma_buf(): the validation ports, then priv, export, revoked-at-birth, list.
+ *  `physFromRequest` is the validation and fill up to the registration (a variant swaps it). */
+export async function vfio_pci_core_feature_dma_buf(vdev: VfioPciCoreDevice, ops: VfioPciDmabufOps, req: DmaBufRequest, physFromRequest = vfioDmaBufPhysFromRequest): Promise<Result<DmaBuf>> {
   const site = 'vfio_pci_core_feature_dma_buf';
   const { k } = vdev;
   const view: VfioDeviceView = { ...vdev.view, registrationAlive: true, provider: (bar) => (vdev.providers[bar] ? k.heap.use(vdev.providers[bar]!, site) : null) };
-  const pal = vfioDmaBufPhysFromRequest(view, req);
+  const pal = physFromRequest(view, req);
   if (!pal.ok) return pal;
   const phys_vec = k.heap.alloc('phys_vec', site, pal.value.phys);
   const providerObj = vdev.providers.find((p) => p !== null && p.value === pal.value.provider)!;
