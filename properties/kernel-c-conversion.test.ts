@@ -138,7 +138,7 @@ describe.skipIf(skip)('kernel C: dma_buf_map() of 002 v8 06/11 under the convers
         expect(rulesOf(notWarn)).toEqual(rulesOf(port.log.violations));
         if (port.result === 'ok') expect(cOut.segments).toEqual(port.segments);
       }),
-      { seed: 1201, numRuns: 200 },
+      { seed: 1201, numRuns: 120 },
     );
   });
 
