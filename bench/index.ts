@@ -6,8 +6,8 @@ import { mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { DEFAULT_RUNS, DEFAULT_SEED } from '../src/commands/run.ts';
 import { UsageError } from '../src/commands/usage.ts';
-import { OWN_RULE_FACTOR, writeAtomic } from '../src/harness/runner.ts';
-import { allTargets } from '../src/harness/targets.ts';
+import { writeAtomic } from '../src/harness/runner.ts';
+import { seededBugs as allSeededBugs } from '../src/bugs/index.ts';
 import { parseBenchArgs, type BenchArgs } from './args.ts';
 import { benchConversion } from './conversion.ts';
 import { benchExhaustive, type ExhaustiveBench } from './exhaustive.ts';
@@ -19,18 +19,18 @@ import { benchBug, type BugBench } from './seeded-bugs.ts';
 
 const OUT = 'reports/bench.json';
 const SEEDS = Array.from({ length: 10 }, (_, i) => DEFAULT_SEED + i);
-/** Runs per search, state-aware and baseline alike: what the runner gives a seeded bug's own rule; --deep five times that. */
-const BUDGET = { quick: DEFAULT_RUNS * OWN_RULE_FACTOR, deep: 5 * DEFAULT_RUNS * OWN_RULE_FACTOR };
+/** Runs per search, state-aware and baseline alike: the default budget of `run` and `self-test`; --deep five times that. */
+const BUDGET = { quick: DEFAULT_RUNS, deep: 5 * DEFAULT_RUNS };
 const SEQUENCES = { quick: 5_000, deep: 20_000 };
 
 const say = (text: string): void => void process.stdout.write(`${text}\n\n`);
 
 async function seededBugs(budget: number): Promise<BugBench[]> {
-  const bugs = allTargets().filter((t) => t.bugOf);
+  const bugs = allSeededBugs();
   const out: BugBench[] = [];
-  for (const [i, t] of bugs.entries()) {
-    process.stderr.write(`[${i + 1}/${bugs.length}] ${t.name}\n`);
-    out.push(await benchBug(t, SEEDS, budget));
+  for (const [i, b] of bugs.entries()) {
+    process.stderr.write(`[${i + 1}/${bugs.length}] ${b.plugin.name}\n`);
+    out.push(await benchBug(b, SEEDS, budget));
   }
   return out;
 }

@@ -1,8 +1,12 @@
-// Seeded bugs: how soon each target's search finds the bug's own rule
-// (Target.search with every other rule skipped, as the runner searches a
-// seeded bug), over several seeds, counted with fast-check's RunDetails; for
-// the lifecycle bugs also the plain uniform fc.commands baseline.
+// Seeded bugs: how soon the runner, given the bug alone as a user gives a
+// plugin (the path of `self-test` and `run`, nothing special for the bug),
+// shows the bug's own rule, over several seeds; for the lifecycle bugs also
+// with the plain uniform fc.commands baseline in place of the state-aware search.
+import { PROFILES } from '../models/profiles.ts';
+import type { SeededBug } from '../src/bugs/index.ts';
+import { runConformance } from '../src/harness/runner.ts';
 import type { RunCounts, Target } from '../src/harness/suite.ts';
+import { allTargets } from '../src/harness/targets.ts';
 import type { RuleId } from '../src/rules/registry.ts';
 import { summarize, since, sum, type Summary } from './stats.ts';
 
@@ -48,19 +52,21 @@ export interface Speedup {
   readonly atLeast: boolean;
 }
 
-async function attempt(t: Target, seed: number, budget: number, stateAware: boolean): Promise<Attempt> {
-  const checks: RunCounts[] = [];
-  const skip = new Set(t.rules.filter((r) => r !== t.bugOf));
-  const t0 = performance.now();
-  const hit = await t.search(seed, budget, skip, { stateAware, observe: (d) => checks.push(d) });
-  const ms = since(t0);
-  const found = hit?.violations.some((v) => v.rule === t.bugOf) === true;
+/** One run of the runner on the bug alone, as `self-test` and a user's `run` do: when its own rule first showed. */
+async function attempt(bug: SeededBug, seed: number, budget: number, stateAware: boolean): Promise<Attempt> {
+  const targets = allTargets([bug.plugin]);
+  let hit: { ms: number; runs: number } | undefined;
+  const { report } = await runConformance({
+    seed, runs: budget, profiles: [...PROFILES], targets, baseline: { version: 1, findings: [] }, bail: false, replayCommand: (id) => id, progress: () => undefined,
+    search: { stateAware }, onHit: (_t, rule, ms, runs) => { if (rule === bug.rule && !hit) hit = { ms, runs }; },
+  });
+  const v = report.violations.find((x) => x.rule === bug.rule && !x.finding);
   return {
-    seed, found, ms,
-    runs: sum(checks.map((c) => c.numRuns)),
-    shrinks: sum(checks.map((c) => c.numShrinks)),
-    steps: found ? hit!.counterexample.steps.length : null,
-    byRace: found && typeof (hit!.counterexample.input as { race?: unknown }).race === 'number',
+    seed, found: hit !== undefined, ms: Math.round(hit?.ms ?? report.timings.totalMs),
+    runs: hit?.runs ?? report.results.reduce((m, r) => Math.max(m, r.runs), 0),
+    shrinks: 0,
+    steps: v ? v.counterexample.steps.length : null,
+    byRace: v !== undefined && JSON.stringify(v.counterexample.input).includes('"race"'),
   };
 }
 
@@ -78,7 +84,7 @@ function detection(attempts: readonly Attempt[]): Detection {
   };
 }
 
-async function detect(t: Target, seeds: readonly number[], budget: number, stateAware: boolean): Promise<Detection> {
+async function detect(t: SeededBug, seeds: readonly number[], budget: number, stateAware: boolean): Promise<Detection> {
   const attempts: Attempt[] = [];
   for (const seed of seeds) attempts.push(await attempt(t, seed, budget, stateAware));
   return detection(attempts);
@@ -88,11 +94,13 @@ async function detect(t: Target, seeds: readonly number[], budget: number, state
 export const BASELINE_BUDGET_FACTOR = 3;
 
 /** A lifecycle bug's search, state-aware and (unless only a race shows it: the baseline runs no races) uniform. */
-export async function benchBug(t: Target, seeds: readonly number[], budget: number): Promise<BugBench> {
-  const stateAware = await detect(t, seeds, budget, true);
+export async function benchBug(bug: SeededBug, seeds: readonly number[], budget: number): Promise<BugBench> {
+  const stateAware = await detect(bug, seeds, budget, true);
   const raceOnly = stateAware.attempts.every((a) => a.byRace);
-  const baseline = t.suite === 'lifecycle' && !raceOnly ? await detect(t, seeds, budget * BASELINE_BUDGET_FACTOR, false) : undefined;
-  return { name: t.name, suite: t.suite, rule: t.bugOf!, stateAware, ...(baseline ? { baseline, speedup: speedup(stateAware, baseline) } : {}) };
+  const suite = allTargets([bug.plugin])[0]!.suite;
+  const lifecycle = bug.plugin.kind === 'exporter' || bug.plugin.kind === 'importer';
+  const baseline = lifecycle && !raceOnly ? await detect(bug, seeds, budget * BASELINE_BUDGET_FACTOR, false) : undefined;
+  return { name: bug.plugin.name, suite, rule: bug.rule, stateAware, ...(baseline ? { baseline, speedup: speedup(stateAware, baseline) } : {}) };
 }
 
 /** a / b to 0.01 (b at least 0.1: a median may be 0 ms). */

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Profile } from '../models/profiles.ts';
 import { failureOf, lifecycleProperty } from '../src/harness/lifecycle-prop.ts';
-import { runLifecycle } from '../src/harness/lifecycle.ts';
+import { createCmd, runLifecycle } from '../src/harness/lifecycle.ts';
 import { CONVERTER_PAL } from '../src/impl/vfio/vfio_pci_dmabuf_match.ts';
-import { matchLifecycleConfig as cfgOf } from '../src/rules/match-lifecycle.ts';
+import { matchLifecycleConfig as cfgOf } from '../src/harness/bundled.ts';
 import { budget } from './budget.ts';
 
 describe('the lifecycle under the rfc and converter profiles agrees with the model at every step', () => {
@@ -22,7 +22,7 @@ describe('the lifecycle under the rfc and converter profiles agrees with the mod
 describe('hand-worked lifecycles through mapping types', () => {
   it.each<[Profile & ('rfc' | 'converter')]>([['rfc'], ['converter']])('%s: multi-range iommufd, revoke through the mapping type, cleanup → -ENODEV on the next attach', async (profile) => {
     const r = await runLifecycle(cfgOf(profile), [
-      { op: 'create', dev: 0, nRanges: 2, valid: true },
+      createCmd(0, 2, true),
       { op: 'attach', buf: 0, importer: 'dma', p2p: false },
       { op: 'attach', buf: 0, importer: 'dma', p2p: true },
       { op: 'attach', buf: 0, importer: 'iommufd', p2p: true },
@@ -48,7 +48,7 @@ describe('hand-worked lifecycles through mapping types', () => {
     const f = failureOf(out);
     expect(f?.violations.map((v) => v.rule)).toEqual(['REV-MAP', 'REV-WINDOW']);
     expect(f?.cmds).toEqual([
-      { op: 'create', dev: 0, nRanges: 1, valid: true },
+      createCmd(0, 1, true),
       { op: 'attach', buf: 0, importer: 'dma', p2p: true },
       { op: 'event', dev: 0, event: 'mem-off' },
       { op: 'map', att: 0 },

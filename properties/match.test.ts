@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { exportAndAttach, matchMapping, compatible, type AttachCase, type AttachOutcome, type MatchEntry } from '../models/mapping.ts';
 import { attachCaseArb, listArb, matchCaseArb } from '../src/gen/mapping.ts';
 import { MATCH_FINDINGS, matchCaseViolations, RFC_MATCH_CORE, runMatch, withinLoaderPrecondition, type MatchImpl } from '../src/rules/match.ts';
-import { MATCH_BUGS } from '../src/rules/match-impls.ts';
+import { MATCH_BUGS } from '../src/bugs/index.ts';
 import { ViolationLog } from '../src/rules/violation.ts';
 import type { RuleId } from '../src/rules/registry.ts';
 import { budget } from './budget.ts';

@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { fillPhysVec, validateRanges, vfioDmaBufCreate, type VfioDeviceView } from '../models/pal.ts';
 import { palCaseArb } from '../src/gen/ranges.ts';
-import { PAL_IMPLS, barEndsAtTop, checkPal } from '../src/rules/pal.ts';
+import { PAL_CREATE, barEndsAtTop, checkPal } from '../src/rules/pal.ts';
+import { PAL_BUGS } from '../src/bugs/index.ts';
+
+const PAL_IMPLS = [PAL_CREATE, ...PAL_BUGS];
 import { ViolationLog } from '../src/rules/violation.ts';
 import type { RuleId } from '../src/rules/registry.ts';
 import { budget } from './budget.ts';

@@ -4,7 +4,8 @@ import { expectedConversion, maxSegmentSize, split } from '../models/sgt.ts';
 import { UINT_MAX } from '../models/u64.ts';
 import { conversionCaseArb, hugeConversionCaseArb, manyRangesCaseArb } from '../src/gen/ranges.ts';
 import { faultPoints, resultRule, runConversion, type ConversionCase } from '../src/rules/conversion.ts';
-import { CONVERSION_BUGS, CONVERSION_FINDINGS, MAINLINE_PHYS_VEC_TO_SGT, V8_DMA_BUF_MAP, unexplained } from '../src/rules/conversion-impls.ts';
+import { CONVERSION_FINDINGS, MAINLINE_PHYS_VEC_TO_SGT, V8_DMA_BUF_MAP, unexplained } from '../src/rules/conversion-impls.ts';
+import { CONVERSION_BUGS } from '../src/bugs/index.ts';
 import type { RuleId } from '../src/rules/registry.ts';
 import { budget } from './budget.ts';
 
@@ -19,7 +20,7 @@ describe('LEN/DMA: the faithful ports break rules only where a documented findin
   for (const impl of [V8_DMA_BUF_MAP, MAINLINE_PHYS_VEC_TO_SGT]) {
     it(`${impl.name}: model == port, every LEN and DMA rule, nothing live after free`, () => {
       fc.assert(fc.property(fc.oneof({ weight: 8, arbitrary: conversionCaseArb() }, { weight: 1, arbitrary: hugeConversionCaseArb }), (c) => {
-        expect(unexplained(impl.name, c, runConversion(impl, c).log.violations)).toEqual([]);
+        expect(unexplained(impl.limit, c, runConversion(impl, c).log.violations)).toEqual([]);
       }), { numRuns: budget(300) });
     });
   }
@@ -27,7 +28,7 @@ describe('LEN/DMA: the faithful ports break rules only where a documented findin
   it('thousands of ranges convert exactly (mainline)', () => {
     fc.assert(fc.property(manyRangesCaseArb(), (c) => {
       const out = runConversion(MAINLINE_PHYS_VEC_TO_SGT, c);
-      expect(unexplained(MAINLINE_PHYS_VEC_TO_SGT.name, c, out.log.violations)).toEqual([]);
+      expect(unexplained(MAINLINE_PHYS_VEC_TO_SGT.limit, c, out.log.violations)).toEqual([]);
       expect(out.result).toBe('ok');
     }), { numRuns: budget(5) });
   });
@@ -37,7 +38,7 @@ describe('LEN/DMA: every seeded bug is caught by its own rule', () => {
   for (const bug of CONVERSION_BUGS) {
     it(`${bug.name} is caught as ${bug.bugOf}`, () => {
       const arb = bug.bugOf === 'LEN-NENTS' ? hugeConversionCaseArb : conversionCaseArb();
-      const out = fc.check(fc.property(arb, (c) => !unexplained(MAINLINE_PHYS_VEC_TO_SGT.name, c, runConversion(bug, c).log.violations).some((v) => v.rule === bug.bugOf)), { numRuns: 3000, seed: 11 });
+      const out = fc.check(fc.property(arb, (c) => !unexplained(MAINLINE_PHYS_VEC_TO_SGT.limit, c, runConversion(bug, c).log.violations).some((v) => v.rule === bug.bugOf)), { numRuns: 3000, seed: 11 });
       expect(out.failed).toBe(true);
       const [c] = out.counterexample!;
       expect(runConversion(bug, c).log.rules()).toContain(bug.bugOf as RuleId);
@@ -141,7 +142,7 @@ describe('FINDINGS: confirmed with the suite', () => {
   });
 
   it('every documented finding has a rule in the registry and a port it applies to', () => {
-    for (const f of CONVERSION_FINDINGS) expect(f.impls.length).toBeGreaterThan(0);
+    for (const f of CONVERSION_FINDINGS) expect(f.limits.length).toBeGreaterThan(0);
   });
 });
 

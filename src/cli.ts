@@ -16,6 +16,7 @@ const COMMANDS: Record<string, Command> = {
   replay: { summary: 'replay <report.json> [--case ID]: re-run one counterexample step by step', load: () => import('./commands/replay.ts') },
   rules: { summary: 'rules: list the rule catalog', load: () => import('./commands/rules.ts') },
   explain: { summary: 'explain RULE: the rule, its seed passage and the smallest known violation', load: () => import('./commands/explain.ts') },
+  'self-test': { summary: 'self-test [--seed N] [--runs N] [--bug NAME]: every seeded bug through the user path, found with its own rule', load: () => import('./commands/self-test.ts') },
   profiles: { summary: 'profiles [--diff A B]: the v8, rfc and converter designs, or the rules and behaviours that differ between two', load: () => import('./commands/profiles.ts') },
   convert: { summary: 'convert <case.json>: a VFIO dma-buf request through the create path and the PAL to SGT conversion', load: () => import('./commands/convert.ts') },
 };

@@ -3,21 +3,16 @@
 // each export one buffer object (BO) as one range of VRAM. BOs sit in 2 MiB
 // slots of BAR0; a request's ranges are placed each in its own BO slot.
 // The revoke lifecycle (move_notify around FLR, reset, D3, close) is the VFIO
-// exporter's, reused as a driver would reuse a core helper; so `basedOn`
-// says vfio-pci's documented findings (reports/FINDINGS.md) are its own too.
+// exporter's, reused as a driver would reuse a core helper; where it behaves
+// as vfio-pci's documented findings (reports/FINDINGS.md) say, those are
+// reported as the known findings they are.
 // Under the rfc and converter profiles it offers its dma-bufs through mapping
 // types (matchOps: the match list [PAL, SGT(P2P)], or [PAL] behind the core
 // converters), again the VFIO helpers.
 //
 //   npx dmabuf-conform run --exporter examples/plugins/gpu-exporter.ts
-import type { DmaBufRequest } from '../../models/pal.ts';
-import type { Bar } from '../../models/pci/types.ts';
-import type { DeviceConfig, ExporterPlugin } from '../../src/harness/plugin.ts';
-import { VfioPciCore, vfioPciDevSetHotReset } from '../../src/impl/vfio/vfio_pci_core.ts';
-import type { DmaBuf } from '../../src/impl/dma-buf-core.ts';
-import type { DmaBufMatchCore } from '../../src/impl/dma-buf-match.ts';
-import { CONVERTER_PAL, RFC_POSTED, vfioMatchOps } from '../../src/impl/vfio/vfio_pci_dmabuf_match.ts';
-import type { Kernel } from '../../src/kernel/kernel.ts';
+import { CONVERTER_PAL, RFC_POSTED, VfioPciCore, vfioMatchOps, vfioPciDevSetHotReset } from 'dmabuf-conform';
+import type { Bar, DeviceConfig, DmaBuf, DmaBufMatchCore, DmaBufRequest, ExporterPlugin, Kernel } from 'dmabuf-conform';
 
 const MiB = 1n << 20n;
 const BO_SLOT = 2n * MiB;
@@ -49,7 +44,6 @@ const gpuExporter: ExporterPlugin = {
   name: 'example-gpu',
   description: 'GPU-like exporter: VRAM BAR0 + register BAR2, one VRAM range per buffer object',
   profiles: ['v8', 'rfc', 'converter'],
-  basedOn: 'vfio-pci',
   probe: (k, cfg) => new GpuDevice(k, cfg),
   hotReset: (devices) => vfioPciDevSetHotReset(devices as GpuDevice[]),
 };

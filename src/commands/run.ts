@@ -2,15 +2,16 @@
 // every profile it supports, the default budget; reports into reports/latest/
 // and every counterexample into the corpus beside it (reports/corpus/).
 // Exit 0 when every violation is in the baseline, 1 on a new one, 2 on bad usage.
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { tsImport } from 'tsx/esm/api';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { PROFILES, isProfile, type Profile } from '../../models/profiles.ts';
-import { bundledExporters, bundledImporters } from '../harness/bundled.ts';
-import type { ExporterPlugin, ImporterPlugin, Plugin } from '../harness/plugin.ts';
+import { bundledPlugins } from '../harness/bundled.ts';
+import { loadPlugin } from '../harness/load.ts';
+import type { Plugin, PluginKind } from '../harness/plugin.ts';
 import { baselineOf, mergeBaseline, runConformance, writeAtomic, type Baseline, type Progress } from '../harness/runner.ts';
-import { allTargets } from '../harness/targets.ts';
+import { allTargets, type Target } from '../harness/targets.ts';
 import { writeReports } from '../report/index.ts';
 import { isRuleId, type RuleId } from '../rules/registry.ts';
 import { UsageError } from './usage.ts';
@@ -27,8 +28,8 @@ export interface RunArgs {
   exhaustive?: number;
   profiles: Profile[];
   rules?: Set<RuleId>;
-  exporter?: string;
-  importer?: string;
+  /** Plugins given: [flag, spec, kind the flag requires]. */
+  plugins: [string, string, PluginKind | undefined][];
   out: string;
   baseline?: string;
   writeBaseline?: string;
@@ -36,103 +37,84 @@ export interface RunArgs {
   quiet: boolean;
 }
 
-const VALUE_FLAGS = ['--profile', '--exporter', '--importer', '--rules', '--seed', '--runs', '--time', '--exhaustive', '--out', '--baseline', '--write-baseline'];
+export const USAGE = 'usage: dmabuf-conform run [--profile P,...] [--exporter PATH|name] [--importer PATH|name] [--plugin PATH|name]... [--rules IDS] [--seed N] [--runs N | --time 30s] [--exhaustive K] [--out DIR] [--baseline FILE] [--write-baseline FILE] [--bail] [--quiet]';
+const OPTIONS = {
+  profile: { type: 'string' }, exporter: { type: 'string', multiple: true }, importer: { type: 'string', multiple: true }, plugin: { type: 'string', multiple: true },
+  rules: { type: 'string' }, seed: { type: 'string' }, runs: { type: 'string' }, time: { type: 'string' }, exhaustive: { type: 'string' },
+  out: { type: 'string' }, baseline: { type: 'string' }, 'write-baseline': { type: 'string' }, bail: { type: 'boolean' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+} as const;
 
-function int(flag: string, v: string, min: number): number {
-  if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`${flag}: expected an integer >= ${min}, got '${v}'`);
+function int(flag: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError(`${flag}: expected an integer from ${min} to ${max}, got '${v}'`);
   return Number(v);
 }
 
+function duration(v: string): number {
+  const m = /^(\d+)(ms|s|m)?$/.exec(v);
+  if (!m) throw new UsageError(`--time: expected a duration like 30s, 500ms or 2m, got '${v}'`);
+  return Number(m[1]) * (m[2] === 'm' ? 60000 : m[2] === 'ms' ? 1 : 1000);
+}
+
+function list<T extends string>(flag: string, v: string, ok: (x: string) => x is T, what: string, hint: string): T[] {
+  const xs = v.split(',');
+  for (const x of xs) if (!ok(x)) throw new UsageError(`${flag}: unknown ${what} '${x}' (${hint})`);
+  return xs as T[];
+}
+
 export function parseRunArgs(argv: readonly string[]): RunArgs {
-  const a: RunArgs = { seed: DEFAULT_SEED, runs: DEFAULT_RUNS, profiles: [...PROFILES], out: 'reports/latest', bail: false, quiet: false };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    if (flag === '--bail') { a.bail = true; continue; }
-    if (flag === '--quiet') { a.quiet = true; continue; }
-    if (flag === '--help' || flag === '-h') throw new UsageError(`usage: dmabuf-conform run ${VALUE_FLAGS.map((f) => `[${f} ...]`).join(' ')} [--bail] [--quiet] (README.md, "Commands")`, 0);
-    if (!VALUE_FLAGS.includes(flag)) throw new UsageError(`unknown option '${flag}' (options: ${[...VALUE_FLAGS, '--bail', '--quiet'].join(' ')})`);
-    const v = argv[++i];
-    if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
-    switch (flag) {
-      case '--seed': a.seed = int(flag, v, 0); break;
-      case '--runs': a.runs = int(flag, v, 1); break;
-      case '--exhaustive': a.exhaustive = int(flag, v, 1); break;
-      case '--time': {
-        const m = /^(\d+)(ms|s|m)?$/.exec(v);
-        if (!m) throw new UsageError(`--time: expected a duration like 30s, 500ms or 2m, got '${v}'`);
-        a.timeMs = Number(m[1]) * (m[2] === 'm' ? 60000 : m[2] === 'ms' ? 1 : 1000);
-        break;
-      }
-      case '--profile': {
-        const ps = v.split(',');
-        for (const p of ps) if (!isProfile(p)) throw new UsageError(`--profile: unknown profile '${p}' (profiles: ${PROFILES.join(', ')})`);
-        a.profiles = ps as Profile[];
-        break;
-      }
-      case '--rules': {
-        const rs = v.split(',');
-        for (const r of rs) if (!isRuleId(r)) throw new UsageError(`--rules: unknown rule '${r}' (see dmabuf-conform rules)`);
-        a.rules = new Set(rs as RuleId[]);
-        break;
-      }
-      case '--exporter': a.exporter = v; break;
-      case '--importer': a.importer = v; break;
-      case '--out':
-        if (existsSync(v) && !statSync(v).isDirectory()) throw new UsageError(`--out ${v}: exists and is not a directory`);
-        a.out = v;
-        break;
-      case '--baseline': a.baseline = v; break;
-      case '--write-baseline': a.writeBaseline = v; break;
-    }
+  const { values: v, positionals } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: false });
+  for (const [k, x] of Object.entries(v)) {
+    if (!(k in OPTIONS)) throw new UsageError(`unknown option '${k.length === 1 ? '-' : '--'}${k}' (${USAGE})`);
+    const o = OPTIONS[k as keyof typeof OPTIONS];
+    const vals = Array.isArray(x) ? x : [x];
+    if (o.type === 'string' && vals.some((y) => typeof y !== 'string' || y === '')) throw new UsageError(`--${k} needs a value (${USAGE})`);
   }
-  return a;
+  if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}' (${USAGE})`);
+  if (v.help) throw new UsageError(USAGE, 0);
+  if (v.runs !== undefined && v.time !== undefined) throw new UsageError('--runs and --time: give one budget, not both');
+  const str = (k: keyof typeof OPTIONS) => v[k] as string | undefined;
+  const many = (k: keyof typeof OPTIONS) => (v[k] as string[] | undefined) ?? [];
+  return {
+    seed: str('seed') === undefined ? DEFAULT_SEED : int('--seed', str('seed')!, 0, 2 ** 31 - 1),
+    runs: str('runs') === undefined ? DEFAULT_RUNS : int('--runs', str('runs')!, 1),
+    ...(str('time') === undefined ? {} : { timeMs: duration(str('time')!) }),
+    ...(str('exhaustive') === undefined ? {} : { exhaustive: int('--exhaustive', str('exhaustive')!, 1, 8) }),
+    profiles: str('profile') === undefined ? [...PROFILES] : list('--profile', str('profile')!, isProfile, 'profile', `profiles: ${PROFILES.join(', ')}`),
+    ...(str('rules') === undefined ? {} : { rules: new Set(list('--rules', str('rules')!, isRuleId, 'rule', 'see dmabuf-conform rules')) }),
+    plugins: [...many('exporter').map((x): [string, string, PluginKind] => ['--exporter', x, 'exporter']), ...many('importer').map((x): [string, string, PluginKind] => ['--importer', x, 'importer']), ...many('plugin').map((x): [string, string, undefined] => ['--plugin', x, undefined])],
+    out: str('out') ?? 'reports/latest',
+    ...(str('baseline') === undefined ? {} : { baseline: str('baseline')! }),
+    ...(str('write-baseline') === undefined ? {} : { writeBaseline: str('write-baseline')! }),
+    bail: v.bail === true,
+    quiet: v.quiet === true,
+  };
 }
 
-/** Validate what a plugin module exports: one clear line naming the problem. */
-export function checkPluginShape(p: unknown, where: string): Plugin {
-  if (!p || typeof p !== 'object') throw new UsageError(`${where}: the module's default export is not a plugin object`);
-  const o = p as Record<string, unknown>;
-  if (o.kind !== 'exporter' && o.kind !== 'importer') throw new UsageError(`${where}: plugin.kind must be 'exporter' or 'importer', got ${JSON.stringify(o.kind)}`);
-  if (typeof o.name !== 'string' || !o.name) throw new UsageError(`${where}: plugin.name must be a non-empty string`);
-  if (!Array.isArray(o.profiles) || o.profiles.length === 0 || !o.profiles.every((x) => typeof x === 'string' && isProfile(x))) throw new UsageError(`${where}: plugin.profiles must list profiles among ${PROFILES.join(', ')}`);
-  if (o.kind === 'exporter' && typeof o.probe !== 'function') throw new UsageError(`${where}: an exporter plugin needs a probe(kernel, device) function`);
-  if (o.kind === 'importer' && (typeof o.attach !== 'function' || (o.importer !== 'dma' && o.importer !== 'iommufd'))) throw new UsageError(`${where}: an importer plugin needs attach() and importer 'dma' or 'iommufd'`);
-  return p as Plugin;
-}
-
-/** A plugin by bundled name or module path (.ts loads through tsx, .js/.mjs as is). */
-export async function loadPlugin(spec: string, kind: 'exporter' | 'importer'): Promise<Plugin> {
-  const all = [...bundledExporters(), ...bundledImporters()];
-  const bundled = all.find((p) => p.name === spec);
-  if (bundled) {
-    if (bundled.kind !== kind) throw new UsageError(`--${kind} ${spec}: that bundled plugin is an ${bundled.kind}`);
-    return bundled;
-  }
-  const path = isAbsolute(spec) ? spec : resolve(spec);
-  if (!existsSync(path)) throw new UsageError(`--${kind} ${spec}: no such file, and no bundled ${kind} of that name (bundled: ${all.filter((p) => p.kind === kind && !p.bugOf).map((p) => p.name).join(', ')}, and the bug:* variants)`);
-  let mod: { default?: unknown };
+/** Can `dir` be made (or is it) a writable directory? Checked before any work. */
+export function checkOutDir(flag: string, dir: string): void {
+  const abs = resolve(dir);
+  let p = abs;
+  while (!existsSync(p)) p = dirname(p);
+  if (!statSync(p).isDirectory()) throw new UsageError(`${flag} ${dir}: ${p === abs ? 'exists and is not a directory' : `${p} is a file, not a directory`}`);
   try {
-    // A .ts plugin loads as an ES module wherever it lives, with or without a package.json of its own.
-    const url = pathToFileURL(path).href;
-    mod = (/\.[cm]?ts$/.test(path) ? await tsImport(url, import.meta.url) : await import(url)) as { default?: unknown };
-  } catch (e) {
-    throw new UsageError(`--${kind} ${spec}: the plugin failed to load: ${loadError(e)}`);
+    accessSync(p, constants.W_OK);
+  } catch {
+    throw new UsageError(`${flag} ${dir}: ${p} is not writable`);
   }
-  const p = checkPluginShape(defaultExport(mod), `--${kind} ${spec}`);
-  if (p.kind !== kind) throw new UsageError(`--${kind} ${spec}: the plugin is an ${p.kind}`);
-  return p;
+  if (abs.startsWith('/proc/') || abs.startsWith('/sys/')) throw new UsageError(`${flag} ${dir}: not a place for reports`);
 }
 
-/** A module's default export; tsx may hand back a .ts module compiled as CommonJS, whose default is the ESM namespace again. */
-function defaultExport(mod: { default?: unknown }): unknown {
-  const d = mod.default;
-  return d && typeof d === 'object' && 'default' in d && !('kind' in d) ? (d as { default: unknown }).default : d;
-}
-
-/** The first line of a load error; for a transform (syntax) error, the line that says where. */
-function loadError(e: unknown): string {
-  const lines = (e instanceof Error ? e.message : String(e)).split('\n').filter(Boolean);
-  return lines[0]!.startsWith('Transform failed') && lines[1] ? lines[1] : lines[0]!;
+/** Can `file` be written (its folder exists and is writable; it is not a directory)? Checked before any work. */
+export function checkOutFile(flag: string, file: string): void {
+  const abs = resolve(file);
+  if (existsSync(abs) && statSync(abs).isDirectory()) throw new UsageError(`${flag} ${file}: is a directory, expected a file`);
+  const dir = dirname(abs);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${flag} ${file}: no such directory ${dir}`);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new UsageError(`${flag} ${file}: ${dir} is not writable`);
+  }
 }
 
 function loadBaseline(path: string | undefined): Baseline {
@@ -168,27 +150,54 @@ export function progressPrinter(quiet: boolean, out: { isTTY?: boolean; write(s:
   };
 }
 
+/** The plugins a run checks: the ones given, else every bundled faithful port. */
+export async function pluginsOf(given: RunArgs['plugins']): Promise<Plugin[]> {
+  if (given.length === 0) return bundledPlugins();
+  const out: Plugin[] = [];
+  for (const [flag, spec, kind] of given) {
+    const p = await loadPlugin(spec, flag, kind);
+    if (out.some((x) => x.name === p.name)) throw new UsageError(`${flag} ${spec}: a plugin named '${p.name}' is given twice`);
+    out.push(p);
+  }
+  return out;
+}
+
+/** Why a selection checks nothing (exit 2), or null. */
+export function emptySelection(targets: readonly Target[], profiles: readonly Profile[], rules: ReadonlySet<RuleId> | undefined): string | null {
+  if (targets.length === 0) return 'no suite checks what the given plugins provide';
+  const inProfile = targets.filter((t) => t.profiles.some((p) => profiles.includes(p)));
+  if (inProfile.length === 0) return `none of ${targets.map((t) => t.name).join(', ')} follows --profile ${profiles.join(',')} (they follow ${[...new Set(targets.flatMap((t) => t.profiles))].join(', ')})`;
+  if (rules && !inProfile.some((t) => t.rules.some((r) => rules.has(r)))) return `no rule of --rules ${[...rules].join(',')} is checked on ${inProfile.map((t) => t.name).join(', ')} (they check ${[...new Set(inProfile.flatMap((t) => t.rules))].join(', ')})`;
+  return null;
+}
+
 export async function run(argv: string[]): Promise<number> {
   const a = parseRunArgs(argv);
+  checkOutDir('--out', a.out);
+  if (a.writeBaseline) checkOutFile('--write-baseline', a.writeBaseline);
   const baseline = loadBaseline(a.baseline);
-  const exporters = a.exporter ? [(await loadPlugin(a.exporter, 'exporter')) as ExporterPlugin] : [];
-  const importers = a.importer ? [(await loadPlugin(a.importer, 'importer')) as ImporterPlugin] : [];
-  const targets = allTargets(exporters.length || importers.length ? { exporters, importers } : undefined);
+  const plugins = await pluginsOf(a.plugins);
+  const targets = allTargets(plugins);
+  const empty = emptySelection(targets, a.profiles, a.rules);
+  if (empty) throw new UsageError(`nothing to check: ${empty}`);
+  const given = a.plugins.map(([flag, spec]) => ` ${flag} ${spec}`).join('');
+  if (!a.quiet) process.stderr.write(`dmabuf-conform run: seed ${a.seed}, ${a.timeMs === undefined ? `${a.runs} runs` : `${a.timeMs} ms`} per search, ${targets.length} implementation(s)\n`);
   const { report, newCount } = await runConformance({
     seed: a.seed, runs: a.runs, ...(a.timeMs === undefined ? {} : { timeMs: a.timeMs }), ...(a.exhaustive === undefined ? {} : { exhaustive: a.exhaustive }),
     profiles: a.profiles, ...(a.rules ? { rules: a.rules } : {}), targets, baseline, corpusDir: join(dirname(a.out), 'corpus'), bail: a.bail,
-    replayCommand: (id) => `npx dmabuf-conform replay ${a.out}/report.json --case '${id}'${a.exporter ? ` --exporter ${a.exporter}` : ''}${a.importer ? ` --importer ${a.importer}` : ''}`,
+    replayCommand: (id) => `npx dmabuf-conform replay ${a.out}/report.json --case '${id}'${given}`,
     progress: progressPrinter(a.quiet),
   });
   writeReports(report, a.out);
   if (a.writeBaseline) {
     const older = existsSync(a.writeBaseline) ? readBaseline(a.writeBaseline) : { version: 1 as const, findings: [] };
-    const merged = mergeBaseline(older, baselineOf(report, targets), new Set(targets.map((t) => t.name)));
+    const merged = mergeBaseline(older, baselineOf(report), new Set(targets.map((t) => t.name)));
     writeAtomic(a.writeBaseline, `${JSON.stringify(merged, null, 2)}\n`);
+    if (!a.quiet) process.stdout.write(`baseline: ${merged.findings.length} entr${merged.findings.length === 1 ? 'y' : 'ies'} written to ${a.writeBaseline}\n`);
   }
   if (!a.quiet) {
     const s = report.summary;
-    process.stdout.write(`${report.implementations.length} implementations, ${s.checks} checks in ${(report.timings.totalMs / 1000).toFixed(1)} s: ${s.known} known finding(s) (${a.baseline ?? relative(process.cwd(), DEFAULT_BASELINE)}), ${s.new} new — reports in ${a.out}/\n`);
+    process.stdout.write(`${report.implementations.length} implementations, ${s.checks} checks in ${(report.timings.totalMs / 1000).toFixed(1)} s (seed ${a.seed}): ${s.known} known finding(s) (${a.baseline ?? relative(process.cwd(), DEFAULT_BASELINE)}), ${s.new} new — reports in ${a.out}/\n`);
     for (const v of report.violations.filter((x) => !x.known)) process.stdout.write(`NEW ${v.rule} ${v.implementation}: ${v.message}\n    replay: ${v.replay}\n`);
   }
   return newCount > 0 ? 1 : 0;

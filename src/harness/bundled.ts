@@ -1,19 +1,34 @@
-// The bundled implementations, as plugins: the faithful ports and every
-// seeded lifecycle bug. The runner loads them exactly as it loads a user's.
+// The bundled implementations, as plugins: the faithful ports of every kind
+// that `run` checks by default (the seeded bugs are in src/bugs/index.ts, for
+// `self-test`). The runner loads them exactly as it loads a user's.
 import type { Kernel } from '../kernel/kernel.ts';
 import { VfioPciCore, V8_PORT, vfioPciDevSetHotReset, type VfioDmabufPort } from '../impl/vfio/vfio_pci_core.ts';
+import { createOps, vfioDmaBufPhysFromRequest, type CreateOps } from '../impl/vfio/dmabuf_phys.ts';
 import { dmaImporter } from '../impl/dma_importer.ts';
 import { iommufdImporter } from '../impl/iommufd.ts';
-import type { DeviceConfig, ExporterPlugin, ImporterPlugin } from './plugin.ts';
+import type { DeviceConfig, ExporterPlugin, ImporterPlugin, Plugin } from './plugin.ts';
 import type { RuleId } from '../rules/registry.ts';
-import type { Profile } from '../../models/profiles.ts';
+import { PROFILES, spec, type Profile } from '../../models/profiles.ts';
+import { MAINLINE_PHYS_VEC_TO_SGT, V8_DMA_BUF_MAP } from '../rules/conversion-impls.ts';
+import type { ConversionImpl } from '../rules/conversion.ts';
+import { CORE_CONVERTERS } from '../rules/match-convert.ts';
+import { matchImporters } from '../impl/match_importers.ts';
+import type { LifecycleConfig } from './lifecycle.ts';
+import type { MapType } from '../../models/pci/types.ts';
+import { RFC_MATCH_CORE } from '../rules/match.ts';
+import { PAL_CREATE } from '../rules/pal.ts';
+import { ROUTE_IMPLS } from '../rules/route.ts';
 import type { DmaBuf } from '../impl/dma-buf-core.ts';
 import type { DmaBufMatchCore } from '../impl/dma-buf-match.ts';
-import { vfioMatchOps, type VfioMatchVariant } from '../impl/vfio/vfio_pci_dmabuf_match.ts';
-import { lifecycleBugExporters, lifecycleBugImporters } from '../bugs/lifecycle.ts';
+import { CONVERTER_PAL, RFC_POSTED, RFC_REVIEW_FIX, vfioMatchOps, type VfioMatchVariant } from '../impl/vfio/vfio_pci_dmabuf_match.ts';
 
-interface VfioExporterOptions {
+/** What a variant of the bundled VFIO exporter changes; each is one seam of the port. */
+export interface VfioExporterOptions {
+  /** The dma-buf functions of vfio_pci_dmabuf.c (create, move, cleanup, iommufd map, the dma_buf_ops). */
   readonly port?: VfioDmabufPort;
+  /** Steps of the create path's validation and fill (src/impl/vfio/dmabuf_phys.ts CreateOps). */
+  readonly createOps?: Partial<CreateOps>;
+  /** The device (vfio_pci_core.c: events, close, power, hot reset), a subclass of VfioPciCore. */
   readonly device?: new (k: Kernel, cfg: DeviceConfig, port: VfioDmabufPort) => VfioPciCore;
   readonly nvgrace?: boolean;
   readonly bugOf?: RuleId;
@@ -23,14 +38,25 @@ interface VfioExporterOptions {
 
 const NVGRACE_MEMORY = { resmem: { memphys: 0x4000000000n, memlength: 0x200000n }, usemem: { memphys: 0x8000000000n, memlength: 0x400000n } };
 
+/** The port a variant runs: its own, with its create-path steps swapped in. */
+function portOf(opts: VfioExporterOptions): VfioDmabufPort {
+  const port = opts.port ?? V8_PORT;
+  const swapped = opts.createOps;
+  if (!swapped) return port;
+  return { ...port, feature_dma_buf: (vdev, ops, req) => port.feature_dma_buf(vdev, ops, req, (view, r) => vfioDmaBufPhysFromRequest(view, r, { ...createOps(view), ...swapped })) };
+}
+
+/** A plugin that a seeded bug is built as: it names the rule only self-test reads. */
+export type SeededPlugin<P> = P & { readonly bugOf?: RuleId };
+
 /** An exporter plugin around the VFIO device, with a port (faithful or bugged). */
-export function vfioExporter(name: string, description: string, opts: VfioExporterOptions = {}): ExporterPlugin {
+export function vfioExporter(name: string, description: string, opts: VfioExporterOptions = {}): SeededPlugin<ExporterPlugin> {
   const Device = opts.device ?? VfioPciCore;
   const match = opts.match;
   return {
-    kind: 'exporter', name, description, profiles: [match?.profile ?? 'v8'], ...(opts.bugOf ? { bugOf: opts.bugOf } : {}),
+    kind: 'exporter', name, description, profiles: [match?.profile ?? 'v8'], vfio: true, ...(opts.bugOf ? { bugOf: opts.bugOf } : {}), ...(opts.nvgrace ? { deviceMemory: true } : {}),
     probe(k, cfg) {
-      const dev = new Device(k, opts.nvgrace ? { ...cfg, nvgrace: NVGRACE_MEMORY } : cfg, opts.port ?? V8_PORT);
+      const dev = new Device(k, opts.nvgrace ? { ...cfg, nvgrace: cfg.nvgrace ?? NVGRACE_MEMORY } : cfg, portOf(opts));
       return match ? Object.assign(dev, { matchOps: (core: DmaBufMatchCore, dmabuf: DmaBuf) => vfioMatchOps(core, dmabuf, match.variant, cfg.name) }) : dev;
     },
     hotReset: (devices) => vfioPciDevSetHotReset(devices as VfioPciCore[]),
@@ -40,12 +66,47 @@ export function vfioExporter(name: string, description: string, opts: VfioExport
 export const vfioPci = vfioExporter('vfio-pci', 'vfio-pci dma-buf exporter (002 v8 10/11)');
 export const nvgrace = vfioExporter('nvgrace-gpu', 'nvgrace-gpu: vfio-pci with device memory regions (002 v8 11/11)', { nvgrace: true });
 
-/** Every bundled plugin: the faithful ports first, then the seeded bugs. */
-export function bundledExporters(): ExporterPlugin[] {
-  return [vfioPci, nvgrace, ...lifecycleBugExporters()];
+export type MatchProfile = 'rfc' | 'converter';
+
+const MATCH_DESCRIPTIONS: Readonly<Record<MatchProfile, string>> = {
+  rfc: 'vfio-pci with mapping types [PAL, SGT(P2P)] (RFC 12, 22/26)',
+  converter: 'vfio-pci as a PAL-only exporter behind the core converters (004)',
+};
+
+export const MATCH_VARIANTS: Readonly<Record<MatchProfile, VfioMatchVariant>> = { rfc: RFC_POSTED, converter: CONVERTER_PAL };
+
+/** The VFIO exporter of a mapping-type profile: its devices give their dma-bufs the RFC ops (ExporterDevice.matchOps). */
+export function matchExporter(profile: MatchProfile, variant: VfioMatchVariant = MATCH_VARIANTS[profile], name = `vfio-pci:${profile}`): ExporterPlugin {
+  return vfioExporter(name, MATCH_DESCRIPTIONS[profile], { match: { variant, profile } });
 }
 
-export function bundledImporters(): ImporterPlugin[] {
-  return [dmaImporter, iommufdImporter, ...lifecycleBugImporters()];
+/** A lifecycle configuration for a mapping-type profile. */
+export function matchLifecycleConfig(profile: MatchProfile, route: MapType = 'THRU_HOST_BRIDGE', variant: VfioMatchVariant = MATCH_VARIANTS[profile]): LifecycleConfig {
+  return { exporter: matchExporter(profile, variant), importers: matchImporters(profile), devices: 2, route, profile };
 }
+
+export const bundledImporters = (): ImporterPlugin[] => [dmaImporter, iommufdImporter];
+
+/** Every faithful port `run` checks by default, of every kind. The importers are checked
+ *  through the exporters they serve (and as targets of their own when given by name). */
+export function bundledPlugins(): Plugin[] {
+  const faithful = <P extends { bugOf?: RuleId }>(xs: readonly P[]) => xs.filter((x) => !x.bugOf);
+  return [
+    vfioPci, nvgrace, matchExporter('rfc'), matchExporter('converter'), matchExporter('rfc', RFC_REVIEW_FIX, 'vfio-pci:rfc-review-fix'),
+    ...faithful(ROUTE_IMPLS).map((i): Plugin => ({ ...i, kind: 'route', description: 'drivers/pci/p2pdma.c (002 v8 01-04/11)', profiles: PROFILES })),
+    { ...PAL_CREATE, kind: 'pal', description: 'vfio_pci_core_feature_dma_buf validation and fill (002 v8 10/11)', profiles: PROFILES },
+    { ...V8_DMA_BUF_MAP, kind: 'conversion', description: 'dma_buf_map (002 v8 06/11)', profiles: profilesOfLimit(V8_DMA_BUF_MAP.limit) },
+    { ...MAINLINE_PHYS_VEC_TO_SGT, kind: 'conversion', description: 'dma_buf_phys_vec_to_sgt (drivers/dma-buf/dma-buf-mapping.c)', profiles: profilesOfLimit(MAINLINE_PHYS_VEC_TO_SGT.limit) },
+    { ...RFC_MATCH_CORE, kind: 'match', description: 'dma_buf_mapping_attach match-making (001 RFC 01-02/26)', profiles: PROFILES.filter((p) => spec(p).mappingTypes) },
+    { ...CORE_CONVERTERS, kind: 'converter', description: 'the core converters PAL to SGT and PAL to iommu_domain (004)', profiles: ['converter'] },
+  ];
+}
+
+/** Every bundled plugin by name: the faithful ports and their default importers. */
+export function bundledByName(): Map<string, Plugin> {
+  return new Map([...bundledPlugins(), ...bundledImporters()].map((p) => [p.name, p]));
+}
+
+/** The profiles whose segment limit a conversion follows. */
+export const profilesOfLimit = (limit: ConversionImpl['limit']): Profile[] => PROFILES.filter((p) => spec(p).segmentLimit === limit);
 export { dmaImporter, iommufdImporter };

@@ -1,13 +1,16 @@
 // The lifecycle as a fast-check model-based property (fc.commands +
 // fc.asyncModelRun): every generated command runs on the model and on the
-// implementation; a step that breaks a rule not explained by a documented
-// finding fails the run, and fast-check shrinks the command list.
+// implementation; a step that breaks a wanted rule not explained by a
+// documented finding fails the run, and fast-check shrinks the command list.
+// A documented finding met on the way is recorded (the commands that showed
+// it) and the run goes on: a known finding never ends a search.
 import fc from 'fast-check';
-import { initialState, step, type LcCmd, type LcState } from '../../models/lifecycle.ts';
+import { step, type LcCmd, type LcState } from '../../models/lifecycle.ts';
+import type { Profile } from '../../models/profiles.ts';
 import type { RuleId } from '../rules/registry.ts';
 import type { Violation } from '../rules/violation.ts';
 import { compareStep, opName, resolve, Real, type GenCmd, type LifecycleConfig } from './lifecycle.ts';
-import { genCmdArb } from '../gen/lifecycle.ts';
+import { genCmdArb, setupArb, type LcSetup } from '../gen/lifecycle.ts';
 
 export interface LcModel {
   state: LcState;
@@ -16,43 +19,59 @@ export interface LcModel {
   cmds: LcCmd[];
 }
 
-/** A documented finding of the faithful lifecycle ports (reports/FINDINGS.md). */
+/** A documented finding of a design's VFIO exporter (reports/FINDINGS.md): the profiles whose code has it,
+ *  and the exact behaviour (the command and the checker's evidence). It explains that behaviour in any
+ *  implementation checked under those profiles: a copy of the port keeps its known findings. */
 export interface LifecycleFinding {
   readonly id: string;
   readonly rule: RuleId;
-  readonly exporters: readonly string[];
+  readonly profiles: readonly Profile[];
   applies(c: LcCmd, v: Violation): boolean;
 }
 
 export const LIFECYCLE_FINDINGS: readonly LifecycleFinding[] = [
-  { id: 'cleanup-notifies-revoked', rule: 'REV-NOTIFY', exporters: ['vfio-pci', 'nvgrace-gpu', 'vfio-pci:rfc', 'vfio-pci:converter'], applies: (c) => c.op === 'event' && c.event === 'close' },
+  // L1: vfio_pci_dma_buf_cleanup() notifies a dma-buf that a revoke before it already revoked.
+  { id: 'cleanup-notifies-revoked', rule: 'REV-NOTIFY', profiles: ['v8', 'rfc', 'converter'], applies: (c, v) => c.op === 'event' && c.event === 'close' && v.evidence?.['model'] === 0 && v.evidence?.['port'] === 1 },
   // L2: the un-revoke's move_notify reaches an iommufd attachment that the revoke before it already revoked; a move without a revoke is not this finding.
-  { id: 'unrevoke-notifies-iommufd', rule: 'REV-IMPORTER', exporters: ['vfio-pci', 'nvgrace-gpu', 'vfio-pci:rfc', 'vfio-pci:converter'], applies: (_c, v) => v.evidence?.['afterRevoke'] === true },
+  { id: 'unrevoke-notifies-iommufd', rule: 'REV-IMPORTER', profiles: ['v8', 'rfc', 'converter'], applies: (_c, v) => v.evidence?.['afterRevoke'] === true },
   // reports/FINDINGS.md M2 (issue 6): the posted RFC 12/26 match_mapping asserts resv, which attach does not hold.
-  { id: 'rfc12-match-mapping-unlocked', rule: 'LOCK-RESV', exporters: ['vfio-pci:rfc', 'vfio-pci:converter'], applies: (c) => c.op === 'attach' },
+  { id: 'rfc12-match-mapping-unlocked', rule: 'LOCK-RESV', profiles: ['rfc', 'converter'], applies: (c, v) => c.op === 'attach' && String(v.evidence?.['site'] ?? '').includes('match_mapping') },
 ];
 
-/** Every bundled lifecycle bug is the v8 VFIO port with one change, so the
- *  port's documented findings are the bug variants' findings too. */
-function hasFindingsOf(f: LifecycleFinding, exporter: string): boolean {
-  return f.exporters.includes(exporter) || exporter.startsWith('bug:');
+/** The documented finding that explains a violation at command `c` under `profile` (null: none). */
+export function explainLc(profile: Profile | undefined, v: Violation, c: LcCmd | undefined): string | null {
+  if (c === undefined) return null;
+  return LIFECYCLE_FINDINGS.find((f) => f.rule === v.rule && f.profiles.includes(profile ?? 'v8') && f.applies(c, v))?.id ?? null;
 }
 
-export function unexplainedLc(exporter: string, violations: readonly Violation[], cmds: readonly LcCmd[]): Violation[] {
-  return violations.filter((v) => {
-    const c = v.step === undefined ? undefined : cmds[v.step];
-    return !LIFECYCLE_FINDINGS.some((f) => f.rule === v.rule && hasFindingsOf(f, exporter) && c !== undefined && f.applies(c, v));
-  });
+/** For each violation of a run of `cmds`, the finding explaining it (null: none). */
+export function explainAll(profile: Profile | undefined, violations: readonly Violation[], cmds: readonly LcCmd[]): (string | null)[] {
+  return violations.map((v) => explainLc(profile, v, v.step === undefined ? undefined : cmds[v.step]));
+}
+
+export function unexplainedLc(profile: Profile | undefined, violations: readonly Violation[], cmds: readonly LcCmd[]): Violation[] {
+  const by = explainAll(profile, violations, cmds);
+  return violations.filter((_, i) => by[i] === null);
 }
 
 export class LifecycleFailure extends Error {
-  constructor(readonly violations: Violation[], readonly cmds: LcCmd[]) {
+  /** `setup`: the run's generated configuration (lifecycle.ts lcInput writes both). */
+  constructor(readonly violations: Violation[], readonly cmds: LcCmd[], readonly setup?: LcSetup) {
     super(violations.map((v) => `${v.rule}: ${v.message}`).join('\n'));
   }
 }
 
+/** What a run met besides its failure: the first commands that showed each documented finding. */
+export type FindingLog = Map<string, { readonly cmds: LcCmd[]; readonly setup: LcSetup }>;
+
+/** Which violations fail a run (the wanted rules), and where documented findings are recorded. */
+export interface LcJudge {
+  readonly want: (v: Violation) => boolean;
+  readonly findings?: FindingLog;
+}
+
 class LcCommand implements fc.AsyncCommand<LcModel, Real, false> {
-  constructor(readonly g: GenCmd, readonly failOn?: RuleId, readonly findingsToo = false) {}
+  constructor(readonly g: GenCmd, readonly judge: LcJudge) {}
 
   check(m: Readonly<LcModel>): boolean {
     return resolve(this.g, m.state, m.stateAware) !== null;
@@ -66,9 +85,13 @@ class LcCommand implements fc.AsyncCommand<LcModel, Real, false> {
     m.state = next;
     m.steps++;
     m.cmds.push(c);
-    const candidates = this.findingsToo ? r.k.log.violations : unexplainedLc(r.cfg.exporter.name, r.k.log.violations, m.cmds);
-    const bad = candidates.filter((v) => !this.failOn || v.rule === this.failOn);
-    if (bad.length) throw new LifecycleFailure(bad, m.cmds);
+    const all = r.k.log.violations;
+    const by = explainAll(r.cfg.profile, all, m.cmds);
+    const bad = all.filter((v, i) => by[i] === null && this.judge.want(v));
+    by.forEach((id, i) => {
+      if (id !== null && this.judge.findings && !this.judge.findings.has(id) && this.judge.want(all[i]!)) this.judge.findings.set(id, { cmds: [...m.cmds], setup: r.setup });
+    });
+    if (bad.length) throw new LifecycleFailure(bad, m.cmds, r.setup);
   }
 
   toString(): string {
@@ -76,21 +99,23 @@ class LcCommand implements fc.AsyncCommand<LcModel, Real, false> {
   }
 }
 
-export function lcCommandsArb(maxCommands = 12, failOn?: RuleId, findingsToo = false): fc.Arbitrary<Iterable<fc.AsyncCommand<LcModel, Real, false>>> {
-  return fc.commands([genCmdArb.map((g) => new LcCommand(g, failOn, findingsToo))], { maxCommands, size: 'medium' });
+export function lcCommandsArb(maxCommands = 12, judge: LcJudge = { want: () => true }): fc.Arbitrary<Iterable<fc.AsyncCommand<LcModel, Real, false>>> {
+  return fc.commands([genCmdArb.map((g) => new LcCommand(g, judge))], { maxCommands, size: 'medium' });
 }
 
-/** The property: no unexplained violation (of `failOn`, when given) in any
- *  generated lifecycle; with findingsToo, documented findings fail it too. */
-export function lifecycleProperty(cfg: LifecycleConfig, opts: { stateAware?: boolean; maxCommands?: number; failOn?: RuleId; findingsToo?: boolean } = {}) {
-  return fc.asyncProperty(lcCommandsArb(opts.maxCommands, opts.failOn, opts.findingsToo), async (cmds) => {
-    await fc.asyncModelRun(lifecycleSetup(cfg, opts.stateAware), cmds);
+/** The property: no unexplained violation of a wanted rule in any generated lifecycle. */
+export function lifecycleProperty(cfg: LifecycleConfig, opts: { stateAware?: boolean; maxCommands?: number; judge?: LcJudge } = {}) {
+  return fc.asyncProperty(setupArb(cfg.profile), lcCommandsArb(opts.maxCommands, opts.judge), async (setup, cmds) => {
+    await fc.asyncModelRun(lifecycleSetup(cfg, opts.stateAware, setup), cmds);
   });
 }
 
 /** A fresh model and system for each run of generated commands (fc.asyncModelRun's setup). */
-export function lifecycleSetup(cfg: LifecycleConfig, stateAware = true): () => { model: LcModel; real: Real } {
-  return () => ({ model: { state: initialState(cfg.devices), stateAware, steps: 0, cmds: [] }, real: new Real(cfg) });
+export function lifecycleSetup(cfg: LifecycleConfig, stateAware = true, setup?: LcSetup): () => { model: LcModel; real: Real } {
+  return () => {
+    const real = new Real(cfg, setup);
+    return { model: { state: real.initialState(), stateAware, steps: 0, cmds: [] }, real };
+  };
 }
 
 /** The failing run of a property result, as resolved commands and violations. */

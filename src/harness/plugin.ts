@@ -1,9 +1,11 @@
-// The plugin API: what an exporter or importer under test provides. Hooks
-// mirror the kernel's (export/create, attach/detach, map/unmap, move/revoke
-// around device events, cleanup at close, release, the iommufd private
-// interconnect) and use only src/kernel services. The bundled
-// implementations (src/harness/bundled.ts) and every seeded bug are plugins
-// of this same interface; so is examples/plugins/gpu-exporter.ts.
+// The plugin API: what an implementation under test provides. Exporters and
+// importers have hooks that mirror the kernel's (export/create, attach/detach,
+// map/unmap, move/revoke around device events, cleanup at close, release, the
+// iommufd private interconnect); the component kinds are one kernel function
+// each (route, pal, conversion, match, converter). All use only src/kernel
+// services. The bundled implementations (src/harness/bundled.ts), every
+// seeded bug (src/bugs/index.ts) and a user's plugins are plugins of this
+// same interface, loaded, searched and judged the same way.
 import type { Result } from '../../models/errno.ts';
 import type { DeviceEvent, Importer } from '../../models/lifecycle.ts';
 import type { DmaBufRequest, NvgraceMemory, PhysVec } from '../../models/pal.ts';
@@ -13,7 +15,11 @@ import type { PageSize } from '../../models/u64.ts';
 import type { DmaBuf, DmaBufAttachment } from '../impl/dma-buf-core.ts';
 import type { DmaBufMatchCore, MatchDmaBufOps } from '../impl/dma-buf-match.ts';
 import type { Kernel } from '../kernel/kernel.ts';
-import type { RuleId } from '../rules/registry.ts';
+import type { ConversionImpl } from '../rules/conversion.ts';
+import type { ConverterImpl } from '../rules/match-convert.ts';
+import type { MatchImpl } from '../rules/match.ts';
+import type { PalImpl } from '../rules/pal.ts';
+import type { RouteImpl } from '../rules/route.ts';
 
 /** One device an exporter is probed on. */
 export interface DeviceConfig {
@@ -43,15 +49,14 @@ export interface ExporterDevice {
   matchOps?(core: DmaBufMatchCore, dmabuf: DmaBuf): MatchDmaBufOps;
 }
 
-export interface ExporterPlugin {
+export interface ExporterPlugin extends PluginBase {
   readonly kind: 'exporter';
-  readonly name: string;
-  readonly description: string;
-  readonly profiles: readonly Profile[];
-  /** Set on a seeded bug: the rule it breaks. */
-  readonly bugOf?: RuleId;
-  /** The bundled exporter whose code this one reuses (e.g. 'vfio-pci'): its documented findings apply here too. */
-  readonly basedOn?: string;
+  /** It exports a device's coherent memory regions (nvgrace-gpu, 002 v8 11/11) when the device
+   *  config has them (`DeviceConfig.nvgrace`); others are never probed on such devices. */
+  readonly deviceMemory?: boolean;
+  /** Its create() is VFIO_DEVICE_FEATURE_DMA_BUF (drivers/vfio/pci/vfio_pci_dmabuf.c): the create path
+   *  is then judged by models/pal.ts and one map by models/sgt.ts (the export part of the convert suite). */
+  readonly vfio?: boolean;
   probe(k: Kernel, cfg: DeviceConfig): ExporterDevice;
   /** Hot reset of a set of this exporter's devices (VFIO_DEVICE_PCI_HOT_RESET). */
   hotReset?(devices: readonly ExporterDevice[]): Promise<string>;
@@ -68,15 +73,61 @@ export interface ImporterAttachment {
   mapped(): boolean;
 }
 
-export interface ImporterPlugin {
+export interface ImporterPlugin extends PluginBase {
   readonly kind: 'importer';
-  readonly name: string;
-  readonly description: string;
   readonly importer: Importer;
-  readonly profiles: readonly Profile[];
-  readonly bugOf?: RuleId;
-  /** `route` is pci_p2pdma_map_type() from the exporting device to `dev`: the PCI topology's answer, which the harness knows. */
-  attach(k: Kernel, dmabuf: DmaBuf, exporter: ExporterDevice, opts: { p2p: boolean; dev: string; route: MapType }): Promise<Result<ImporterAttachment>>;
+  /** `route` is pci_p2pdma_map_type() from the exporting device to `dev`: the PCI topology's answer, which the harness knows.
+   *  `profile` is the design the run checks (models/profiles.ts). */
+  attach(k: Kernel, dmabuf: DmaBuf, exporter: ExporterDevice, opts: AttachOptions): Promise<Result<ImporterAttachment>>;
 }
 
-export type Plugin = ExporterPlugin | ImporterPlugin;
+/** What the harness tells an importer at attach. */
+export interface AttachOptions {
+  /** The importer allows peer-to-peer DMA (dma_buf_attach_ops.allow_peer2peer). */
+  readonly p2p: boolean;
+  /** The importing device's name. */
+  readonly dev: string;
+  /** pci_p2pdma_map_type() from the exporting device to `dev`. */
+  readonly route: MapType;
+  readonly profile: Profile;
+}
+
+/** What every plugin declares. */
+interface PluginBase {
+  readonly name: string;
+  readonly description: string;
+  /** The designs it follows (models/profiles.ts); it is checked under each. */
+  readonly profiles: readonly Profile[];
+}
+
+/** `pci_p2pdma_map_type()`, `pci_p2pdma_distance_many()` and provider set-up
+ *  (drivers/pci/p2pdma.c) on a topology: checked by the route suite (ROUTE-*). */
+export interface RoutePlugin extends PluginBase, Omit<RouteImpl, 'name' | 'bugOf'> {
+  readonly kind: 'route';
+}
+
+/** The VFIO create path, `VFIO_DEVICE_FEATURE_DMA_BUF` validation and PAL fill
+ *  (drivers/vfio/pci/vfio_pci_dmabuf.c, 002 v8 10/11): checked by the PAL suite (PAL-*). */
+export interface PalPlugin extends PluginBase, Omit<PalImpl, 'name' | 'bugOf'> {
+  readonly kind: 'pal';
+}
+
+/** PAL → SGT conversion and its free (`dma_buf_phys_vec_to_sgt` / `dma_buf_free_sgt`,
+ *  drivers/dma-buf/dma-buf-mapping.c; `dma_buf_map` in 002 v8 06/11): the conversion suite (LEN-*, DMA-*). */
+export interface ConversionPlugin extends PluginBase, Omit<ConversionImpl, 'name' | 'bugOf'> {
+  readonly kind: 'conversion';
+}
+
+/** The dma-buf match-making core (`dma_buf_mapping_attach`, 001 RFC 01–02/26): the match suite (MATCH-*). */
+export interface MatchPlugin extends PluginBase, Omit<MatchImpl, 'name' | 'bugOf'> {
+  readonly kind: 'match';
+}
+
+/** The core converters of the converter profile (004: PAL→SGT, PAL→iommu_domain): MATCH-CONVERT. */
+export interface ConverterPlugin extends PluginBase, Omit<ConverterImpl, 'name' | 'bugOf'> {
+  readonly kind: 'converter';
+}
+
+export type Plugin = ExporterPlugin | ImporterPlugin | RoutePlugin | PalPlugin | ConversionPlugin | MatchPlugin | ConverterPlugin;
+export type PluginKind = Plugin['kind'];
+export const PLUGIN_KINDS: readonly PluginKind[] = ['exporter', 'importer', 'route', 'pal', 'conversion', 'match', 'converter'];

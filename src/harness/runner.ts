@@ -8,13 +8,12 @@ import type { Profile } from '../../models/profiles.ts';
 import { REPORT_SCHEMA_VERSION, type Counterexample, type Report, type RuleResult, type ViolationRecord } from '../report/types.ts';
 import type { RuleId } from '../rules/registry.ts';
 import { jsonSafe } from '../rules/violation.ts';
-import type { Found, RunCounts, Target } from './suite.ts';
+import type { Found, RunCounts, SearchOptions, Target } from './suite.ts';
 
 export const TOOL_VERSION = '0.1.0';
-/** Searches per target and round: each looks for rules the earlier ones did not show. */
-const MAX_SEARCHES = 4;
-/** A seeded bug's own rule gets this many times the budget: some need 5+ specific steps. */
-export const OWN_RULE_FACTOR = 50;
+/** Searches per target and round: each looks for rules the earlier ones did not show, and the
+ *  round ends at the first search that shows nothing new. */
+const MAX_SEARCHES = 8;
 
 export interface BaselineEntry {
   readonly fingerprint: string;
@@ -52,6 +51,10 @@ export interface RunOptions {
   readonly bail: boolean;
   readonly replayCommand: (id: string) => string;
   readonly progress: (p: Progress) => void;
+  /** An observer (the bench): told when a rule first shows on a target, with the ms and fast-check runs its searches took so far. */
+  readonly onHit?: (target: string, rule: RuleId, ms: number, runs: number) => void;
+  /** Passed to every search: the bench's uniform baseline (stateAware: false). */
+  readonly search?: Pick<SearchOptions, 'stateAware'>;
 }
 
 function sha(s: string): string {
@@ -66,15 +69,12 @@ export function canonical(v: unknown): string {
 }
 
 /** A violation's identity across runs: rule + implementation + the canonical
- *  JSON of its shrunk input. Two kinds are identified by name instead, since
- *  any input showing them is the same finding: a documented finding
- *  (reports/FINDINGS.md, per rule; named after the implementation it was
- *  documented for, so a plugin based on it inherits it), and a seeded bug
- *  (whatever it breaks, it is meant to; the catalog test checks that it
- *  breaks its own rule). */
+ *  JSON of its shrunk input. A documented finding (reports/FINDINGS.md) is
+ *  identified by its id and rule instead, whatever the implementation and the
+ *  input that showed it: it is the known behaviour of the design's code, and a
+ *  copy of that code keeps it. */
 export function fingerprint(t: Target, rule: RuleId, explainedBy: string | null, input: unknown): string {
-  if (t.bugOf) return sha(`${t.name}|seeded-bug:${t.bugOf}`);
-  if (explainedBy) return sha(`${t.findingsOf ?? t.name}|${rule}|finding:${explainedBy}`);
+  if (explainedBy) return sha(`finding:${explainedBy}|${rule}`);
   return sha(`${t.name}|${rule}|${canonical(input)}`);
 }
 
@@ -137,8 +137,6 @@ export async function runConformance(opts: RunOptions): Promise<{ report: Report
   const targets = opts.targets.filter((t) => t.profiles.some((p) => opts.profiles.includes(p)));
   const hitsBy = new Map<string, Hit[]>();
   const runsBy = new Map<string, number>();
-  /** Seeded bugs whose own rule showed: their other rules were not searched. */
-  const ownOnly = new Set<string>();
   const deadline = opts.timeMs === undefined ? undefined : t0 + opts.timeMs;
 
   const searchTarget = async (t: Target, round: number) => {
@@ -150,20 +148,20 @@ export async function runConformance(opts: RunOptions): Promise<{ report: Report
     const skip = new Set<RuleId>([...hits.map((h) => h.rule), ...t.rules.filter((r) => opts.rules && !opts.rules.has(r))]);
     // The runs fast-check made, to the failure or the whole budget (not the budget given).
     const observe = (d: RunCounts) => runsBy.set(t.name, (runsBy.get(t.name) ?? 0) + d.numRuns);
-    const add = (found: Found | null): boolean => {
-      const fresh = found ? hitsOf(found, opts.rules).filter((h) => !skip.has(h.rule)) : [];
-      for (const h of fresh) skip.add(h.rule);
+    const add = (found: readonly Found[]): boolean => {
+      const fresh = found.flatMap((f) => hitsOf(f, opts.rules)).filter((h) => !skip.has(h.rule));
+      for (const h of fresh) {
+        skip.add(h.rule);
+        opts.onHit?.(t.name, h.rule, performance.now() - ts, runsBy.get(t.name) ?? 0);
+      }
       hits.push(...fresh);
       return fresh.length > 0;
     };
-    // A seeded bug: its own rule first, with a deeper budget; once shown, the rest is collateral.
-    const own = t.bugOf !== undefined && !skip.has(t.bugOf) ? t.bugOf : undefined;
-    const ownFound = own !== undefined && add(await t.search(opts.seed + round * 1000, opts.runs * OWN_RULE_FACTOR, new Set(t.rules.filter((r) => r !== own)), { observe }));
-    if (ownFound) ownOnly.add(t.name);
-    else ownOnly.delete(t.name); // a later round (--time) searches the other rules too
-    for (let i = 0; !ownFound && i < MAX_SEARCHES && skip.size < t.rules.length; i++) {
-      const found = await t.search(opts.seed + round * 1000 + i, opts.runs, skip, { observe });
-      if (!add(found)) break;
+    // Every search goes on past documented findings (recorded, once per finding) to the other rules.
+    for (let i = 0; i < MAX_SEARCHES && skip.size < t.rules.length; i++) {
+      const s = await t.search(opts.seed + round * 1000 + i, opts.runs, skip, { observe, ...opts.search });
+      for (const f of s.findings) hits.push(...hitsOf(f, opts.rules).filter((h) => h.found.explainedBy[h.index] !== null && !hits.some((x) => x.found.explainedBy[x.index] === h.found.explainedBy[h.index] && x.rule === h.rule)));
+      if (!add(s.failures)) break;
     }
     hits.push(...regressions);
     hitsBy.set(t.name, hits);
@@ -177,7 +175,8 @@ export async function runConformance(opts: RunOptions): Promise<{ report: Report
   };
 
   const profileOf = (t: Target): Profile => t.profiles.find((p) => opts.profiles.includes(p))!;
-  const isNew = (t: Target, h: Hit) => !known.has(fingerprint(t, h.rule, h.found.explainedBy[h.index] ?? null, h.found.counterexample.input));
+  const isKnown = (t: Target, h: Hit) => (h.found.explainedBy[h.index] ?? null) !== null || known.has(fingerprint(t, h.rule, null, h.found.counterexample.input));
+  const isNew = (t: Target, h: Hit) => !isKnown(t, h);
   const tell = (t: Target, done: number, total: number, label = t.name) => {
     const seen = targets.map((x) => ({ x, hits: [...new Map((hitsBy.get(x.name) ?? []).map((h) => [h.rule, h])).values()] }));
     const runs = [...runsBy.values()].reduce((a, b) => a + b, 0);
@@ -195,7 +194,7 @@ export async function runConformance(opts: RunOptions): Promise<{ report: Report
   }
 
   if (opts.exhaustive !== undefined) {
-    for (const t of targets.filter((x) => x.explore && !x.bugOf)) {
+    for (const t of targets.filter((x) => x.explore)) {
       const r = await t.explore!(opts.exhaustive);
       const hits = hitsBy.get(t.name) ?? [];
       for (const input of r.inputs.slice(0, 4)) hits.push(...hitsOf(await t.replay(input), opts.rules).filter((h) => !hits.some((x) => x.rule === h.rule)));
@@ -209,8 +208,7 @@ export async function runConformance(opts: RunOptions): Promise<{ report: Report
     const profile = t.profiles.find((p) => opts.profiles.includes(p))!;
     // A checker may report a rule outside the target's list (a lifecycle step that leaks a DMA mapping): it is reported too.
     for (const rule of [...new Set([...t.rules, ...hits.map((h) => h.rule)])]) {
-      const unsearched = ownOnly.has(t.name) && rule !== t.bugOf && !hits.some((h) => h.rule === rule);
-      if ((opts.rules && !opts.rules.has(rule)) || unsearched) {
+      if (opts.rules && !opts.rules.has(rule)) {
         results.push({ implementation: t.name, profile, rule, runs: 0, status: 'not-applicable', violations: [] });
         continue;
       }
@@ -224,11 +222,11 @@ export async function runConformance(opts: RunOptions): Promise<{ report: Report
         if (fps.has(fp)) continue;
         fps.add(fp);
         const id = `${t.name}/${rule}/${ids.length}`;
-        const isKnown = known.has(fp);
+        const isKnown = explained !== null || known.has(fp);
         allKnown &&= isKnown;
         if (!isKnown) newCount++;
         ids.push(id);
-        records.push({ id, rule, implementation: t.name, profile, message: v.message, evidence: jsonSafe(v.evidence ?? {}), fingerprint: fp, replay: opts.replayCommand(id), known: isKnown, counterexample: focus(h.found.counterexample, rule, v.step) });
+        records.push({ id, rule, implementation: t.name, profile, ...(explained ? { finding: explained } : {}), message: v.message, evidence: jsonSafe(v.evidence ?? {}), fingerprint: fp, replay: opts.replayCommand(id), known: isKnown, counterexample: focus(h.found.counterexample, rule, v.step) });
       }
       results.push({ implementation: t.name, profile, rule, runs: runsBy.get(t.name) ?? 0, status: ids.length === 0 ? 'pass' : allKnown ? 'known' : 'violation', violations: ids });
     }
@@ -254,16 +252,11 @@ export async function runConformance(opts: RunOptions): Promise<{ report: Report
   return { report, newCount };
 }
 
-/** The baseline that accepts every violation of a report, every documented
- *  finding of the targets and every seeded bug, whether this run hit them or not. */
-export function baselineOf(report: Report, targets: readonly Target[] = []): Baseline {
+/** The baseline that accepts every violation of a report. Documented findings need no entry:
+ *  they are known by their id (reports/FINDINGS.md) wherever they show. */
+export function baselineOf(report: Report): Baseline {
   const findings = new Map<string, BaselineEntry>();
-  const add = (e: BaselineEntry) => findings.has(e.fingerprint) || findings.set(e.fingerprint, e);
-  for (const t of targets) {
-    if (t.bugOf) add({ fingerprint: fingerprint(t, t.bugOf, null, null), implementation: t.name, rule: t.bugOf, why: `seeded bug (src/bugs/): breaks ${t.bugOf} on purpose; anything else it breaks is collateral` });
-    else for (const f of t.findings) for (const rule of f.rules) add({ fingerprint: fingerprint(t, rule, f.id, null), implementation: t.name, rule, why: `documented finding ${f.id} (reports/FINDINGS.md)` });
-  }
-  for (const v of report.violations) add({ fingerprint: v.fingerprint, implementation: v.implementation, rule: v.rule, why: v.message });
+  for (const v of report.violations) if (!v.finding && !findings.has(v.fingerprint)) findings.set(v.fingerprint, { fingerprint: v.fingerprint, implementation: v.implementation, rule: v.rule, why: v.message });
   return { version: 1, findings: [...findings.values()] };
 }
 

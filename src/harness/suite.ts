@@ -9,7 +9,7 @@ import { hex } from '../../models/u64.ts';
 import type { Counterexample } from '../report/types.ts';
 import { RULES, type RuleFamily, type RuleId } from '../rules/registry.ts';
 import type { Violation } from '../rules/violation.ts';
-import type { ExporterPlugin, ImporterPlugin } from './plugin.ts';
+import type { Plugin, PluginKind } from './plugin.ts';
 
 export type SuiteId = Counterexample['suite'];
 
@@ -21,25 +21,28 @@ export interface Found {
   readonly explainedBy: readonly (string | null)[];
 }
 
-/** A documented finding an implementation carries (reports/FINDINGS.md). */
-export interface TargetFinding {
-  readonly id: string;
-  readonly rules: readonly RuleId[];
+/** What one search found: the shrunk failure on a rule no documented finding
+ *  explains (none when the budget passed; one per suite part at most), and one
+ *  input for each documented finding met on the way (recorded, never a reason to stop). */
+export interface Search {
+  readonly failures: readonly Found[];
+  readonly findings: readonly Found[];
 }
 
+/** One implementation under one profile, bound to the suites that check what it provides.
+ *  Bundled ports, seeded bugs and a user's plugins all become targets the same way. */
 export interface Target {
+  /** The implementation as the report names it: the plugin's name, `:profile` past its first profile. */
   readonly name: string;
   readonly suite: SuiteId;
-  readonly kind: 'exporter' | 'importer' | 'core' | 'bug';
+  /** Which check of the suite this is (lifecycle, pal, map, conversion, route, match, cleaned, converter):
+   *  a plugin checked by several parts gets one target that runs them all, inputs tagged with the part. */
+  readonly part: string;
+  readonly kind: PluginKind;
   readonly profiles: readonly Profile[];
   readonly rules: readonly RuleId[];
-  /** Set on a seeded bug: the rule it breaks. */
-  readonly bugOf?: RuleId;
-  readonly findings: readonly TargetFinding[];
-  /** Whose documented findings these are when not this target's own (a plugin `basedOn` a bundled exporter). */
-  readonly findingsOf?: string;
-  /** Search with this seed and budget; `skip` are rules already found (not searched for again). */
-  search(seed: number, runs: number, skip: ReadonlySet<RuleId>, opts?: SearchOptions): Promise<Found | null>;
+  /** Search with this seed and budget; `skip` are rules already found (a hit on them does not fail a run). */
+  search(seed: number, runs: number, skip: ReadonlySet<RuleId>, opts?: SearchOptions): Promise<Search>;
   /** Re-run a counterexample's input exactly. */
   replay(input: unknown): Promise<Found>;
   /** Bounded exhaustive exploration to depth k (--exhaustive K): states seen and the inputs that break a rule. */
@@ -58,18 +61,13 @@ export interface SearchOptions {
   readonly stateAware?: boolean;
 }
 
-/** User plugins replace the bundled exporters or importers of the suites that drive plugins. */
-export interface PluginSet {
-  readonly exporters?: readonly ExporterPlugin[];
-  readonly importers?: readonly ImporterPlugin[];
-}
-
 export interface Suite {
   readonly id: SuiteId;
   /** Every rule some target of this suite checks. */
   readonly rules: readonly RuleId[];
-  /** The implementations it checks: bundled ones, or the user's plugins where the suite drives plugins. */
-  targets(plugins?: PluginSet): Target[];
+  /** The targets of one plugin (none when the suite checks nothing it provides); `others` are the
+   *  plugins given with it (an importer is checked against the exporter given beside it). */
+  targets(plugin: Plugin, others: readonly Plugin[]): Target[];
 }
 
 export function family(f: RuleFamily): RuleId[] {
@@ -85,11 +83,31 @@ export function fromInput<T>(v: unknown): T {
   return JSON.parse(JSON.stringify(v), (_k, x: unknown) => (x && typeof x === 'object' && '$u64' in x ? BigInt((x as { $u64: string }).$u64) : x)) as T;
 }
 
-/** fc.check on "no bad input": the shrunk counterexample, or null when the budget passes. */
-export async function searchWith<T>(arb: fc.Arbitrary<T>, seed: number, runs: number, bad: (x: T) => Promise<boolean> | boolean, observe?: SearchOptions['observe']): Promise<T | null> {
-  const out = await fc.check(fc.asyncProperty(arb, async (x) => !(await bad(x))), { seed, numRuns: runs });
+/** A judged input: its violations, and the documented finding explaining each (null: unexplained). */
+export interface Judged {
+  readonly violations: readonly Violation[];
+  readonly explainedBy: readonly (string | null)[];
+}
+
+/** fc.check on "no unexplained violation of a wanted rule": the shrunk failing input (or null),
+ *  and the first input that showed each documented finding, met along the way. */
+export async function searchCases<T>(arb: fc.Arbitrary<T>, seed: number, runs: number, want: (v: Violation) => boolean, judge: (x: T) => Promise<Judged> | Judged, observe?: SearchOptions['observe']): Promise<{ failure: T | null; findings: T[] }> {
+  const findings = new Map<string, T>();
+  const out = await fc.check(fc.asyncProperty(arb, async (x) => {
+    const j = await judge(x);
+    j.explainedBy.forEach((id, i) => {
+      if (id !== null && !findings.has(id) && want(j.violations[i]!)) findings.set(id, x);
+    });
+    return !j.violations.some((v, i) => j.explainedBy[i] === null && want(v));
+  }), { seed, numRuns: runs });
   observe?.(out);
-  return out.failed ? out.counterexample![0] : null;
+  return { failure: out.failed ? out.counterexample![0] : null, findings: [...findings.values()] };
+}
+
+/** A search over judged inputs, described as Found by `found`. */
+export async function searchFound<T>(arb: fc.Arbitrary<T>, seed: number, runs: number, want: (v: Violation) => boolean, judge: (x: T) => Promise<Judged> | Judged, found: (x: T) => Promise<Found> | Found, observe?: SearchOptions['observe']): Promise<Search> {
+  const r = await searchCases(arb, seed, runs, want, judge, observe);
+  return { failures: r.failure === null ? [] : [await found(r.failure)], findings: await Promise.all(r.findings.map(found)) };
 }
 
 /** Does a violation's rule still need searching: one of the target's rules, not found yet? */

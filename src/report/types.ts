@@ -3,6 +3,7 @@
 // src/report/report.schema.json in step.
 import type { Profile } from '../../models/profiles.ts';
 import type { RuleId } from '../rules/registry.ts';
+import type { PluginKind } from '../harness/plugin.ts';
 
 export const REPORT_SCHEMA_VERSION = 1;
 
@@ -53,6 +54,8 @@ export interface ViolationRecord {
   readonly rule: RuleId;
   readonly implementation: string;
   readonly profile: Profile;
+  /** The documented finding (reports/FINDINGS.md) this violation is, when it is one: known whatever the implementation. */
+  readonly finding?: string;
   readonly message: string;
   readonly evidence: unknown;
   /** Stable fingerprint of the shrunk counterexample (rule + impl + input). */
@@ -81,7 +84,7 @@ export interface Report {
   readonly seed: number;
   readonly profiles: readonly Profile[];
   readonly budget: { readonly runs: number; readonly timeMs?: number; readonly exhaustive?: number };
-  readonly implementations: readonly { readonly name: string; readonly kind: 'exporter' | 'importer' | 'core' | 'bug'; readonly profiles: readonly Profile[] }[];
+  readonly implementations: readonly { readonly name: string; readonly kind: PluginKind; readonly profiles: readonly Profile[] }[];
   readonly summary: { readonly checks: number; readonly violations: number; readonly known: number; readonly new: number };
   readonly results: readonly RuleResult[];
   readonly violations: readonly ViolationRecord[];

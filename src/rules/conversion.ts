@@ -77,8 +77,11 @@ function liveAudit(k: ConversionKernel, when: string, leakRule: 'DMA-UNWIND' | '
   if (others.length) k.log.report('DMA-UNWIND', `${others.map((o) => o.kind).join(', ')} still allocated ${when}`, { kind: 'object-leak' });
 }
 
+/** What the table checks read: the case, the log, the DMA API (a ConversionKernel, or a lifecycle kernel with its case). */
+export type TableKernel = Pick<ConversionKernel, 'c' | 'log' | 'dma'>;
+
 /** LEN-* and DMA-IOVA on a table that was returned. */
-function checkTable(k: ConversionKernel, d: DmaBufDma, exp: Result<Conversion>, limit: SegmentLimit): { addr: U64; len: U64 }[] {
+export function checkTable(k: TableKernel, d: DmaBufDma, exp: Result<Conversion>, limit: SegmentLimit): { addr: U64; len: U64 }[] {
   const { c, log } = k;
   const sgt = d.sgt;
   const segs = (sgt.sgl ?? []).map((s) => ({ addr: s.dma_address, len: s.dma_length }));
@@ -104,7 +107,7 @@ function checkTable(k: ConversionKernel, d: DmaBufDma, exp: Result<Conversion>, 
   return segs;
 }
 
-function checkIova(k: ConversionKernel, d: DmaBufDma, phys: readonly PhysVec[]): void {
+function checkIova(k: TableKernel, d: DmaBufDma, phys: readonly PhysVec[]): void {
   const alloc = k.dma.iovas.get(d.state!.value.alloc);
   if (!alloc) return;
   const want = iovaLinks(phys);

@@ -4,10 +4,6 @@ import { resultTag, type Result } from '../../models/errno.ts';
 import { exportedMemory, vfioDmaBufCreate, type DmaBufRequest, type Pal, type VfioDeviceView } from '../../models/pal.ts';
 import { hex } from '../../models/u64.ts';
 import { vfioDmaBufPhysFromRequest } from '../impl/vfio/dmabuf_phys.ts';
-import { palFillNoStart } from '../bugs/pal-fill-no-start.ts';
-import { palInputNoSwiotlb } from '../bugs/pal-input-no-swiotlb.ts';
-import { palListFirstOnly } from '../bugs/pal-list-first-only.ts';
-import { palSizeU32 } from '../bugs/pal-size-u32.ts';
 import type { RuleId } from './registry.ts';
 import type { ViolationLog } from './violation.ts';
 
@@ -17,10 +13,8 @@ export interface PalImpl {
   create(view: VfioDeviceView, req: DmaBufRequest): Result<Pal>;
 }
 
-export const PAL_IMPLS: readonly PalImpl[] = [
-  { name: 'vfio_pci_core_feature_dma_buf', create: (v, r) => vfioDmaBufPhysFromRequest(v, r) },
-  palInputNoSwiotlb, palFillNoStart, palSizeU32, palListFirstOnly,
-];
+/** The faithful create path (002 v8 10/11). */
+export const PAL_CREATE: PalImpl = { name: 'vfio_pci_core_feature_dma_buf', create: (v, r) => vfioDmaBufPhysFromRequest(v, r) };
 
 export function checkPal(impl: PalImpl, view: VfioDeviceView, req: DmaBufRequest, log: ViolationLog): void {
   const model = vfioDmaBufCreate(view, req);

@@ -1,15 +1,17 @@
 // The route suite: pci_p2pdma_map_type / distance / bus address / providers
-// of each p2pdma implementation (the port and its seeded bugs) against
-// models/pci on generated topologies (checkTopology).
+// of each p2pdma implementation (the ports, their seeded bugs, a user's route
+// plugin) against models/pci on generated topologies (checkTopology), under
+// the routing variant the implementation says it follows (RouteImpl.routing).
 import fc from 'fast-check';
 import { parseTopology, topologyToJson } from '../../../models/pci/load.ts';
 import type { Topology } from '../../../models/pci/topology.ts';
 import { topologyWithPairsArb } from '../../gen/topology.ts';
 import type { Step } from '../../report/types.ts';
 import type { RuleId } from '../../rules/registry.ts';
-import { checkTopology, ROUTE_IMPLS, RouteBench, type RouteImpl } from '../../rules/route.ts';
+import { checkTopology, RouteBench, type RouteImpl } from '../../rules/route.ts';
+import type { RoutePlugin } from '../plugin.ts';
 import { ViolationLog } from '../../rules/violation.ts';
-import { fromInput, searchWith, toInput, wanted, type Found, type Suite, type Target } from '../suite.ts';
+import { fromInput, searchFound, toInput, wanted, type Found, type Judged, type Suite, type Target } from '../suite.ts';
 
 const ROUTE_RULES: RuleId[] = ['ROUTE-MAPTYPE', 'ROUTE-DIST', 'ROUTE-BUSADDR', 'ROUTE-PROVIDER'];
 
@@ -21,7 +23,7 @@ interface RouteInput {
 
 function violations(impl: RouteImpl, i: RouteInput): ViolationLog {
   const log = new ViolationLog();
-  checkTopology(new RouteBench(i.topology, impl.create), i.pairs, log, i.offsets);
+  checkTopology(new RouteBench(i.topology, impl.create, impl.routing), i.pairs, log, i.offsets);
   return log;
 }
 
@@ -36,7 +38,7 @@ function found(impl: RouteImpl, input: RouteInput): Found {
   });
   const failing = Math.max(0, steps.findIndex((s) => s.rule));
   const [provider, client] = input.pairs[failing] ?? input.pairs[0]!;
-  const model = new RouteBench(input.topology).calc(provider, client);
+  const model = new RouteBench(input.topology, undefined, impl.routing).calc(provider, client);
   const topology = topologyToJson(input.topology);
   return {
     violations: log.violations,
@@ -55,15 +57,17 @@ function decode(input: unknown): RouteInput {
 const inputArb = fc.tuple(topologyWithPairsArb(), fc.array(fc.bigInt({ min: 0n, max: (1n << 40n) - 1n }), { minLength: 1, maxLength: 3 }))
   .map(([{ topology, pairs }, offsets]): RouteInput => ({ topology, pairs, offsets }));
 
-function routeTarget(impl: RouteImpl): Target {
+function routeTarget(p: RoutePlugin): Target {
+  const impl: RouteImpl = { ...p };
+  const judge = (i: RouteInput): Judged => {
+    const vs = violations(impl, i).violations;
+    return { violations: vs, explainedBy: vs.map(() => null) };
+  };
   return {
-    name: impl.name, suite: 'route', kind: impl.bugOf ? 'bug' : 'core', profiles: ['v8', 'rfc', 'converter'], rules: ROUTE_RULES, findings: [], ...(impl.bugOf ? { bugOf: impl.bugOf } : {}),
-    async search(seed, runs, skip, opts) {
-      const hit = await searchWith(inputArb, seed, runs, (i) => violations(impl, i).violations.some(wanted(ROUTE_RULES, skip)), opts?.observe);
-      return hit ? found(impl, hit) : null;
-    },
+    name: p.name, suite: 'route', part: 'route', kind: p.kind, profiles: p.profiles, rules: ROUTE_RULES,
+    search: (seed, runs, skip, opts) => searchFound(inputArb, seed, runs, wanted(ROUTE_RULES, skip), judge, (i) => found(impl, i), opts?.observe),
     replay: async (input) => found(impl, decode(input)),
   };
 }
 
-export const routeSuite: Suite = { id: 'route', rules: ROUTE_RULES, targets: (plugins) => (plugins ? [] : ROUTE_IMPLS.map(routeTarget)) };
+export const routeSuite: Suite = { id: 'route', rules: ROUTE_RULES, targets: (p) => (p.kind === 'route' ? [routeTarget(p)] : []) };

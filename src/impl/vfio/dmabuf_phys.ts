@@ -64,14 +64,18 @@ export function validate_dmabuf_input(dma_ranges: readonly DmaRange[], pageSize:
   return ok(length);
 }
 
-/** The driver-specific steps of the create path (a seeded bug swaps one). */
+/** The steps of the create path, one decision each: the seams a one-line variant swaps (a seeded bug, a user's plugin). */
 export interface CreateOps {
+  /** `region_index >= VFIO_PCI_ROM_REGION_INDEX` gives -ENODEV: false for those. */
+  readonly region_index_valid: (region_index: number) => boolean;
   readonly validate_dmabuf_input: (dma_ranges: readonly DmaRange[], pageSize: PageSize) => Result<U64>;
   readonly get_dmabuf_phys: GetDmabufPhys;
 }
 
+const vfio_pci_region_index_valid = (region_index: number): boolean => region_index < VFIO_PCI_ROM_REGION_INDEX;
+
 export function createOps(dev: VfioDeviceView): CreateOps {
-  return { validate_dmabuf_input, get_dmabuf_phys: dev.nvgrace ? nvgrace_get_dmabuf_phys : vfio_pci_core_get_dmabuf_phys };
+  return { region_index_valid: vfio_pci_region_index_valid, validate_dmabuf_input, get_dmabuf_phys: dev.nvgrace ? nvgrace_get_dmabuf_phys : vfio_pci_core_get_dmabuf_phys };
 }
 
 /** vfio_pci_core_feature_dma_buf() from its first check to
@@ -79,7 +83,7 @@ export function createOps(dev: VfioDeviceView): CreateOps {
 export function vfioDmaBufPhysFromRequest(dev: VfioDeviceView, req: DmaBufRequest, ops: CreateOps = createOps(dev)): Result<Pal> {
   if (!dev.hasGetDmabufPhys) return err('-EOPNOTSUPP');
   if (!req.nrRanges || req.flags) return err('-EINVAL');
-  if (req.regionIndex >= VFIO_PCI_ROM_REGION_INDEX) return err('-ENODEV');
+  if (!ops.region_index_valid(req.regionIndex)) return err('-ENODEV');
   if (req.ranges.length < req.nrRanges) return err('-EFAULT'); // memdup_array_user
   const dma_ranges = req.ranges.slice(0, req.nrRanges);
   const length = ops.validate_dmabuf_input(dma_ranges, dev.pageSize);
