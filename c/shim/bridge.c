@@ -10,9 +10,21 @@
  * the runner still sees every call, in order. Strings (file names, the
  * size expression of an allocation, a WARN condition) are sent once and
  * named by id afterwards.
+ *
+ * Requests on channel 0 run on the main thread (the conversion unit: one
+ * call at a time, no nesting). Requests on channels 1.. run on a worker
+ * thread each (the exporter unit): a worker waits in a service call while
+ * the runner awaits a lock, and meanwhile another request (a nested one, the
+ * release an fput ran, or a racing operation) runs on another worker. The
+ * runner answers one call at a time, so exactly one thread runs kernel code
+ * at any moment: they share the unit's memory as kernel threads share the
+ * kernel's. The main thread reads every runner message and hands it to its
+ * channel; each message to a channel starts the output file anew.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,6 +43,8 @@ static size_t out_len;
 static int in_nonblock = -1;
 
 static off_t out_off;
+/* Worker threads started (channels 1..): the main thread then blocks on reads instead of spinning. */
+static atomic_uint nworkers;
 
 /* Messages go to a regular file (fd 3, on tmpfs) at increasing offsets: the
  * runner polls it with plain reads, which cost far less than waking a process
@@ -79,9 +93,9 @@ static void read_exact(void *dst, size_t n)
 	bool timed = false;
 
 	while (n) {
-		ssize_t r = in_nonblock >= 0 ? read(in_nonblock, p, n) : -1;
+		ssize_t r = in_nonblock >= 0 && !atomic_load(&nworkers) ? read(in_nonblock, p, n) : read(IN_FD, p, n);
 
-		if (r < 0 && in_nonblock >= 0 && errno == EAGAIN) {
+		if (r < 0 && in_nonblock >= 0 && errno == EAGAIN && !atomic_load(&nworkers)) {
 			if (!timed) {
 				clock_gettime(CLOCK_MONOTONIC, &t0);
 				timed = true;
@@ -154,10 +168,114 @@ void kshim_send(enum kshim_op op, struct kshim_site at, const u64 *args, u64 nar
 	put_words(args, nargs);
 }
 
+/* ---- channels: one worker thread each ----------------------------------- */
+#define MAX_CHANS 64
+
+struct chan {
+	pthread_t th;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	atomic_uint seq;
+	unsigned int seen;
+	bool sleeping;
+	u64 op;
+	u64 *args;
+	u64 nargs;
+	u64 cap;
+	u64 reply[2];
+};
+
+static struct chan chans[MAX_CHANS];
+static __thread struct chan *cur_chan;
+
+/* Wait for the next message to this channel: spin briefly (the runner answers
+ * within microseconds), then sleep until the main thread signals. */
+static void chan_wait(struct chan *c)
+{
+	struct timespec t0, t;
+	unsigned int i;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0;; i++) {
+		if (atomic_load_explicit(&c->seq, memory_order_acquire) != c->seen)
+			break;
+		if ((i & 255) == 0) {
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > 500000L) {
+				pthread_mutex_lock(&c->mu);
+				c->sleeping = true;
+				while (atomic_load_explicit(&c->seq, memory_order_acquire) == c->seen)
+					pthread_cond_wait(&c->cv, &c->mu);
+				c->sleeping = false;
+				pthread_mutex_unlock(&c->mu);
+				break;
+			}
+		}
+	}
+	c->seen++;
+}
+
+static void *chan_main(void *arg)
+{
+	struct chan *c = arg;
+
+	cur_chan = c;
+	for (;;) {
+		chan_wait(c);
+		if (c->op == KSHIM_REQ_QUIT)
+			break;
+		kshim_unit_request(c->op, c->args, c->nargs);
+	}
+	return NULL;
+}
+
+/* The main thread: deliver a message (a request, or the reply to a call) to channel n. */
+static void chan_deliver(u64 n, u64 op, u64 nargs)
+{
+	struct chan *c = &chans[n];
+
+	if (op == KSHIM_REQ_REPLY) {
+		if (nargs != 2)
+			_exit(5);
+		read_exact(c->reply, sizeof(c->reply));
+	} else {
+		if (nargs > c->cap) {
+			c->cap = nargs;
+			c->args = realloc(c->args, nargs * sizeof(u64));
+			if (!c->args)
+				_exit(4);
+		}
+		read_exact(c->args, nargs * sizeof(u64));
+		c->op = op;
+		c->nargs = nargs;
+	}
+	out_off = 0;
+	if (!c->started) {
+		pthread_mutex_init(&c->mu, NULL);
+		pthread_cond_init(&c->cv, NULL);
+		c->started = true;
+		atomic_fetch_add(&nworkers, 1);
+		if (pthread_create(&c->th, NULL, chan_main, c))
+			_exit(6);
+	}
+	pthread_mutex_lock(&c->mu);
+	atomic_fetch_add_explicit(&c->seq, 1, memory_order_release);
+	if (c->sleeping)
+		pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
 void kshim_call(enum kshim_op op, struct kshim_site at, const u64 *args, u64 nargs, u64 reply[2])
 {
 	kshim_send(op, at, args, nargs);
 	flush_out();
+	if (cur_chan) {
+		chan_wait(cur_chan);
+		reply[0] = cur_chan->reply[0];
+		reply[1] = cur_chan->reply[1];
+		return;
+	}
 	read_exact(reply, 2 * sizeof(u64));
 }
 
@@ -208,6 +326,12 @@ int main(int argc, char **argv)
 	in_nonblock = open("/dev/fd/4", O_RDONLY | O_NONBLOCK);
 	for (;;) {
 		read_exact(hdr, sizeof(hdr));
+		if (hdr[0] >> 16) {
+			if ((hdr[0] >> 16) >= MAX_CHANS)
+				_exit(5);
+			chan_deliver(hdr[0] >> 16, hdr[0] & 0xffff, hdr[1]);
+			continue;
+		}
 		if (hdr[1] > cap) {
 			cap = hdr[1];
 			args = realloc(args, cap * sizeof(u64));

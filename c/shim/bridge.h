@@ -25,6 +25,21 @@ enum kshim_op {
 	KSHIM_OP_UNMAP_PHYS = 16,
 	KSHIM_OP_WARN = 17,
 	KSHIM_OP_NULL_SG = 18,
+	/* the exporter unit's services (all R) */
+	KSHIM_OP_DOWN_WRITE = 19,
+	KSHIM_OP_UP_WRITE = 20,
+	KSHIM_OP_ASSERT_WRITE = 21,
+	KSHIM_OP_RESV_LOCK = 22,
+	KSHIM_OP_RESV_UNLOCK = 23,
+	KSHIM_OP_GET_FILE_ACTIVE = 24,
+	KSHIM_OP_FPUT = 25,
+	KSHIM_OP_EXPORT = 26,
+	KSHIM_OP_DMA_BUF_FD = 27,
+	KSHIM_OP_MOVE_NOTIFY = 28,
+	KSHIM_OP_REG_TRYGET = 29,
+	KSHIM_OP_REG_PUT = 30,
+	KSHIM_OP_MEM_ENABLED = 31,
+	KSHIM_OP_PROVIDER = 33,
 	/* unit -> runner: the end of a request */
 	KSHIM_OP_DONE = 32,
 };
@@ -34,6 +49,21 @@ enum kshim_req {
 	KSHIM_REQ_QUIT = 1,
 	KSHIM_REQ_CONV_MAP = 2,
 	KSHIM_REQ_CONV_UNMAP = 3,
+	/* the exporter unit (c/units/exporter.c), on channels 1.. */
+	KSHIM_REQ_EXP_PROBE = 16,
+	KSHIM_REQ_EXP_CREATE = 17,
+	KSHIM_REQ_EXP_MOVE = 18,
+	KSHIM_REQ_EXP_CLEANUP = 19,
+	KSHIM_REQ_EXP_ATTACH = 20,
+	KSHIM_REQ_EXP_MAP = 21,
+	KSHIM_REQ_EXP_UNMAP = 22,
+	KSHIM_REQ_EXP_RELEASE = 23,
+	KSHIM_REQ_EXP_REVOKED = 24,
+	KSHIM_REQ_EXP_IOMMUFD_MAP = 25,
+	KSHIM_REQ_EXP_UNBIND = 26,
+	KSHIM_REQ_EXP_FREE_DMABUF = 27,
+	/* the reply to a worker's service call: header op | channel << 16 */
+	KSHIM_REQ_REPLY = 0xff,
 };
 
 void kshim_send(enum kshim_op op, struct kshim_site at, const u64 *args, u64 nargs);

@@ -94,7 +94,7 @@ void kshim_warn(struct kshim_site at, const char *cond)
 
 void kshim_dma_resv_assert_held(struct dma_resv *resv, struct kshim_site at)
 {
-	u64 arg = P(resv);
+	u64 arg = (u64)resv->kshim_id;
 
 	kshim_send(KSHIM_OP_RESV_ASSERT, at, &arg, 1);
 }

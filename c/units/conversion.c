@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "bridge.h"
+#include "sgt_reply.h"
 
 #ifndef KC_MAP
 #error "KC_MAP and KC_UNMAP name the unit's map and unmap functions"
@@ -30,8 +31,6 @@ static void kc_map(const u64 *args, u64 nargs)
 	u64 nr = args[4], i;
 	struct phys_vec *vec;
 	struct sg_table *sgt;
-	struct dma_buf_dma *dma;
-	u64 head[10], *out;
 
 	if (nargs != 5 + 2 * nr)
 		abort();
@@ -45,35 +44,7 @@ static void kc_map(const u64 *args, u64 nargs)
 	}
 	sgt = KC_MAP(&kc_attach, &kc_provider, (void *)vec, nr, args[2], (enum dma_data_direction)args[1]);
 	free(vec);
-	if (IS_ERR(sgt)) {
-		head[0] = 0;
-		head[1] = (u64)PTR_ERR(sgt);
-		kshim_reply(KSHIM_OP_DONE, head, 2);
-		return;
-	}
-	dma = container_of(sgt, struct dma_buf_dma, sgt);
-	head[0] = 1;
-	head[1] = (u64)(uintptr_t)sgt;
-	head[2] = (u64)(uintptr_t)dma;
-	head[3] = (u64)(uintptr_t)dma->state;
-	head[4] = dma->size;
-	head[5] = dma->state ? dma->state->addr : 0;
-	head[6] = dma->state ? dma->state->__size : 0;
-	head[7] = sgt->nents;
-	head[8] = sgt->orig_nents;
-	head[9] = sgt->sgl ? sgt->nents : 0;
-	out = calloc(10 + 4 * head[9], sizeof(u64));
-	memcpy(out, head, sizeof(head));
-	for (i = 0; i < head[9]; i++) {
-		struct scatterlist *sg = &sgt->sgl[i];
-
-		out[10 + 4 * i] = sg->page_link & ~SG_PAGE_LINK_MASK;
-		out[11 + 4 * i] = ((u64)sg->offset << 32) | sg->length;
-		out[12 + 4 * i] = sg->dma_address;
-		out[13 + 4 * i] = sg->dma_length;
-	}
-	kshim_reply(KSHIM_OP_DONE, out, 10 + 4 * head[9]);
-	free(out);
+	kc_reply_sgt(sgt);
 }
 
 /* args: the table KC_MAP returned, dir. */

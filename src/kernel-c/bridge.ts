@@ -17,8 +17,17 @@ export const OP = {
   STR: 1, RESV_ASSERT: 2, ALLOC: 3, FREE: 4, MAP_TYPE: 5, BUS_ADDR_MAP: 6, SG_ALLOC: 7, SG_FREE: 8,
   IOVA_TRY_ALLOC: 9, IOVA_LINK: 10, IOVA_SYNC: 11, IOVA_DESTROY: 12, IOVA_FREE: 13, MAP_PHYS: 14,
   MAPPING_ERROR: 15, UNMAP_PHYS: 16, WARN: 17, NULL_SG: 18, DONE: 32,
+  DOWN_WRITE: 19, UP_WRITE: 20, ASSERT_WRITE: 21, RESV_LOCK: 22, RESV_UNLOCK: 23, GET_FILE_ACTIVE: 24, FPUT: 25,
+  EXPORT: 26, DMA_BUF_FD: 27, MOVE_NOTIFY: 28, REG_TRYGET: 29, REG_PUT: 30, MEM_ENABLED: 31, PROVIDER: 33,
 } as const;
-export const REQ = { QUIT: 1, CONV_MAP: 2, CONV_UNMAP: 3 } as const;
+export const REQ = {
+  QUIT: 1, CONV_MAP: 2, CONV_UNMAP: 3,
+  EXP_PROBE: 16, EXP_CREATE: 17, EXP_MOVE: 18, EXP_CLEANUP: 19, EXP_ATTACH: 20, EXP_MAP: 21, EXP_UNMAP: 22,
+  EXP_RELEASE: 23, EXP_REVOKED: 24, EXP_IOMMUFD_MAP: 25, EXP_UNBIND: 26, EXP_FREE_DMABUF: 27, REPLY: 0xff,
+} as const;
+
+/** Worker channels of a unit process (c/shim/bridge.c MAX_CHANS; 0 is the main thread). */
+const MAX_CHANS = 64;
 
 /** One kernel service call of the C: op, the C site, its u64 arguments. */
 export interface CCall {
@@ -53,6 +62,9 @@ export type RequestOutcome = { readonly ok: true; readonly words: readonly bigin
 
 /** Answers a service call: the two reply words, or undefined for a call that returns nothing. */
 export type ServiceHandler = (call: CCall) => readonly [bigint, bigint] | undefined;
+type Reply = readonly [bigint, bigint] | undefined;
+/** Answers a service call of a channel request; a promise (a lock, an fput running a release) is awaited while the C waits. */
+export type AsyncServiceHandler = (call: CCall) => Reply | Promise<Reply>;
 
 const SPIN_READS = 4000;
 const PAUSE = new Int32Array(new SharedArrayBuffer(4));
@@ -86,6 +98,12 @@ export class CUnitProcess {
   private lastCall: CCall | null = null;
   /** Children started so far (1 + crashes survived). */
   starts = 0;
+  /** Channels with a request in flight (a worker thread of the child each). */
+  private readonly busy = new Set<number>();
+  /** The report of the last crash: requests of the child that died with it end with it. */
+  private lastCrash: CrashReport | null = null;
+  /** Requests served by this child (channel requests). */
+  served = 0;
 
   constructor(readonly binary: string) {}
 
@@ -208,6 +226,107 @@ export class CUnitProcess {
     }
   }
 
+  /** A message to a worker channel: the child has written all it had (its
+   *  thread waits), so the output file starts anew, as the child does on
+   *  every channel message. */
+  private sendChan(chan: number, op: number, words: readonly bigint[]): boolean {
+    if (this.start !== this.end) throw new Error(`kernel-c bridge: ${this.end - this.start} unread bytes before a message to channel ${chan}`);
+    ftruncateSync(this.rfd, 0);
+    this.pos = this.start = this.end = 0;
+    return this.send([BigInt(op | (chan << 16)), BigInt(words.length), ...words]);
+  }
+
+  /** Read the messages of the running channel until its next waiting call or DONE. */
+  private next(): { done: readonly bigint[] } | { call: CCall } | null {
+    for (;;) {
+      const h = this.header();
+      if (!h) return null;
+      if (h.op === OP.STR) {
+        const body = this.words(h.nargs);
+        if (!body) return null;
+        const len = Number(body[0]);
+        const bytes = Buffer.alloc((h.nargs - 1) * 8);
+        body.slice(1).forEach((w, i) => bytes.writeBigUInt64LE(w, i * 8));
+        this.strs.set(Number(h.site), bytes.subarray(0, len).toString('utf8'));
+        continue;
+      }
+      const args = this.words(h.nargs);
+      if (!args) return null;
+      if (h.op === OP.DONE) return { done: args };
+      const call: CCall = { op: h.op, line: h.line, file: this.strs.get(Number(h.site & 0xffffffffn)) ?? '?', func: this.strs.get(Number(h.site >> 32n)) ?? '', args };
+      this.lastCall = call;
+      return { call };
+    }
+  }
+
+  private startChan(op: number, args: readonly bigint[]): { chan: number; child: ChildProcess } | RequestOutcome {
+    if (!this.child) this.spawnChild();
+    let chan = 1;
+    while (this.busy.has(chan)) chan++;
+    if (chan >= MAX_CHANS) return { ok: false, crash: { kind: 'channels', summary: `${MAX_CHANS - 1} requests in flight at once`, frames: [], lastCall: null } };
+    this.busy.add(chan);
+    this.served++;
+    if (!this.sendChan(chan, op, args)) return this.crashed();
+    return { chan, child: this.child! };
+  }
+
+  /** One request on a worker channel whose services may be awaited (locks,
+   *  an fput that runs a release): the C thread waits in its call while the
+   *  runner awaits, and other requests (nested or racing) run meanwhile on
+   *  other channels. A child that crashed meanwhile ends this request with
+   *  that crash. */
+  async requestAsync(op: number, args: readonly bigint[], serve: AsyncServiceHandler): Promise<RequestOutcome> {
+    const s = this.startChan(op, args);
+    if ('ok' in s) return s;
+    for (;;) {
+      if (this.child !== s.child) return { ok: false, crash: this.lastCrash ?? { kind: 'exit', summary: 'the unit was stopped', frames: [], lastCall: null } };
+      const m = this.next();
+      if (!m) return this.crashed();
+      if ('done' in m) {
+        this.busy.delete(s.chan);
+        return { ok: true, words: m.done };
+      }
+      let reply = serve(m.call);
+      if (reply instanceof Promise) reply = await reply;
+      if (this.child !== s.child) return { ok: false, crash: this.lastCrash ?? { kind: 'exit', summary: 'the unit was stopped', frames: [], lastCall: null } };
+      if (!this.sendChan(s.chan, REQ.REPLY, reply ?? [0n, 0n])) return this.crashed();
+    }
+  }
+
+  /** One request on a worker channel whose services all answer at once (a
+   *  dma_buf_op the core calls synchronously: attach, map, unmap); it may run
+   *  inside a service of another request (an unmap in a move_notify). */
+  requestSync(op: number, args: readonly bigint[], serve: ServiceHandler): RequestOutcome {
+    const s = this.startChan(op, args);
+    if ('ok' in s) return s;
+    for (;;) {
+      const m = this.next();
+      if (!m) return this.crashed();
+      if ('done' in m) {
+        this.busy.delete(s.chan);
+        return { ok: true, words: m.done };
+      }
+      const reply = serve(m.call);
+      if (this.child !== s.child) return { ok: false, crash: this.lastCrash! };
+      if (!this.sendChan(s.chan, REQ.REPLY, reply ?? [0n, 0n])) return this.crashed();
+    }
+  }
+
+  /** Start the child now if there is none. */
+  ensureChild(): void {
+    if (!this.child) this.spawnChild();
+  }
+
+  /** The running child (null when there is none): objects the C made live in one child only. */
+  currentChild(): unknown {
+    return this.child;
+  }
+
+  /** No request in flight: the child can be replaced without losing anything. */
+  get idle(): boolean {
+    return this.busy.size === 0;
+  }
+
   /** The child is gone: collect its report and forget it (the next request starts a new one). */
   private crashed(): RequestOutcome {
     this.closeFds();
@@ -218,7 +337,9 @@ export class CUnitProcess {
     try { stderr = readFileSync(join(this.dir, 'stderr'), 'utf8'); } catch { /* no report */ }
     rmSync(this.dir, { recursive: true, force: true });
     this.child = null;
-    return { ok: false, crash: parseSanitizerReport(stderr, this.lastCall, 'the unit exited') };
+    this.busy.clear();
+    this.lastCrash = parseSanitizerReport(stderr, this.lastCall, 'the unit exited');
+    return { ok: false, crash: this.lastCrash };
   }
 
   private closeFds(): void {
@@ -234,5 +355,7 @@ export class CUnitProcess {
     this.child.kill('SIGTERM');
     rmSync(this.dir, { recursive: true, force: true });
     this.child = null;
+    this.busy.clear();
+    this.served = 0;
   }
 }

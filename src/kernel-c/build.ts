@@ -14,11 +14,11 @@ import type { Errno } from '../../models/errno.ts';
 /** The repository root (this file is src/kernel-c/build.ts). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const C_DIR = join(REPO_ROOT, 'c');
-const SHIM_FILES = ['shim/include/kshim.h', 'shim/bridge.h', 'shim/bridge.c', 'shim/services.c'];
+const SHIM_FILES = ['shim/include/kshim.h', 'shim/bridge.h', 'shim/bridge.c', 'shim/services.c', 'shim/vfio.c', 'units/sgt_reply.h'];
 
 export const CFLAGS: readonly string[] = [
   '-std=gnu11', '-g', '-O1', '-fno-omit-frame-pointer', '-fno-strict-aliasing',
-  '-fsanitize=address,undefined', '-fno-sanitize-recover=undefined',
+  '-fsanitize=address,undefined', '-fno-sanitize-recover=undefined', '-pthread',
 ];
 
 /** What to build: the generated kernel text, the driver, and the macros it needs. */
@@ -91,7 +91,7 @@ export function buildUnit(spec: BuildSpec): BuildResult {
   writeFileSync(src, source);
   const tmp = `${binary}.${process.pid}.tmp`;
   const t0 = performance.now();
-  const r = spawnSync(cc, [...CFLAGS, '-I', join(C_DIR, 'shim', 'include'), '-I', join(C_DIR, 'shim'), src, join(C_DIR, 'shim', 'bridge.c'), join(C_DIR, 'shim', 'services.c'), '-o', tmp], { encoding: 'utf8' });
+  const r = spawnSync(cc, [...CFLAGS, '-I', join(C_DIR, 'shim', 'include'), '-I', join(C_DIR, 'shim'), src, join(C_DIR, 'shim', 'bridge.c'), join(C_DIR, 'shim', 'services.c'), join(C_DIR, 'shim', 'vfio.c'), '-o', tmp], { encoding: 'utf8' });
   if (r.error || r.status !== 0) return { ok: false, errno: '-EINVAL', message: `compile error: ${firstError(`${r.stderr ?? ''}${r.stdout ?? ''}${r.error?.message ?? ''}`)}` };
   renameSync(tmp, binary);
   return { ok: true, binary, cached: false, ms: Math.round(performance.now() - t0), key };

@@ -44,7 +44,7 @@ export function errnoName(ret: bigint): Errno | null {
 }
 
 /** The objects of one case: C pointers → simulated-kernel objects. */
-interface CaseState {
+export interface CaseState {
   readonly objs: Map<bigint, KObj<unknown>>;
   readonly tables: Map<bigint, SgTable>;
   readonly states: Map<bigint, DmaIovaState>;
@@ -68,7 +68,7 @@ export interface KernelCConversion extends ConversionImpl {
 }
 
 /** Reports violations raised during `fn` with the C site of the call. */
-function atSite(k: MappingKernel, call: CCall, fn: () => readonly [bigint, bigint] | undefined): readonly [bigint, bigint] | undefined {
+export function atSite(k: MappingKernel, call: CCall, fn: () => readonly [bigint, bigint] | undefined): readonly [bigint, bigint] | undefined {
   const before = k.log.violations.length;
   const r = fn();
   const at = siteOf(call);
@@ -79,10 +79,10 @@ function atSite(k: MappingKernel, call: CCall, fn: () => readonly [bigint, bigin
   return r;
 }
 
-const TRUE = [1n, 0n] as const;
-const r1 = (v: bigint | number): readonly [bigint, bigint] => [BigInt.asUintN(64, BigInt(v)), 0n];
+export const TRUE = [1n, 0n] as const;
+export const r1 = (v: bigint | number): readonly [bigint, bigint] => [BigInt.asUintN(64, BigInt(v)), 0n];
 
-function serve(k: MappingKernel, s: CaseState, provider: P2PProvider, attach: Attachment, proc: CUnitProcess, call: CCall): readonly [bigint, bigint] | undefined {
+export function serve(k: MappingKernel, s: CaseState, provider: P2PProvider, attach: Attachment, proc: CUnitProcess, call: CCall): readonly [bigint, bigint] | undefined {
   const a = call.args;
   const site = siteOf(call);
   const state = (p: bigint) => s.states.get(p) ?? (s.states.set(p, newIovaState()), s.states.get(p)!);
@@ -155,6 +155,30 @@ export function reportCrash(k: MappingKernel, crash: CrashReport, request: strin
   }
 }
 
+/** The reply to a map request (c/units/sgt_reply.h) as the simulated kernel's table:
+ *  an errno, or the struct dma_buf_dma the C returned with its sg_table read out. */
+export function readTable(k: MappingKernel, s: CaseState, w: readonly bigint[], name: string, sgtOf: WeakMap<KObj<DmaBufDma>, bigint>): MapResult {
+    if (w[0] === 0n) return { ok: false, errno: errnoName(w[1]!) ?? '-EIO' };
+    const [, sgtPtr, dmaPtr, statePtr, dmaSize, , , nents, origNents, count] = w as bigint[];
+    const t = s.tables.get(sgtPtr!) ?? newSgTable();
+    t.nents = Number(nents);
+    t.orig_nents = Number(origNents);
+    t.sgl = Array.from({ length: Number(count) }, (_, i) => {
+      const e = w.slice(10 + 4 * i, 14 + 4 * i);
+      return { page: e[0] ? { cPage: e[0] } : null, offset: Number(e[1]! >> 32n), length: Number(e[1]! & 0xffffffffn), dma_address: e[2]!, dma_length: e[3]! };
+    });
+    const dma = s.objs.get(dmaPtr!) as KObj<DmaBufDma> | undefined;
+    const stateObj = statePtr ? (s.objs.get(statePtr) as KObj<DmaIovaState> | undefined) : undefined;
+    if (!dma || (statePtr && !stateObj)) {
+      k.log.report(C_CRASH_RULE, `${name} returned a table outside any allocation it made`, { kind: 'protocol' });
+      return { ok: false, errno: '-EFAULT' };
+    }
+    if (stateObj) stateObj.value = s.states.get(statePtr!) ?? newIovaState();
+    dma.value = { sgt: t, state: stateObj ?? null, size: dmaSize! };
+    sgtOf.set(dma, sgtPtr!);
+    return { ok: true, dma };
+}
+
 /** The conversion unit of a running C process. */
 export function cConversion(proc: CUnitProcess, variant: ConversionVariant, sources: readonly string[]): KernelCConversion {
   const cases = new WeakMap<MappingKernel, CaseState>();
@@ -169,26 +193,7 @@ export function cConversion(proc: CUnitProcess, variant: ConversionVariant, sour
       reportCrash(k, out.crash, `${variant.name} map`);
       return { ok: false, errno: '-EFAULT' };
     }
-    const w = out.words;
-    if (w[0] === 0n) return { ok: false, errno: errnoName(w[1]!) ?? '-EIO' };
-    const [, sgtPtr, dmaPtr, statePtr, dmaSize, , , nents, origNents, count] = w as bigint[];
-    const t = s.tables.get(sgtPtr!) ?? newSgTable();
-    t.nents = Number(nents);
-    t.orig_nents = Number(origNents);
-    t.sgl = Array.from({ length: Number(count) }, (_, i) => {
-      const e = w.slice(10 + 4 * i, 14 + 4 * i);
-      return { page: e[0] ? { cPage: e[0] } : null, offset: Number(e[1]! >> 32n), length: Number(e[1]! & 0xffffffffn), dma_address: e[2]!, dma_length: e[3]! };
-    });
-    const dma = s.objs.get(dmaPtr!) as KObj<DmaBufDma> | undefined;
-    const stateObj = statePtr ? (s.objs.get(statePtr) as KObj<DmaIovaState> | undefined) : undefined;
-    if (!dma || (statePtr && !stateObj)) {
-      k.log.report(C_CRASH_RULE, `${variant.name} returned a table outside any allocation it made`, { kind: 'protocol' });
-      return { ok: false, errno: '-EFAULT' };
-    }
-    if (stateObj) stateObj.value = s.states.get(statePtr!) ?? newIovaState();
-    dma.value = { sgt: t, state: stateObj ?? null, size: dmaSize! };
-    sgtOf.set(dma, sgtPtr!);
-    return { ok: true, dma };
+    return readTable(k, s, out.words, variant.name, sgtOf);
   }
 
   function unmap(k: MappingKernel, attach: Attachment, dma: KObj<DmaBufDma>, dir: DmaDir): void {

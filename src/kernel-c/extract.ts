@@ -242,3 +242,35 @@ export function itemsOf(fragments: readonly Fragment[]): Item[] {
 export function renderItems(items: readonly Item[]): string {
   return items.map((it) => `#line ${it.line} "${it.path}"\n${it.lines.join('\n')}\n`).join('');
 }
+
+/** A hunk a mail archive has run together: its `diff --git` line also holds the
+ *  `@@ ... @@` header and the first lines, so no line of it can be read as a
+ *  diff line. */
+export interface MangledHunk {
+  readonly path: string;
+  /** The hunk header as written, e.g. `@@ -82,6 +82,40 @@`. */
+  readonly header: string;
+  /** Post-image lines the header announces. */
+  readonly newLines: number;
+  /** Functions the hunk adds (a `+` marker, a type, a name and `(`). */
+  readonly functions: readonly string[];
+  readonly origin: string;
+}
+
+/** The mangled hunks of a patch or mbox: what can be read from them (file, header, the functions
+ *  they add); their lines cannot be recovered without editing the text, so they are never compiled. */
+export function mangledHunks(text: string, origin: string): MangledHunk[] {
+  const out: MangledHunk[] = [];
+  const lines = text.split('\n');
+  lines.forEach((l, i) => {
+    const m = /^diff --git a\/(\S+) b\/\S+ .*?(@@ -\d+(?:,\d+)? \+\d+(?:,(\d+))? @@)/.exec(l);
+    if (!m) return;
+    // The hunk's text runs until the next diff line.
+    let end = i + 1;
+    while (end < lines.length && !/^diff --git /.test(lines[end]!)) end++;
+    const body = [l.slice(l.indexOf(m[2]!) + m[2]!.length), ...lines.slice(i + 1, end)].join('\n');
+    const fns = [...body.matchAll(/\+(?:static\s+)?(?:int|void|bool|long|struct\s+\w+\s*\*?)\s*\*?\s*(\w+)\(/gm)].map((x) => x[1]!);
+    out.push({ path: m[1]!, header: m[2]!, newLines: m[3] === undefined ? 1 : Number(m[3]), functions: [...new Set(fns)], origin: `${origin}:${i + 1}` });
+  });
+  return out;
+}

@@ -8,10 +8,12 @@ import type { Errno } from '../../models/errno.ts';
 import { buildUnit } from './build.ts';
 import { CUnitProcess } from './bridge.ts';
 import { cConversion, type KernelCConversion } from './conversion.ts';
-import { fileFragment, indexItems, itemsOf, readPatch, renderItems, selectItems, type Fragment, type Item } from './extract.ts';
-import { CONVERSION_UNITS, type UnitSpec } from './units.ts';
+import { cExporter, type KernelCExporter } from './exporter.ts';
+import { fileFragment, indexItems, itemsOf, mangledHunks, readPatch, renderItems, selectItems, type Fragment, type Item } from './extract.ts';
+import { CONVERSION_UNITS, EXPORTER_UNIT, type UnitSpec } from './units.ts';
 
 export type { KernelCConversion } from './conversion.ts';
+export type { KernelCExporter } from './exporter.ts';
 
 /** Where the C comes from: a kernel source tree, or patch / mbox files (applied in order). */
 export interface KernelCOptions {
@@ -33,8 +35,12 @@ export interface KernelCBuild {
 export interface KernelCUnits {
   /** The conversion unit (dma_buf_map/unmap of 002 v8, or dma_buf_phys_vec_to_sgt/free_sgt), as a ConversionImpl. */
   readonly conversion?: KernelCConversion;
+  /** The exporter unit (drivers/vfio/pci/vfio_pci_dmabuf.c) as an exporter plugin. */
+  readonly exporter?: KernelCExporter;
   /** One line per unit not built, naming the missing file. */
   readonly skipped: readonly string[];
+  /** One line per part of the input that could not be used (a mangled hunk), naming what is left out. */
+  readonly notes: readonly string[];
   readonly builds: readonly KernelCBuild[];
   /** Stop every unit process. */
   close(): void;
@@ -53,13 +59,32 @@ function unitItems(spec: UnitSpec, fragments: readonly Fragment[]): { items: Ite
   return { items: selectItems(index, spec.roots) };
 }
 
+/** The exporter's items: the whole file (fragments from its first line: a tree's file or a
+ *  new-file hunk), with functions of later hunks replacing theirs; or what is missing. */
+function exporterItems(fragments: readonly Fragment[]): { items: Item[]; iommufdMap: boolean } | { missing: string[] } {
+  const mine = fragments.filter((f) => f.path === EXPORTER_UNIT.path);
+  const whole = mine.filter((f) => f.firstLine === 1);
+  if (!whole.length) return { missing: [...EXPORTER_UNIT.roots] };
+  const later = itemsOf(mine.filter((f) => f.firstLine !== 1)).filter((it) => it.kind === 'function');
+  const base = itemsOf(whole);
+  const all = [...base, ...later.map((it, i) => ({ ...it, seq: base.length + i }))];
+  const index = indexItems(all);
+  const missing = EXPORTER_UNIT.roots.filter((r) => index.get(r)?.kind !== 'function');
+  if (missing.length) return { missing };
+  // Every item of the file, once, each in its latest version, in file order.
+  const items = [...new Set(index.values())].filter((it) => base.some((b) => b.name === it.name) || it.kind === 'function').sort((a, b) => (a.line - b.line) || (a.seq - b.seq));
+  return { items, iommufdMap: index.get(EXPORTER_UNIT.iommufdMap)?.kind === 'function' };
+}
+
 /** Find, extract and compile the C units of a kernel tree or of patches.
  *  Errors (exit 2): -ENOENT a tree or patch that cannot be read, or no C compiler (the Debian package named);
  *  -ENODATA-like absence is -EINVAL: patches that contain no unit's functions (the missing names listed);
  *  -EINVAL a compile error (the compiler's first error, file:line). A tree without a unit's file skips that unit. */
 export async function loadKernelC(opts: KernelCOptions): Promise<KernelCLoad> {
   const skipped: string[] = [];
+  const notes: string[] = [];
   const found: { spec: UnitSpec; items: Item[] }[] = [];
+  let exporter: { items: Item[]; iommufdMap: boolean } | undefined;
   if (opts.tree !== undefined) {
     if (!existsSync(opts.tree) || !statSync(opts.tree).isDirectory()) return fail('-ENOENT', `kernel tree ${opts.tree}: no such directory`);
     const absent: string[] = [];
@@ -71,6 +96,13 @@ export async function loadKernelC(opts: KernelCOptions): Promise<KernelCLoad> {
       absent.push(`${spec.path} without ${got.missing.join(', ')}`);
     }
     if (!found.some((f) => f.spec.kind === 'conversion')) skipped.push(`conversion unit skipped: ${absent.join('; ')} in ${opts.tree}`);
+    const file = join(opts.tree, EXPORTER_UNIT.path);
+    if (!existsSync(file)) skipped.push(`exporter unit skipped: no ${EXPORTER_UNIT.path} in ${opts.tree}`);
+    else {
+      const got = exporterItems([fileFragment(EXPORTER_UNIT.path, readFileSync(file, 'utf8'))]);
+      if ('items' in got) exporter = got;
+      else skipped.push(`exporter unit skipped: ${EXPORTER_UNIT.path} in ${opts.tree} without ${got.missing.join(', ')}`);
+    }
   }
   if (opts.patches?.length) {
     const fragments: Fragment[] = [];
@@ -78,14 +110,20 @@ export async function loadKernelC(opts: KernelCOptions): Promise<KernelCLoad> {
       const fr = readPatch(p);
       if (!fr) return fail('-ENOENT', `patch ${p}: cannot be read`);
       fragments.push(...fr);
+      for (const m of mangledHunks(readFileSync(p, 'utf8'), p)) {
+        notes.push(`${m.origin}: the hunk ${m.header} of ${m.path}${m.functions.length ? ` (adding ${m.functions.join(', ')})` : ''} is mangled (diff header, hunk header and text run together, '+' markers lost or turned into '- ', lines joined): its ${m.newLines} lines cannot be recovered unedited, so it is not compiled`);
+      }
     }
+    const exp = exporterItems(fragments);
+    if ('items' in exp) exporter = exp;
+    else if (exp.missing.length < EXPORTER_UNIT.roots.length) return fail('-EINVAL', `${opts.patches.join(', ')}: ${EXPORTER_UNIT.path} lacks ${exp.missing.join(', ')}`);
     const partial: string[] = [];
     for (const spec of CONVERSION_UNITS) {
       const got = unitItems(spec, fragments);
       if ('items' in got) { found.push({ spec, items: got.items }); break; }
       if (got.missing.length < spec.roots.length) partial.push(`${spec.path} lacks ${got.missing.join(', ')}`);
     }
-    if (!found.some((f) => f.spec.kind === 'conversion')) {
+    if (!found.some((f) => f.spec.kind === 'conversion') && (!exporter || partial.length)) {
       const wanted = CONVERSION_UNITS.map((s) => `${s.roots.join('/')} (${s.path})`).join(' or ');
       return fail('-EINVAL', `${opts.patches.join(', ')}: ${partial.length ? partial.join('; ') : `no ${wanted}`}`);
     }
@@ -102,5 +140,24 @@ export async function loadKernelC(opts: KernelCOptions): Promise<KernelCLoad> {
     procs.push(proc);
     conversion = cConversion(proc, spec.variant, items.map((it) => `${it.path}:${it.line} ${it.name} (${it.origin})`));
   }
-  return { ok: true, value: { ...(conversion ? { conversion } : {}), skipped, builds, close: () => procs.forEach((p) => p.close()) } };
+  let cexp: KernelCExporter | undefined;
+  if (exporter) {
+    const conv = found.find((f) => f.spec.kind === 'conversion');
+    if (!conv) {
+      const line = `exporter unit skipped: ${EXPORTER_UNIT.path} calls dma_buf_map/dma_buf_unmap, and no conversion unit (${CONVERSION_UNITS.map((u) => u.path).join(' or ')}) was found`;
+      if (opts.tree === undefined) { for (const p of procs) p.close(); return fail('-EINVAL', line); }
+      skipped.push(line);
+    } else {
+      const text = renderItems(conv.items) + renderItems(exporter.items);
+      const b = buildUnit({ unit: 'exporter', kernelText: opts.transform ? opts.transform(EXPORTER_UNIT.path, text) : text, defines: exporter.iommufdMap ? { KC_IOMMUFD_MAP: EXPORTER_UNIT.iommufdMap } : {} });
+      if (!b.ok) { for (const p of procs) p.close(); return fail(b.errno, b.message); }
+      builds.push({ unit: 'exporter', cached: b.cached, ms: b.ms, binary: b.binary });
+      const proc = new CUnitProcess(b.binary);
+      procs.push(proc);
+      const sources = [...conv.items, ...exporter.items].map((it) => `${it.path}:${it.line} ${it.name} (${it.origin})`);
+      cexp = cExporter(proc, { name: 'c:v8:vfio-pci', basedOn: EXPORTER_UNIT.basedOn, sources, iommufdMap: exporter.iommufdMap });
+      if (!exporter.iommufdMap) notes.push(`exporter unit: ${EXPORTER_UNIT.path} has no ${EXPORTER_UNIT.iommufdMap} (003): the iommufd importer's map gets -EOPNOTSUPP (IOMMUFD-ONE against the model)`);
+    }
+  }
+  return { ok: true, value: { ...(conversion ? { conversion } : {}), ...(cexp ? { exporter: cexp } : {}), skipped, notes, builds, close: () => procs.forEach((p) => p.close()) } };
 }

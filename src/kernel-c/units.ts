@@ -26,3 +26,15 @@ export const CONVERSION_UNITS: readonly UnitSpec[] = [
     variant: { name: 'c:v8:dma_buf_map', basedOn: 'v8:dma_buf_map', limit: 'uint-max' },
   },
 ];
+
+/** The exporter: drivers/vfio/pci/vfio_pci_dmabuf.c, the whole file (002 v8 10/11), with the
+ *  conversion it calls (dma_buf_map/dma_buf_unmap of a conversion unit above). */
+export const EXPORTER_UNIT = {
+  kind: 'exporter',
+  path: 'drivers/vfio/pci/vfio_pci_dmabuf.c',
+  /** What the driver (c/units/exporter.c) calls. */
+  roots: ['vfio_pci_core_feature_dma_buf', 'vfio_pci_dma_buf_move', 'vfio_pci_dma_buf_cleanup', 'vfio_pci_core_get_dmabuf_phys'],
+  /** 003's private interconnect, compiled when the file has it. */
+  iommufdMap: 'vfio_pci_dma_buf_iommufd_map',
+  basedOn: 'vfio-pci',
+} as const;

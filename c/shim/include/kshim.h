@@ -127,11 +127,16 @@ struct dma_resv {
 };
 
 struct dma_buf_ops;
+struct file;
 struct dma_buf {
 	size_t size;
 	const struct dma_buf_ops *ops;
 	struct dma_resv *resv;
 	void *priv;
+	/* The exporter unit's dma-bufs (kshim_dma_buf_export): the file and
+	 * the reservation object the simulated kernel made for it. */
+	struct file *file;
+	struct dma_resv kshim_resv;
 };
 
 struct dma_buf_attachment {
@@ -276,6 +281,186 @@ void kshim_dma_unmap_phys(struct device *dev, dma_addr_t addr, size_t size, enum
 #define dma_mapping_error(dev, addr) kshim_dma_mapping_error((dev), (addr), KSHIM_SITE)
 #define dma_unmap_phys(dev, addr, size, dir, attrs) \
 	kshim_dma_unmap_phys((dev), (addr), (size), (dir), (attrs), KSHIM_SITE)
+
+/* ---- the exporter unit: what drivers/vfio/pci/vfio_pci_dmabuf.c includes --
+ * (linux/dma-buf.h, dma-resv.h, list.h, rwsem.h, fs.h, uaccess.h,
+ * pci-p2pdma.h, vfio.h and vfio_pci_core.h), written for dmabuf-conform.
+ * Objects of the simulated kernel (locks, files, registrations, dma-bufs)
+ * carry its id; every service goes to the runner with its C site. */
+#define __user
+#define __counted_by(m)
+#define KBUILD_MODNAME "kshim"
+#define THIS_MODULE NULL
+#define MODULE_IMPORT_NS(ns) struct kshim_module_import_ns
+#define EXPORT_SYMBOL_GPL(sym) extern __typeof__(sym) sym
+#define EXPORT_SYMBOL_FOR_MODULES(sym, mods) extern __typeof__(sym) sym
+typedef u32 __u32;
+typedef u64 __u64;
+#define EBADF 9
+#define DMA_IOVA_USE_SWIOTLB (1ULL << 63)
+#define ENOTTY 25
+
+/* list.h: a circular doubly linked list with a head node */
+struct list_head {
+	struct list_head *next, *prev;
+};
+static inline void INIT_LIST_HEAD(struct list_head *l)
+{
+	l->next = l;
+	l->prev = l;
+}
+static inline void list_add_tail(struct list_head *n, struct list_head *head)
+{
+	n->prev = head->prev;
+	n->next = head;
+	head->prev->next = n;
+	head->prev = n;
+}
+static inline void list_del_init(struct list_head *e)
+{
+	e->prev->next = e->next;
+	e->next->prev = e->prev;
+	INIT_LIST_HEAD(e);
+}
+#define list_entry(ptr, type, member) container_of(ptr, type, member)
+#define list_for_each_entry_safe(pos, n, head, member)                                   \
+	for (pos = list_entry((head)->next, __typeof__(*pos), member),                      \
+	    n = list_entry(pos->member.next, __typeof__(*pos), member);                     \
+	     &pos->member != (head); pos = n, n = list_entry(n->member.next, __typeof__(*n), member))
+
+/* rwsem.h, lockdep.h: memory_lock is the simulated kernel's rw_semaphore */
+struct rw_semaphore {
+	u64 kshim_id;
+};
+void kshim_down_write(struct rw_semaphore *sem, struct kshim_site at);
+void kshim_up_write(struct rw_semaphore *sem, struct kshim_site at);
+void kshim_lockdep_assert_held_write(struct rw_semaphore *sem, struct kshim_site at);
+#define down_write(sem) kshim_down_write((sem), KSHIM_SITE)
+#define up_write(sem) kshim_up_write((sem), KSHIM_SITE)
+#define lockdep_assert_held_write(sem) kshim_lockdep_assert_held_write((sem), KSHIM_SITE)
+
+/* dma-resv.h: the dma-buf's reservation lock */
+struct ww_acquire_ctx;
+int kshim_dma_resv_lock(struct dma_resv *obj, struct ww_acquire_ctx *ctx, struct kshim_site at);
+void kshim_dma_resv_unlock(struct dma_resv *obj, struct kshim_site at);
+#define dma_resv_lock(obj, ctx) kshim_dma_resv_lock((obj), (ctx), KSHIM_SITE)
+#define dma_resv_unlock(obj) kshim_dma_resv_unlock((obj), KSHIM_SITE)
+
+/* fs.h: a dma-buf's file */
+struct file {
+	u64 kshim_id;
+};
+struct file *kshim_get_file_active(struct file **f, struct kshim_site at);
+void kshim_fput(struct file *file, struct kshim_site at);
+#define get_file_active(f) kshim_get_file_active((f), KSHIM_SITE)
+#define fput(file) kshim_fput((file), KSHIM_SITE)
+
+/* dma-buf.h: the core's side of an exporter */
+struct dma_buf_ops {
+	int (*attach)(struct dma_buf *dmabuf, struct dma_buf_attachment *attach);
+	void (*detach)(struct dma_buf *dmabuf, struct dma_buf_attachment *attach);
+	struct sg_table *(*map_dma_buf)(struct dma_buf_attachment *attach, enum dma_data_direction dir);
+	void (*unmap_dma_buf)(struct dma_buf_attachment *attach, struct sg_table *sgt, enum dma_data_direction dir);
+	void (*release)(struct dma_buf *dmabuf);
+};
+struct dma_buf_export_info {
+	const char *exp_name;
+	void *owner;
+	const struct dma_buf_ops *ops;
+	size_t size;
+	int flags;
+	struct dma_resv *resv;
+	void *priv;
+};
+#define DEFINE_DMA_BUF_EXPORT_INFO(name) struct dma_buf_export_info name = { .exp_name = KBUILD_MODNAME, .owner = THIS_MODULE }
+struct dma_buf *kshim_dma_buf_export(const struct dma_buf_export_info *info, struct kshim_site at);
+int kshim_dma_buf_fd(struct dma_buf *dmabuf, int flags, struct kshim_site at);
+void kshim_dma_buf_put(struct dma_buf *dmabuf, struct kshim_site at);
+void kshim_dma_buf_move_notify(struct dma_buf *dmabuf, struct kshim_site at);
+#define dma_buf_export(info) kshim_dma_buf_export((info), KSHIM_SITE)
+#define dma_buf_fd(dmabuf, flags) kshim_dma_buf_fd((dmabuf), (flags), KSHIM_SITE)
+#define dma_buf_put(dmabuf) kshim_dma_buf_put((dmabuf), KSHIM_SITE)
+#define dma_buf_move_notify(dmabuf) kshim_dma_buf_move_notify((dmabuf), KSHIM_SITE)
+
+/* uaccess.h, string.h: the user's request is memory of the unit driver; a
+ * copy past its end is -EFAULT (kshim_user_end marks it). */
+extern const void *kshim_user_end;
+unsigned long kshim_copy_from_user(void *to, const void __user *from, unsigned long n);
+void *kshim_memdup_array_user(const void __user *src, size_t n, size_t size, struct kshim_site at);
+#define copy_from_user(to, from, n) kshim_copy_from_user((to), (from), (n))
+#define memdup_array_user(src, n, size) kshim_memdup_array_user((src), (n), (size), KSHIM_SITE)
+
+/* pci.h, pci-p2pdma.h: the device's BARs and providers are set at probe */
+#define PCI_STD_NUM_BARS 6
+struct pci_dev {
+	u64 kshim_id;
+	phys_addr_t kshim_start[PCI_STD_NUM_BARS];
+	u64 kshim_len[PCI_STD_NUM_BARS];
+	struct p2pdma_provider *kshim_provider[PCI_STD_NUM_BARS];
+};
+#define pci_resource_start(pdev, bar) ((pdev)->kshim_start[(bar)])
+#define pci_resource_len(pdev, bar) ((pdev)->kshim_len[(bar)])
+struct p2pdma_provider *kshim_pcim_p2pdma_provider(struct pci_dev *pdev, int bar, struct kshim_site at);
+#define pcim_p2pdma_provider(pdev, bar) kshim_pcim_p2pdma_provider((pdev), (bar), KSHIM_SITE)
+
+/* uapi/linux/vfio.h */
+#define VFIO_DEVICE_FEATURE_MASK 0xffffu
+#define VFIO_DEVICE_FEATURE_GET (1u << 16)
+#define VFIO_DEVICE_FEATURE_SET (1u << 17)
+#define VFIO_DEVICE_FEATURE_PROBE (1u << 18)
+#define VFIO_DEVICE_FEATURE_DMA_BUF 11
+#define VFIO_PCI_ROM_REGION_INDEX 6
+struct vfio_region_dma_range {
+	__u64 offset;
+	__u64 length;
+};
+struct vfio_device_feature_dma_buf {
+	__u32 region_index;
+	__u32 open_flags;
+	__u32 flags;
+	__u32 nr_ranges;
+	struct vfio_region_dma_range dma_ranges[];
+};
+
+/* linux/vfio.h, vfio_pci_core.h: the device the core owns */
+struct vfio_device {
+	u64 kshim_id;
+};
+struct vfio_pci_core_device;
+struct vfio_pci_device_ops {
+	int (*get_dmabuf_phys)(struct vfio_pci_core_device *vdev, struct p2pdma_provider **provider,
+			       unsigned int region_index, struct dma_buf_phys_vec *phys_vec,
+			       struct vfio_region_dma_range *dma_ranges, size_t nr_ranges);
+};
+struct vfio_pci_core_device {
+	struct vfio_device vdev;
+	struct pci_dev *pdev;
+	const struct vfio_pci_device_ops *pci_ops;
+	struct rw_semaphore memory_lock;
+	struct list_head dmabufs;
+};
+bool kshim_vfio_device_try_get_registration(struct vfio_device *device, struct kshim_site at);
+void kshim_vfio_device_put_registration(struct vfio_device *device, struct kshim_site at);
+bool kshim_vfio_pci_memory_enabled(struct vfio_pci_core_device *vdev, struct kshim_site at);
+#define vfio_device_try_get_registration(d) kshim_vfio_device_try_get_registration((d), KSHIM_SITE)
+#define vfio_device_put_registration(d) kshim_vfio_device_put_registration((d), KSHIM_SITE)
+#define __vfio_pci_memory_enabled(vdev) kshim_vfio_pci_memory_enabled((vdev), KSHIM_SITE)
+
+/* vfio_check_feature() of drivers/vfio/vfio_main.c, by its documented contract:
+ * 1 to do the GET, 0 for a successful PROBE, -EINVAL for flags or a size the
+ * feature does not support. */
+static inline int vfio_check_feature(u32 flags, size_t argsz, u32 supported_ops, size_t minsz)
+{
+	if ((flags & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET)) & ~supported_ops)
+		return -EINVAL;
+	if (flags & VFIO_DEVICE_FEATURE_PROBE)
+		return 0;
+	if (!(flags & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET)))
+		return -EINVAL;
+	if (argsz < minsz)
+		return -EINVAL;
+	return 1;
+}
 
 /* ---- the unit's side of the bridge (c/units/*.c) ------------------------- */
 /* Handle one request of the runner; args are the request's u64 words. */
