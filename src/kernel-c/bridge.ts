@@ -289,7 +289,8 @@ export class CUnitProcess {
       let reply = serve(m.call);
       if (reply instanceof Promise) reply = await reply;
       if (this.child !== s.child) return { ok: false, crash: this.lastCrash ?? { kind: 'exit', summary: 'the unit was stopped', frames: [], lastCall: null } };
-      if (!this.sendChan(s.chan, REQ.REPLY, reply ?? [0n, 0n])) return this.crashed();
+      // A call that returns nothing does not wait: no reply.
+      if (reply && !this.sendChan(s.chan, REQ.REPLY, reply)) return this.crashed();
     }
   }
 
@@ -308,7 +309,7 @@ export class CUnitProcess {
       }
       const reply = serve(m.call);
       if (this.child !== s.child) return { ok: false, crash: this.lastCrash! };
-      if (!this.sendChan(s.chan, REQ.REPLY, reply ?? [0n, 0n])) return this.crashed();
+      if (reply && !this.sendChan(s.chan, REQ.REPLY, reply)) return this.crashed();
     }
   }
 
