@@ -1,0 +1,33 @@
+// @ts-check
+// `npm run mutation` (issue 11 item 8): Stryker over the implementations under
+// test (src/impl) and the simulated kernel services that report rules
+// (src/kernel). Results: reports/MUTATION.md (triage), reports/mutation.json
+// (summary, read by bench/mutation.ts), reports/mutation/ (raw, not in git).
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  packageManager: 'npm',
+  testRunner: 'vitest',
+  vitest: { configFile: 'vitest.stryker.config.ts', related: false },
+  checkers: ['typescript'],
+  tsconfigFile: 'tsconfig.json',
+  typescriptChecker: { prioritizePerformanceOverAccuracy: true },
+  coverageAnalysis: 'perTest',
+  mutate: [
+    'src/impl/**/*.ts',
+    'src/kernel/{locks,objects,files,dma,iommu,pci,scatterlist}.ts',
+  ],
+  // Kept in git so a re-run only tests mutants whose code or covering tests changed.
+  incremental: true,
+  incrementalFile: 'reports/stryker-incremental.json',
+  // Two cores shared with other engineers.
+  concurrency: 2,
+  timeoutMS: 3000,
+  reporters: ['clear-text', 'progress', 'json', 'html'],
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  htmlReporter: { fileName: 'reports/mutation/mutation.html' },
+  clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true },
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: 'always',
+  ignorePatterns: ['reports/coverage', 'reports/latest', 'reports/mutation', 'reports/corpus', 'node_modules', '.stryker-tmp'],
+  thresholds: { high: 90, low: 85, break: null },
+};
