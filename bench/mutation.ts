@@ -1,0 +1,166 @@
+// The mutation score (issue 11 item 8) for the benchmark.
+//   npx tsx bench/mutation.ts           prints the table from reports/mutation.json
+//   npx tsx bench/mutation.ts --write   first summarises Stryker's raw report
+//                                       (reports/mutation/mutation.json, `npm run mutation`)
+//                                       with the equivalent mutants triaged below into
+//                                       reports/mutation.json
+// bench/index.ts can show the same table with `mutationTable(readMutation())`.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fmt, table } from './table.ts';
+
+export const RAW = 'reports/mutation/mutation.json';
+export const SUMMARY = 'reports/mutation.json';
+
+/** A mutant that no test can kill because the program means the same with it. Matched by
+ *  file, line, mutator and replacement text; one that no longer matches is listed as stale. */
+export interface Equivalent {
+  readonly file: string;
+  readonly line: number;
+  readonly mutator: string;
+  readonly replacement: string;
+  readonly reason: string;
+}
+
+/** Triaged in reports/MUTATION.md; each with the one-line reason it cannot be killed. */
+export const EQUIVALENT: readonly Equivalent[] = [];
+
+type Status = 'Killed' | 'Survived' | 'NoCoverage' | 'Timeout' | 'CompileError' | 'RuntimeError' | 'Ignored' | 'Pending';
+
+interface RawMutant {
+  readonly id: string;
+  readonly mutatorName: string;
+  readonly replacement?: string;
+  readonly status: Status;
+  readonly location: { readonly start: { readonly line: number; readonly column: number } };
+}
+
+interface RawReport {
+  readonly files: Record<string, { readonly mutants: readonly RawMutant[] }>;
+}
+
+export interface Counts {
+  killed: number;
+  timeout: number;
+  survived: number;
+  noCoverage: number;
+  equivalent: number;
+  /** Mutants the TypeScript checker rejected, or that broke the test run itself: not counted. */
+  compileError: number;
+  runtimeError: number;
+  ignored: number;
+  /** (killed + timeout) / (killed + timeout + survived + noCoverage), equivalents left out; percent. */
+  score: number;
+}
+
+export interface SurvivorRow {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  readonly mutator: string;
+  readonly replacement: string;
+  readonly status: 'Survived' | 'NoCoverage';
+}
+
+export interface MutationSummary {
+  readonly tool: string;
+  readonly command: string;
+  readonly date: string;
+  readonly total: Counts;
+  readonly groups: Record<string, Counts>;
+  readonly files: Record<string, Counts>;
+  readonly survivors: readonly SurvivorRow[];
+  readonly equivalents: readonly (Equivalent & { readonly matched: boolean })[];
+}
+
+const zero = (): Counts => ({ killed: 0, timeout: 0, survived: 0, noCoverage: 0, equivalent: 0, compileError: 0, runtimeError: 0, ignored: 0, score: 0 });
+
+function scored(c: Counts): Counts {
+  const detected = c.killed + c.timeout;
+  const valid = detected + c.survived + c.noCoverage;
+  return { ...c, score: valid === 0 ? 100 : Math.round((detected / valid) * 10_000) / 100 };
+}
+
+const firstLine = (s: string): string => s.split('\n')[0]!.trim();
+
+/** The group a file is scored in: src/impl (the target) or src/kernel (the checkers). */
+export const groupOf = (file: string): string => (file.startsWith('src/impl/') ? 'src/impl' : file.startsWith('src/kernel/') ? 'src/kernel' : 'other');
+
+export function summarise(raw: RawReport, equivalents: readonly Equivalent[], date: string, root = process.cwd()): MutationSummary {
+  const files: Record<string, Counts> = {};
+  const groups: Record<string, Counts> = {};
+  const total = zero();
+  const survivors: SurvivorRow[] = [];
+  const matched = new Set<Equivalent>();
+  for (const [abs, f] of Object.entries(raw.files)) {
+    const file = relative(root, abs) || abs;
+    const fc = (files[file] ??= zero());
+    const gc = (groups[groupOf(file)] ??= zero());
+    for (const m of f.mutants) {
+      const replacement = firstLine(m.replacement ?? m.mutatorName);
+      const line = m.location.start.line;
+      let key: keyof Counts;
+      if (m.status === 'Survived' || m.status === 'NoCoverage') {
+        const eq = equivalents.find((e) => e.file === file && e.line === line && e.mutator === m.mutatorName && firstLine(e.replacement) === replacement);
+        if (eq) {
+          matched.add(eq);
+          key = 'equivalent';
+        } else {
+          key = m.status === 'Survived' ? 'survived' : 'noCoverage';
+          survivors.push({ file, line, column: m.location.start.column, mutator: m.mutatorName, replacement, status: m.status });
+        }
+      } else if (m.status === 'Killed') key = 'killed';
+      else if (m.status === 'Timeout') key = 'timeout';
+      else if (m.status === 'CompileError') key = 'compileError';
+      else if (m.status === 'RuntimeError') key = 'runtimeError';
+      else key = 'ignored';
+      for (const c of [fc, gc, total]) c[key]++;
+    }
+  }
+  survivors.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column);
+  const map = (o: Record<string, Counts>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, scored(v)]));
+  return {
+    tool: 'Stryker 9.6.1 (vitest runner, TypeScript checker, perTest coverage)',
+    command: 'npm run mutation',
+    date,
+    total: scored(total),
+    groups: map(groups),
+    files: map(files),
+    survivors,
+    equivalents: equivalents.map((e) => ({ ...e, matched: matched.has(e) })),
+  };
+}
+
+export function readMutation(path = SUMMARY): MutationSummary | undefined {
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as MutationSummary) : undefined;
+}
+
+/** One row per group and per file: score, killed, timeout, survived, no coverage, equivalent. */
+export function mutationTable(s: MutationSummary): string {
+  const row = (name: string, c: Counts) => [name, `${fmt(c.score, 2)} %`, fmt(c.killed), fmt(c.timeout), fmt(c.survived), fmt(c.noCoverage), fmt(c.equivalent), fmt(c.compileError)];
+  const rows = [
+    ...Object.entries(s.groups).map(([g, c]) => row(`${g} (all)`, c)),
+    ...Object.entries(s.files).map(([f, c]) => row(f, c)),
+  ];
+  return table(`Mutation score (${s.command}, ${s.date}; ≥ 85 % goal on src/impl)`, ['file', 'score', 'killed', 'timeout', 'survived', 'no cov', 'equivalent', 'type error'], rows);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  if (process.argv.includes('--write')) {
+    if (!existsSync(RAW)) {
+      process.stderr.write(`bench/mutation.ts: no ${RAW}; run npm run mutation first\n`);
+      process.exit(2);
+    }
+    const s = summarise(JSON.parse(readFileSync(RAW, 'utf8')) as RawReport, EQUIVALENT, new Date().toISOString().slice(0, 10));
+    writeFileSync(SUMMARY, `${JSON.stringify(s, null, 2)}\n`);
+    const stale = s.equivalents.filter((e) => !e.matched);
+    if (stale.length) process.stderr.write(`bench/mutation.ts: ${stale.length} equivalent(s) no longer match a surviving mutant: ${stale.map((e) => `${e.file}:${e.line}`).join(', ')}\n`);
+  }
+  const s = readMutation();
+  if (!s) {
+    process.stderr.write(`bench/mutation.ts: no ${SUMMARY}; run npm run mutation first\n`);
+    process.exit(2);
+  }
+  process.stdout.write(`${mutationTable(s)}\n`);
+}
