@@ -53,19 +53,23 @@ static void flush_out(void)
 {
 	const char *p = (const char *)out_buf;
 	size_t left = out_len * sizeof(u64);
+	off_t off = out_off;
 
+	/* The write is what lets the runner answer, and its answer may start
+	 * another thread at once: the shared state is updated first. */
+	out_off += (off_t)left;
+	out_len = 0;
 	while (left) {
-		ssize_t n = pwrite(OUT_FD, p, left, out_off);
+		ssize_t n = pwrite(OUT_FD, p, left, off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			_exit(3);
 		p += n;
-		out_off += n;
+		off += n;
 		left -= (size_t)n;
 	}
-	out_len = 0;
 }
 
 static void put_words(const u64 *w, size_t n)
