@@ -193,29 +193,18 @@ struct chan {
 static struct chan chans[MAX_CHANS];
 static __thread struct chan *cur_chan;
 
-/* Wait for the next message to this channel: spin briefly (the runner answers
- * within microseconds), then sleep until the main thread signals. */
+/* Wait for the next message to this channel. No spinning: the main thread
+ * must run to deliver it, and with the runner spinning on the other CPU a
+ * spinning worker would only keep it from running. */
 static void chan_wait(struct chan *c)
 {
-	struct timespec t0, t;
-	unsigned int i;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (i = 0;; i++) {
-		if (atomic_load_explicit(&c->seq, memory_order_acquire) != c->seen)
-			break;
-		if ((i & 255) == 0) {
-			clock_gettime(CLOCK_MONOTONIC, &t);
-			if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > 500000L) {
-				pthread_mutex_lock(&c->mu);
-				c->sleeping = true;
-				while (atomic_load_explicit(&c->seq, memory_order_acquire) == c->seen)
-					pthread_cond_wait(&c->cv, &c->mu);
-				c->sleeping = false;
-				pthread_mutex_unlock(&c->mu);
-				break;
-			}
-		}
+	if (atomic_load_explicit(&c->seq, memory_order_acquire) == c->seen) {
+		pthread_mutex_lock(&c->mu);
+		c->sleeping = true;
+		while (atomic_load_explicit(&c->seq, memory_order_acquire) == c->seen)
+			pthread_cond_wait(&c->cv, &c->mu);
+		c->sleeping = false;
+		pthread_mutex_unlock(&c->mu);
 	}
 	c->seen++;
 }
