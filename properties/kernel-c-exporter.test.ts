@@ -1,0 +1,95 @@
+// The exporter unit: drivers/vfio/pci/vfio_pci_dmabuf.c of 002 v8 10/11,
+// read at test time from ../shared/seeds and compiled unmodified, driven by
+// the lifecycle suite exactly as its TypeScript port (vfio-pci) is. The
+// documented findings are the port's, each violation raised in a service
+// call names the C line, and a search of both finds the same findings.
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dmaImporter, iommufdImporter, vfioExporter, vfioPci } from '../src/harness/bundled.ts';
+import type { Search } from '../src/harness/suite.ts';
+import { V8_PORT } from '../src/impl/vfio/vfio_pci_core.ts';
+import type { RuleId } from '../src/rules/registry.ts';
+import { createCmd, runLifecycle, type LifecycleConfig } from '../src/harness/lifecycle.ts';
+import type { ExporterPlugin } from '../src/harness/plugin.ts';
+import { lifecycleConfig, lifecycleTarget } from '../src/harness/suites/lifecycle.ts';
+import type { LcCmd } from '../models/lifecycle.ts';
+import { loadKernelC, type KernelCUnits } from '../src/kernel-c/index.ts';
+
+const SEEDS = '../shared/seeds';
+const P002 = `${SEEDS}/002_1379aab826d3415b.txt`;
+const P003 = `${SEEDS}/003_8f4712741c71a171.txt`;
+const HAVE = existsSync(P002);
+
+const cfgOf = (e: ExporterPlugin): LifecycleConfig => ({ exporter: e, importers: { dma: dmaImporter, iommufd: iommufdImporter }, devices: 2, route: 'THRU_HOST_BRIDGE' });
+const show = (vs: readonly { step?: number; rule: string }[]) => vs.map((v) => [v.step, v.rule]);
+
+describe.skipIf(!HAVE)('kernel C exporter: vfio_pci_dmabuf.c of 002 v8 10/11 (skipped without ../shared/seeds)', () => {
+  let units: KernelCUnits;
+  let c: ExporterPlugin;
+  beforeAll(async () => {
+    const r = await loadKernelC({ patches: [P002, P003] });
+    if (!r.ok) throw new Error(r.message);
+    units = r.value;
+    c = r.value.exporter!;
+  }, 60_000);
+  afterAll(() => units?.close());
+
+  it('is built from the whole file (every item after a #line of the kernel file) and 003 is named as mangled', () => {
+    const e = units.exporter!;
+    expect(e.vfio).toBe(true);
+    expect(e.sources.filter((s) => s.startsWith('drivers/vfio/pci/vfio_pci_dmabuf.c:')).map((s) => s.split(' ')[1])).toEqual(expect.arrayContaining([
+      'vfio_pci_dma_buf', 'vfio_pci_dma_buf_attach', 'vfio_pci_dma_buf_map', 'vfio_pci_dma_buf_unmap', 'vfio_pci_dma_buf_release', 'vfio_pci_dmabuf_ops',
+      'vfio_pci_core_fill_phys_vec', 'vfio_pci_core_get_dmabuf_phys', 'validate_dmabuf_input', 'vfio_pci_core_feature_dma_buf', 'vfio_pci_dma_buf_move', 'vfio_pci_dma_buf_cleanup',
+    ]));
+    expect(e.iommufdMap).toBe(false);
+    expect(units.notes[0]).toMatch(/003_8f4712741c71a171\.txt:\d+: the hunk @@ -82,6 \+82,40 @@ of drivers\/vfio\/pci\/vfio_pci_dmabuf\.c \(adding vfio_pci_dma_buf_iommufd_map\) is mangled/);
+  });
+
+  const L1: LcCmd[] = [createCmd(0, 1), { op: 'attach', buf: 0, importer: 'dma', p2p: true }, { op: 'event', dev: 0, event: 'mem-off' }, { op: 'event', dev: 0, event: 'close' }];
+  const L2: LcCmd[] = [createCmd(0, 1), { op: 'attach', buf: 0, importer: 'iommufd', p2p: true }, { op: 'event', dev: 0, event: 'mem-off' }, { op: 'event', dev: 0, event: 'mem-on' }];
+
+  it('cleanup-notifies-revoked (L1, REV-NOTIFY) on the C as on the port', async () => {
+    const [p, k] = [await runLifecycle(cfgOf(vfioPci), L1), await runLifecycle(cfgOf(c), L1)];
+    expect(show(k.violations)).toEqual([[3, 'REV-NOTIFY']]);
+    expect(k.violations.map((v) => v.message)).toEqual(p.violations.map((v) => v.message));
+  });
+
+  it('unrevoke-notifies-iommufd (L2, REV-IMPORTER) names the dma_buf_move_notify() of vfio_pci_dma_buf_move in the seed', async () => {
+    const k = await runLifecycle(cfgOf(c), L2);
+    expect(show(k.violations)).toEqual([[3, 'REV-IMPORTER']]);
+    expect(k.violations[0]!.evidence?.['cSite']).toMatch(/^drivers\/vfio\/pci\/vfio_pci_dmabuf\.c:\d+ \(vfio_pci_dma_buf_move\)$/);
+  });
+
+  it('a hand-worked lifecycle (create, maps on both importers, FLR, D3, reset, close-fd, close, unbind) gives the port\'s results and violations', async () => {
+    const cmds: LcCmd[] = [
+      createCmd(0, 2), createCmd(1, 1), { op: 'attach', buf: 0, importer: 'dma', p2p: true }, { op: 'attach', buf: 0, importer: 'dma', p2p: false }, { op: 'map', att: 0 }, { op: 'access', att: 0 },
+      { op: 'event', dev: 0, event: 'flr' }, { op: 'map', att: 0 }, { op: 'event', dev: 0, event: 'd3-enter' }, { op: 'map', att: 0 }, { op: 'event', dev: 0, event: 'd3-exit' },
+      { op: 'map', att: 0 }, { op: 'event', dev: 0, event: 'reset' }, { op: 'hot-reset', devs: [0, 1] }, { op: 'close-fd', buf: 0 }, { op: 'unmap', att: 0 }, { op: 'detach', att: 0 },
+      { op: 'event', dev: 0, event: 'close' }, createCmd(0, 1), { op: 'event', dev: 0, event: 'unbind' }, { op: 'event', dev: 1, event: 'close' },
+    ];
+    const [p, k] = [await runLifecycle(cfgOf(vfioPci), cmds, { keepGoing: true }), await runLifecycle(cfgOf(c), cmds, { keepGoing: true })];
+    expect(k.steps.map((s) => s.result)).toEqual(p.steps.map((s) => s.result));
+    expect(show(k.violations)).toEqual(show(p.violations));
+  });
+
+  it('the lifecycle suite (serial search and races) finds on the C exactly what it finds on the port of the same text', async () => {
+    // 002 alone has no private interconnect (003's hunk cannot be compiled): the like-for-like port is
+    // vfio-pci without vfio_pci_dma_buf_iommufd_map, whose iommufd map is -EOPNOTSUPP as the C's is.
+    const port002 = vfioExporter('vfio-pci:002-only', 'the port of 002 v8 10/11 without 003', { port: { ...V8_PORT, iommufd_map: () => ({ ok: false, errno: '-EOPNOTSUPP' }) } });
+    const search = (e: ExporterPlugin, skip: ReadonlySet<RuleId>) => lifecycleTarget(e.name, lifecycleConfig(e, { dma: dmaImporter, iommufd: iommufdImporter }, 'v8'), 'exporter').search(1, 10, skip);
+    const ids = (s: Search) => [...new Set(s.findings.flatMap((f) => f.explainedBy))].sort();
+    const cases = (s: Search) => s.failures.map((f) => [show(f.violations), f.counterexample.steps.map((x) => `${x.command} -> ${x.result}`)]);
+    // Everything: the same shrunk failure (iommufd's map) and the same findings met on the way.
+    const [p, k] = [await search(port002, new Set()), await search(c, new Set())];
+    expect(cases(k)).toEqual(cases(p));
+    expect(k.failures[0]?.violations[0]?.rule).toBe('IOMMUFD-ONE');
+    expect(ids(k)).toEqual(ids(p));
+    // Without the rules the missing interconnect breaks: no failure on either, the two documented findings on both.
+    const skip = new Set<RuleId>(['IOMMUFD-ONE', 'REV-WINDOW', 'IOMMUFD-MMIO']);
+    const [p2, k2] = [await search(port002, skip), await search(c, skip)];
+    expect(cases(k2)).toEqual([]);
+    expect(cases(p2)).toEqual([]);
+    expect(ids(k2)).toEqual(ids(p2));
+    expect(ids(k2)).toEqual(['cleanup-notifies-revoked', 'unrevoke-notifies-iommufd']);
+  }, 60_000);
+});
