@@ -72,9 +72,9 @@ export function lcInput(cmds: readonly LcCmd[], setup?: LcSetup): unknown {
   return toInput({ cmds, ...(setup ? { setup } : {}) });
 }
 
-/** Read an input written by lcInput, or an earlier `{cmds}` one (default setup). */
+/** Read an input written by lcInput (as JSON or as values), or an earlier `{cmds}` one (default setup). */
 export function readLcInput(input: unknown): { cmds: LcCmd[]; setup?: LcSetup } {
-  const r = fromInput<{ cmds?: Parameters<typeof normalizeCmd>[0][]; setup?: LcSetup }>(input ?? {});
+  const r = fromInput<{ cmds?: Parameters<typeof normalizeCmd>[0][]; setup?: LcSetup }>(toInput(input ?? {}));
   return { cmds: (r.cmds ?? []).map(normalizeCmd), ...(r.setup ? { setup: r.setup } : {}) };
 }
 
@@ -347,7 +347,8 @@ export function resolve(g: GenCmd, s: LcState, stateAware: boolean): LcCmd | nul
     case 'hot-reset': return { op: 'hot-reset', devs: s.devs.map((_, i) => i) };
     case 'attach': {
       const b = pick(s.bufs, (x) => x.userFd, g.sel, stateAware);
-      return b === null ? null : { op: 'attach', buf: b, importer: g.importer, p2p: g.p2p };
+      if (b === null) return stateAware ? firstBuf(g.sel, s) : null;
+      return { op: 'attach', buf: b, importer: g.importer, p2p: g.p2p };
     }
     case 'close-fd': {
       const b = pick(s.bufs, (x) => x.userFd, g.sel, stateAware);
@@ -356,9 +357,18 @@ export function resolve(g: GenCmd, s: LcState, stateAware: boolean): LcCmd | nul
     default: {
       const live = g.op === 'unmap' || g.op === 'access' ? (a: LcState['atts'][number]) => a.mapped : (a: LcState['atts'][number]) => !a.detached;
       const a = pick(s.atts, live, g.sel, stateAware);
-      return a === null ? null : { op: g.op, att: a };
+      if (a !== null) return { op: g.op, att: a };
+      if (!stateAware) return null;
+      const b = pick(s.bufs, (x) => x.userFd, g.sel, true);
+      return b === null ? firstBuf(g.sel, s) : { op: 'attach', buf: b, importer: g.sel % 2 ? 'iommufd' : 'dma', p2p: true };
     }
   }
+}
+
+/** State-aware: a command on an object that does not exist yet makes one instead (attach → a create of one page of BAR 0,
+ *  map/unmap/access/detach → an attach), so a short run gets to the state its commands need. */
+function firstBuf(sel: number, s: LcState): LcCmd {
+  return { op: 'create', dev: sel % s.devs.length, region: 0, ranges: [{ offset: 0n, length: s.env.devs[0]!.pageSize }] };
 }
 
 /** A generated range in pages of the region's memory (a BAR, or nvgrace device memory; an absent
