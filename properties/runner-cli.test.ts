@@ -38,7 +38,6 @@ describe('run: bad usage is one line and exit 2', () => {
     [['--runs'], /--runs needs a value/],
     [['--runs', 'many'], /--runs: expected an integer from 1 to \d+, got 'many'/],
     [['--seed', '99999999999999999999999'], /--seed: expected an integer from 0 to 2147483647/],
-    [['--runs', '5', '--time', '1s'], /--runs and --time: give one budget, not both/],
     [['--seed', '-1'], /--seed needs a value|--seed: expected/],
     [['--time', 'soon'], /--time: expected a duration like 30s/],
     [['--profile', 'v9'], /--profile: unknown profile 'v9'/],
@@ -138,11 +137,12 @@ describe('run: findings, baseline and exit codes', () => {
     expect(rep.results.filter((r) => r.status !== 'not-applicable').map((r) => r.rule)).toEqual(['LOCK-ORDER']);
     await cli('run', ...base, '--quiet');
     const other = join(tmp, 'other', 'latest');
-    const bail = await cli('run', '--importer', 'bug:iommufd-remaps-after-revoke', '--exporter', 'bug:rev-init-not-revoked', '--runs', '20', '--out', other, '--quiet', '--bail', '--baseline', emptyBaseline);
+    // Two targets run at once; once a new violation shows, no further target starts.
+    const later = ['vfio_pci_core_feature_dma_buf', 'mainline:dma_buf_phys_vec_to_sgt', 'rfc:dma_buf_match_mapping'];
+    const bail = await cli('run', '--exporter', 'bug:rev-init-not-revoked', '--plugin', 'p2pdma', ...later.flatMap((p) => ['--plugin', p]), '--runs', '20', '--out', other, '--quiet', '--bail', '--baseline', emptyBaseline);
     expect(bail.code).toBe(1);
     const bailed = JSON.parse(readFileSync(join(other, 'report.json'), 'utf8')) as Report;
-    expect(bailed.violations.map((v) => v.implementation)).not.toContain('bug:iommufd-remaps-after-revoke');
-    expect(bailed.results.filter((r) => r.implementation === 'bug:iommufd-remaps-after-revoke').every((r) => r.runs === 0)).toBe(true);
+    expect(later.some((name) => bailed.results.filter((r) => r.implementation === name).every((r) => r.runs === 0))).toBe(true);
   });
 
   it('--time repeats rounds with fresh seeds until the time is up; --exhaustive K explores every state within K commands', async () => {
@@ -177,7 +177,7 @@ describe('a third-party plugin by path', () => {
   it('the faithful importers checked against vfio-pci inherit its documented findings', async () => {
     const r = await cli('run', '--importer', 'iommufd', '--out', join(tmp, 'imp'));
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/1 known finding\(s\)/);
+    expect(r.out).toMatch(/\d+ known finding\(s\) .*, 0 new/);
   });
 
   it('examples/plugins/gpu-exporter.ts loads through tsx, runs under each profile it declares, and shows only the findings of the exporter it is based on', async () => {

@@ -37,6 +37,8 @@ import { palFillNoStart } from './pal-fill-no-start.ts';
 import { palInputNoSwiotlb } from './pal-input-no-swiotlb.ts';
 import { palListFirstOnly } from './pal-list-first-only.ts';
 import { palSizeU32 } from './pal-size-u32.ts';
+import { pluginExitOnUnbind } from './plugin-exit-on-unbind.ts';
+import { pluginPatchesSet } from './plugin-patches-set.ts';
 import { P2pdmaBusAddrSign } from './route-busaddr-sign.ts';
 import { P2pdmaCacheNoDomain } from './route-cache-no-domain.ts';
 import { P2pdmaClientAcsInclusive } from './route-acs-client-inclusive.ts';
@@ -89,6 +91,6 @@ export function seededBugs(): SeededBug[] {
     ...MATCH_BUGS.map(({ bugOf, ...i }) => bug({ ...i, kind: 'match', description: described(i, need(bugOf, i.name)), profiles: MATCH_PROFILES }, need(bugOf, i.name))),
     bug({ name: matchConverterLeak.name, make: matchConverterLeak.make, kind: 'converter', description: described(matchConverterLeak, 'MATCH-CONVERT'), profiles: ['converter'] }, 'MATCH-CONVERT'),
     bug({ ...matchExporter('rfc', matchCleanedAttach), name: matchCleanedAttach.name }, 'MATCH-CLEANED'),
-    ...[...lifecycleBugExporters(), ...lifecycleBugImporters()].map(({ bugOf, ...p }) => bug(p, need(bugOf, p.name))),
+    ...[...lifecycleBugExporters(), ...lifecycleBugImporters(), pluginExitOnUnbind, pluginPatchesSet].map(({ bugOf, ...p }) => bug(p, need(bugOf, p.name))),
   ];
 }

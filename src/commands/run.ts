@@ -8,13 +8,16 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PROFILES, isProfile, type Profile } from '../../models/profiles.ts';
 import { bundledPlugins } from '../harness/bundled.ts';
-import { loadPlugin } from '../harness/load.ts';
-import type { Plugin, PluginKind } from '../harness/plugin.ts';
-import { baselineOf, mergeBaseline, runConformance, writeAtomic, type Baseline, type Progress } from '../harness/runner.ts';
-import { allTargets, type Target } from '../harness/targets.ts';
+import type { PluginKind } from '../harness/plugin.ts';
+import { workerPool } from '../harness/pool.ts';
+import type { PluginSpec } from '../harness/worker.ts';
+import { baselineOf, mergeBaseline, runConformance, writeAtomic, type Baseline, type Executor, type Progress, type TargetInfo, inProcess } from '../harness/runner.ts';
 import { writeReports } from '../report/index.ts';
 import { isRuleId, type RuleId } from '../rules/registry.ts';
 import { UsageError } from './usage.ts';
+import { kernelCPlugins } from '../kernel-c/plugins.ts';
+import { loadPlugin } from '../harness/load.ts';
+import { allTargets } from '../harness/targets.ts';
 
 export const DEFAULT_SEED = 42;
 export const DEFAULT_RUNS = 400;
@@ -35,13 +38,17 @@ export interface RunArgs {
   writeBaseline?: string;
   bail: boolean;
   quiet: boolean;
+  /** The kernel's own C (src/kernel-c): a source tree, or patch / mbox files. */
+  kernelTree?: string;
+  kernelPatches: string[];
 }
 
-export const USAGE = 'usage: dmabuf-conform run [--profile P,...] [--exporter PATH|name] [--importer PATH|name] [--plugin PATH|name]... [--rules IDS] [--seed N] [--runs N | --time 30s] [--exhaustive K] [--out DIR] [--baseline FILE] [--write-baseline FILE] [--bail] [--quiet]';
+export const USAGE = 'usage: dmabuf-conform run [--profile P,...] [--exporter PATH|name] [--importer PATH|name] [--plugin PATH|name]... [--rules IDS] [--seed N] [--runs N | --time 30s] [--exhaustive K] [--out DIR] [--baseline FILE] [--write-baseline FILE] [--bail] [--quiet] [--kernel-tree DIR] [--kernel-patch FILE...]';
 const OPTIONS = {
   profile: { type: 'string' }, exporter: { type: 'string', multiple: true }, importer: { type: 'string', multiple: true }, plugin: { type: 'string', multiple: true },
   rules: { type: 'string' }, seed: { type: 'string' }, runs: { type: 'string' }, time: { type: 'string' }, exhaustive: { type: 'string' },
   out: { type: 'string' }, baseline: { type: 'string' }, 'write-baseline': { type: 'string' }, bail: { type: 'boolean' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  'kernel-tree': { type: 'string' }, 'kernel-patch': { type: 'string', multiple: true },
 } as const;
 
 function int(flag: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -69,9 +76,9 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     const vals = Array.isArray(x) ? x : [x];
     if (o.type === 'string' && vals.some((y) => typeof y !== 'string' || y === '')) throw new UsageError(`--${k} needs a value (${USAGE})`);
   }
-  if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}' (${USAGE})`);
+  // --kernel-patch FILE...: the files after it are patches too.
+  if (positionals.length && !v['kernel-patch']) throw new UsageError(`unexpected argument '${positionals[0]}' (${USAGE})`);
   if (v.help) throw new UsageError(USAGE, 0);
-  if (v.runs !== undefined && v.time !== undefined) throw new UsageError('--runs and --time: give one budget, not both');
   const str = (k: keyof typeof OPTIONS) => v[k] as string | undefined;
   const many = (k: keyof typeof OPTIONS) => (v[k] as string[] | undefined) ?? [];
   return {
@@ -87,6 +94,8 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     ...(str('write-baseline') === undefined ? {} : { writeBaseline: str('write-baseline')! }),
     bail: v.bail === true,
     quiet: v.quiet === true,
+    ...(str('kernel-tree') === undefined ? {} : { kernelTree: str('kernel-tree')! }),
+    kernelPatches: [...many('kernel-patch'), ...(v['kernel-patch'] ? positionals : [])],
   };
 }
 
@@ -150,20 +159,14 @@ export function progressPrinter(quiet: boolean, out: { isTTY?: boolean; write(s:
   };
 }
 
-/** The plugins a run checks: the ones given, else every bundled faithful port. */
-export async function pluginsOf(given: RunArgs['plugins']): Promise<Plugin[]> {
-  if (given.length === 0) return bundledPlugins();
-  const out: Plugin[] = [];
-  for (const [flag, spec, kind] of given) {
-    const p = await loadPlugin(spec, flag, kind);
-    if (out.some((x) => x.name === p.name)) throw new UsageError(`${flag} ${spec}: a plugin named '${p.name}' is given twice`);
-    out.push(p);
-  }
-  return out;
+/** The plugins a run checks, as its workers load them: the ones given, else every bundled faithful port. */
+export function pluginSpecs(given: RunArgs['plugins']): PluginSpec[] {
+  if (given.length === 0) return bundledPlugins().map((p) => ({ spec: p.name, flag: 'bundled' }));
+  return given.map(([flag, spec, kind]) => ({ spec, flag, ...(kind ? { kind } : {}) }));
 }
 
 /** Why a selection checks nothing (exit 2), or null. */
-export function emptySelection(targets: readonly Target[], profiles: readonly Profile[], rules: ReadonlySet<RuleId> | undefined): string | null {
+export function emptySelection(targets: readonly TargetInfo[], profiles: readonly Profile[], rules: ReadonlySet<RuleId> | undefined): string | null {
   if (targets.length === 0) return 'no suite checks what the given plugins provide';
   const inProfile = targets.filter((t) => t.profiles.some((p) => profiles.includes(p)));
   if (inProfile.length === 0) return `none of ${targets.map((t) => t.name).join(', ')} follows --profile ${profiles.join(',')} (they follow ${[...new Set(targets.flatMap((t) => t.profiles))].join(', ')})`;
@@ -176,15 +179,35 @@ export async function run(argv: string[]): Promise<number> {
   checkOutDir('--out', a.out);
   if (a.writeBaseline) checkOutFile('--write-baseline', a.writeBaseline);
   const baseline = loadBaseline(a.baseline);
-  const plugins = await pluginsOf(a.plugins);
-  const targets = allTargets(plugins);
+  // Every target runs isolated in a worker thread, as many at once as there are cores.
+  // The kernel's own C (--kernel-tree/--kernel-patch) runs in its own unit processes already
+  // (a crash there is a finding): those runs check every plugin in this thread.
+  const kc = a.kernelTree !== undefined || a.kernelPatches.length ? await kernelCPlugins({ ...(a.kernelTree === undefined ? {} : { tree: a.kernelTree }), patches: a.kernelPatches }) : null;
+  if (kc && !kc.ok) throw new UsageError(kc.message);
+  if (kc?.ok && !a.quiet) for (const l of kc.lines) process.stderr.write(`kernel C: ${l}\n`);
+  const executor = kc?.ok ? inProcess(allTargets([...(await Promise.all(pluginSpecs(a.plugins).map((p) => loadPlugin(p.spec, p.flag, p.kind)))), ...kc.plugins])) : await workerPool(pluginSpecs(a.plugins));
+  try {
+    return await runWith(a, executor, baseline);
+  } finally {
+    await executor.close();
+    if (kc?.ok) kc.close();
+  }
+}
+
+async function runWith(a: RunArgs, executor: Executor, baseline: Baseline): Promise<number> {
+  const targets = executor.targets;
+  const names = new Set<string>();
+  for (const t of targets) {
+    if (names.has(t.name)) throw new UsageError(`two plugins give an implementation named '${t.name}'`);
+    names.add(t.name);
+  }
   const empty = emptySelection(targets, a.profiles, a.rules);
   if (empty) throw new UsageError(`nothing to check: ${empty}`);
   const given = a.plugins.map(([flag, spec]) => ` ${flag} ${spec}`).join('');
   if (!a.quiet) process.stderr.write(`dmabuf-conform run: seed ${a.seed}, ${a.timeMs === undefined ? `${a.runs} runs` : `${a.timeMs} ms`} per search, ${targets.length} implementation(s)\n`);
   const { report, newCount } = await runConformance({
     seed: a.seed, runs: a.runs, ...(a.timeMs === undefined ? {} : { timeMs: a.timeMs }), ...(a.exhaustive === undefined ? {} : { exhaustive: a.exhaustive }),
-    profiles: a.profiles, ...(a.rules ? { rules: a.rules } : {}), targets, baseline, corpusDir: join(dirname(a.out), 'corpus'), bail: a.bail,
+    profiles: a.profiles, ...(a.rules ? { rules: a.rules } : {}), executor, baseline, corpusDir: join(dirname(a.out), 'corpus'), bail: a.bail,
     replayCommand: (id) => `npx dmabuf-conform replay ${a.out}/report.json --case '${id}'${given}`,
     progress: progressPrinter(a.quiet),
   });

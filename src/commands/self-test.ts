@@ -6,7 +6,7 @@
 import { PROFILES } from '../../models/profiles.ts';
 import { seededBugs } from '../bugs/index.ts';
 import { runConformance } from '../harness/runner.ts';
-import { allTargets } from '../harness/targets.ts';
+import { workerPool } from '../harness/pool.ts';
 import type { Report } from '../report/types.ts';
 import type { RuleId } from '../rules/registry.ts';
 import { DEFAULT_RUNS, DEFAULT_SEED } from './run.ts';
@@ -27,9 +27,10 @@ export interface SelfTestRow {
 /** Run the seeded bugs (all, or those named) as `run` runs plugins; one row per bug. */
 export async function selfTest(seed = DEFAULT_SEED, runs = DEFAULT_RUNS, only?: ReadonlySet<string>): Promise<{ rows: SelfTestRow[]; report: Report }> {
   const bugs = seededBugs().filter((b) => !only || only.has(b.plugin.name));
-  // Each bug is checked as the only plugin given, as a user's would be.
-  const targets = bugs.flatMap((b) => allTargets([b.plugin]));
-  const { report } = await runConformance({ seed, runs, profiles: [...PROFILES], targets, baseline: { version: 1, findings: [] }, bail: false, replayCommand: (id) => `npx dmabuf-conform self-test --seed ${seed} --bug '${id.split('/')[0]}'`, progress: () => undefined });
+  // Each bug loads by name in isolated workers and is checked as the only plugin given, as a user's would be.
+  const executor = await workerPool(bugs.map((b) => ({ spec: b.plugin.name, flag: 'self-test' })), { separately: true });
+  const targets = executor.targets;
+  const { report } = await runConformance({ seed, runs, profiles: [...PROFILES], executor, baseline: { version: 1, findings: [] }, bail: false, replayCommand: (id) => `npx dmabuf-conform self-test --seed ${seed} --bug '${id.split('/')[0]}'`, progress: () => undefined }).finally(() => executor.close());
   const rows = bugs.map((b): SelfTestRow => {
     const names = targets.filter((t) => t.name === b.plugin.name || t.name.startsWith(`${b.plugin.name}:`)).map((t) => t.name);
     const seen = report.violations.filter((v) => names.includes(v.implementation) && !v.finding);

@@ -5,6 +5,7 @@
 // and the run goes on. Proxies forward everything else, so code that reads a
 // device's own fields still works.
 import type { Result } from '../../models/errno.ts';
+import { beat } from './heartbeat.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import type { MatchDmaBufOps } from '../impl/dma-buf-match.ts';
 import type { ExporterDevice, ExporterPlugin, ImporterAttachment, ImporterPlugin } from './plugin.ts';
@@ -22,6 +23,7 @@ class Guard {
   constructor(readonly plugin: string, readonly timeoutMs: number) {}
 
   sync<T>(k: Kernel, hook: string, fallback: T, call: () => T): T {
+    beat(`${this.plugin}: ${hook}`);
     try {
       return call();
     } catch (e) {

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { step, type LcCmd, type LcState } from '../../models/lifecycle.ts';
 import type { Profile } from '../../models/profiles.ts';
 import type { RuleId } from '../rules/registry.ts';
+import { beat } from './heartbeat.ts';
 import type { Violation } from '../rules/violation.ts';
 import { compareStep, opName, resolve, Real, type GenCmd, type LifecycleConfig } from './lifecycle.ts';
 import { genCmdArb, setupArb, type LcSetup } from '../gen/lifecycle.ts';
@@ -78,6 +79,7 @@ class LcCommand implements fc.AsyncCommand<LcModel, Real, false> {
   }
 
   async run(m: LcModel, r: Real): Promise<void> {
+    beat();
     const c = resolve(this.g, m.state, m.stateAware)!;
     const { next, expect } = step(m.state, c, r.cfg.profile);
     const got = await r.run(c, m.steps);

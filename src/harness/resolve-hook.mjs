@@ -1,7 +1,9 @@
 // A module resolve hook (node:module register), plain JavaScript so that it
 // runs in the loader thread without a transpiler: the bare specifier
 // 'dmabuf-conform' is this copy of the tool's own entry, wherever the plugin
-// importing it lives, so plugin and runner share one module graph.
+// importing it lives, so plugin and runner share one module graph; and a
+// plugin's own TypeScript is an ES module even in a folder with no
+// package.json (which would make it CommonJS, unable to import the entry).
 let entry = '';
 
 /** @param {{ entry: string }} data */
@@ -11,6 +13,8 @@ export function initialize(data) {
 
 /** @param {string} specifier @param {unknown} context @param {(s: string, c: unknown) => Promise<unknown>} next */
 export async function resolve(specifier, context, next) {
-  if (specifier === 'dmabuf-conform') return next(entry, context);
-  return next(specifier, context);
+  const r = await next(specifier === 'dmabuf-conform' ? entry : specifier, context);
+  const url = /** @type {{ url: string }} */ (r).url;
+  if (/\.m?ts$/.test(url) && !url.includes('/node_modules/')) return { ...r, format: 'module' };
+  return r;
 }

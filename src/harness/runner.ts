@@ -45,7 +45,10 @@ export interface RunOptions {
   readonly exhaustive?: number;
   readonly profiles: readonly Profile[];
   readonly rules?: ReadonlySet<RuleId>;
-  readonly targets: readonly Target[];
+  /** The targets, run in this thread one at a time; or give `executor`. */
+  readonly targets?: readonly Target[];
+  /** Where the targets run (src/harness/pool.ts: isolated workers, in parallel). */
+  readonly executor?: Executor;
   readonly baseline: Baseline;
   readonly corpusDir?: string;
   readonly bail: boolean;
@@ -73,12 +76,13 @@ export function canonical(v: unknown): string {
  *  identified by its id and rule instead, whatever the implementation and the
  *  input that showed it: it is the known behaviour of the design's code, and a
  *  copy of that code keeps it. */
-export function fingerprint(t: Target, rule: RuleId, explainedBy: string | null, input: unknown): string {
+export function fingerprint(t: Pick<Target, 'name'>, rule: RuleId, explainedBy: string | null, input: unknown): string {
   if (explainedBy) return sha(`finding:${explainedBy}|${rule}`);
   return sha(`${t.name}|${rule}|${canonical(input)}`);
 }
 
-interface Hit {
+/** One rule's first showing on a target: the Found it is in, and which of its violations. */
+export interface Hit {
   readonly rule: RuleId;
   readonly found: Found;
   readonly index: number;
@@ -95,7 +99,7 @@ function hitsOf(found: Found, rules: ReadonlySet<RuleId> | undefined): Hit[] {
   return out;
 }
 
-interface CorpusEntry {
+export interface CorpusEntry {
   readonly implementation: string;
   readonly rule: RuleId;
   readonly input: unknown;
@@ -113,6 +117,95 @@ function corpusEntries(dir: string | undefined, target: string): CorpusEntry[] {
   });
 }
 
+/** What one round of one target's searches is given: plain data, so a worker can run it. */
+export interface RoundRequest {
+  readonly round: number;
+  readonly seed: number;
+  readonly runs: number;
+  /** --rules: only these count (all when absent). */
+  readonly rules?: readonly RuleId[];
+  /** Rules this target showed in earlier rounds: not searched for again. */
+  readonly found: readonly RuleId[];
+  /** The corpus cases of this target, replayed first (round 0). */
+  readonly corpus: readonly CorpusEntry[];
+  readonly search?: Pick<SearchOptions, 'stateAware'>;
+}
+
+/** What it found: new hits (failures and documented findings met), the runs fast-check made, and when each rule first showed. */
+export interface RoundResult {
+  readonly hits: readonly Hit[];
+  readonly runs: number;
+  readonly ms: number;
+  readonly shown: readonly { readonly rule: RuleId; readonly ms: number; readonly runs: number }[];
+}
+
+/** One round of one target: the corpus first (as regression tests; it does not steer the search, so
+ *  a seed gives the same report whatever the corpus holds), then up to MAX_SEARCHES searches, each
+ *  for the rules the earlier ones did not show; documented findings met are recorded, never an end. */
+export async function targetRound(t: Target, req: RoundRequest): Promise<RoundResult> {
+  const ts = performance.now();
+  const rules = req.rules ? new Set(req.rules) : undefined;
+  const hits: Hit[] = [];
+  const shown: { rule: RuleId; ms: number; runs: number }[] = [];
+  let runs = 0;
+  const regressions: Hit[] = [];
+  for (const e of req.corpus) regressions.push(...hitsOf(await t.replay(e.input), rules).filter((h) => h.rule === e.rule));
+  const skip = new Set<RuleId>([...req.found, ...t.rules.filter((r) => rules && !rules.has(r))]);
+  // The runs fast-check made, to the failure or the whole budget (not the budget given).
+  const observe = (d: RunCounts) => void (runs += d.numRuns);
+  const add = (found: readonly Found[]): boolean => {
+    const fresh = found.flatMap((f) => hitsOf(f, rules)).filter((h) => !skip.has(h.rule));
+    for (const h of fresh) {
+      skip.add(h.rule);
+      shown.push({ rule: h.rule, ms: performance.now() - ts, runs });
+    }
+    hits.push(...fresh);
+    return fresh.length > 0;
+  };
+  const findingId = (h: Hit) => h.found.explainedBy[h.index] ?? null;
+  for (let i = 0; i < MAX_SEARCHES && skip.size < t.rules.length; i++) {
+    const s = await t.search(req.seed + req.round * 1000 + i, req.runs, skip, { observe, ...req.search });
+    for (const f of s.findings) hits.push(...hitsOf(f, rules).filter((h) => findingId(h) !== null && !hits.some((x) => findingId(x) === findingId(h) && x.rule === h.rule)));
+    if (!add(s.failures)) break;
+  }
+  return { hits: [...hits, ...regressions], runs, ms: performance.now() - ts, shown };
+}
+
+/** A target as the runner sees it when it runs elsewhere (a worker): plain data. */
+export type TargetInfo = Pick<Target, 'name' | 'suite' | 'part' | 'kind' | 'profiles' | 'rules'> & { readonly explores: boolean };
+
+export const infoOf = (t: Target): TargetInfo => ({ name: t.name, suite: t.suite, part: t.part, kind: t.kind, profiles: t.profiles, rules: t.rules, explores: t.explore !== undefined });
+
+/** Where targets run: in this thread, or in isolated workers (src/harness/pool.ts). */
+export interface Executor {
+  readonly targets: readonly TargetInfo[];
+  /** How many rounds may run at once. */
+  readonly parallel: number;
+  round(name: string, req: RoundRequest): Promise<RoundResult>;
+  /** --exhaustive K: states seen and the hits of the first inputs that break a rule. */
+  explore(name: string, k: number, rules?: readonly RuleId[]): Promise<{ states: number; hits: readonly Hit[] }>;
+  close(): Promise<void>;
+}
+
+/** Every target in this thread, one at a time: for tests and in-process callers. */
+export function inProcess(targets: readonly Target[]): Executor {
+  const byName = new Map(targets.map((t) => [t.name, t]));
+  const get = (name: string) => byName.get(name)!;
+  return {
+    targets: targets.map(infoOf), parallel: 1,
+    round: (name, req) => targetRound(get(name), req),
+    async explore(name, k, rules) {
+      const t = get(name);
+      const r = await t.explore!(k);
+      const hits: Hit[] = [];
+      const only = rules ? new Set(rules) : undefined;
+      for (const input of r.inputs.slice(0, 4)) hits.push(...hitsOf(await t.replay(input), only).filter((h) => !hits.some((x) => x.rule === h.rule)));
+      return { states: r.states, hits };
+    },
+    close: async () => undefined,
+  };
+}
+
 /** One violation's view of a shared counterexample: the failing step is the one where this
  *  rule broke (when the checker knows the step), labelled with this rule. */
 function focus(ce: Counterexample, rule: RuleId, step: number | undefined): Counterexample {
@@ -128,77 +221,68 @@ export function writeAtomic(path: string, text: string): void {
 }
 
 export async function runConformance(opts: RunOptions): Promise<{ report: Report; newCount: number }> {
+  const exec = opts.executor ?? inProcess(opts.targets ?? []);
+  try {
+    return await conformance(opts, exec);
+  } finally {
+    if (!opts.executor) await exec.close();
+  }
+}
+
+async function conformance(opts: RunOptions, exec: Executor): Promise<{ report: Report; newCount: number }> {
   const t0 = performance.now();
   const known = new Set(opts.baseline.findings.map((f) => f.fingerprint));
   const records: ViolationRecord[] = [];
   const results: RuleResult[] = [];
   const perImpl: Record<string, number> = {};
   let newCount = 0;
-  const targets = opts.targets.filter((t) => t.profiles.some((p) => opts.profiles.includes(p)));
+  const targets = exec.targets.filter((t) => t.profiles.some((p) => opts.profiles.includes(p)));
   const hitsBy = new Map<string, Hit[]>();
   const runsBy = new Map<string, number>();
   const deadline = opts.timeMs === undefined ? undefined : t0 + opts.timeMs;
+  const rules = opts.rules ? [...opts.rules] : undefined;
 
-  const searchTarget = async (t: Target, round: number) => {
-    const ts = performance.now();
+  const runRound = async (t: TargetInfo, round: number) => {
     const hits = hitsBy.get(t.name) ?? [];
-    // The corpus replays first, as regression tests; it does not steer the search, so a
-    // seed gives the same report whatever the corpus holds (its cases are merged in after).
-    const regressions = round === 0 ? await corpusHits(t) : [];
-    const skip = new Set<RuleId>([...hits.map((h) => h.rule), ...t.rules.filter((r) => opts.rules && !opts.rules.has(r))]);
-    // The runs fast-check made, to the failure or the whole budget (not the budget given).
-    const observe = (d: RunCounts) => runsBy.set(t.name, (runsBy.get(t.name) ?? 0) + d.numRuns);
-    const add = (found: readonly Found[]): boolean => {
-      const fresh = found.flatMap((f) => hitsOf(f, opts.rules)).filter((h) => !skip.has(h.rule));
-      for (const h of fresh) {
-        skip.add(h.rule);
-        opts.onHit?.(t.name, h.rule, performance.now() - ts, runsBy.get(t.name) ?? 0);
-      }
-      hits.push(...fresh);
-      return fresh.length > 0;
-    };
-    // Every search goes on past documented findings (recorded, once per finding) to the other rules.
-    for (let i = 0; i < MAX_SEARCHES && skip.size < t.rules.length; i++) {
-      const s = await t.search(opts.seed + round * 1000 + i, opts.runs, skip, { observe, ...opts.search });
-      for (const f of s.findings) hits.push(...hitsOf(f, opts.rules).filter((h) => h.found.explainedBy[h.index] !== null && !hits.some((x) => x.found.explainedBy[x.index] === h.found.explainedBy[h.index] && x.rule === h.rule)));
-      if (!add(s.failures)) break;
-    }
-    hits.push(...regressions);
-    hitsBy.set(t.name, hits);
-    perImpl[t.name] = (perImpl[t.name] ?? 0) + (performance.now() - ts);
+    const r = await exec.round(t.name, { round, seed: opts.seed, runs: opts.runs, ...(rules ? { rules } : {}), found: hits.map((h) => h.rule), corpus: round === 0 ? corpusEntries(opts.corpusDir, t.name) : [], ...(opts.search ? { search: opts.search } : {}) });
+    for (const s of r.shown) opts.onHit?.(t.name, s.rule, s.ms, (runsBy.get(t.name) ?? 0) + s.runs);
+    hitsBy.set(t.name, [...hits, ...r.hits]);
+    runsBy.set(t.name, (runsBy.get(t.name) ?? 0) + r.runs);
+    perImpl[t.name] = (perImpl[t.name] ?? 0) + r.ms;
   };
 
-  const corpusHits = async (t: Target): Promise<Hit[]> => {
-    const out: Hit[] = [];
-    for (const e of corpusEntries(opts.corpusDir, t.name)) out.push(...hitsOf(await t.replay(e.input), opts.rules).filter((h) => h.rule === e.rule));
-    return out;
-  };
-
-  const profileOf = (t: Target): Profile => t.profiles.find((p) => opts.profiles.includes(p))!;
-  const isKnown = (t: Target, h: Hit) => (h.found.explainedBy[h.index] ?? null) !== null || known.has(fingerprint(t, h.rule, null, h.found.counterexample.input));
-  const isNew = (t: Target, h: Hit) => !isKnown(t, h);
-  const tell = (t: Target, done: number, total: number, label = t.name) => {
+  const profileOf = (t: TargetInfo): Profile => t.profiles.find((p) => opts.profiles.includes(p))!;
+  const isKnown = (t: TargetInfo, h: Hit) => (h.found.explainedBy[h.index] ?? null) !== null || known.has(fingerprint(t, h.rule, null, h.found.counterexample.input));
+  const isNew = (t: TargetInfo, h: Hit) => !isKnown(t, h);
+  const tell = (t: TargetInfo, done: number, total: number, label = t.name) => {
     const seen = targets.map((x) => ({ x, hits: [...new Map((hitsBy.get(x.name) ?? []).map((h) => [h.rule, h])).values()] }));
     const runs = [...runsBy.values()].reduce((a, b) => a + b, 0);
     opts.progress({ target: label, profile: profileOf(t), done, total, runs, violations: seen.reduce((n, s) => n + s.hits.length, 0), newOnes: seen.reduce((n, s) => n + s.hits.filter((h) => isNew(s.x, h)).length, 0) });
   };
   const anyNew = () => targets.some((t) => (hitsBy.get(t.name) ?? []).some((h) => isNew(t, h)));
+  const timeUp = () => deadline !== undefined && performance.now() >= deadline;
 
   for (let round = 0; ; round++) {
-    for (const [done, t] of targets.entries()) {
-      await searchTarget(t, round);
-      tell(t, done + 1, targets.length);
-      if (opts.bail && anyNew()) break;
-    }
-    if (!deadline || performance.now() >= deadline || (opts.bail && anyNew())) break;
+    let done = 0;
+    let next = 0;
+    // Up to exec.parallel rounds at once; each target's result depends only on its own inputs,
+    // so the report is the same whatever order they finish in.
+    const lane = async () => {
+      while (next < targets.length && !(opts.bail && anyNew()) && !(round > 0 && timeUp())) {
+        const t = targets[next++]!;
+        await runRound(t, round);
+        tell(t, ++done, targets.length);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, exec.parallel) }, lane));
+    if (!deadline || timeUp() || (opts.bail && anyNew())) break;
   }
 
   if (opts.exhaustive !== undefined) {
-    for (const t of targets.filter((x) => x.explore)) {
-      const r = await t.explore!(opts.exhaustive);
+    for (const t of targets.filter((x) => x.explores)) {
+      const r = await exec.explore(t.name, opts.exhaustive, rules);
       const hits = hitsBy.get(t.name) ?? [];
-      for (const input of r.inputs.slice(0, 4)) hits.push(...hitsOf(await t.replay(input), opts.rules).filter((h) => !hits.some((x) => x.rule === h.rule)));
-      hitsBy.set(t.name, hits);
+      hitsBy.set(t.name, [...hits, ...r.hits.filter((h) => !hits.some((x) => x.rule === h.rule))]);
       tell(t, 1, 1, `exhaustive ${t.name} k=${opts.exhaustive}: ${r.states} states`);
     }
   }

@@ -13,7 +13,8 @@ import { routeSuite } from './suites/route.ts';
 
 export type { Found, SuiteId, Target } from './suite.ts';
 
-export const SUITES: readonly Suite[] = [routeSuite, convertSuite, lifecycleSuite, matchSuite];
+/** In the order a plugin's parts run: an exporter's lifecycle first (the suite its report row is named by). */
+export const SUITES: readonly Suite[] = [routeSuite, lifecycleSuite, convertSuite, matchSuite];
 
 /** A part's counterexample input, tagged with the part it replays in. */
 interface PartInput {

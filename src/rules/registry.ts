@@ -75,7 +75,9 @@ export const RULES = [
   rule('IOMMUFD-REVOKED', 'a revoked pages object maps nothing and, in v8, stays revoked', '003'),
 
   rule('PLUGIN-THROW', 'a plugin hook threw instead of returning an errno', 'DESIGN.md conventions'),
-  rule('PLUGIN-TIMEOUT', 'a plugin hook did not return within the step time-out', 'DESIGN.md conventions'),
+  rule('PLUGIN-TIMEOUT', 'a plugin hook did not return within the step time-out, whether it awaits forever or spins synchronously', 'DESIGN.md conventions'),
+  rule('PLUGIN-EXIT', 'the implementation ended its process or thread (process.exit, a crash); the run goes on with the next case', 'DESIGN.md conventions'),
+  rule('PLUGIN-GLOBAL', "the implementation changed the JavaScript built-ins the checkers rely on (a patched Set.prototype.has hides violations)", 'DESIGN.md conventions'),
 ] as const satisfies readonly Rule[];
 
 export type RuleId = (typeof RULES)[number]['id'];

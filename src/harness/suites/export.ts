@@ -101,8 +101,18 @@ async function mapOnce(k: Kernel, buf: DmaBuf, c: ExportCase, model: Pal, profil
   return { result, expected: resultTag(exp), conv };
 }
 
+/** The run, with a throw past the guarded hooks (a dma_buf_ops member the core calls) as the PLUGIN-THROW it is. */
 async function exportRun(p: ExporterPlugin, c: ExportCase, profile: Profile): Promise<ExportRun> {
   const k = new Kernel({ pageSize: c.view.pageSize, faults: { allocFails: [], syncFails: false, iovaRefused: c.iovaRefused } });
+  try {
+    return await exportSteps(k, p, c, profile);
+  } catch (e) {
+    k.report('PLUGIN-THROW', `the implementation threw outside a plugin hook: ${e instanceof Error ? e.message : String(e)}`, {});
+    return { k, result: 'threw', model: vfioDmaBufCreate(c.view, c.req) };
+  }
+}
+
+async function exportSteps(k: Kernel, p: ExporterPlugin, c: ExportCase, profile: Profile): Promise<ExportRun> {
   const cfg: DeviceConfig = { name: 'vdev0', bars: c.view.bars, pageSize: c.view.pageSize, ...(c.view.nvgrace ? { nvgrace: c.view.nvgrace } : {}), routeTo: (dev) => (dev === null ? 'THRU_HOST_BRIDGE' : c.route) };
   const dev = guardExporter(p).probe(k, cfg);
   const model = vfioDmaBufCreate(c.view, c.req);
