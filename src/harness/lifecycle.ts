@@ -243,7 +243,7 @@ export function compareStep(real: Real, c: LcCmd, before: LcState, after: LcStat
   const k = real.k;
   const rule = c.op === 'create' && (got.result === '-EBADF' || exp.result === '-EBADF') ? 'REV-INIT' : resultRule(c, before);
   if (got.result !== exp.result) k.report(rule, `${opName(c)} returned ${got.result}, the model says ${exp.result}`, { port: got.result, model: exp.result });
-  if (c.op === 'create') checkCreated(real, before, after);
+  if (c.op === 'create' && got.result === 'ok' && exp.result === 'ok' && real.bufs.length === after.bufs.length) checkCreated(real, before, after);
   if (c.op === 'map' && got.result === 'ok') checkSegments(real, c.att, after);
   after.bufs.forEach((b, i) => {
     const dmabuf = real.bufs[i];
