@@ -4,7 +4,7 @@
 // Exit 0 when every violation is in the baseline, 1 on a new one, 2 on bad usage.
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../package-root.ts';
 import { parseArgs } from 'node:util';
 import { PROFILES, isProfile, type Profile } from '../../models/profiles.ts';
 import { bundledPlugins } from '../harness/bundled.ts';
@@ -22,7 +22,7 @@ import { allTargets } from '../harness/targets.ts';
 export const DEFAULT_SEED = 42;
 export const DEFAULT_RUNS = 400;
 /** The shipped baseline, wherever the command is run from. */
-export const DEFAULT_BASELINE = fileURLToPath(new URL('../../reports/baseline.json', import.meta.url));
+export const DEFAULT_BASELINE = join(PACKAGE_ROOT, 'reports', 'baseline.json');
 
 export interface RunArgs {
   seed: number;

@@ -36,6 +36,8 @@ export const LIFECYCLE_FINDINGS: readonly LifecycleFinding[] = [
   // L2: the un-revoke's move_notify reaches an iommufd attachment that the revoke before it already revoked; a move without a revoke is not this finding.
   { id: 'unrevoke-notifies-iommufd', rule: 'REV-IMPORTER', profiles: ['v8', 'rfc', 'converter'], applies: (_c, v) => v.evidence?.['afterRevoke'] === true },
   // reports/FINDINGS.md M2 (issue 6): the posted RFC 12/26 match_mapping asserts resv, which attach does not hold.
+  // reports/FINDINGS.md M3: the review fix of RFC 12/26 drops the !priv->vdev check, so an attach after cleanup fails in the core's match (-EINVAL), not -ENODEV.
+  { id: 'rfc12-fix-cleaned-einval', rule: 'REV-MAP', profiles: ['rfc', 'converter'], applies: (c, v) => c.op === 'attach' && v.evidence?.['port'] === '-EINVAL' && v.evidence?.['model'] === '-ENODEV' },
   { id: 'rfc12-match-mapping-unlocked', rule: 'LOCK-RESV', profiles: ['rfc', 'converter'], applies: (c, v) => c.op === 'attach' && String(v.evidence?.['site'] ?? '').includes('match_mapping') },
 ];
 

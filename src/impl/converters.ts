@@ -39,11 +39,13 @@ export const DOMAIN_PROT = IOMMU_READ | IOMMU_WRITE | IOMMU_MMIO;
 export class DmaBufConverters {
   constructor(readonly k: MappingKernel) {}
 
-  /** PAL→SGT map: map_phys, then dma_buf_phys_vec_to_sgt(); a failed conversion gives the PAL back. */
-  palToSgtMap(attach: Attachment, provider: P2PProvider, exp: PalExpOps, size: bigint, dir: DmaDir): { ok: true; conv: SgtConversion } | { ok: false; errno: Errno } {
+  /** PAL→SGT map: map_phys, then dma_buf_phys_vec_to_sgt(); a failed conversion gives the PAL back.
+   *  The provider is read only once map_phys has handed out the PAL: it belongs to the exporter's
+   *  device, and map_phys's revoked check is what says the device (and its devres providers) still lives. */
+  palToSgtMap(attach: Attachment, provider: () => P2PProvider, exp: PalExpOps, size: bigint, dir: DmaDir): { ok: true; conv: SgtConversion } | { ok: false; errno: Errno } {
     const got = exp.map_phys();
     if (!got.ok) return got;
-    const r = dma_buf_phys_vec_to_sgt(this.k, attach, provider, this.k.heap.use(got.pal, 'dma_buf_pal_to_sgt'), size, dir);
+    const r = dma_buf_phys_vec_to_sgt(this.k, attach, provider(), this.k.heap.use(got.pal, 'dma_buf_pal_to_sgt'), size, dir);
     if (!r.ok) {
       exp.unmap_phys(got.pal);
       return r;

@@ -100,7 +100,7 @@ class DmaMatchAttachment extends MatchImporterAttachment {
     }
     // 004 leaves open where the core's converter gets the p2pdma provider; here it reads the VFIO dma-buf's.
     const priv = this.k.heap.use(this.dmabuf.priv as KObj<VfioPciDmaBuf>, 'dma_buf_pal_to_sgt');
-    const r = new DmaBufConverters(mappingKernel(this.k, this.route)).palToSgtMap({ dev: a.dev, dmabuf: this.dmabuf }, this.k.heap.use(priv.provider, 'dma_buf_pal_to_sgt'), mt.conv_src!.pal!, this.dmabuf.size, DIR);
+    const r = new DmaBufConverters(mappingKernel(this.k, this.route)).palToSgtMap({ dev: a.dev, dmabuf: this.dmabuf }, () => this.k.heap.use(priv.provider, 'dma_buf_pal_to_sgt'), mt.conv_src!.pal!, this.dmabuf.size, DIR);
     if (r.ok) this.conv = r.conv;
     return r.ok ? 'ok' : r.errno;
   }

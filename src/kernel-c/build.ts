@@ -10,9 +10,10 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Errno } from '../../models/errno.ts';
+import { PACKAGE_ROOT } from '../package-root.ts';
 
-/** The repository root (this file is src/kernel-c/build.ts). */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** The package root (c/ lives there), from source or from the build. */
+export const REPO_ROOT = PACKAGE_ROOT;
 const C_DIR = join(REPO_ROOT, 'c');
 const SHIM_FILES = ['shim/include/kshim.h', 'shim/bridge.h', 'shim/bridge.c', 'shim/services.c', 'shim/vfio.c', 'units/sgt_reply.h'];
 

@@ -53,7 +53,7 @@ function checkSgt(impl: ConverterImpl, c: ConversionCase, provider: P2PProvider,
   const k = new ConversionKernel(c);
   const exp = palExporter(k, c.phys);
   const conv = impl.make(k);
-  const v = conv.palToSgtMap(ATTACH, provider, exp, c.size, c.dir);
+  const v = conv.palToSgtMap(ATTACH, () => provider, exp, c.size, c.dir);
   const got = v.ok ? segments(v.conv.dma) : v.errno;
   if (JSON.stringify(got) !== JSON.stringify(want)) log.report('MATCH-CONVERT', `PAL→SGT gave ${JSON.stringify(got)}, dma_buf_phys_vec_to_sgt gives ${JSON.stringify(want)}`, { converter: got, direct: want });
   if (v.ok) conv.palToSgtUnmap(ATTACH, exp, v.conv, c.dir);
