@@ -248,6 +248,40 @@ describe('the release runs as task work of the task that dropped the last refere
   });
 });
 
+describe('UAF-DYING whatever the touch: a dying file\'s reservation lock and its importers', () => {
+  const dying = async () => {
+    const k = new Kernel();
+    const s = fc.sample(fc.scheduler(), { numRuns: 1, seed: 2 })[0]!;
+    k.setScheduler(s);
+    const file = k.newFile('dmabuf0', async () => undefined);
+    const resv = k.newResv('dmabuf0.resv', file);
+    const put = file.fput('close');
+    await s.waitIdle();
+    await put;
+    return { k, file, resv };
+  };
+
+  it('taking the resv of a dma-buf whose release is pending is UAF-DYING naming the site and the last put', async () => {
+    const { k, file, resv } = await dying();
+    expect(file.dying && !file.released).toBe(true);
+    expect(resv.tryLock('vfio_pci_dma_buf_move')).toBe(true);
+    resv.unlock('vfio_pci_dma_buf_move');
+    expect(k.log.violations.map((v) => [v.rule, v.message])).toEqual([['UAF-DYING', 'vfio_pci_dma_buf_move takes dmabuf0.resv of dmabuf0, whose file is dying (last reference dropped in close, release pending)']]);
+  });
+
+  it('the release itself may touch it, and a live or plain resv reports nothing', async () => {
+    const { k, resv } = await dying();
+    await k.runTaskWork();
+    k.setScheduler(undefined);
+    await resv.lock('dma_buf_release');
+    resv.unlock('dma_buf_release');
+    const live = k.newFile('dmabuf1', async () => undefined);
+    await k.newResv('dmabuf1.resv', live).lock('importer_map');
+    await k.newResv('plain.resv').lock('x');
+    expect(k.log.violations).toEqual([]);
+  });
+});
+
 describe('the composite kernel', () => {
   it('checkers off keeps every service working and silences all of them (heap, DMA API, lockdep, references)', async () => {
     const k = new Kernel({ checkers: false });

@@ -227,12 +227,17 @@ export function lanesOf(c: LcCmd, s?: LcState): { from: Lane; to: Lane } {
 }
 
 /** The rule a wrong result of this command breaks. */
-export function resultRule(c: LcCmd, s: LcState): RuleId {
+export function resultRule(c: LcCmd, s: LcState, profile?: Profile): RuleId {
   switch (c.op) {
-    // A closed device's fd is gone (-EBADF) before any validation: a lifecycle answer; the rest is the create path's.
+    // A closed device's fd is gone (-EBADF) before any validation: a lifecycle answer (compareStep); the rest is the create path's.
     case 'create': return 'PAL-INPUT';
-    case 'attach': return 'REV-MAP';
-    case 'map': return s.atts[c.att]?.importer === 'iommufd' ? (s.atts[c.att]!.dead ? 'IOMMUFD-REVOKED' : 'IOMMUFD-ONE') : 'REV-MAP';
+    // With mapping types the model's answer for a cleaned-up dma-buf is match_mapping's -ENODEV.
+    case 'attach': return spec(profile ?? 'v8').mappingTypes && s.bufs[c.buf]?.cleaned ? 'MATCH-CLEANED' : 'REV-MAP';
+    case 'map': {
+      const a = s.atts[c.att];
+      if (a?.importer === 'iommufd') return a.dead ? 'IOMMUFD-REVOKED' : 'IOMMUFD-ONE';
+      return s.env.dmaRoute === 'BUS_ADDR' || s.env.dmaRoute === 'THRU_HOST_BRIDGE' ? 'REV-MAP' : 'ROUTE-NOMAP';
+    }
     case 'event': return c.event === 'close' || c.event === 'unbind' ? 'REV-CLEANUP' : 'REV-WINDOW';
     default: return 'REV-WINDOW';
   }
@@ -241,7 +246,7 @@ export function resultRule(c: LcCmd, s: LcState): RuleId {
 /** Compare one step of the implementation with the model; report what differs. */
 export function compareStep(real: Real, c: LcCmd, before: LcState, after: LcState, exp: Expectation, got: { result: string; notify: Map<number, number> }): void {
   const k = real.k;
-  const rule = c.op === 'create' && (got.result === '-EBADF' || exp.result === '-EBADF') ? 'REV-INIT' : resultRule(c, before);
+  const rule = c.op === 'create' && (got.result === '-EBADF' || exp.result === '-EBADF') ? 'REV-INIT' : resultRule(c, before, real.cfg.profile);
   if (got.result !== exp.result) k.report(rule, `${opName(c)} returned ${got.result}, the model says ${exp.result}`, { port: got.result, model: exp.result });
   if (c.op === 'create' && got.result === 'ok' && exp.result === 'ok' && real.bufs.length === after.bufs.length) checkCreated(real, before, after);
   if (c.op === 'map' && got.result === 'ok') checkSegments(real, c.att, after);

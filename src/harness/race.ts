@@ -5,6 +5,7 @@
 // firing and no task left blocked (a deadlock).
 import fc from 'fast-check';
 import { step, type LcCmd, type LcState } from '../../models/lifecycle.ts';
+import type { Profile } from '../../models/profiles.ts';
 import type { RuleId } from '../rules/registry.ts';
 import { compareStep, createCmd, opName, Real, resultRule, type LifecycleConfig } from './lifecycle.ts';
 
@@ -111,7 +112,7 @@ export async function race(cfg: LifecycleConfig, prefix: readonly LcCmd[], a: Lc
     }
   }
   const seen = observeReal(real);
-  const diffs = orders.map((o) => differences(model, [a, b], results, o, seen));
+  const diffs = orders.map((o) => differences(model, [a, b], results, o, seen, cfg.profile));
   const linearizable = diffs.some((d) => d.length === 0);
   // Not linearizable: report what differs from the closest serial order (results first),
   // each under the rule compareStep gives the same mismatch of a serial step.
@@ -134,10 +135,10 @@ interface Difference {
 }
 
 /** How the observed outcome differs from one serial order (results, then state). */
-function differences(before: LcState, cmds: readonly [LcCmd, LcCmd], results: readonly string[], o: Order, seen: Observed): Difference[] {
+function differences(before: LcState, cmds: readonly [LcCmd, LcCmd], results: readonly string[], o: Order, seen: Observed, profile?: Profile): Difference[] {
   const out: Difference[] = [];
   cmds.forEach((c, i) => {
-    if (results[i] !== o.results[i]) out.push({ rule: resultRule(c, before), message: `${opName(c)} returned ${results[i]}, the model says ${o.results[i]}`, evidence: { command: opName(c), port: results[i], model: o.results[i] } });
+    if (results[i] !== o.results[i]) out.push({ rule: resultRule(c, before, profile), message: `${opName(c)} returned ${results[i]}, the model says ${o.results[i]}`, evidence: { command: opName(c), port: results[i], model: o.results[i] } });
   });
   seen.bufs.forEach((b, i) => {
     const m = o.obs.bufs[i];
