@@ -17,7 +17,7 @@ import type { ExporterPlugin } from '../src/harness/plugin.ts';
 import { LIFECYCLE_RULES, lifecycleConfig, lifecycleTarget } from '../src/harness/suites/lifecycle.ts';
 import type { Found } from '../src/harness/suite.ts';
 import { lifecycleBugExporters } from '../src/bugs/lifecycle.ts';
-import { createOps, type CreateOps } from '../src/impl/vfio/dmabuf_phys.ts';
+import { createOps, vfioDmaBufPhysFromRequest, type CreateOps } from '../src/impl/vfio/dmabuf_phys.ts';
 import { V8_PORT, VfioPciCore } from '../src/impl/vfio/vfio_pci_core.ts';
 import { vfio_pci_core_feature_dma_buf, VfioPciDmabufOps } from '../src/impl/vfio/vfio_pci_dmabuf.ts';
 
@@ -162,6 +162,17 @@ describe('the generated lifecycle inputs reach every branch of the create path a
     const setup = { bars: [{ index: 0, type: 'mem' as const, start: 0x38000000000n, size: 0x10000n, busOffset: 0xffffffffffff0000n }], pageSize: 65536n, dmaRoute: 'BUS_ADDR' as const, iova: true };
     const cmds: LcCmd[] = [{ op: 'create', dev: 1, region: 0, ranges: [{ offset: 0n, length: 0x10000n }] }];
     expect(readLcInput(JSON.parse(JSON.stringify(lcInput(cmds, setup))))).toEqual({ cmds, setup });
+  });
+
+  it('a dma-buf whose size is its first range only is PAL-SIZE at the create (two ranges)', async () => {
+    const firstOnly = vfioExporter('size-first-range', 'dma-buf size from the first range', {
+      port: { ...V8_PORT, feature_dma_buf: (vdev, ops, req) => vfio_pci_core_feature_dma_buf(vdev, ops, req, (view, r) => {
+        const pal = vfioDmaBufPhysFromRequest(view, r);
+        return pal.ok ? ok({ ...pal.value, size: pal.value.phys[0]!.len }) : pal; // BUG: priv->size = dma_ranges[0].length
+      }) },
+    });
+    const r = await runLifecycle(lifecycleConfig(firstOnly, { dma: dmaImporter, iommufd: iommufdImporter }), [createCmd(0, 1), createCmd(0, 2)], { keepGoing: true });
+    expect(r.violations.map((v) => [v.step, v.rule, v.message])).toEqual([[1, 'PAL-SIZE', 'buf1 has size 0x1000, the sum of its ranges is 0x2000']]);
   });
 
   it('the wider inputs show the conversion finding 1 (every IOVA range linked at offset 0, DMA-IOVA) on two-range dma-bufs, a convert-suite rule', async () => {
