@@ -135,13 +135,7 @@ export class VfioPciCore implements ExporterDevice {
       case 'pm-entry':
         return this.runtimePmEntry();
       case 'pm-exit':
-        await v.memory_lock.downWrite('vfio_pci_runtime_pm_exit');
-        if (v.pm_runtime_engaged) {
-          v.pm_runtime_engaged = false;
-          v.power = 'D0';
-        }
-        await this.restore('vfio_pci_runtime_pm_exit');
-        return 'ok';
+        return this.runtimePmExit();
       case 'close':
         return this.closeDevice();
     }
@@ -159,6 +153,18 @@ export class VfioPciCore implements ExporterDevice {
     this.vdev.pm_runtime_engaged = true;
     this.vdev.power = 'D3hot';
     this.vdev.memory_lock.upWrite(site);
+    return 'ok';
+  }
+
+  /** vfio_pci_runtime_pm_exit(): power back up and, with memory enabled, unrevoke. */
+  protected async runtimePmExit(): Promise<string> {
+    const site = 'vfio_pci_runtime_pm_exit';
+    await this.vdev.memory_lock.downWrite(site);
+    if (this.vdev.pm_runtime_engaged) {
+      this.vdev.pm_runtime_engaged = false;
+      this.vdev.power = 'D0';
+    }
+    await this.restore(site);
     return 'ok';
   }
 
