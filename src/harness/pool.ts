@@ -96,12 +96,12 @@ function lostRound(t: TargetInfo, p: Pending, why: 'hung' | 'exited' | 'tampered
 /**
  * Targets in isolated worker threads, `size` at once.
  * @param plugins what each worker loads (bundled names or module paths)
- * @param opts.size workers (default: the cores; never more than the targets)
+ * @param opts.size workers (default: DMABUF_WORKERS, else the cores; never more than the targets)
  * @param opts.separately each plugin checked alone (self-test) rather than beside the others
  * @throws UsageError when a plugin does not load or has the wrong shape (one line)
  */
 export async function workerPool(plugins: readonly PluginSpec[], opts: { size?: number; separately?: boolean } = {}): Promise<Executor> {
-  const size = opts.size ?? availableParallelism();
+  const size = opts.size ?? (Number(process.env.DMABUF_WORKERS) || availableParallelism());
   const slots: Slot[] = [];
   const idle: Slot[] = [];
   const waiting: ((s: Slot) => void)[] = [];
