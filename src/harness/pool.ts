@@ -70,21 +70,21 @@ class Slot {
   }
 
   /** Has it been silent past the watchdog time while busy? */
-  stalled(now: number): boolean {
+  stalled(now: number, watchdogMs: number): boolean {
     if (!this.pending) return false;
     const { count } = readHeartbeat(this.beat);
     if (count !== this.last.count) this.last = { count, at: now };
-    return now - this.last.at > WATCHDOG_MS;
+    return now - this.last.at > watchdogMs;
   }
 }
 
 const RULE_OF: Record<'hung' | 'exited' | 'tampered', RuleId> = { hung: 'PLUGIN-TIMEOUT', exited: 'PLUGIN-EXIT', tampered: 'PLUGIN-GLOBAL' };
 
 /** The finding a lost worker leaves for the round it was running. */
-function lostRound(t: TargetInfo, p: Pending, why: 'hung' | 'exited' | 'tampered', detail: string): RoundResult {
+function lostRound(t: TargetInfo, p: Pending, why: 'hung' | 'exited' | 'tampered', detail: string, watchdogMs: number): RoundResult {
   const req = p.req.type === 'round' ? p.req.req : undefined;
   const rule = RULE_OF[why];
-  const what = { hung: `did not return within ${WATCHDOG_MS} ms: it runs on without yielding (the worker was stopped); last hook entered: ${detail || 'none'}`, exited: `ended its worker (${detail})`, tampered: `changed the JavaScript built-ins the checkers use: ${detail}` }[why];
+  const what = { hung: `did not return within ${watchdogMs} ms: it runs on without yielding (the worker was stopped); last hook entered: ${detail || 'none'}`, exited: `ended its worker (${detail})`, tampered: `changed the JavaScript built-ins the checkers use: ${detail}` }[why];
   const step: Step = { index: 0, from: 'user', to: t.kind === 'importer' ? 'importer' : t.kind === 'exporter' ? 'exporter' : 'core', command: `${p.req.type} of ${t.name}${req ? ` (seed ${req.seed}, round ${req.round})` : ''}`, result: why, expected: 'a result', rule };
   const hit: Hit = {
     rule, index: 0,
@@ -98,9 +98,11 @@ function lostRound(t: TargetInfo, p: Pending, why: 'hung' | 'exited' | 'tampered
  * @param plugins what each worker loads (bundled names or module paths)
  * @param opts.size workers (default: DMABUF_WORKERS, else the cores; never more than the targets)
  * @param opts.separately each plugin checked alone (self-test) rather than beside the others
+ * @param opts.watchdogMs how long a busy worker may go without a heartbeat (default WATCHDOG_MS)
  * @throws UsageError when a plugin does not load or has the wrong shape (one line)
  */
-export async function workerPool(plugins: readonly PluginSpec[], opts: { size?: number; separately?: boolean } = {}): Promise<Executor> {
+export async function workerPool(plugins: readonly PluginSpec[], opts: { size?: number; separately?: boolean; watchdogMs?: number } = {}): Promise<Executor> {
+  const watchdogMs = opts.watchdogMs ?? WATCHDOG_MS;
   const size = opts.size ?? (Number(process.env.DMABUF_WORKERS) || availableParallelism());
   const slots: Slot[] = [];
   const idle: Slot[] = [];
@@ -129,7 +131,8 @@ export async function workerPool(plugins: readonly PluginSpec[], opts: { size?: 
     slot.pending = undefined;
     slots.splice(slots.indexOf(slot), 1);
     await slot.worker.terminate();
-    if (p) p.resolve(p.req.type === 'round' ? lostRound(byName.get(p.name)!, p, why, detail) : { states: 0, hits: lostRound(byName.get(p.name)!, p, why, detail).hits });
+    const lost = p && lostRound(byName.get(p.name)!, p, why, detail, watchdogMs);
+    if (p && lost) p.resolve(p.req.type === 'round' ? lost : { states: 0, hits: lost.hits });
     if (closed) return;
     const fresh = spawn();
     try {
@@ -156,7 +159,7 @@ export async function workerPool(plugins: readonly PluginSpec[], opts: { size?: 
 
   const watchdog = setInterval(() => {
     const now = performance.now();
-    for (const s of [...slots]) if (s.stalled(now)) void replace(s, 'hung', readHeartbeat(s.beat).label);
+    for (const s of [...slots]) if (s.stalled(now, watchdogMs)) void replace(s, 'hung', readHeartbeat(s.beat).label);
   }, POLL_MS);
 
   let nextId = 0;
