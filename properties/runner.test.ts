@@ -19,6 +19,7 @@ import { lifecycleConfig } from '../src/harness/suites/lifecycle.ts';
 import { matchImporters } from '../src/impl/match_importers.ts';
 import { Kernel } from '../src/kernel/kernel.ts';
 import { writeReports } from '../src/report/index.ts';
+import { UsageError } from '../src/commands/usage.ts';
 import type { Report } from '../src/report/types.ts';
 
 /** The targets of one seeded bug, given as the only plugin (as self-test does). */
@@ -130,14 +131,42 @@ describe('the failure corpus', () => {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'a.json'), JSON.stringify({ implementation: 'plugin-x', rule: 'REV-MAP', input: { cmds: [1] } }));
     writeFileSync(join(dir, 'b.json'), JSON.stringify({ implementation: 'someone-else', rule: 'REV-MAP', input: {} }));
-    writeFileSync(join(dir, 'broken.json'), '{');
     const t = corpusOnly('plugin-x');
     const { report } = await runConformance({ ...opts, seed: 1, targets: [t], corpusDir: dir });
     expect(t.replayed).toEqual([{ cmds: [1] }]);
     expect(report.violations.map((v) => [v.implementation, v.rule, v.message])).toEqual([['plugin-x', 'REV-MAP', 'replayed {"cmds":[1]}']]);
+    // The report says which corpus it used and how many of its entries this run replayed.
+    expect(report.corpus).toEqual({ path: dir, replayed: 1 });
     const before = readdirSync(dir).length;
     await runConformance({ ...opts, seed: 1, targets: [t], corpusDir: dir });
     expect(readdirSync(dir).length).toBe(before);
+  });
+
+  it('a corrupt or schema-invalid entry, or one whose input no longer replays, is one line naming the file (issue 15 item 7), before any search', async () => {
+    const cases: [string, string, RegExp][] = [
+      ['broken.json', '{', /broken\.json: not JSON \(/],
+      ['no-input.json', JSON.stringify({ implementation: 'plugin-x', rule: 'REV-MAP' }), /no-input\.json: \/input: missing \(required\)/],
+      ['bad-rule.json', JSON.stringify({ implementation: 'plugin-x', rule: 'NOPE-1', input: {} }), /bad-rule\.json: \/rule: unknown rule 'NOPE-1'/],
+      ['extra.json', JSON.stringify({ implementation: 'plugin-x', rule: 'REV-MAP', input: {}, note: 1 }), /extra\.json: \/note: unknown field/],
+    ];
+    for (const [file, text, msg] of cases) {
+      const dir = mkdtempSync(join(tmp, 'bad-corpus-'));
+      writeFileSync(join(dir, file), text);
+      const t = corpusOnly('plugin-x');
+      const err = await runConformance({ ...opts, seed: 1, targets: [t], corpusDir: dir }).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(UsageError);
+      expect((err as Error).message).toMatch(msg);
+      expect((err as Error).message.startsWith(join(dir, file))).toBe(true);
+      expect(t.replayed).toEqual([]);
+    }
+    // A dangling input: the target's replay throws; no search runs, the file is named.
+    const dir = mkdtempSync(join(tmp, 'bad-corpus-'));
+    writeFileSync(join(dir, 'dangling.json'), JSON.stringify({ implementation: 'plugin-x', rule: 'REV-MAP', input: { att: 7 } }));
+    let searched = false;
+    const t: Target = { ...corpusOnly('plugin-x'), search: async () => ((searched = true), { failures: [], findings: [] }), replay: async () => { throw new Error('no attachment att7'); } };
+    const err = await runConformance({ ...opts, seed: 1, targets: [t], corpusDir: dir }).then(() => null, (e: unknown) => e);
+    expect((err as Error).message).toBe(`${join(dir, 'dangling.json')}: /input: cannot be replayed (no attachment att7)`);
+    expect(searched).toBe(false);
   });
 
   it('a bundled seeded bug found once is found again from the corpus with the same fingerprint', async () => {

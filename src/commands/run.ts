@@ -2,7 +2,7 @@
 // every profile it supports, the default budget; reports into reports/latest/
 // and every counterexample into the corpus beside it (reports/corpus/).
 // Exit 0 when every violation is in the baseline, 1 on a new one, 2 on bad usage.
-import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { PACKAGE_ROOT } from '../package-root.ts';
 import { parseArgs } from 'node:util';
@@ -11,7 +11,8 @@ import { bundledPlugins } from '../harness/bundled.ts';
 import type { PluginKind } from '../harness/plugin.ts';
 import { workerPool } from '../harness/pool.ts';
 import type { PluginSpec } from '../harness/worker.ts';
-import { baselineOf, mergeBaseline, runConformance, writeAtomic, type Baseline, type Executor, type Progress, type TargetInfo, inProcess } from '../harness/runner.ts';
+import { baselineOf, mergeBaseline, readCorpus, runConformance, writeAtomic, type Baseline, type CorpusEntry, type Executor, type Progress, type TargetInfo, inProcess } from '../harness/runner.ts';
+import { readJsonFile } from '../report/validate.ts';
 import { writeReports } from '../report/index.ts';
 import { isRuleId, type RuleId } from '../rules/registry.ts';
 import { UsageError } from './usage.ts';
@@ -34,6 +35,10 @@ export interface RunArgs {
   /** Plugins given: [flag, spec, kind the flag requires]. */
   plugins: [string, string, PluginKind | undefined][];
   out: string;
+  /** The failure corpus: replayed first, counterexamples written to it (default `dirname(out)/corpus`). */
+  corpus: string;
+  /** --shard i/n: this part of the targets (1-based). */
+  shard?: { index: number; total: number };
   baseline?: string;
   writeBaseline?: string;
   bail: boolean;
@@ -43,11 +48,11 @@ export interface RunArgs {
   kernelPatches: string[];
 }
 
-export const USAGE = 'usage: dmabuf-conform run [--profile P,...] [--exporter PATH|name] [--importer PATH|name] [--plugin PATH|name]... [--rules IDS] [--seed N] [--runs N | --time 30s] [--exhaustive K] [--out DIR] [--baseline FILE] [--write-baseline FILE] [--bail] [--quiet] [--kernel-tree DIR] [--kernel-patch FILE...]';
+export const USAGE = 'usage: dmabuf-conform run [--profile P,...] [--exporter PATH|name] [--importer PATH|name] [--plugin PATH|name]... [--rules IDS] [--seed N] [--runs N | --time 30s] [--exhaustive K] [--out DIR] [--corpus DIR] [--shard I/N] [--baseline FILE] [--write-baseline FILE] [--bail] [--quiet] [--kernel-tree DIR] [--kernel-patch FILE...]';
 const OPTIONS = {
   profile: { type: 'string' }, exporter: { type: 'string', multiple: true }, importer: { type: 'string', multiple: true }, plugin: { type: 'string', multiple: true },
   rules: { type: 'string' }, seed: { type: 'string' }, runs: { type: 'string' }, time: { type: 'string' }, exhaustive: { type: 'string' },
-  out: { type: 'string' }, baseline: { type: 'string' }, 'write-baseline': { type: 'string' }, bail: { type: 'boolean' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  out: { type: 'string' }, corpus: { type: 'string' }, shard: { type: 'string' }, baseline: { type: 'string' }, 'write-baseline': { type: 'string' }, bail: { type: 'boolean' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   'kernel-tree': { type: 'string' }, 'kernel-patch': { type: 'string', multiple: true },
 } as const;
 
@@ -60,6 +65,15 @@ function duration(v: string): number {
   const m = /^(\d+)(ms|s|m)?$/.exec(v);
   if (!m) throw new UsageError(`--time: expected a duration like 30s, 500ms or 2m, got '${v}'`);
   return Number(m[1]) * (m[2] === 'm' ? 60000 : m[2] === 'ms' ? 1 : 1000);
+}
+
+/** --shard i/n: 1 ≤ i ≤ n. */
+export function shardArg(v: string): { index: number; total: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(v);
+  const [index, total] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+  if (!m || total < 1 || total > 1000) throw new UsageError(`--shard: expected i/n with 1 ≤ i ≤ n ≤ 1000 (e.g. 1/3), got '${v}'`);
+  if (index < 1 || index > total) throw new UsageError(`--shard ${v}: shard index ${index} is out of range 1..${total}`);
+  return { index, total };
 }
 
 function list<T extends string>(flag: string, v: string, ok: (x: string) => x is T, what: string, hint: string): T[] {
@@ -90,6 +104,8 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     ...(str('rules') === undefined ? {} : { rules: new Set(list('--rules', str('rules')!, isRuleId, 'rule', 'see dmabuf-conform rules')) }),
     plugins: [...many('exporter').map((x): [string, string, PluginKind] => ['--exporter', x, 'exporter']), ...many('importer').map((x): [string, string, PluginKind] => ['--importer', x, 'importer']), ...many('plugin').map((x): [string, string, undefined] => ['--plugin', x, undefined])],
     out: str('out') ?? 'reports/latest',
+    corpus: str('corpus') ?? join(dirname(str('out') ?? 'reports/latest'), 'corpus'),
+    ...(str('shard') === undefined ? {} : { shard: shardArg(str('shard')!) }),
     ...(str('baseline') === undefined ? {} : { baseline: str('baseline')! }),
     ...(str('write-baseline') === undefined ? {} : { writeBaseline: str('write-baseline')! }),
     bail: v.bail === true,
@@ -135,14 +151,17 @@ function loadBaseline(path: string | undefined): Baseline {
   return readBaseline(file);
 }
 
+/** A baseline file through its schema: `file: /findings/3/fingerprint: must be string, got 3` on error. */
 function readBaseline(file: string): Baseline {
-  try {
-    const b = JSON.parse(readFileSync(file, 'utf8')) as Baseline;
-    if (b.version !== 1 || !Array.isArray(b.findings)) throw new Error('not a baseline');
-    return b;
-  } catch {
-    throw new UsageError(`${file}: not a baseline file (expected {"version": 1, "findings": [...]})`);
-  }
+  const r = readJsonFile('baseline', file);
+  if (!r.ok) throw new UsageError(r.error);
+  return r.value;
+}
+
+/** The corpus folder: written to (so checked as --out is), and every entry read through its schema. */
+function loadCorpus(dir: string): CorpusEntry[] {
+  checkOutDir('--corpus', dir);
+  return readCorpus(dir);
 }
 
 /** One live line on a terminal, a plain line every few seconds otherwise, nothing with --quiet. */
@@ -179,6 +198,9 @@ export async function run(argv: string[]): Promise<number> {
   checkOutDir('--out', a.out);
   if (a.writeBaseline) checkOutFile('--write-baseline', a.writeBaseline);
   const baseline = loadBaseline(a.baseline);
+  // Read before any work: --write-baseline keeps the entries of implementations this run does not check.
+  const older = a.writeBaseline && existsSync(a.writeBaseline) ? readBaseline(a.writeBaseline) : { version: 1 as const, findings: [] };
+  const corpus = loadCorpus(a.corpus);
   // Every target runs isolated in a worker thread, as many at once as there are cores.
   // The kernel's own C (--kernel-tree/--kernel-patch) runs in its own unit processes already
   // (a crash there is a finding): those runs check every plugin in this thread.
@@ -187,14 +209,14 @@ export async function run(argv: string[]): Promise<number> {
   if (kc?.ok && !a.quiet) for (const l of kc.lines) process.stderr.write(`kernel C: ${l}\n`);
   const executor = kc?.ok ? inProcess(allTargets([...(await Promise.all(pluginSpecs(a.plugins).map((p) => loadPlugin(p.spec, p.flag, p.kind)))), ...kc.plugins])) : await workerPool(pluginSpecs(a.plugins));
   try {
-    return await runWith(a, executor, baseline);
+    return await runWith(a, executor, baseline, older, corpus);
   } finally {
     await executor.close();
     if (kc?.ok) kc.close();
   }
 }
 
-async function runWith(a: RunArgs, executor: Executor, baseline: Baseline): Promise<number> {
+async function runWith(a: RunArgs, executor: Executor, baseline: Baseline, older: Baseline, corpus: readonly CorpusEntry[]): Promise<number> {
   const targets = executor.targets;
   const names = new Set<string>();
   for (const t of targets) {
@@ -204,16 +226,15 @@ async function runWith(a: RunArgs, executor: Executor, baseline: Baseline): Prom
   const empty = emptySelection(targets, a.profiles, a.rules);
   if (empty) throw new UsageError(`nothing to check: ${empty}`);
   const given = a.plugins.map(([flag, spec]) => ` ${flag} ${spec}`).join('');
-  if (!a.quiet) process.stderr.write(`dmabuf-conform run: seed ${a.seed}, ${a.timeMs === undefined ? `${a.runs} runs` : `${a.timeMs} ms`} per search, ${targets.length} implementation(s)\n`);
+  if (!a.quiet) process.stderr.write(`dmabuf-conform run: seed ${a.seed}, ${a.timeMs === undefined ? `${a.runs} runs per search` : `${a.runs} runs per search for ${a.timeMs} ms`}, ${targets.length} implementation(s)${a.shard ? `, shard ${a.shard.index}/${a.shard.total}` : ''}, corpus ${a.corpus} (${corpus.length} entr${corpus.length === 1 ? 'y' : 'ies'})\n`);
   const { report, newCount } = await runConformance({
     seed: a.seed, runs: a.runs, ...(a.timeMs === undefined ? {} : { timeMs: a.timeMs }), ...(a.exhaustive === undefined ? {} : { exhaustive: a.exhaustive }),
-    profiles: a.profiles, ...(a.rules ? { rules: a.rules } : {}), executor, baseline, corpusDir: join(dirname(a.out), 'corpus'), bail: a.bail,
+    profiles: a.profiles, ...(a.rules ? { rules: a.rules } : {}), executor, baseline, corpusDir: a.corpus, corpus, ...(a.shard ? { shard: a.shard } : {}), bail: a.bail,
     replayCommand: (id) => `npx dmabuf-conform replay ${a.out}/report.json --case '${id}'${given}`,
     progress: progressPrinter(a.quiet),
   });
   writeReports(report, a.out);
   if (a.writeBaseline) {
-    const older = existsSync(a.writeBaseline) ? readBaseline(a.writeBaseline) : { version: 1 as const, findings: [] };
     const merged = mergeBaseline(older, baselineOf(report), new Set(targets.map((t) => t.name)));
     writeAtomic(a.writeBaseline, `${JSON.stringify(merged, null, 2)}\n`);
     if (!a.quiet) process.stdout.write(`baseline: ${merged.findings.length} entr${merged.findings.length === 1 ? 'y' : 'ies'} written to ${a.writeBaseline}\n`);
@@ -221,6 +242,8 @@ async function runWith(a: RunArgs, executor: Executor, baseline: Baseline): Prom
   if (!a.quiet) {
     const s = report.summary;
     process.stdout.write(`${report.implementations.length} implementations, ${s.checks} checks in ${(report.timings.totalMs / 1000).toFixed(1)} s (seed ${a.seed}): ${s.known} known finding(s) (${a.baseline ?? relative(process.cwd(), DEFAULT_BASELINE)}), ${s.new} new — reports in ${a.out}/\n`);
+    const cut = report.budget.cutShort ?? [];
+    if (cut.length) process.stdout.write(`--time ${a.timeMs} ms cut short the first round of ${cut.length} implementation(s): ${cut.join(', ')}\n`);
     for (const v of report.violations.filter((x) => !x.known)) process.stdout.write(`NEW ${v.rule} ${v.implementation}: ${v.message}\n    replay: ${v.replay}\n`);
   }
   return newCount > 0 ? 1 : 0;

@@ -2,8 +2,10 @@
 // seeded, shrunk), replays the failure corpus first, classifies each
 // violation as known (baseline) or new, and builds the JSON report.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { UsageError } from '../commands/usage.ts';
+import { readJsonFile } from '../report/validate.ts';
 import type { Profile } from '../../models/profiles.ts';
 import { REPORT_SCHEMA_VERSION, type Counterexample, type Report, type RuleResult, type ViolationRecord } from '../report/types.ts';
 import type { RuleId } from '../rules/registry.ts';
@@ -50,7 +52,12 @@ export interface RunOptions {
   /** Where the targets run (src/harness/pool.ts: isolated workers, in parallel). */
   readonly executor?: Executor;
   readonly baseline: Baseline;
+  /** Where counterexamples are written (and read from when `corpus` is not given). */
   readonly corpusDir?: string;
+  /** The corpus, already read and validated (readCorpus): replayed first, as regression tests. */
+  readonly corpus?: readonly CorpusEntry[];
+  /** --shard i/n: only this part of the targets (shardOf). */
+  readonly shard?: { readonly index: number; readonly total: number };
   readonly bail: boolean;
   readonly replayCommand: (id: string) => string;
   readonly progress: (p: Progress) => void;
@@ -100,21 +107,41 @@ function hitsOf(found: Found, rules: ReadonlySet<RuleId> | undefined): Hit[] {
 }
 
 export interface CorpusEntry {
+  /** The file it was read from, for messages. */
+  readonly file: string;
   readonly implementation: string;
   readonly rule: RuleId;
   readonly input: unknown;
 }
 
-function corpusEntries(dir: string | undefined, target: string): CorpusEntry[] {
+/**
+ * Every `*.json` file of a corpus folder, in name order, each read through the corpus-entry schema.
+ * A folder that does not exist yet is an empty corpus.
+ * @throws UsageError naming the file and the field of the first bad entry (`x.json: /rule: missing (required)`)
+ */
+export function readCorpus(dir: string | undefined): CorpusEntry[] {
   if (!dir || !existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith('.json')).sort().flatMap((f) => {
-    try {
-      const e = JSON.parse(readFileSync(join(dir, f), 'utf8')) as CorpusEntry;
-      return e.implementation === target ? [e] : [];
-    } catch {
-      return [];
-    }
+  return readdirSync(dir).filter((f) => f.endsWith('.json')).sort().map((f) => {
+    const file = join(dir, f);
+    const r = readJsonFile('corpus-entry', file);
+    if (!r.ok) throw new UsageError(r.error);
+    return { file, implementation: r.value.implementation, rule: r.value.rule, input: r.value.input };
   });
+}
+
+/**
+ * The targets of shard `index` of `total` (1-based), as vitest and playwright shard: by name only, so
+ * every machine of a CI matrix computes the same parts. Names are ordered by a hash (a new target does
+ * not move the others' order) and dealt round-robin, so the parts differ in size by one at most.
+ */
+export function shardOf(names: readonly string[], index: number, total: number): Set<string> {
+  const order = [...names].sort((a, b) => (sha(a) < sha(b) ? -1 : sha(a) > sha(b) ? 1 : a < b ? -1 : 1));
+  return new Set(order.filter((_, i) => i % total === index - 1));
+}
+
+/** Time left before an epoch-ms deadline, for fast-check's interruptAfterTimeLimit (none without a deadline). */
+export function timeLeft(deadline: number | undefined): number | undefined {
+  return deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
 }
 
 /** What one round of one target's searches is given: plain data, so a worker can run it. */
@@ -128,6 +155,10 @@ export interface RoundRequest {
   readonly found: readonly RuleId[];
   /** The corpus cases of this target, replayed first (round 0). */
   readonly corpus: readonly CorpusEntry[];
+  /** Only replay the corpus (the runner's first pass: an entry that no longer replays stops the run before any search). */
+  readonly replayOnly?: boolean;
+  /** --time: the searches stop at this time (epoch ms, Date.now(): the same clock in every worker). */
+  readonly deadline?: number;
   readonly search?: Pick<SearchOptions, 'stateAware'>;
 }
 
@@ -137,6 +168,10 @@ export interface RoundResult {
   readonly runs: number;
   readonly ms: number;
   readonly shown: readonly { readonly rule: RuleId; readonly ms: number; readonly runs: number }[];
+  /** The deadline stopped a search (or came before one started): the round did not get its whole budget. */
+  readonly interrupted?: boolean;
+  /** Corpus entries whose replay threw: `FILE: /input: cannot be replayed (why)`. */
+  readonly unreplayable?: readonly string[];
 }
 
 /** One round of one target: the corpus first (as regression tests; it does not steer the search, so
@@ -148,11 +183,23 @@ export async function targetRound(t: Target, req: RoundRequest): Promise<RoundRe
   const hits: Hit[] = [];
   const shown: { rule: RuleId; ms: number; runs: number }[] = [];
   let runs = 0;
+  let interrupted = false;
   const regressions: Hit[] = [];
-  for (const e of req.corpus) regressions.push(...hitsOf(await t.replay(e.input), rules).filter((h) => h.rule === e.rule));
+  const unreplayable: string[] = [];
+  for (const e of req.corpus) {
+    try {
+      regressions.push(...hitsOf(await t.replay(e.input), rules).filter((h) => h.rule === e.rule));
+    } catch (x) {
+      unreplayable.push(`${e.file}: /input: cannot be replayed (${x instanceof Error ? x.message.split('\n')[0] : String(x)})`);
+    }
+  }
+  if (req.replayOnly || unreplayable.length) return { hits: regressions, runs: 0, ms: performance.now() - ts, shown, ...(unreplayable.length ? { unreplayable } : {}) };
   const skip = new Set<RuleId>([...req.found, ...t.rules.filter((r) => rules && !rules.has(r))]);
   // The runs fast-check made, to the failure or the whole budget (not the budget given).
-  const observe = (d: RunCounts) => void (runs += d.numRuns);
+  const observe = (d: RunCounts) => {
+    runs += d.numRuns;
+    interrupted ||= d.interrupted;
+  };
   const add = (found: readonly Found[]): boolean => {
     const fresh = found.flatMap((f) => hitsOf(f, rules)).filter((h) => !skip.has(h.rule));
     for (const h of fresh) {
@@ -164,11 +211,15 @@ export async function targetRound(t: Target, req: RoundRequest): Promise<RoundRe
   };
   const findingId = (h: Hit) => h.found.explainedBy[h.index] ?? null;
   for (let i = 0; i < MAX_SEARCHES && skip.size < t.rules.length; i++) {
-    const s = await t.search(req.seed + req.round * 1000 + i, req.runs, skip, { observe, ...req.search });
+    if (timeLeft(req.deadline) === 0) {
+      interrupted = true;
+      break;
+    }
+    const s = await t.search(req.seed + req.round * 1000 + i, req.runs, skip, { observe, ...req.search, ...(req.deadline === undefined ? {} : { deadline: req.deadline }) });
     for (const f of s.findings) hits.push(...hitsOf(f, rules).filter((h) => findingId(h) !== null && !hits.some((x) => findingId(x) === findingId(h) && x.rule === h.rule)));
     if (!add(s.failures)) break;
   }
-  return { hits: [...hits, ...regressions], runs, ms: performance.now() - ts, shown };
+  return { hits: [...hits, ...regressions], runs, ms: performance.now() - ts, shown, ...(interrupted ? { interrupted } : {}) };
 }
 
 /** A target as the runner sees it when it runs elsewhere (a worker): plain data. */
@@ -231,50 +282,86 @@ export async function runConformance(opts: RunOptions): Promise<{ report: Report
 
 async function conformance(opts: RunOptions, exec: Executor): Promise<{ report: Report; newCount: number }> {
   const t0 = performance.now();
+  const corpus = opts.corpus ?? readCorpus(opts.corpusDir);
   const known = new Set(opts.baseline.findings.map((f) => f.fingerprint));
   const records: ViolationRecord[] = [];
   const results: RuleResult[] = [];
   const perImpl: Record<string, number> = {};
   let newCount = 0;
-  const targets = exec.targets.filter((t) => t.profiles.some((p) => opts.profiles.includes(p)));
+  const inProfile = exec.targets.filter((t) => t.profiles.some((p) => opts.profiles.includes(p)));
+  const part = opts.shard ? shardOf(inProfile.map((t) => t.name), opts.shard.index, opts.shard.total) : undefined;
+  const targets = part ? inProfile.filter((t) => part.has(t.name)) : inProfile;
   const hitsBy = new Map<string, Hit[]>();
+  /** The corpus's regressions: reported, never steering the search (a seed gives the same search whatever the corpus holds). */
+  const regressBy = new Map<string, Hit[]>();
   const runsBy = new Map<string, number>();
-  const deadline = opts.timeMs === undefined ? undefined : t0 + opts.timeMs;
+  const cutShort = new Set<string>();
+  // Epoch ms: workers share this clock (performance.now() starts anew in each thread).
+  const deadline = opts.timeMs === undefined ? undefined : Date.now() + opts.timeMs;
   const rules = opts.rules ? [...opts.rules] : undefined;
+  const request = (t: TargetInfo, round: number, extra: Partial<RoundRequest> = {}): RoundRequest => ({ round, seed: opts.seed, runs: opts.runs, ...(rules ? { rules } : {}), found: (hitsBy.get(t.name) ?? []).map((h) => h.rule), corpus: [], ...(opts.search ? { search: opts.search } : {}), ...extra });
+  const allHits = (name: string) => [...(hitsBy.get(name) ?? []), ...(regressBy.get(name) ?? [])];
 
-  const runRound = async (t: TargetInfo, round: number) => {
-    const hits = hitsBy.get(t.name) ?? [];
-    const r = await exec.round(t.name, { round, seed: opts.seed, runs: opts.runs, ...(rules ? { rules } : {}), found: hits.map((h) => h.rule), corpus: round === 0 ? corpusEntries(opts.corpusDir, t.name) : [], ...(opts.search ? { search: opts.search } : {}) });
+  const runRound = async (t: TargetInfo, round: number, roundDeadline: number | undefined) => {
+    const r = await exec.round(t.name, request(t, round, roundDeadline === undefined ? {} : { deadline: roundDeadline }));
     for (const s of r.shown) opts.onHit?.(t.name, s.rule, s.ms, (runsBy.get(t.name) ?? 0) + s.runs);
-    hitsBy.set(t.name, [...hits, ...r.hits]);
+    hitsBy.set(t.name, [...(hitsBy.get(t.name) ?? []), ...r.hits]);
     runsBy.set(t.name, (runsBy.get(t.name) ?? 0) + r.runs);
     perImpl[t.name] = (perImpl[t.name] ?? 0) + r.ms;
+    if (round === 0 && r.interrupted) cutShort.add(t.name);
   };
 
   const profileOf = (t: TargetInfo): Profile => t.profiles.find((p) => opts.profiles.includes(p))!;
   const isKnown = (t: TargetInfo, h: Hit) => (h.found.explainedBy[h.index] ?? null) !== null || known.has(fingerprint(t, h.rule, null, h.found.counterexample.input));
   const isNew = (t: TargetInfo, h: Hit) => !isKnown(t, h);
   const tell = (t: TargetInfo, done: number, total: number, label = t.name) => {
-    const seen = targets.map((x) => ({ x, hits: [...new Map((hitsBy.get(x.name) ?? []).map((h) => [h.rule, h])).values()] }));
+    const seen = targets.map((x) => ({ x, hits: [...new Map(allHits(x.name).map((h) => [h.rule, h])).values()] }));
     const runs = [...runsBy.values()].reduce((a, b) => a + b, 0);
     opts.progress({ target: label, profile: profileOf(t), done, total, runs, violations: seen.reduce((n, s) => n + s.hits.length, 0), newOnes: seen.reduce((n, s) => n + s.hits.filter((h) => isNew(s.x, h)).length, 0) });
   };
-  const anyNew = () => targets.some((t) => (hitsBy.get(t.name) ?? []).some((h) => isNew(t, h)));
-  const timeUp = () => deadline !== undefined && performance.now() >= deadline;
-
-  for (let round = 0; ; round++) {
-    let done = 0;
+  const anyNew = () => targets.some((t) => allHits(t.name).some((h) => isNew(t, h)));
+  const timeUp = () => deadline !== undefined && Date.now() >= deadline;
+  /** Up to exec.parallel jobs at once, in target order; each target's result depends only on its own
+   *  inputs, so the report is the same whatever order they finish in. */
+  const lanes = async (list: readonly TargetInfo[], job: (t: TargetInfo, i: number) => Promise<boolean>) => {
     let next = 0;
-    // Up to exec.parallel rounds at once; each target's result depends only on its own inputs,
-    // so the report is the same whatever order they finish in.
     const lane = async () => {
-      while (next < targets.length && !(opts.bail && anyNew()) && !(round > 0 && timeUp())) {
-        const t = targets[next++]!;
-        await runRound(t, round);
-        tell(t, ++done, targets.length);
+      while (next < list.length) {
+        const i = next++;
+        if (!(await job(list[i]!, i))) break;
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, exec.parallel) }, lane));
+  };
+
+  // The corpus first, before any search: an entry that no longer replays is bad input.
+  const entriesOf = new Map(targets.map((t) => [t.name, corpus.filter((e) => e.implementation === t.name)]));
+  const withCorpus = targets.filter((t) => entriesOf.get(t.name)!.length > 0);
+  const unreplayable: string[] = [];
+  await lanes(withCorpus, async (t) => {
+    const r = await exec.round(t.name, request(t, 0, { corpus: entriesOf.get(t.name)!, replayOnly: true }));
+    regressBy.set(t.name, [...r.hits]);
+    perImpl[t.name] = (perImpl[t.name] ?? 0) + r.ms;
+    unreplayable.push(...(r.unreplayable ?? []));
+    return unreplayable.length === 0;
+  });
+  if (unreplayable.length) throw new UsageError(unreplayable.sort()[0]!);
+
+  for (let round = 0; ; round++) {
+    let done = 0;
+    await lanes(targets, async (t, i) => {
+      if (opts.bail && anyNew()) return false;
+      if (timeUp()) {
+        if (round === 0) cutShort.add(t.name);
+        return round === 0;
+      }
+      // Round 0 shares the time left fairly among the targets not started yet, so each gets its part;
+      // later rounds run to the deadline.
+      const share = deadline === undefined ? undefined : round > 0 ? deadline : Math.min(deadline, Date.now() + ((deadline - Date.now()) * Math.max(1, exec.parallel)) / (targets.length - i));
+      await runRound(t, round, share);
+      tell(t, ++done, targets.length);
+      return true;
+    });
     if (!deadline || timeUp() || (opts.bail && anyNew())) break;
   }
 
@@ -288,7 +375,7 @@ async function conformance(opts: RunOptions, exec: Executor): Promise<{ report: 
   }
 
   for (const t of targets) {
-    const hits = hitsBy.get(t.name) ?? [];
+    const hits = allHits(t.name);
     const profile = t.profiles.find((p) => opts.profiles.includes(p))!;
     // A checker may report a rule outside the target's list (a lifecycle step that leaks a DMA mapping): it is reported too.
     for (const rule of [...new Set([...t.rules, ...hits.map((h) => h.rule)])]) {
@@ -326,7 +413,9 @@ async function conformance(opts: RunOptions, exec: Executor): Promise<{ report: 
     tool: { name: 'dmabuf-conform', version: TOOL_VERSION },
     seed: opts.seed,
     profiles: opts.profiles,
-    budget: { runs: opts.runs, ...(opts.timeMs === undefined ? {} : { timeMs: opts.timeMs }), ...(opts.exhaustive === undefined ? {} : { exhaustive: opts.exhaustive }) },
+    budget: { runs: opts.runs, ...(opts.timeMs === undefined ? {} : { timeMs: opts.timeMs, cutShort: targets.map((t) => t.name).filter((n) => cutShort.has(n)) }), ...(opts.exhaustive === undefined ? {} : { exhaustive: opts.exhaustive }) },
+    ...(opts.corpusDir === undefined ? {} : { corpus: { path: opts.corpusDir, replayed: withCorpus.reduce((n, t) => n + entriesOf.get(t.name)!.length, 0) } }),
+    ...(opts.shard ? { shard: { ...opts.shard, implementations: inProfile.map((t) => t.name) } } : {}),
     implementations: targets.map((t) => ({ name: t.name, kind: t.kind, profiles: t.profiles })),
     summary: { checks: results.filter((r) => r.status !== 'not-applicable').length, violations: records.length, known: records.filter((r) => r.known).length, new: newCount },
     results,

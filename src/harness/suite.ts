@@ -60,6 +60,14 @@ export interface SearchOptions {
   /** false: the lifecycle's plain uniform fc.commands (no state-aware selection, no race
    *  scenarios), the baseline the state-aware search is measured against. Other suites ignore it. */
   readonly stateAware?: boolean;
+  /** --time: every fc.check stops at this time (epoch ms; fast-check's interruptAfterTimeLimit). */
+  readonly deadline?: number;
+}
+
+/** The fc.check parameters of a search's deadline: interrupt the runs (and the shrinking) when it passes.
+ *  A run in flight is not stopped (fast-check cannot stop a predicate), only left: runs are short. */
+export function timeLimit(opts: SearchOptions | undefined): Pick<fc.Parameters<unknown>, 'interruptAfterTimeLimit'> {
+  return opts?.deadline === undefined ? {} : { interruptAfterTimeLimit: Math.max(0, opts.deadline - Date.now()) };
 }
 
 export interface Suite {
@@ -92,7 +100,7 @@ export interface Judged {
 
 /** fc.check on "no unexplained violation of a wanted rule": the shrunk failing input (or null),
  *  and the first input that showed each documented finding, met along the way. */
-export async function searchCases<T>(arb: fc.Arbitrary<T>, seed: number, runs: number, want: (v: Violation) => boolean, judge: (x: T) => Promise<Judged> | Judged, observe?: SearchOptions['observe']): Promise<{ failure: T | null; findings: T[] }> {
+export async function searchCases<T>(arb: fc.Arbitrary<T>, seed: number, runs: number, want: (v: Violation) => boolean, judge: (x: T) => Promise<Judged> | Judged, opts?: SearchOptions): Promise<{ failure: T | null; findings: T[] }> {
   const findings = new Map<string, T>();
   const out = await fc.check(fc.asyncProperty(arb, async (x) => {
     beat();
@@ -101,14 +109,15 @@ export async function searchCases<T>(arb: fc.Arbitrary<T>, seed: number, runs: n
       if (id !== null && !findings.has(id) && want(j.violations[i]!)) findings.set(id, x);
     });
     return !j.violations.some((v, i) => j.explainedBy[i] === null && want(v));
-  }), { seed, numRuns: runs });
-  observe?.(out);
-  return { failure: out.failed ? out.counterexample![0] : null, findings: [...findings.values()] };
+  }), { seed, numRuns: runs, ...timeLimit(opts) });
+  opts?.observe?.(out);
+  // An interrupted check with no run done is `failed` without a counterexample: no failure.
+  return { failure: out.failed && out.counterexample ? out.counterexample[0] : null, findings: [...findings.values()] };
 }
 
 /** A search over judged inputs, described as Found by `found`. */
-export async function searchFound<T>(arb: fc.Arbitrary<T>, seed: number, runs: number, want: (v: Violation) => boolean, judge: (x: T) => Promise<Judged> | Judged, found: (x: T) => Promise<Found> | Found, observe?: SearchOptions['observe']): Promise<Search> {
-  const r = await searchCases(arb, seed, runs, want, judge, observe);
+export async function searchFound<T>(arb: fc.Arbitrary<T>, seed: number, runs: number, want: (v: Violation) => boolean, judge: (x: T) => Promise<Judged> | Judged, found: (x: T) => Promise<Found> | Found, opts?: SearchOptions): Promise<Search> {
+  const r = await searchCases(arb, seed, runs, want, judge, opts);
   return { failures: r.failure === null ? [] : [await found(r.failure)], findings: await Promise.all(r.findings.map(found)) };
 }
 

@@ -83,7 +83,12 @@ export interface Report {
   readonly tool: { readonly name: 'dmabuf-conform'; readonly version: string };
   readonly seed: number;
   readonly profiles: readonly Profile[];
-  readonly budget: { readonly runs: number; readonly timeMs?: number; readonly exhaustive?: number };
+  /** `cutShort` (with --time): the targets whose first round the deadline stopped (or that never started), so they got less than `runs`. */
+  readonly budget: { readonly runs: number; readonly timeMs?: number; readonly exhaustive?: number; readonly cutShort?: readonly string[] };
+  /** The failure corpus replayed first (--corpus, default `dirname(--out)/corpus`): its folder as given, and the entries replayed. */
+  readonly corpus?: { readonly path: string; readonly replayed: number };
+  /** A shard's report (--shard i/n): which part, and every implementation of the whole run in its order (merge-reports rebuilds it). */
+  readonly shard?: { readonly index: number; readonly total: number; readonly implementations: readonly string[] };
   readonly implementations: readonly { readonly name: string; readonly kind: PluginKind; readonly profiles: readonly Profile[] }[];
   readonly summary: { readonly checks: number; readonly violations: number; readonly known: number; readonly new: number };
   readonly results: readonly RuleResult[];

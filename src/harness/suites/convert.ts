@@ -52,7 +52,7 @@ export function palCaseOf(input: unknown): PalCase {
 function palTarget(p: PalPlugin): Target {
   return {
     name: p.name, suite: 'convert', part: 'pal', kind: p.kind, profiles: p.profiles, rules: PAL_RULES,
-    search: (seed, runs, skip, opts) => searchFound(palCaseArb, seed, runs, wanted(PAL_RULES, skip), (c) => palJudged(p, c), (c) => palFound(p, c), opts?.observe),
+    search: (seed, runs, skip, opts) => searchFound(palCaseArb, seed, runs, wanted(PAL_RULES, skip), (c) => palJudged(p, c), (c) => palFound(p, c), opts),
     replay: async (input) => palFound(p, palCaseOf(input)),
   };
 }
@@ -80,7 +80,7 @@ const conversionArb = fc.oneof({ weight: 8, arbitrary: conversionCaseArb() }, { 
 function conversionTarget(p: ConversionPlugin): Target {
   return {
     name: p.name, suite: 'convert', part: 'conversion', kind: p.kind, profiles: p.profiles, rules: CONVERT_RULES,
-    search: (seed, runs, skip, opts) => searchFound(conversionArb, seed, runs, wanted(CONVERT_RULES, skip), (c) => conversionJudged(p, c), (c) => conversionFound(p, c), opts?.observe),
+    search: (seed, runs, skip, opts) => searchFound(conversionArb, seed, runs, wanted(CONVERT_RULES, skip), (c) => conversionJudged(p, c), (c) => conversionFound(p, c), opts),
     replay: async (input) => conversionFound(p, fromInput<ConversionCase>(input)),
   };
 }

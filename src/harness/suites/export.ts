@@ -163,7 +163,7 @@ export function exportTargets(p: ExporterPlugin, _others: readonly Plugin[]): Ta
   if (!p.vfio) return [];
   return p.profiles.map((profile, i): Target => ({
     name: i === 0 ? p.name : `${p.name}:${profile}`, suite: 'convert', part: 'export', kind: p.kind, profiles: [profile], rules: EXPORT_RULES,
-    search: (seed, runs, skip, opts) => searchFound(exportCaseArb(p.deviceMemory === true), seed, runs, wanted(EXPORT_RULES, skip), (c) => judged(p, c, profile), (c) => found(p, c, profile), opts?.observe),
+    search: (seed, runs, skip, opts) => searchFound(exportCaseArb(p.deviceMemory === true), seed, runs, wanted(EXPORT_RULES, skip), (c) => judged(p, c, profile), (c) => found(p, c, profile), opts),
     replay: (input) => found(p, exportCaseOf(input, p.deviceMemory === true), profile),
   }));
 }

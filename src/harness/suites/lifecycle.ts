@@ -18,7 +18,7 @@ import type { LcSetup } from '../../gen/lifecycle.ts';
 import type { ExporterPlugin, ImporterPlugin, Plugin } from '../plugin.ts';
 import { pictureFor } from '../picture.ts';
 import { race, RACE_SCENARIOS, raceScheduler } from '../race.ts';
-import { family, type Found, type Search, type SearchOptions, type Suite, type Target } from '../suite.ts';
+import { family, timeLimit, type Found, type Search, type SearchOptions, type Suite, type Target } from '../suite.ts';
 
 // The create path and the DMA importer's mapping are judged at every create and map too (src/harness/lifecycle.ts).
 export const LIFECYCLE_RULES: RuleId[] = [...family('LOCK'), ...family('REV'), ...family('UAF'), ...family('IOMMUFD'), ...family('PLUGIN'), 'PAL-INPUT', 'PAL-SIZE', 'ROUTE-BUSADDR', 'ROUTE-NOMAP', 'LEN-ADDR'];
@@ -104,12 +104,12 @@ type LcInput = { cmds?: LcCmd[]; race?: number; thrown?: boolean; rules?: RuleId
 /** The serial search (state-aware fc.commands): its shrunk failure, and the findings met on the way. */
 async function serialSearch(cfg: LifecycleConfig, rules: readonly RuleId[], seed: number, runs: number, opts: SearchOptions): Promise<Search> {
   const findings: FindingLog = new Map();
-  const out = await fc.check(propertyOf(cfg, { want: (v) => rules.includes(v.rule), findings }, opts.stateAware), { seed, numRuns: runs });
+  const out = await fc.check(propertyOf(cfg, { want: (v) => rules.includes(v.rule), findings }, opts.stateAware), { seed, numRuns: runs, ...timeLimit(opts) });
   opts.observe?.(out);
   const met = await Promise.all([...findings.values()].map((x) => lifecycleFound(cfg, x.cmds, x.setup)));
   const f = failureOf(out);
   if (f) return { failures: [await lifecycleFound(cfg, f.cmds, f.setup)], findings: met };
-  if (out.failed && rules.includes('PLUGIN-THROW')) return { failures: [await thrownFound(cfg, rules, seed, runs, opts.stateAware)], findings: met };
+  if (out.failed && out.counterexample && rules.includes('PLUGIN-THROW')) return { failures: [await thrownFound(cfg, rules, seed, runs, opts.stateAware)], findings: met };
   return { failures: [], findings: met };
 }
 
@@ -118,7 +118,7 @@ async function raceSearch(cfg: LifecycleConfig, rules: readonly RuleId[], seed: 
   const met: Found[] = [];
   for (const [i, sc] of RACE_SCENARIOS.entries()) {
     const findings = new Map<string, string>();
-    const out = await fc.check(raceProperty(cfg, sc, (v) => rules.includes(v.rule), findings), { seed, numRuns });
+    const out = await fc.check(raceProperty(cfg, sc, (v) => rules.includes(v.rule), findings), { seed, numRuns, ...timeLimit(opts) });
     opts.observe?.(out);
     for (const path of findings.values()) met.push(await raceFound(cfg, i, seed, path));
     if (out.failed && out.counterexamplePath) return { failures: [await raceFound(cfg, i, seed, out.counterexamplePath)], findings: met };

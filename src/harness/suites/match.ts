@@ -51,7 +51,7 @@ const CORE_FACTOR = 4;
 function matchCoreTarget(p: MatchPlugin): Target {
   return {
     name: p.name, suite: 'match', part: 'match', kind: p.kind, profiles: p.profiles, rules: CORE_RULES,
-    search: (seed, runs, skip, opts) => searchFound(attachCaseArb(), seed, runs * CORE_FACTOR, wanted(CORE_RULES, skip), (c) => matchJudged(p, c), (c) => matchFound(p, c), opts?.observe),
+    search: (seed, runs, skip, opts) => searchFound(attachCaseArb(), seed, runs * CORE_FACTOR, wanted(CORE_RULES, skip), (c) => matchJudged(p, c), (c) => matchFound(p, c), opts),
     replay: (input) => matchFound(p, fromInput<AttachCase>(input)),
   };
 }
@@ -76,7 +76,7 @@ function convertFound(impl: ConverterImpl, c: ConversionCase): Found {
 function converterTarget(p: ConverterPlugin): Target {
   return {
     name: p.name, suite: 'match', part: 'converter', kind: p.kind, profiles: p.profiles, rules: ['MATCH-CONVERT'],
-    search: (seed, runs, skip, opts) => searchFound(conversionCaseArb({ maxRanges: 4 }), seed, runs, wanted(['MATCH-CONVERT'], skip), (c) => convertJudged(p, c), (c) => convertFound(p, c), opts?.observe),
+    search: (seed, runs, skip, opts) => searchFound(conversionCaseArb({ maxRanges: 4 }), seed, runs, wanted(['MATCH-CONVERT'], skip), (c) => convertJudged(p, c), (c) => convertFound(p, c), opts),
     replay: async (input) => convertFound(p, fromInput<ConversionCase>(input)),
   };
 }
@@ -141,7 +141,7 @@ function cleanedTargets(p: ExporterPlugin): Target[] {
   if (!p.profiles.some((x) => spec(x).mappingTypes)) return [];
   return p.profiles.flatMap((profile, i): Target[] => (spec(profile).mappingTypes ? [{
     name: i === 0 ? p.name : `${p.name}:${profile}`, suite: 'match', part: 'cleaned', kind: p.kind, profiles: [profile], rules: ['MATCH-CLEANED'],
-    search: (seed, runs, skip, opts) => searchFound(cleanedArb, seed, runs, wanted(['MATCH-CLEANED'], skip), (c) => cleanedRun(p, profile, c), (c) => cleanedFound(p, profile, c), opts?.observe),
+    search: (seed, runs, skip, opts) => searchFound(cleanedArb, seed, runs, wanted(['MATCH-CLEANED'], skip), (c) => cleanedRun(p, profile, c), (c) => cleanedFound(p, profile, c), opts),
     replay: (input) => cleanedFound(p, profile, input as CleanedCase),
   }] : []));
 }

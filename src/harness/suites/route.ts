@@ -65,7 +65,7 @@ function routeTarget(p: RoutePlugin): Target {
   };
   return {
     name: p.name, suite: 'route', part: 'route', kind: p.kind, profiles: p.profiles, rules: ROUTE_RULES,
-    search: (seed, runs, skip, opts) => searchFound(inputArb, seed, runs, wanted(ROUTE_RULES, skip), judge, (i) => found(impl, i), opts?.observe),
+    search: (seed, runs, skip, opts) => searchFound(inputArb, seed, runs, wanted(ROUTE_RULES, skip), judge, (i) => found(impl, i), opts),
     replay: async (input) => found(impl, decode(input)),
   };
 }
