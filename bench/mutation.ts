@@ -1,7 +1,7 @@
 // The mutation score (issue 11 item 8) for the benchmark.
 //   npx tsx bench/mutation.ts           prints the table from reports/mutation.json
-//   npx tsx bench/mutation.ts --write   first summarises Stryker's raw report
-//                                       (reports/mutation/mutation.json, `npm run mutation`)
+//   npx tsx bench/mutation.ts --write   first summarises Stryker's raw reports
+//                                       (reports/mutation/{impl,kernel}.json, `npm run mutation`)
 //                                       with the equivalent mutants triaged below into
 //                                       reports/mutation.json
 // bench/index.ts can show the same table with `mutationTable(readMutation())`.
@@ -10,7 +10,7 @@ import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fmt, table } from './table.ts';
 
-export const RAW = 'reports/mutation/mutation.json';
+export const RAW = ['reports/mutation/impl.json', 'reports/mutation/kernel.json'];
 export const SUMMARY = 'reports/mutation.json';
 
 /** A mutant that no test can kill because the program means the same with it. Matched by
@@ -148,11 +148,13 @@ export function mutationTable(s: MutationSummary): string {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   if (process.argv.includes('--write')) {
-    if (!existsSync(RAW)) {
-      process.stderr.write(`bench/mutation.ts: no ${RAW}; run npm run mutation first\n`);
+    const missing = RAW.filter((f) => !existsSync(f));
+    if (missing.length) {
+      process.stderr.write(`bench/mutation.ts: no ${missing.join(', ')}; run npm run mutation first\n`);
       process.exit(2);
     }
-    const s = summarise(JSON.parse(readFileSync(RAW, 'utf8')) as RawReport, EQUIVALENT, new Date().toISOString().slice(0, 10));
+    const files = Object.assign({}, ...RAW.map((f) => (JSON.parse(readFileSync(f, 'utf8')) as RawReport).files)) as RawReport['files'];
+    const s = summarise({ files }, EQUIVALENT, new Date().toISOString().slice(0, 10));
     writeFileSync(SUMMARY, `${JSON.stringify(s, null, 2)}\n`);
     const stale = s.equivalents.filter((e) => !e.matched);
     if (stale.length) process.stderr.write(`bench/mutation.ts: ${stale.length} equivalent(s) no longer match a surviving mutant: ${stale.map((e) => `${e.file}:${e.line}`).join(', ')}\n`);
