@@ -69,8 +69,8 @@ describe('run --shard: bad values are one line, exit 2', () => {
 describe('merge-reports', () => {
   const empty = join(tmp, 'empty.json');
   writeFileSync(empty, '{"version": 1, "findings": []}\n');
-  // A new violation (the seeded bug), documented findings (vfio-pci's lifecycle) and clean targets.
-  const plugins = ['--exporter', 'bug:rev-init-not-revoked', '--plugin', 'p2pdma', '--plugin', 'vfio_pci_core_feature_dma_buf', '--plugin', 'mainline:dma_buf_phys_vec_to_sgt'];
+  // A new violation (the seeded bug), documented findings (the PAL and conversion ports) and clean targets.
+  const plugins = ['--plugin', 'bug:route-busaddr-sign', '--plugin', 'p2pdma', '--plugin', 'vfio_pci_core_feature_dma_buf', '--plugin', 'mainline:dma_buf_phys_vec_to_sgt'];
   const common = [...plugins, '--seed', '7', '--runs', '20', '--baseline', empty, '--quiet'];
   const full = join(tmp, 'full', 'latest');
   const shardDir = (i: number) => join(tmp, `shard-${i}`, 'latest');
@@ -95,7 +95,7 @@ describe('merge-reports', () => {
     const merged = await cli('merge-reports', shardDir(1), shardDir(2), '--out', full);
     expect(merged.code).toBe(whole.code);
     expect(merged.out).toMatch(/2 shard\(s\), 4 implementations, \d+ checks \(seed 7\): \d+ known finding\(s\), [1-9]\d* new/);
-    expect(merged.out).toMatch(/NEW REV-INIT bug:rev-init-not-revoked/);
+    expect(merged.out).toMatch(/NEW ROUTE-BUSADDR bug:route-busaddr-sign/);
     expect(comparable(read(full))).toEqual(comparable(expected));
     for (const f of REPORT_FILES) expect(existsSync(join(full, f))).toBe(true);
     // The order of the DIRs does not matter.
