@@ -3,21 +3,17 @@
 // every command it compares results, state and move_notify counts with the
 // model and runs the per-step checkers (REV-WINDOW, DMA-LEAK, IOMMUFD-MMIO,
 // LOCK-BALANCE); the kernel services report LOCK/UAF/DMA as they go.
-import { createRequest, initialState, mayHoldMapping, step, type DeviceEvent, type DevView, type Expectation, type LcCmd, type LcEnv, type LcState } from '../../models/lifecycle.ts';
-import type { DmaBufRequest, DmaRange, NvgraceMemory } from '../../models/pal.ts';
+import { createRequest, initialState, step, type DevView, type Expectation, type LcCmd, type LcEnv, type LcState } from '../../models/lifecycle.ts';
+import type { DmaBufRequest, NvgraceMemory } from '../../models/pal.ts';
 import type { Bar, MapType } from '../../models/pci/types.ts';
 import { spec, type Profile } from '../../models/profiles.ts';
-import { dmaPathKind, expectedSegments, maxSegmentSize, type DmaPath, type Segment } from '../../models/sgt.ts';
-import { U64_MAX, alignDown, hex } from '../../models/u64.ts';
-import { barStart, type GenCmd, type GenRange, type LcSetup } from '../gen/lifecycle.ts';
-import type { KObj } from '../kernel/objects.ts';
-import type { SgTable } from '../kernel/scatterlist.ts';
-import { IOMMU_MMIO } from '../kernel/iommu.ts';
+import { hex } from '../../models/u64.ts';
+import { barStart, type GenCmd, type LcSetup } from '../gen/lifecycle.ts';
 import { Kernel } from '../kernel/kernel.ts';
 import type { DmaBuf, DmaBufAttachment } from '../impl/dma-buf-core.ts';
-import { iommufdDomain } from '../impl/iommufd.ts';
 import type { Lane, Step } from '../report/types.ts';
 import type { RuleId } from '../rules/registry.ts';
+import { checkCreated, checkMappings, checkSegments } from './lifecycle-checks.ts';
 import { fromInput, toInput } from './suite.ts';
 import type { DeviceConfig, ExporterDevice, ExporterPlugin, ImporterAttachment, ImporterPlugin } from './plugin.ts';
 
@@ -269,145 +265,8 @@ export function compareStep(real: Real, c: LcCmd, before: LcState, after: LcStat
   checkMappings(real, after);
 }
 
-/** PAL-SIZE: a dma-buf the model created has the size of its ranges. */
-function checkCreated(real: Real, before: LcState, after: LcState): void {
-  const i = before.bufs.length;
-  const want = after.bufs[i]?.pal.size;
-  const got = real.bufs[i]?.size;
-  if (want !== undefined && got !== undefined && got !== want) real.k.report('PAL-SIZE', `buf${i} has size ${hex(got)}, the sum of its ranges is ${hex(want)}`, { buf: i, port: got, model: want });
-}
-
-/** The DMA segments of a DMA importer's mapping, when it holds a table the checker can read
- *  (the sg_table of dma_buf_map_attachment(), or the struct dma_buf_dma that wraps it). */
-function segmentsOf(handle: ImporterAttachment | null): Segment[] | null {
-  const obj = (handle as { sgt?: KObj<unknown> | null } | null)?.sgt;
-  const v = obj?.value as { sgt?: SgTable; sgl?: unknown } | undefined;
-  const table = v && 'sgl' in v ? (v as SgTable) : v?.sgt;
-  if (!table?.sgl) return null;
-  return table.sgl.slice(0, table.nents).map((e) => ({ addr: e.dma_address, len: BigInt(e.dma_length) }));
-}
-
-/** LEN-ADDR and ROUTE-BUSADDR at a DMA importer's map: the segments are the model's for the
- *  dma-buf's PAL on the run's route (models/sgt.ts). An IOVA span may start anywhere. */
-function checkSegments(real: Real, att: number, s: LcState): void {
-  const a = real.atts[att];
-  const m = s.atts[att];
-  // After an earlier divergence the model's att may name another dma-buf: judge only the same one.
-  if (a?.importer !== 'dma' || m?.importer !== 'dma' || (a.attachment && a.attachment.dmabuf !== real.bufs[m.buf])) return;
-  const got = segmentsOf(a.handle);
-  const b = s.bufs[m.buf]!;
-  const kind = dmaPathKind(s.env.dmaRoute, s.env.iova && b.pal.size !== 0n);
-  if (!got || !kind.ok) return;
-  const path: DmaPath = kind.value === 'bus-addr' ? { kind: 'bus-addr', busOffset: b.pal.busOffset } : kind.value === 'iova' ? { kind: 'iova', base: got[0]?.addr ?? 0n } : { kind: 'per-range', addrs: b.pal.phys.map((p) => p.paddr) };
-  const want = expectedSegments(b.pal.phys, b.pal.size, path, maxSegmentSize(spec(real.cfg.profile ?? 'v8').segmentLimit, s.env.devs[b.dev]!.pageSize));
-  if (!want.ok) return;
-  const show = (xs: readonly Segment[]) => xs.map((x) => `${hex(x.addr)}+${hex(x.len)}`).join(' ');
-  if (got.length === want.value.length && got.every((g, i) => g.addr === want.value[i]!.addr && g.len === want.value[i]!.len)) return;
-  const sameLens = got.length === want.value.length && got.every((g, i) => g.len === want.value[i]!.len);
-  // 002 v8 02/11: a BUS_ADDR mapping is paddr + bus_offset of its provider, and nothing else uses bus_offset.
-  const rule: RuleId = sameLens && (kind.value === 'bus-addr' || got.some((g, i) => g.addr === ((b.pal.phys[i]?.paddr ?? 0n) + b.pal.busOffset) % (U64_MAX + 1n) && b.pal.busOffset !== 0n)) ? 'ROUTE-BUSADDR' : 'LEN-ADDR';
-  real.k.report(rule, `att${att} (${s.env.dmaRoute}${kind.value === 'bus-addr' ? `, bus offset ${hex(b.pal.busOffset)}` : ''}) maps ${show(got)}, the model says ${show(want.value)}`, { att, route: s.env.dmaRoute, port: show(got), model: show(want.value) });
-}
-
-/** REV-WINDOW, DMA-LEAK and IOMMUFD-MMIO after a step. */
-function checkMappings(real: Real, s: LcState): void {
-  const k = real.k;
-  let dmaMapped = 0;
-  const domain = iommufdDomain(k);
-  real.atts.forEach((a, i) => {
-    const mapped = !real.detached.has(i) && a.handle?.mapped() === true;
-    if (mapped && a.importer === 'dma') dmaMapped++;
-    if (mapped && !mayHoldMapping(s, i)) k.report('REV-WINDOW', `att${i} (${a.importer}) still holds a usable mapping of revoked or disabled MMIO`, { att: i });
-    const area = (a.handle as { area?: string } | null)?.area;
-    if (a.importer === 'iommufd' && area) {
-      const maps = domain.of(area);
-      const want = mapped ? ((a.handle as { nranges?: number }).nranges ?? 1) : 0;
-      if (maps.length !== want) k.report('IOMMUFD-MMIO', `att${i} has ${maps.length} IOMMU mapping(s), ${want || 'none'} expected`, { att: i });
-      if (maps.some((m) => !(m.prot & IOMMU_MMIO))) k.report('IOMMUFD-MMIO', `att${i} is mapped without IOMMU_MMIO`, { att: i });
-      if (maps.length > 0 && !mayHoldMapping(s, i)) k.report('IOMMUFD-MMIO', `att${i} keeps revoked MMIO in the IOMMU domain`, { att: i });
-    }
-  });
-  const live = k.dma.live();
-  if (dmaMapped === 0 && (live.mappings > 0 || live.iovas > 0)) k.report('DMA-LEAK', `${live.mappings} DMA mapping(s) and ${live.iovas} IOVA allocation(s) live with no DMA importer mapped`, live);
-}
-
 export type { GenCmd };
-
-/** The object a selector names: state-aware among the live ones, or literally (one past the end: none). */
-function pick<T>(all: readonly T[], live: (x: T) => boolean, sel: number, stateAware: boolean): number | null {
-  if (all.length === 0) return null;
-  if (!stateAware) return sel % (all.length + 1) === all.length ? null : sel % (all.length + 1);
-  const ids = all.map((x, i) => (live(x) ? i : -1)).filter((i) => i >= 0);
-  return ids.length ? ids[sel % ids.length]! : sel % all.length;
-}
-
-/** Resolve selectors: state-aware picks among live objects, or literal indices (the uniform baseline). */
-export function resolve(g: GenCmd, s: LcState, stateAware: boolean): LcCmd | null {
-  switch (g.op) {
-    case 'create': {
-      const dev = g.dev % s.devs.length;
-      return { op: 'create', dev, region: g.region, ranges: g.ranges.map((r) => rangeOf(r, s.env.devs[dev]!, g.region)) };
-    }
-    case 'event': return stateAware ? awareEvent(g, s) : { op: 'event', dev: g.dev % s.devs.length, event: g.event };
-    case 'hot-reset': return { op: 'hot-reset', devs: s.devs.map((_, i) => i) };
-    case 'attach': {
-      const b = pick(s.bufs, (x) => x.userFd, g.sel, stateAware);
-      if (b === null) return stateAware ? firstBuf(g.sel, s) : null;
-      return { op: 'attach', buf: b, importer: g.importer, p2p: g.p2p };
-    }
-    case 'close-fd': {
-      const b = pick(s.bufs, (x) => x.userFd, g.sel, stateAware);
-      return b === null ? null : { op: 'close-fd', buf: b };
-    }
-    default: {
-      const live = g.op === 'unmap' || g.op === 'access' ? (a: LcState['atts'][number]) => a.mapped : (a: LcState['atts'][number]) => !a.detached;
-      const a = pick(s.atts, live, g.sel, stateAware);
-      if (a !== null) return { op: g.op, att: a };
-      if (!stateAware) return null;
-      const b = pick(s.bufs, (x) => x.userFd, g.sel, true);
-      return b === null ? firstBuf(g.sel, s) : { op: 'attach', buf: b, importer: g.sel % 2 ? 'iommufd' : 'dma', p2p: true };
-    }
-  }
-}
-
-/** State-aware: a command on an object that does not exist yet makes one instead (attach → a create of one page of BAR 0,
- *  map/unmap/access/detach → an attach), so a short run gets to the state its commands need. */
-function firstBuf(sel: number, s: LcState): LcCmd {
-  return { op: 'create', dev: sel % s.devs.length, region: 0, ranges: [{ offset: 0n, length: s.env.devs[0]!.pageSize }] };
-}
-
-/** A generated range in pages of the region's memory (a BAR, or nvgrace device memory; an absent
- *  BAR counts as 16 pages): up to its end, one page past it, misaligned, or wrapping u64. */
-function rangeOf(r: GenRange, v: DevView, region: number): DmaRange {
-  const p = v.pageSize;
-  const nv = region === 2 ? v.nvgrace?.resmem : region === 4 ? v.nvgrace?.usemem : undefined;
-  const size = nv && nv.memlength !== 0n ? nv.memlength : v.bars.find((b) => b.index === region)?.size ?? 16n * p;
-  const pages = size / p;
-  const skew = p === 4096n ? 0x200n : 0x1000n;
-  let offset = (BigInt(r.page) % (pages + 1n)) * p;
-  if (r.skew === 'wrap') offset = alignDown(U64_MAX, p);
-  const rest = size > offset ? size - offset : 0n;
-  let length = r.len === 'end' ? rest : r.len === 'past' ? rest + p : BigInt(r.len) * p;
-  if (r.skew === 'offset') offset += skew;
-  if (r.skew === 'length') length += skew;
-  return { offset, length };
-}
-
-/** State-aware device events: mostly on a device that has dma-bufs; on a closed device mostly
- *  the events that bring it back (open) or away (unbind), on an open one half of those become
- *  the close they need; on a disabled one half the time the event that re-enables it. */
-function awareEvent(g: Extract<GenCmd, { op: 'event' }>, s: LcState): LcCmd {
-  const withBufs = s.bufs.filter((b) => !b.released);
-  const dev = withBufs.length && g.sel % 3 !== 0 ? withBufs[g.sel % withBufs.length]!.dev : g.dev % s.devs.length;
-  const d = s.devs[dev]!;
-  const closedOnly = g.event === 'open' || g.event === 'unbind';
-  if (!d.open) return { op: 'event', dev, event: !closedOnly && g.sel % 4 !== 0 ? (g.sel % 2 ? 'open' : 'unbind') : g.event };
-  // A device whose memory is off, or in D3 (runtime PM or not), is mostly brought back: the unrevoke paths.
-  const back: DeviceEvent | null = d.pmEngaged ? 'pm-exit' : d.power === 'D3hot' ? 'd3-exit' : !d.cmdMem ? 'mem-on' : null;
-  if (back && g.sel % 2 === 0) return { op: 'event', dev, event: back };
-  // open/unbind of an open device is -EBUSY: half the time close it first, the way to both.
-  return { op: 'event', dev, event: closedOnly && g.sel % 2 === 0 ? 'close' : g.event };
-}
+export { resolve } from '../gen/lifecycle-resolve.ts';
 
 export interface LifecycleRun {
   readonly steps: Step[];

@@ -1,0 +1,77 @@
+// The per-step checks of the lifecycle comparison beyond results and
+// revoked state: the create path's size (PAL-SIZE), a DMA importer's segments
+// on the run's route (ROUTE-BUSADDR, LEN-ADDR), and who still holds a mapping
+// (REV-WINDOW, DMA-LEAK, IOMMUFD-MMIO).
+import { mayHoldMapping, type LcState } from '../../models/lifecycle.ts';
+import { spec } from '../../models/profiles.ts';
+import { dmaPathKind, expectedSegments, maxSegmentSize, type DmaPath, type Segment } from '../../models/sgt.ts';
+import { U64_MAX, hex } from '../../models/u64.ts';
+import { IOMMU_MMIO } from '../kernel/iommu.ts';
+import type { KObj } from '../kernel/objects.ts';
+import type { SgTable } from '../kernel/scatterlist.ts';
+import { iommufdDomain } from '../impl/iommufd.ts';
+import type { RuleId } from '../rules/registry.ts';
+import type { Real } from './lifecycle.ts';
+import type { ImporterAttachment } from './plugin.ts';
+
+/** PAL-SIZE: a dma-buf the model created has the size of its ranges. */
+export function checkCreated(real: Real, before: LcState, after: LcState): void {
+  const i = before.bufs.length;
+  const want = after.bufs[i]?.pal.size;
+  const got = real.bufs[i]?.size;
+  if (want !== undefined && got !== undefined && got !== want) real.k.report('PAL-SIZE', `buf${i} has size ${hex(got)}, the sum of its ranges is ${hex(want)}`, { buf: i, port: got, model: want });
+}
+
+/** The DMA segments of a DMA importer's mapping, when it holds a table the checker can read
+ *  (the sg_table of dma_buf_map_attachment(), or the struct dma_buf_dma that wraps it). */
+function segmentsOf(handle: ImporterAttachment | null): Segment[] | null {
+  const obj = (handle as { sgt?: KObj<unknown> | null } | null)?.sgt;
+  const v = obj?.value as { sgt?: SgTable; sgl?: unknown } | undefined;
+  const table = v && 'sgl' in v ? (v as SgTable) : v?.sgt;
+  if (!table?.sgl) return null;
+  return table.sgl.slice(0, table.nents).map((e) => ({ addr: e.dma_address, len: BigInt(e.dma_length) }));
+}
+
+/** LEN-ADDR and ROUTE-BUSADDR at a DMA importer's map: the segments are the model's for the
+ *  dma-buf's PAL on the run's route (models/sgt.ts). An IOVA span may start anywhere. */
+export function checkSegments(real: Real, att: number, s: LcState): void {
+  const a = real.atts[att];
+  const m = s.atts[att];
+  // After an earlier divergence the model's att may name another dma-buf: judge only the same one.
+  if (a?.importer !== 'dma' || m?.importer !== 'dma' || (a.attachment && a.attachment.dmabuf !== real.bufs[m.buf])) return;
+  const got = segmentsOf(a.handle);
+  const b = s.bufs[m.buf]!;
+  const kind = dmaPathKind(s.env.dmaRoute, s.env.iova && b.pal.size !== 0n);
+  if (!got || !kind.ok) return;
+  const path: DmaPath = kind.value === 'bus-addr' ? { kind: 'bus-addr', busOffset: b.pal.busOffset } : kind.value === 'iova' ? { kind: 'iova', base: got[0]?.addr ?? 0n } : { kind: 'per-range', addrs: b.pal.phys.map((p) => p.paddr) };
+  const want = expectedSegments(b.pal.phys, b.pal.size, path, maxSegmentSize(spec(real.cfg.profile ?? 'v8').segmentLimit, s.env.devs[b.dev]!.pageSize));
+  if (!want.ok) return;
+  const show = (xs: readonly Segment[]) => xs.map((x) => `${hex(x.addr)}+${hex(x.len)}`).join(' ');
+  if (got.length === want.value.length && got.every((g, i) => g.addr === want.value[i]!.addr && g.len === want.value[i]!.len)) return;
+  const sameLens = got.length === want.value.length && got.every((g, i) => g.len === want.value[i]!.len);
+  // 002 v8 02/11: a BUS_ADDR mapping is paddr + bus_offset of its provider, and nothing else uses bus_offset.
+  const rule: RuleId = sameLens && (kind.value === 'bus-addr' || got.some((g, i) => g.addr === ((b.pal.phys[i]?.paddr ?? 0n) + b.pal.busOffset) % (U64_MAX + 1n) && b.pal.busOffset !== 0n)) ? 'ROUTE-BUSADDR' : 'LEN-ADDR';
+  real.k.report(rule, `att${att} (${s.env.dmaRoute}${kind.value === 'bus-addr' ? `, bus offset ${hex(b.pal.busOffset)}` : ''}) maps ${show(got)}, the model says ${show(want.value)}`, { att, route: s.env.dmaRoute, port: show(got), model: show(want.value) });
+}
+
+/** REV-WINDOW, DMA-LEAK and IOMMUFD-MMIO after a step. */
+export function checkMappings(real: Real, s: LcState): void {
+  const k = real.k;
+  let dmaMapped = 0;
+  const domain = iommufdDomain(k);
+  real.atts.forEach((a, i) => {
+    const mapped = !real.detached.has(i) && a.handle?.mapped() === true;
+    if (mapped && a.importer === 'dma') dmaMapped++;
+    if (mapped && !mayHoldMapping(s, i)) k.report('REV-WINDOW', `att${i} (${a.importer}) still holds a usable mapping of revoked or disabled MMIO`, { att: i });
+    const area = (a.handle as { area?: string } | null)?.area;
+    if (a.importer === 'iommufd' && area) {
+      const maps = domain.of(area);
+      const want = mapped ? ((a.handle as { nranges?: number }).nranges ?? 1) : 0;
+      if (maps.length !== want) k.report('IOMMUFD-MMIO', `att${i} has ${maps.length} IOMMU mapping(s), ${want || 'none'} expected`, { att: i });
+      if (maps.some((m) => !(m.prot & IOMMU_MMIO))) k.report('IOMMUFD-MMIO', `att${i} is mapped without IOMMU_MMIO`, { att: i });
+      if (maps.length > 0 && !mayHoldMapping(s, i)) k.report('IOMMUFD-MMIO', `att${i} keeps revoked MMIO in the IOMMU domain`, { att: i });
+    }
+  });
+  const live = k.dma.live();
+  if (dmaMapped === 0 && (live.mappings > 0 || live.iovas > 0)) k.report('DMA-LEAK', `${live.mappings} DMA mapping(s) and ${live.iovas} IOVA allocation(s) live with no DMA importer mapped`, live);
+}
