@@ -2,7 +2,7 @@
 // known, 1 a new violation, 2 bad usage in one line), plugins by path and by
 // name, baseline and --write-baseline, replay, rules, explain, progress.
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { main } from '../src/cli.ts';
@@ -31,6 +31,15 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
 
 const emptyBaseline = join(tmp, 'empty.json');
 writeFileSync(emptyBaseline, '{"version": 1, "findings": []}\n');
+// Issue 15 item 7: a baseline entry with a numeric fingerprint, a schema-invalid and a corrupt corpus entry.
+const numericFingerprint = join(tmp, 'numeric.json');
+writeFileSync(numericFingerprint, JSON.stringify({ version: 1, findings: [{ fingerprint: 3, implementation: 'vfio-pci', rule: 'REV-MAP', why: 'x' }] }));
+const badCorpus = join(tmp, 'bad-corpus');
+mkdirSync(badCorpus);
+writeFileSync(join(badCorpus, 'a.json'), JSON.stringify({ implementation: 'vfio-pci', rule: 42, input: {} }));
+const corruptCorpus = join(tmp, 'corrupt-corpus');
+mkdirSync(corruptCorpus);
+writeFileSync(join(corruptCorpus, 'z.json'), '{"implementation": ');
 
 describe('run: bad usage is one line and exit 2', () => {
   it.each([
@@ -43,7 +52,13 @@ describe('run: bad usage is one line and exit 2', () => {
     [['--profile', 'v9'], /--profile: unknown profile 'v9'/],
     [['--rules', 'REV-MAP,NOPE-1'], /--rules: unknown rule 'NOPE-1'/],
     [['--baseline', join(tmp, 'missing.json')], /no such file/],
-    [['--baseline', join(tmp)], /not a baseline file/],
+    [['--baseline', join(tmp)], /is a directory, not a baseline file/],
+    [['--baseline', numericFingerprint], /numeric\.json: \/findings\/0\/fingerprint: must be string, got 3\n$/],
+    [['--write-baseline', numericFingerprint], /numeric\.json: \/findings\/0\/fingerprint: must be string, got 3\n$/],
+    [['--corpus', resolve('package.json')], /--corpus .*package\.json: exists and is not a directory/],
+    [['--corpus', '/proc/x'], /--corpus \/proc\/x: /],
+    [['--corpus', badCorpus], /bad-corpus\/a\.json: \/rule: must be string, got 42\n$/],
+    [['--corpus', corruptCorpus], /corrupt-corpus\/z\.json: not JSON \(/],
     [['--exporter', 'no-such-exporter'], /no such file, and no bundled plugin of that name \(bundled: vfio-pci, nvgrace-gpu, .*and the bug:\* seeded bugs\)/],
     [['--out', '/proc/x'], /--out \/proc\/x: /],
     [['--out', join(resolve('package.json'), 'x')], /package.json is a file, not a directory/],
@@ -59,6 +74,16 @@ describe('run: bad usage is one line and exit 2', () => {
     expect(r.err).toMatch(msg);
     expect(r.err.trim().split('\n')).toHaveLength(1);
     expect(r.err).not.toMatch(/\n\s+at /);
+  });
+
+  it('a corpus entry whose input no longer replays is one line naming the file, exit 2, before any search and with no report written', async () => {
+    const dir = join(tmp, 'stale');
+    mkdirSync(join(dir, 'corpus'), { recursive: true });
+    writeFileSync(join(dir, 'corpus', 'x.json'), JSON.stringify({ implementation: 'vfio-pci', rule: 'REV-MAP', input: { part: 'gone', input: {} } }));
+    const r = await cli('run', '--exporter', 'vfio-pci', '--out', join(dir, 'latest'), '--quiet');
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`dmabuf-conform run: ${join(dir, 'corpus', 'x.json')}: /input: cannot be replayed (no part 'gone' in vfio-pci (parts: lifecycle, export))\n`);
+    expect(existsSync(join(dir, 'latest'))).toBe(false);
   });
 
   it('a plugin module of the wrong shape, or one that fails to load, is named in one line', async () => {
@@ -108,6 +133,12 @@ describe('run: findings, baseline and exit codes', () => {
     expect(again.code).toBe(0);
     expect(again.out).toMatch(/\d+ known finding\(s\) .*, 0 new/);
     expect(existsSync(join(tmp, 'bug', 'corpus'))).toBe(true);
+    // Issue 15 item 2: the corpus is dirname(--out)/corpus unless --corpus says otherwise, and the report says which it used.
+    expect(again.err).toContain(`corpus ${join(tmp, 'bug', 'corpus')} (`);
+    const rep = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report;
+    expect(rep.corpus?.path).toBe(join(tmp, 'bug', 'corpus'));
+    expect(rep.corpus?.replayed).toBe(readdirSync(join(tmp, 'bug', 'corpus')).length);
+    expect(rep.corpus?.replayed).toBeGreaterThan(0);
   });
 
   it('a seeded bug given by name is checked as a user plugin is: the shipped baseline knows only the faithful ports, so it is new', async () => {
@@ -145,12 +176,30 @@ describe('run: findings, baseline and exit codes', () => {
     expect(later.some((name) => bailed.results.filter((r) => r.implementation === name).every((r) => r.runs === 0))).toBe(true);
   });
 
-  it('--time repeats rounds with fresh seeds until the time is up; --exhaustive K explores every state within K commands', async () => {
+  it('--time D ends within D + 10 % (the searches get the deadline) and names the targets it cut short; --exhaustive K explores every state within K commands', async () => {
     const out = join(tmp, 'other', 'latest');
-    const t = await cli('run', '--exporter', 'vfio-pci', '--runs', '5', '--time', '300ms', '--out', out, '--quiet');
-    expect(t.code).toBe(0);
+    let started = 0;
+    const header = vi.fn();
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((/^dmabuf-conform run: seed/.test(String(s)) && (started = performance.now(), header())), true));
+    const o = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    let code: number;
+    try {
+      code = await main(['run', '--time', '3s', '--out', out]);
+    } finally {
+      err.mockRestore();
+      o.mockRestore();
+    }
+    // From the line printed once the workers are up to the reports written.
+    const took = performance.now() - started;
+    expect(header).toHaveBeenCalledOnce();
+    expect(code).toBe(0);
     const rep = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report;
-    expect(rep.budget.timeMs).toBe(300);
+    expect(rep.budget.timeMs).toBe(3000);
+    expect(rep.timings.totalMs).toBeLessThanOrEqual(3300);
+    expect(took).toBeLessThanOrEqual(3300);
+    // 12 targets in 3 s on two lanes: each gets about half a second of its first round, less than 400 runs' worth for the lifecycle ones.
+    expect(rep.budget.cutShort).toContain('vfio-pci');
+    expect(rep.implementations.map((i) => i.name)).toEqual(expect.arrayContaining([...rep.budget.cutShort!]));
     const e = await cli('run', '--exporter', 'vfio-pci', '--runs', '5', '--exhaustive', '2', '--out', out);
     expect(e.code).toBe(0);
     expect(e.err).toMatch(/exhaustive vfio-pci k=2: \d+ states/);

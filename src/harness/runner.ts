@@ -16,6 +16,8 @@ export const TOOL_VERSION = '0.1.0';
 /** Searches per target and round: each looks for rules the earlier ones did not show, and the
  *  round ends at the first search that shows nothing new. */
 const MAX_SEARCHES = 8;
+/** With --time D the searches get this part of D; the run ends within D + 10 % (the in-flight run, shrunk failures replayed, reports). */
+const SEARCH_SHARE = 0.95;
 
 export interface BaselineEntry {
   readonly fingerprint: string;
@@ -296,8 +298,9 @@ async function conformance(opts: RunOptions, exec: Executor): Promise<{ report: 
   const regressBy = new Map<string, Hit[]>();
   const runsBy = new Map<string, number>();
   const cutShort = new Set<string>();
-  // Epoch ms: workers share this clock (performance.now() starts anew in each thread).
-  const deadline = opts.timeMs === undefined ? undefined : Date.now() + opts.timeMs;
+  // Epoch ms: workers share this clock (performance.now() starts anew in each thread). The searches
+  // stop at 95 % of the time: the rest is for describing what they found and writing the reports.
+  const deadline = opts.timeMs === undefined ? undefined : Date.now() + Math.round(opts.timeMs * SEARCH_SHARE);
   const rules = opts.rules ? [...opts.rules] : undefined;
   const request = (t: TargetInfo, round: number, extra: Partial<RoundRequest> = {}): RoundRequest => ({ round, seed: opts.seed, runs: opts.runs, ...(rules ? { rules } : {}), found: (hitsBy.get(t.name) ?? []).map((h) => h.rule), corpus: [], ...(opts.search ? { search: opts.search } : {}), ...extra });
   const allHits = (name: string) => [...(hitsBy.get(name) ?? []), ...(regressBy.get(name) ?? [])];
