@@ -37,6 +37,9 @@ export interface LcEnv {
   readonly dmaRoute: MapType;
   /** dma_iova_try_alloc() succeeds: a THRU_HOST_BRIDGE mapping is one IOVA span, else one mapping per range. */
   readonly iova: boolean;
+  /** The exporter's create is not VFIO_DEVICE_FEATURE_DMA_BUF (ExporterPlugin.vfio unset): its requests
+   *  are only well-formed pages of BAR 0, and where its ranges land in the BAR is its own business. */
+  readonly opaque?: boolean;
 }
 
 /** The PAL a dma-buf exports (PAL-FILL) and its provider's bus offset. */

@@ -21,6 +21,7 @@ export function resolve(g: GenCmd, s: LcState, stateAware: boolean): LcCmd | nul
   switch (g.op) {
     case 'create': {
       const dev = g.dev % s.devs.length;
+      if (s.env.opaque) return { op: 'create', dev, region: 0, ranges: (g.ranges.length ? g.ranges : [{ page: 0, len: 1, skew: 'none' } as const]).map((r) => pageOf(r, s.env.devs[dev]!)) };
       return { op: 'create', dev, region: g.region, ranges: g.ranges.map((r) => rangeOf(r, s.env.devs[dev]!, g.region)) };
     }
     case 'event': return stateAware ? awareEvent(g, s) : { op: 'event', dev: g.dev % s.devs.length, event: g.event };
@@ -49,6 +50,15 @@ export function resolve(g: GenCmd, s: LcState, stateAware: boolean): LcCmd | nul
  *  map/unmap/access/detach → an attach), so a short run gets to the state its commands need. */
 function firstBuf(sel: number, s: LcState): LcCmd {
   return { op: 'create', dev: sel % s.devs.length, region: 0, ranges: [{ offset: 0n, length: s.env.devs[0]!.pageSize }] };
+}
+
+/** For an exporter whose create is not VFIO's: a well-formed range of whole pages inside BAR 0. */
+function pageOf(r: GenRange, v: DevView): DmaRange {
+  const p = v.pageSize;
+  const pages = (v.bars.find((b) => b.index === 0)?.size ?? 16n * p) / p;
+  const first = BigInt(r.page) % pages;
+  const n = typeof r.len === 'number' && r.len > 0 ? BigInt(r.len) : 1n;
+  return { offset: first * p, length: (n < pages - first ? n : pages - first) * p };
 }
 
 /** A generated range in pages of the region's memory (a BAR, or nvgrace device memory; an absent

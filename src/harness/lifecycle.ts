@@ -101,7 +101,7 @@ export class Real {
     this.k = new Kernel({ checkers: cfg.checkers ?? true, pageSize: setup.pageSize, faults: { allocFails: [], syncFails: false, iovaRefused: !setup.iova } });
     const configs = Array.from({ length: cfg.devices }, (_, i) => deviceConfig(i, setup));
     this.devices = configs.map((c) => cfg.exporter.probe(this.k, c));
-    this.env = { devs: configs.map((c, i) => devView(c, this.devices[i]!)), dmaRoute: setup.dmaRoute, iova: setup.iova };
+    this.env = { devs: configs.map((c, i) => devView(c, this.devices[i]!)), dmaRoute: setup.dmaRoute, iova: setup.iova, ...(cfg.exporter.vfio ? {} : { opaque: true }) };
   }
 
   /** The model's initial state for this system. */

@@ -43,13 +43,13 @@ const a = (kind: string) => `${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind}`;
 
 let hooked = false;
 /** tsx for .ts modules and the 'dmabuf-conform' specifier, registered once per thread. */
-function hook(): void {
+async function hook(): Promise<void> {
   if (hooked) return;
   hooked = true;
   const entry = new URL(/\.ts$/.test(import.meta.url) ? '../index.ts' : '../index.js', import.meta.url).href;
   register(new URL('./resolve-hook.mjs', import.meta.url), { data: { entry } });
   if (/\.ts$/.test(import.meta.url)) return; // running from source: tsx is already registered
-  return void import('tsx/esm/api').then((m) => m.register());
+  (await import('tsx/esm/api')).register();
 }
 
 /** A module's default export; a .ts module compiled as CommonJS may wrap it once more. */
@@ -83,7 +83,7 @@ export async function loadPlugin(spec: string, flag: string, kind?: PluginKind):
   if (!existsSync(path)) throw new UsageError(`${flag} ${spec}: no such file, and no bundled plugin of that name (bundled: ${names.join(', ')}, and the bug:* seeded bugs)`);
   let mod: { default?: unknown };
   try {
-    hook();
+    await hook();
     mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
   } catch (e) {
     throw new UsageError(`${flag} ${spec}: the plugin failed to load: ${loadError(e)}`);
