@@ -1,11 +1,12 @@
-// The three designs the suite checks, one at a time (RULES.md "Profiles").
+// The designs the suite checks, one at a time (RULES.md "Profiles"): the
+// three seed designs and `mainline`, the code as merged after them (2026).
 // Every behavioural difference between them lives in this file: the other
 // models, the ports and the harness ask here instead of testing a profile
 // name themselves. `profiles --diff A B` prints DIFFERENCES.
 import type { Errno } from './errno.ts';
 import type { SegmentLimit } from './sgt.ts';
 
-export const PROFILES = ['v8', 'rfc', 'converter'] as const;
+export const PROFILES = ['v8', 'rfc', 'converter', 'mainline'] as const;
 export type Profile = (typeof PROFILES)[number];
 
 export function isProfile(s: string): s is Profile {
@@ -40,7 +41,22 @@ export interface ProfileSpec {
   readonly iommufdMultiRange: boolean;
   /** What attach answers for a DMA importer without peer2peer: the v8 exporter's attach op, or no match. */
   readonly attachWithoutP2P: Errno;
+  /** The core's name for telling importers their mappings are gone (move_notify, or invalidate_mappings since 7.0). */
+  readonly invalidateName: 'move_notify' | 'invalidate_mappings';
+  /** REV-DRAIN: a revoke waits for the importers' fences and for every unmap (a per-dma-buf count of
+   *  mappings and a completion) before the device is changed. */
+  readonly revokeWaits: boolean;
+  /** REV-DRAIN: vfio_pci_dma_buf_cleanup() revokes and drains only the dma-bufs not revoked already. */
+  readonly cleanupSkipsRevoked: boolean;
+  /** REV-PIN: the VFIO exporter refuses (-EOPNOTSUPP) an attachment that cannot be revoked
+   *  (dma_buf_attach_revocable() false) and accepts pinning from one that can. */
+  readonly revocableAttachOnly: boolean;
+  /** iommufd pins its attachment (dma_buf_pin) after attach and unpins before detach. */
+  readonly iommufdPins: boolean;
 }
+
+/** The revoke as the seeds have it (002 v8 10/11): notify and go on. */
+const SEED_REVOKE = { invalidateName: 'move_notify', revokeWaits: false, cleanupSkipsRevoked: false, revocableAttachOnly: false, iommufdPins: false } as const;
 
 export const SPECS: Readonly<Record<Profile, ProfileSpec>> = {
   v8: {
@@ -48,12 +64,14 @@ export const SPECS: Readonly<Record<Profile, ProfileSpec>> = {
     mappingTypes: false, segmentLimit: 'uint-max', palImporters: 'no-pal-type', converters: [],
     vfioOffers: ['legacy map_dma_buf/unmap_dma_buf (peer2peer checked in attach)'], iommufdPath: 'private-interconnect', iommufdMultiRange: false,
     attachWithoutP2P: '-EOPNOTSUPP',
+    ...SEED_REVOKE,
   },
   rfc: {
     name: 'rfc', title: 'mapping types and match-making; PAL exporter and iommufd-only PAL importer; multi-range iommufd', seeds: '001, 000',
     mappingTypes: true, segmentLimit: 'page-aligned', palImporters: 'iommufd-only', converters: [],
     vfioOffers: ['PAL', 'SGT(EXPORTER_REQUIRES_P2P)'], iommufdPath: 'pal', iommufdMultiRange: true,
     attachWithoutP2P: '-EINVAL',
+    ...SEED_REVOKE,
   },
   converter: {
     name: 'converter', title: 'PAL exporters only; core converters PAL→SGT and PAL→iommu_domain; no importer sees a physical address', seeds: '004',
@@ -61,6 +79,14 @@ export const SPECS: Readonly<Record<Profile, ProfileSpec>> = {
     converters: [{ from: 'PAL', to: 'SGT' }, { from: 'PAL', to: 'IOMMU_DOMAIN' }],
     vfioOffers: ['PAL'], iommufdPath: 'iommu-domain', iommufdMultiRange: true,
     attachWithoutP2P: '-EINVAL',
+    ...SEED_REVOKE,
+  },
+  mainline: {
+    name: 'mainline', title: 'as merged in 2026: 7.0 revoke (invalidate_mappings, waits for fences and unmaps, revocable attachments, pin/unpin), the conversion fixes', seeds: '002, 003 as merged; torvalds/linux',
+    mappingTypes: false, segmentLimit: 'page-aligned', palImporters: 'no-pal-type', converters: [],
+    vfioOffers: ['legacy map_dma_buf/unmap_dma_buf (peer2peer and revocable checked in attach; pin/unpin)'], iommufdPath: 'private-interconnect', iommufdMultiRange: false,
+    attachWithoutP2P: '-EOPNOTSUPP',
+    invalidateName: 'invalidate_mappings', revokeWaits: true, cleanupSkipsRevoked: true, revocableAttachOnly: true, iommufdPins: true,
   },
 };
 
@@ -82,12 +108,17 @@ export interface Difference {
 
 export const DIFFERENCES: readonly Difference[] = [
   { key: 'mappingTypes', behaviour: 'attach selects a mapping type by match-making', passage: '001 RFC 00/26: "The core code provides a match-making system to select the best type offered by the exporter and importer to be the active mapping type for the attachment."' },
-  { key: 'segmentLimit', behaviour: 'largest scatterlist entry', passage: '002 v8 06/11: "splitting large regions into UINT_MAX-sized chunks to fit within sg->length field limits."' },
+  { key: 'segmentLimit', behaviour: 'largest scatterlist entry', passage: '002 v8 06/11: "splitting large regions into UINT_MAX-sized chunks to fit within sg->length field limits." / mainline drivers/dma-buf/dma-buf-mapping.c (torvalds/linux 0b9828c7231e): MAX_SG_ENT_SZ is UINT_MAX aligned down to PAGE_SIZE; fill_sg_entry() takes a size_t length and advances addr by each entry; calc_sg_nents() fails on a u32 overflow of the count (src/impl/dma-buf-mapping.ts MAINLINE)' },
   { key: 'palImporters', behaviour: 'importers that may receive a PAL', passage: '000 RFC 21/26: "Only iommufd can implement an importer, the kernel module loader will enforce this." / 004: "No PAL *importer*, no exposing phys_addr_t to importers."' },
   { key: 'converters', behaviour: 'core converters between mapping types', passage: '004: "The core code will provide a \\"converter function\\" from PAL to iommu_domain. Only this converter function can see the phys_addr_t and iommu_domain together." and "A converter that calls dma_buf_phys_vec_to_sgt() could exist."' },
   { key: 'vfioOffers', behaviour: 'what the VFIO exporter offers, in priority order', passage: '000 RFC 22/26: "sgt_match[0] = DMA_BUF_EMAPPING_PAL(&vfio_pci_dma_buf_pal_ops); sgt_match[1] = DMA_BUF_EMAPPING_SGT_P2P(...)" / 004: "Restructure vfio to be PAL only and rely on the converter for SGL"' },
   { key: 'iommufdPath', behaviour: 'how iommufd gets the ranges', passage: '003: "This is a temporary \\"private interconnect\\" between VFIO DMABUF and iommufd." / 004: "Introduce dma buf iommu_domain importer only mapping type. Core code converter from PAL to iommu_domain."' },
   { key: 'iommufdMultiRange', behaviour: 'iommufd maps dma-bufs with several ranges', passage: '003: "/* More than one range to iommufd will require proper DMABUF support */ if (priv->nr_ranges != 1) return -EOPNOTSUPP;" / 001: "iommufd: Support DMA-bufs with multiple physical ranges"' },
+  { key: 'invalidateName', behaviour: 'what the core calls the revoke callback', passage: 'mainline drivers/dma-buf/dma-buf.c: "dma-buf: Rename .move_notify() callback to a clearer identifier" and "dma-buf: Rename dma_buf_move_notify() to dma_buf_invalidate_mappings()" (dmabuf-revoke series, merged for 7.0; leon/linux-rdma dmabuf-revoke-v6 d4e0591c1f12, e55edc9c9be5); "dma-buf: Make .invalidate_mapping() truly optional" (b8135c57e458)' },
+  { key: 'revokeWaits', behaviour: 'a revoke waits for the importers before the device changes', passage: 'mainline drivers/vfio/pci/vfio_pci_dmabuf.c: "vfio: Wait for dma-buf invalidation to complete" (torvalds/linux 1a8a5227f229; series ec1a80ee4504): after invalidating, wait for the fences on the reservation object and for the last unmap (a kref of mappings and a completion)' },
+  { key: 'cleanupSkipsRevoked', behaviour: 'close drains only dma-bufs that are not revoked yet', passage: 'fix of 1a8a5227f229 for 7.1-rc (lore 20260416131815.2729131-2-mattev@meta.com "vfio/pci: Fix vfio_pci_dma_buf_cleanup() double-put", and the alternative merged in its place, lore 20260429142242.70f746b4@nvidia.com): "if vfio_pci_dma_buf_move() revokes DMABUFs before the fd/device closes, then vfio_pci_dma_buf_cleanup() would do a second/underflowing kref_put() then wait_for_completion() on a completion that never fires"' },
+  { key: 'revocableAttachOnly', behaviour: 'VFIO refuses importers that cannot be revoked; pinning is allowed', passage: 'mainline drivers/dma-buf/dma-buf.c "dma-buf: Add dma_buf_attach_revocable()" (588650a367b0); drivers/vfio/pci/vfio_pci_dmabuf.c "vfio: Permit VFIO to work with pinned importers" (0b45a66ffb1e): attach returns -EOPNOTSUPP when !dma_buf_attach_revocable(attachment); before it, vfio_pci_dma_buf_pin() returned -EOPNOTSUPP (torvalds/linux 1f97d9dcf536)' },
+  { key: 'iommufdPins', behaviour: 'iommufd pins its dma-buf attachment', passage: 'mainline drivers/iommu/iommufd/pages.c "iommufd: Add dma_buf_pin()" (a42ec590c0b0)' },
   { key: 'attachWithoutP2P', behaviour: 'attach of a DMA importer without peer2peer', passage: '002 v8 10/11: "if (!attachment->peer2peer) return -EOPNOTSUPP;" / RFC 01/26 dma_buf_match_mapping(): an -EOPNOTSUPP callback skips, and no match is "return -EINVAL;"' },
 ];
 

@@ -11,6 +11,7 @@ import { AfFlrThrows, CloseWithoutCleanup, D3ExitNoMemoryLock, PmEntryLeaksLock,
 import { HotResetUndoKeepsRevoked } from './lifecycle-hot-reset.ts';
 import { DmaImporterStaleSgt, IommufdNoUnmapOnRevoke, IommufdRemapsAfterRevoke } from './lifecycle-importer.ts';
 import * as port from './lifecycle-port.ts';
+import { revDrainUnmapNoPut, revPinDetachPinned } from './lifecycle-mainline.ts';
 
 export function lifecycleBugExporters(): Seeded<ExporterPlugin>[] {
   return [
@@ -32,6 +33,7 @@ export function lifecycleBugExporters(): Seeded<ExporterPlugin>[] {
     vfioExporter('bug:rev-importer-move-not-revoke', 'zap sends move_notify without setting revoked: a move to an importer that cannot fault', { port: port.moveNotRevoke, bugOf: 'REV-IMPORTER' }),
     vfioExporter('bug:plugin-af-flr-throws', 'AF FLR dereferences a missing capability and throws', { device: AfFlrThrows, bugOf: 'PLUGIN-THROW' }),
     vfioExporter('bug:plugin-reset-hangs', 'reset waits for a completion that never comes', { device: ResetNeverCompletes, bugOf: 'PLUGIN-TIMEOUT' }),
+    revDrainUnmapNoPut,
   ];
 }
 
@@ -39,6 +41,7 @@ export function lifecycleBugImporters(): Seeded<ImporterPlugin>[] {
   return [
     iommufdPlugin('bug:iommufd-no-unmap-on-revoke', (k, d, e) => new IommufdNoUnmapOnRevoke(k, d, e), 'IOMMUFD-MMIO'),
     iommufdPlugin('bug:iommufd-remaps-after-revoke', (k, d, e) => new IommufdRemapsAfterRevoke(k, d, e), 'IOMMUFD-REVOKED'),
+    revPinDetachPinned,
     {
       kind: 'importer', name: 'bug:uaf-mapping-stale-sgt', importer: 'dma', profiles: ['v8'], bugOf: 'UAF-MAPPING',
       description: 'DMA importer keeps using its sg_table after move_notify unmapped it',

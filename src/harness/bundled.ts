@@ -5,7 +5,8 @@ import type { Kernel } from '../kernel/kernel.ts';
 import { VfioPciCore, V8_PORT, vfioPciDevSetHotReset, type VfioDmabufPort } from '../impl/vfio/vfio_pci_core.ts';
 import { createOps, vfioDmaBufPhysFromRequest, type CreateOps } from '../impl/vfio/dmabuf_phys.ts';
 import { dmaImporter } from '../impl/dma_importer.ts';
-import { iommufdImporter } from '../impl/iommufd.ts';
+import { iommufdImporter, iommufdMainline } from '../impl/iommufd.ts';
+import { MAINLINE_FIRST_DRAIN_PORT, MAINLINE_PORT } from '../impl/vfio/vfio_pci_dmabuf_mainline.ts';
 import type { DeviceConfig, ExporterPlugin, ImporterPlugin, Plugin } from './plugin.ts';
 import type { RuleId } from '../rules/registry.ts';
 import { PROFILES, spec, type Profile } from '../../models/profiles.ts';
@@ -34,6 +35,8 @@ export interface VfioExporterOptions {
   readonly bugOf?: RuleId;
   /** The mapping-type half (RFC 12, 22/26) for the profiles with mapping types; the plugin then runs under `profile`. */
   readonly match?: { readonly variant: VfioMatchVariant; readonly profile: Profile };
+  /** The profiles the plugin declares when it has no mapping-type half (default v8). */
+  readonly profiles?: readonly Profile[];
 }
 
 const NVGRACE_MEMORY = { resmem: { memphys: 0x4000000000n, memlength: 0x200000n }, usemem: { memphys: 0x8000000000n, memlength: 0x400000n } };
@@ -54,7 +57,7 @@ export function vfioExporter(name: string, description: string, opts: VfioExport
   const Device = opts.device ?? VfioPciCore;
   const match = opts.match;
   return {
-    kind: 'exporter', name, description, profiles: [match?.profile ?? 'v8'], vfio: true, ...(opts.bugOf ? { bugOf: opts.bugOf } : {}), ...(opts.nvgrace ? { deviceMemory: true } : {}),
+    kind: 'exporter', name, description, profiles: match ? [match.profile] : opts.profiles ?? ['v8'], vfio: true, ...(opts.bugOf ? { bugOf: opts.bugOf } : {}), ...(opts.nvgrace ? { deviceMemory: true } : {}),
     probe(k, cfg) {
       const dev = new Device(k, opts.nvgrace ? { ...cfg, nvgrace: cfg.nvgrace ?? NVGRACE_MEMORY } : cfg, portOf(opts));
       return match ? Object.assign(dev, { matchOps: (core: DmaBufMatchCore, dmabuf: DmaBuf) => vfioMatchOps(core, dmabuf, match.variant, cfg.name) }) : dev;
@@ -65,6 +68,11 @@ export function vfioExporter(name: string, description: string, opts: VfioExport
 
 export const vfioPci = vfioExporter('vfio-pci', 'vfio-pci dma-buf exporter (002 v8 10/11)');
 export const nvgrace = vfioExporter('nvgrace-gpu', 'nvgrace-gpu: vfio-pci with device memory regions (002 v8 11/11)', { nvgrace: true });
+
+/** The VFIO exporter as merged (mainline, with the 7.1-rc fix of its cleanup). */
+export const vfioPciMainline = vfioExporter('vfio-pci:mainline', 'vfio-pci as merged: 7.0 revoke drain, revocable attachments, pin, dma_buf_phys_vec_to_sgt (torvalds/linux 1a8a5227f229, 0b45a66ffb1e; cleanup fix for 7.1-rc)', { port: MAINLINE_PORT, profiles: ['mainline'] });
+/** The VFIO exporter as first merged with the drain (1a8a5227f229): close drains what a revoke drained (FINDINGS D1). */
+export const vfioPciFirstDrain = vfioExporter('vfio-pci:mainline-1a8a5227', 'vfio-pci as first merged with the revoke drain (1a8a5227f229), before the cleanup fix', { port: MAINLINE_FIRST_DRAIN_PORT, profiles: ['mainline'] });
 
 export type MatchProfile = 'rfc' | 'converter';
 
@@ -85,14 +93,14 @@ export function matchLifecycleConfig(profile: MatchProfile, route: MapType = 'TH
   return { exporter: matchExporter(profile, variant), importers: matchImporters(profile), devices: 2, route, profile };
 }
 
-export const bundledImporters = (): ImporterPlugin[] => [dmaImporter, iommufdImporter];
+export const bundledImporters = (): ImporterPlugin[] => [dmaImporter, iommufdImporter, iommufdMainline];
 
 /** Every faithful port `run` checks by default, of every kind. The importers are checked
  *  through the exporters they serve (and as targets of their own when given by name). */
 export function bundledPlugins(): Plugin[] {
   const faithful = <P extends { bugOf?: RuleId }>(xs: readonly P[]) => xs.filter((x) => !x.bugOf);
   return [
-    vfioPci, nvgrace, matchExporter('rfc'), matchExporter('converter'), matchExporter('rfc', RFC_REVIEW_FIX, 'vfio-pci:rfc-review-fix'),
+    vfioPci, nvgrace, vfioPciMainline, vfioPciFirstDrain, matchExporter('rfc'), matchExporter('converter'), matchExporter('rfc', RFC_REVIEW_FIX, 'vfio-pci:rfc-review-fix'),
     ...faithful(ROUTE_IMPLS).map((i): Plugin => ({ ...i, kind: 'route', description: 'drivers/pci/p2pdma.c (002 v8 01-04/11)', profiles: PROFILES })),
     { ...PAL_CREATE, kind: 'pal', description: 'vfio_pci_core_feature_dma_buf validation and fill (002 v8 10/11)', profiles: PROFILES },
     { ...V8_DMA_BUF_MAP, kind: 'conversion', description: 'dma_buf_map (002 v8 06/11)', profiles: profilesOfLimit(V8_DMA_BUF_MAP.limit) },
@@ -109,4 +117,4 @@ export function bundledByName(): Map<string, Plugin> {
 
 /** The profiles whose segment limit a conversion follows. */
 export const profilesOfLimit = (limit: ConversionImpl['limit']): Profile[] => PROFILES.filter((p) => spec(p).segmentLimit === limit);
-export { dmaImporter, iommufdImporter };
+export { dmaImporter, iommufdImporter, iommufdMainline };

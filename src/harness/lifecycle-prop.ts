@@ -34,7 +34,11 @@ export const LIFECYCLE_FINDINGS: readonly LifecycleFinding[] = [
   // L1: vfio_pci_dma_buf_cleanup() notifies a dma-buf that a revoke before it already revoked.
   { id: 'cleanup-notifies-revoked', rule: 'REV-NOTIFY', profiles: ['v8', 'rfc', 'converter'], applies: (c, v) => c.op === 'event' && c.event === 'close' && v.evidence?.['model'] === 0 && v.evidence?.['port'] === 1 },
   // L2: the un-revoke's move_notify reaches an iommufd attachment that the revoke before it already revoked; a move without a revoke is not this finding.
-  { id: 'unrevoke-notifies-iommufd', rule: 'REV-IMPORTER', profiles: ['v8', 'rfc', 'converter'], applies: (_c, v) => v.evidence?.['afterRevoke'] === true },
+  { id: 'unrevoke-notifies-iommufd', rule: 'REV-IMPORTER', profiles: ['v8', 'rfc', 'converter', 'mainline'], applies: (_c, v) => v.evidence?.['afterRevoke'] === true },
+  // reports/FINDINGS.md D1: the drain as first merged (1a8a5227f229): close revokes and drains a dma-buf a revoke already
+  // drained: a second invalidate (REV-NOTIFY), a kref_put at zero and a wait_for_completion() nobody completes (REV-DRAIN).
+  { id: 'first-drain-close-double-put', rule: 'REV-DRAIN', profiles: ['mainline'], applies: (c, v) => c.op === 'event' && c.event === 'close' && v.evidence?.['underflow'] === true && String(v.evidence?.['site']) === 'vfio_pci_dma_buf_cleanup' },
+  { id: 'first-drain-close-reinvalidates', rule: 'REV-NOTIFY', profiles: ['mainline'], applies: (c, v) => c.op === 'event' && c.event === 'close' && v.evidence?.['model'] === 0 && v.evidence?.['port'] === 1 },
   // reports/FINDINGS.md M2 (issue 6): the posted RFC 12/26 match_mapping asserts resv, which attach does not hold.
   // reports/FINDINGS.md M3: the review fix of RFC 12/26 drops the !priv->vdev check, so an attach after cleanup fails in the core's match (-EINVAL), not -ENODEV.
   { id: 'rfc12-fix-cleaned-einval', rule: 'REV-MAP', profiles: ['rfc', 'converter'], applies: (c, v) => c.op === 'attach' && v.evidence?.['port'] === '-EINVAL' && v.evidence?.['model'] === '-ENODEV' },

@@ -62,7 +62,7 @@ export class DmaImporterAttachment implements ImporterAttachment {
 }
 
 export const dmaImporter: ImporterPlugin = {
-  kind: 'importer', name: 'dma-importer', importer: 'dma', profiles: ['v8', 'rfc', 'converter'],
+  kind: 'importer', name: 'dma-importer', importer: 'dma', profiles: ['v8', 'rfc', 'converter', 'mainline'],
   description: 'dynamic DMA importer: maps the SGT, unmaps on move_notify',
   async attach(k, dmabuf, _exporter, { p2p, dev }) {
     const imp = new DmaImporterAttachment(k, dmabuf);

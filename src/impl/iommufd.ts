@@ -7,7 +7,7 @@ import type { KObj } from '../kernel/objects.ts';
 import { IOMMU_MMIO, IOMMU_READ, IOMMU_WRITE, IommuDomain, type IommuMapping } from '../kernel/iommu.ts';
 import type { ExporterDevice, ImporterAttachment, ImporterPlugin } from '../harness/plugin.ts';
 import type { RuleId } from '../rules/registry.ts';
-import { dma_buf_detach, dma_buf_dynamic_attach, dma_buf_put, type DmaBuf, type DmaBufAttachment } from './dma-buf-core.ts';
+import { dma_buf_detach, dma_buf_dynamic_attach, dma_buf_pin, dma_buf_put, dma_buf_unpin, type DmaBuf, type DmaBufAttachment } from './dma-buf-core.ts';
 
 const domains = new WeakMap<Kernel, IommuDomain>();
 
@@ -71,8 +71,21 @@ export class IommufdAttachment implements ImporterAttachment {
     return had ? 'ok' : '-EINVAL';
   }
 
+  /** Mainline (a42ec590c0b0 "iommufd: Add dma_buf_pin()"): pinned after attach, unpinned before detach. */
+  pinned = false;
+
+  /** The unpin before detach, under resv (a seeded bug leaves it out). */
+  protected async unpinForDetach(): Promise<void> {
+    if (!this.pinned) return;
+    await this.dmabuf.resv.lock('iopt_release_dmabuf');
+    dma_buf_unpin(this.k, this.attach);
+    this.pinned = false;
+    this.dmabuf.resv.unlock('iopt_release_dmabuf');
+  }
+
   async detach(): Promise<void> {
     if (this.mapping) await this.unmap();
+    await this.unpinForDetach();
     await dma_buf_detach(this.k, this.attach);
     await dma_buf_put(this.dmabuf, 'iommufd_detach');
   }
@@ -87,10 +100,10 @@ export class IommufdAttachment implements ImporterAttachment {
 }
 
 /** Builds the iommufd importer plugin around an attachment class (seeded bugs subclass it). */
-export function iommufdPlugin(name: string, make: (k: Kernel, d: DmaBuf, e: ExporterDevice) => IommufdAttachment, bugOf?: RuleId): ImporterPlugin & { readonly bugOf?: RuleId } {
+export function iommufdPlugin(name: string, make: (k: Kernel, d: DmaBuf, e: ExporterDevice) => IommufdAttachment, bugOf?: RuleId, pins = false): ImporterPlugin & { readonly bugOf?: RuleId } {
   return {
-    kind: 'importer', name, importer: 'iommufd', profiles: ['v8'], ...(bugOf ? { bugOf } : {}),
-    description: 'iommufd: private interconnect, IOMMU_MMIO mappings, revoke = unmap for good',
+    kind: 'importer', name, importer: 'iommufd', profiles: [pins ? 'mainline' : 'v8'], ...(bugOf ? { bugOf } : {}),
+    description: pins ? 'iommufd as merged: private interconnect, pins its attachment (dma_buf_pin), IOMMU_MMIO mappings, revoke = unmap for good' : 'iommufd: private interconnect, IOMMU_MMIO mappings, revoke = unmap for good',
     async attach(k, dmabuf, exporter) {
       const imp = make(k, dmabuf, exporter);
       dmabuf.file.get('dma_buf_get');
@@ -101,9 +114,24 @@ export function iommufdPlugin(name: string, make: (k: Kernel, d: DmaBuf, e: Expo
         return r;
       }
       imp.attach = r.attach;
+      if (pins) {
+        // iopt_map_dmabuf-time pin of mainline: under resv, right after attach; a refused pin detaches again.
+        await dmabuf.resv.lock('iommufd_dmabuf_pin');
+        const ret = dma_buf_pin(k, r.attach);
+        dmabuf.resv.unlock('iommufd_dmabuf_pin');
+        if (ret) {
+          await dma_buf_detach(k, r.attach);
+          await dma_buf_put(dmabuf, 'dma_buf_get');
+          return { ok: false, errno: ret === -95 ? '-EOPNOTSUPP' : '-EINVAL' };
+        }
+        imp.pinned = true;
+      }
       return { ok: true, value: imp };
     },
   };
 }
+
+/** iommufd as merged (drivers/iommu/iommufd/pages.c with a42ec590c0b0): it pins the attachment. */
+export const iommufdMainline = iommufdPlugin('iommufd:mainline', (k, d, e) => new IommufdAttachment(k, d, e), undefined, true);
 
 export const iommufdImporter = iommufdPlugin('iommufd', (k, d, e) => new IommufdAttachment(k, d, e));

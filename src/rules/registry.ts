@@ -13,7 +13,7 @@ export interface Rule {
   readonly profiles: readonly Profile[];
 }
 
-const ALL: readonly Profile[] = ['v8', 'rfc', 'converter'];
+const ALL: readonly Profile[] = ['v8', 'rfc', 'converter', 'mainline'];
 
 function rule(id: string, title: string, seed: string, profiles: readonly Profile[] = ALL): Rule {
   return { id, family: id.split('-')[0] as RuleFamily, title, seed, profiles };
@@ -56,6 +56,8 @@ export const RULES = [
   rule('REV-CLEANUP', 'after device close every dma-buf is revoked forever, detached from the device, holding no device reference', '002 v8 10/11'),
   rule('REV-IMPORTER', 'an importer that cannot fault (iommufd) accepts only revoke-capable exporters; with revoke it never sees a real move', '003'),
 
+  rule('REV-DRAIN', 'a revoke waits for every mapping of the dma-buf to be unmapped before it returns: the drain count (a kref of live mappings) never underflows and every wait_for_completion() ends; close drains only what a revoke has not drained', 'mainline vfio_pci_dmabuf.c: 1a8a5227f229 "vfio: Wait for dma-buf invalidation to complete"; its 7.1-rc fix', ['mainline']),
+  rule('REV-PIN', 'dma_buf_pin and dma_buf_unpin pair: no unpin without a pin, every pin undone before detach', 'mainline dma-buf.c dma_buf_pin/dma_buf_unpin; a42ec590c0b0 "iommufd: Add dma_buf_pin()"', ['mainline']),
   rule('UAF-OBJ', 'no access to a freed object (priv, phys_vec, sg_table, PAL, attachment, dma-buf, provider)', '002 v8 10/11'),
   rule('UAF-REF', 'the registration taken at export is put once, by release or cleanup; get_file_active references are dropped as taken', '002 v8 10/11'),
   rule('UAF-DYING', 'move and cleanup skip a dma-buf whose file is already dying', '002 v8 10/11'),
@@ -70,7 +72,7 @@ export const RULES = [
   rule('MATCH-CONVERT', 'a converter result equals the direct path: PAL→SGT segments, PAL→iommu_domain exactly the PAL ranges with MMIO; the exporter never sees the domain', '004', ['converter']),
   rule('MATCH-CLEANED', 'after VFIO cleanup, match_mapping is -ENODEV', '001 RFC; 002 v8 10/11', ['rfc', 'converter']),
 
-  rule('IOMMUFD-ONE', 'private interconnect: non-VFIO -EOPNOTSUPP, revoked -ENODEV, nr_ranges ≠ 1 -EOPNOTSUPP', '003', ['v8']),
+  rule('IOMMUFD-ONE', 'private interconnect: non-VFIO -EOPNOTSUPP, revoked -ENODEV, nr_ranges ≠ 1 -EOPNOTSUPP', '003', ['v8', 'mainline']),
   rule('IOMMUFD-MMIO', 'ranges are mapped into the domain with the MMIO flag exactly once per (area, domain), unmapped on revoke and detach', '003; RFC 23-24/26'),
   rule('IOMMUFD-REVOKED', 'a revoked pages object maps nothing and, in v8, stays revoked', '003'),
 

@@ -9,7 +9,7 @@ import { matchImporters } from '../../impl/match_importers.ts';
 import type { Step } from '../../report/types.ts';
 import type { RuleId } from '../../rules/registry.ts';
 import type { Violation } from '../../rules/violation.ts';
-import { dmaImporter, iommufdImporter, matchExporter, vfioPci, type MatchProfile } from '../bundled.ts';
+import { dmaImporter, iommufdImporter, iommufdMainline, matchExporter, vfioPci, vfioPciMainline, type MatchProfile } from '../bundled.ts';
 import { exhaustive } from '../exhaustive.ts';
 import { guardExporter, guardImporter } from '../guard.ts';
 import { explainAll, failureOf, lifecycleProperty, type FindingLog, type LcJudge } from '../lifecycle-prop.ts';
@@ -156,9 +156,11 @@ export function lifecycleTarget(name: string, cfg: LifecycleConfig, kind: Target
 }
 
 const V8_IMPORTERS = { dma: dmaImporter, iommufd: iommufdImporter };
+/** Mainline: iommufd pins its attachment (a42ec590c0b0). */
+const MAINLINE_IMPORTERS = { dma: dmaImporter, iommufd: iommufdMainline };
 
-/** The importers a profile attaches with by default: v8's, or those that attach by match-making. */
-const importersOf = (p: Profile) => (spec(p).mappingTypes ? matchImporters(p) : V8_IMPORTERS);
+/** The importers a profile attaches with by default: v8's (mainline's when iommufd pins), or those that attach by match-making. */
+const importersOf = (p: Profile) => (spec(p).mappingTypes ? matchImporters(p) : spec(p).iommufdPins ? MAINLINE_IMPORTERS : V8_IMPORTERS);
 
 /** A plugin's target name under its i-th profile: the first keeps the plugin's name, the others get `:profile`. */
 const nameOf = (p: Plugin, i: number, profile: Profile) => (i === 0 ? p.name : `${p.name}:${profile}`);
@@ -172,7 +174,7 @@ function targets(p: Plugin, others: readonly Plugin[]): Target[] {
     return { dma: pick('dma'), iommufd: pick('iommufd') };
   };
   // An importer is checked against the exporter given with it, else the bundled VFIO exporter of its profile.
-  const hostOf = (profile: Profile) => others.find((o): o is ExporterPlugin => o.kind === 'exporter' && o.profiles.includes(profile)) ?? (spec(profile).mappingTypes ? matchExporter(profile as MatchProfile) : vfioPci);
+  const hostOf = (profile: Profile) => others.find((o): o is ExporterPlugin => o.kind === 'exporter' && o.profiles.includes(profile)) ?? (spec(profile).mappingTypes ? matchExporter(profile as MatchProfile) : spec(profile).revokeWaits ? vfioPciMainline : vfioPci);
   if (p.kind === 'exporter') return p.profiles.map((profile, i) => lifecycleTarget(nameOf(p, i, profile), lifecycleConfig(p, importersFor(profile), profile), p.kind));
   if (p.kind === 'importer') return p.profiles.map((profile, i) => lifecycleTarget(nameOf(p, i, profile), lifecycleConfig(hostOf(profile), { ...importersOf(profile), [p.importer]: p }, profile), p.kind));
   return [];

@@ -1,0 +1,196 @@
+// The mainline VFIO dma-buf exporter (drivers/vfio/pci/vfio_pci_dmabuf.c in
+// torvalds/linux after the 7.0 revoke series), written in our own words on the
+// 002 v8 port it grew from (./vfio_pci_dmabuf.ts):
+// - "vfio: Wait for dma-buf invalidation to complete" (1a8a5227f229): each
+//   dma-buf counts its live mappings in a kref (one reference for itself plus
+//   one per map_dma_buf, dropped by unmap_dma_buf); a revoke invalidates the
+//   importers, waits for the fences on the reservation object, drops its own
+//   reference and waits for the completion the last put fires; an unrevoke
+//   re-arms both. Close drains every dma-buf it still finds on the list.
+// - its 7.1-rc fix (lore 20260416131815.2729131-2-mattev@meta.com and the
+//   alternative 20260429142242.70f746b4@nvidia.com): close revokes and drains
+//   only the dma-bufs not revoked already.
+// - "dma-buf: Add dma_buf_attach_revocable()" (588650a367b0) and "vfio: Permit
+//   VFIO to work with pinned importers" (0b45a66ffb1e): attach refuses an
+//   importer that cannot be revoked with -EOPNOTSUPP; pin succeeds (before
+//   it, at 1f97d9dcf536, pin returned -EOPNOTSUPP).
+// - dma_buf_move_notify() is dma_buf_invalidate_mappings() (e55edc9c9be5); the
+//   simulated core keeps one function for both names.
+// The conversion is mainline's dma_buf_phys_vec_to_sgt() (drivers/dma-buf/
+// dma-buf-mapping.c at 0b9828c7231e), the create path is the v8 one (the file
+// at 1f97d9dcf536 has the same create and unwind).
+import type { MapType } from '../../../models/pci/types.ts';
+import type { DmaDir } from '../../kernel/dma.ts';
+import type { Kernel } from '../../kernel/kernel.ts';
+import type { KObj } from '../../kernel/objects.ts';
+import { Completion, Kref } from '../../kernel/completion.ts';
+import { dma_buf_free_sgt, dma_buf_phys_vec_to_sgt, type DmaBufDma } from '../dma-buf-mapping.ts';
+import { dma_buf_move_notify, type DmaBuf, type DmaBufAttachment } from '../dma-buf-core.ts';
+import type { VfioDmabufPort } from './vfio_pci_core.ts';
+import { V8_PORT } from './vfio_pci_core.ts';
+import { VfioPciDmabufOps, vfio_pci_core_feature_dma_buf, type VfioPciCoreDevice, type VfioPciDmaBuf } from './vfio_pci_dmabuf.ts';
+
+/** The drain state mainline adds to struct vfio_pci_dma_buf. */
+export interface Drain {
+  readonly kref: Kref;
+  readonly comp: Completion;
+}
+
+const drains = new WeakMap<VfioPciDmaBuf, Drain>();
+
+export function drainOf(k: Kernel, priv: VfioPciDmaBuf): Drain {
+  let d = drains.get(priv);
+  if (!d) {
+    const name = priv.dmabuf?.name ?? 'dmabuf';
+    const kref = new Kref(k, `${name}.kref`);
+    d = { kref, comp: new Completion(k, `${name}.comp`, kref) };
+    drains.set(priv, d);
+  }
+  return d;
+}
+
+/** The release of the drain kref: the last mapping is gone. */
+const done = (d: Drain) => () => d.comp.complete();
+
+/** dma_buf_attach_revocable(): the importer can be told its mappings are gone. */
+export function dma_buf_attach_revocable(a: DmaBufAttachment): boolean {
+  return a.importer_ops.move_notify !== undefined;
+}
+
+export class MainlineDmabufOps extends VfioPciDmabufOps {
+  constructor(k: Kernel, routeTo: (dev: string | null) => MapType) {
+    super(k, routeTo);
+  }
+
+  override attach(dmabuf: DmaBuf, attachment: DmaBufAttachment): number {
+    const ret = super.attach(dmabuf, attachment);
+    if (ret) return ret;
+    return dma_buf_attach_revocable(attachment) ? 0 : -95; // -EOPNOTSUPP
+  }
+
+  /** Pinning is allowed: attach admitted only importers that can be revoked (0b45a66ffb1e). */
+  pin(_a: DmaBufAttachment): number {
+    return 0;
+  }
+
+  unpin(_a: DmaBufAttachment): void {
+    /* nothing to undo */
+  }
+
+  override map_dma_buf(attachment: DmaBufAttachment, dir: DmaDir) {
+    const site = 'vfio_pci_dma_buf_map';
+    const priv = this.priv(attachment.dmabuf, site);
+    attachment.dmabuf.resv.assertHeld('LOCK-RESV', site);
+    if (priv.revoked) return { ok: false as const, errno: '-ENODEV' as const };
+    const provider = this.k.heap.use(priv.provider, site);
+    const phys = this.k.heap.use(priv.phys_vec, site);
+    const r = dma_buf_phys_vec_to_sgt(this.mappingKernel, { dev: attachment.dev, dmabuf: attachment.dmabuf }, provider, phys, priv.size, dir);
+    if (!r.ok) return r;
+    drainOf(this.k, priv).kref.get(site);
+    return { ok: true as const, sgt: r.dma as KObj<unknown> };
+  }
+
+  override unmap_dma_buf(attachment: DmaBufAttachment, sgt: KObj<unknown>, dir: DmaDir): void {
+    const site = 'vfio_pci_dma_buf_unmap';
+    const priv = this.priv(attachment.dmabuf, site);
+    dma_buf_free_sgt(this.mappingKernel, { dev: attachment.dev, dmabuf: attachment.dmabuf }, sgt as KObj<DmaBufDma>, dir);
+    const d = drainOf(this.k, priv);
+    d.kref.put(site, done(d));
+  }
+}
+
+/** dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP, ...): the simulated importers fence nothing, so it returns at once. */
+function waitFences(dmabuf: DmaBuf, site: string): void {
+  dmabuf.resv.assertHeld('LOCK-RESV', site);
+}
+
+/** The revoke's drain: invalidate under resv, wait fences, drop our reference, then (resv released) wait for the last unmap. */
+async function revokeAndDrain(k: Kernel, priv: VfioPciDmaBuf, dmabuf: DmaBuf, site: string, underResv: () => void = () => undefined): Promise<void> {
+  const d = drainOf(k, priv);
+  await dmabuf.resv.lock(site);
+  underResv();
+  priv.revoked = true;
+  dma_buf_move_notify(k, dmabuf);
+  waitFences(dmabuf, site);
+  d.kref.put(site, done(d));
+  dmabuf.resv.unlock(site);
+  d.comp.wait(site);
+}
+
+/** vfio_pci_dma_buf_move() of mainline. */
+export async function vfio_pci_dma_buf_move_mainline(vdev: VfioPciCoreDevice, revoked: boolean): Promise<void> {
+  const site = 'vfio_pci_dma_buf_move';
+  const { k } = vdev;
+  vdev.memory_lock.assertHeldWrite('LOCK-MEMLOCK', site);
+  for (const privObj of [...vdev.dmabufs]) {
+    const priv = k.heap.use(privObj, site);
+    const dmabuf = priv.dmabuf!;
+    if (!dmabuf.file.getFileActive()) continue;
+    if (priv.revoked !== revoked) {
+      if (revoked) {
+        await revokeAndDrain(k, priv, dmabuf, site);
+      } else {
+        const d = drainOf(k, priv);
+        await dmabuf.resv.lock(site);
+        d.kref.init();
+        d.comp.reinit();
+        priv.revoked = false;
+        dma_buf_move_notify(k, dmabuf);
+        dmabuf.resv.unlock(site);
+      }
+    }
+    await dmabuf.file.fput(site);
+  }
+}
+
+function list_del(vdev: VfioPciCoreDevice, priv: KObj<VfioPciDmaBuf>): void {
+  const i = vdev.dmabufs.indexOf(priv);
+  if (i >= 0) vdev.dmabufs.splice(i, 1);
+}
+
+/** vfio_pci_dma_buf_cleanup(): `skipRevoked` false is the code as first merged (1a8a5227f229), true its 7.1-rc fix. */
+export function cleanupMainline(skipRevoked: boolean) {
+  return async function vfio_pci_dma_buf_cleanup(vdev: VfioPciCoreDevice): Promise<void> {
+    const site = 'vfio_pci_dma_buf_cleanup';
+    const { k } = vdev;
+    await vdev.memory_lock.downWrite(site);
+    for (const privObj of [...vdev.dmabufs]) {
+      const priv = k.heap.use(privObj, site);
+      const dmabuf = priv.dmabuf!;
+      if (!dmabuf.file.getFileActive()) continue;
+      const detachFromDevice = () => {
+        list_del(vdev, privObj);
+        priv.vdev = null;
+      };
+      if (skipRevoked && priv.revoked) {
+        await dmabuf.resv.lock(site);
+        detachFromDevice();
+        dmabuf.resv.unlock(site);
+      } else {
+        await revokeAndDrain(k, priv, dmabuf, site, detachFromDevice);
+      }
+      vdev.registration.put(site);
+      await dmabuf.file.fput(site);
+    }
+    vdev.memory_lock.upWrite(site);
+  };
+}
+
+/** The create of mainline: v8's, with the drain armed on the new dma-buf (kref_init, init_completion). */
+const feature_dma_buf_mainline: VfioDmabufPort['feature_dma_buf'] = async (vdev, ops, req, phys) => {
+  const r = await vfio_pci_core_feature_dma_buf(vdev, ops, req, phys);
+  if (r.ok) drainOf(vdev.k, (r.value.priv as KObj<VfioPciDmaBuf>).value);
+  return r;
+};
+
+/** The port as merged with the fix of its cleanup. */
+export const MAINLINE_PORT: VfioDmabufPort = {
+  ...V8_PORT,
+  feature_dma_buf: feature_dma_buf_mainline,
+  move: vfio_pci_dma_buf_move_mainline,
+  cleanup: cleanupMainline(true),
+  makeOps: (k, cfg) => new MainlineDmabufOps(k, cfg.routeTo),
+};
+
+/** The port as first merged (1a8a5227f229): close drains dma-bufs a revoke already drained. */
+export const MAINLINE_FIRST_DRAIN_PORT: VfioDmabufPort = { ...MAINLINE_PORT, cleanup: cleanupMainline(false) };

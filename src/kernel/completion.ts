@@ -1,0 +1,73 @@
+// kref and struct completion as the mainline VFIO revoke drain uses them
+// (drivers/vfio/pci/vfio_pci_dmabuf.c after "vfio: Wait for dma-buf
+// invalidation to complete", torvalds/linux 1a8a5227f229): a count of the
+// dma-buf's live mappings plus one, and a completion fired when it reaches
+// zero. The checks are the kernel's own: refcount_t warns on an underflow
+// ("refcount_t: underflow; use-after-free") and leaves the count saturated,
+// and the hung-task detector names a wait_for_completion() that nothing can
+// ever complete. A wait is answered at once: with no deferred work pending
+// in the simulated kernel nobody can call complete() later, so the task would
+// sleep forever; the checker reports that (REV-DRAIN) instead of hanging.
+import type { Kernel } from './kernel.ts';
+
+export class Kref {
+  private n = 1;
+  /** refcount_t saturated after an underflow: never released again. */
+  underflowed = false;
+
+  constructor(private readonly k: Kernel, readonly name: string) {}
+
+  get count(): number {
+    return this.n;
+  }
+
+  /** kref_init(). */
+  init(): void {
+    this.n = 1;
+    this.underflowed = false;
+  }
+
+  /** kref_get(): on a zero count refcount_t warns (an addition on 0, use-after-free). */
+  get(site: string): void {
+    if (this.n <= 0 || this.underflowed) {
+      this.k.report('REV-DRAIN', `${site}: kref_get() on ${this.name} whose count is ${this.n}: refcount_t addition on 0; use-after-free`, { kref: this.name, site, count: this.n, underflow: true });
+      return;
+    }
+    this.n++;
+  }
+
+  /** kref_put(): the release runs when the count reaches zero; a put at zero is an underflow. */
+  put(site: string, release: () => void): void {
+    if (this.n <= 0 || this.underflowed) {
+      this.underflowed = true;
+      this.k.report('REV-DRAIN', `${site}: kref_put() on ${this.name} whose count is already 0: refcount_t underflow; use-after-free`, { kref: this.name, site, count: this.n, underflow: true });
+      return;
+    }
+    if (--this.n === 0) release();
+  }
+}
+
+export class Completion {
+  private done = 0;
+
+  constructor(private readonly k: Kernel, readonly name: string, private readonly kref?: Kref) {}
+
+  /** complete(). */
+  complete(): void {
+    this.done++;
+  }
+
+  /** reinit_completion(). */
+  reinit(): void {
+    this.done = 0;
+  }
+
+  /** wait_for_completion(): consumes one complete(); with none, and nothing left that could call it, the task hangs. */
+  wait(site: string): void {
+    if (this.done > 0) {
+      this.done--;
+      return;
+    }
+    this.k.report('REV-DRAIN', `${site}: wait_for_completion(${this.name}) that nothing can complete (no complete() pending, ${this.kref ? `count ${this.kref.count}${this.kref.underflowed ? ', after an underflow' : ''}` : 'no count'}): the task sleeps forever (hung task)`, { completion: this.name, site, hang: true, underflow: this.kref?.underflowed ?? false });
+  }
+}
