@@ -30,7 +30,7 @@ describe('dmabuf-conform profiles', () => {
 
   it('bad arguments are one line, exit 2', async () => {
     await expect(run(['--diff', 'v8'])).rejects.toThrow(UsageError);
-    await expect(run(['--diff', 'v8', 'v9'])).rejects.toThrow("--diff: unknown profile 'v9' (profiles: v8, rfc, converter)");
+    await expect(run(['--diff', 'v8', 'v9'])).rejects.toThrow("--diff: unknown profile 'v9' (profiles: v8, rfc, converter, mainline)");
     await expect(run(['--bogus'])).rejects.toThrow('usage: dmabuf-conform profiles [--diff A B]');
   });
 });

@@ -8,7 +8,8 @@
 //   reference and waits for the completion the last put fires; an unrevoke
 //   re-arms both. Close drains every dma-buf it still finds on the list.
 // - its 7.1-rc fix (lore 20260416131815.2729131-2-mattev@meta.com and the
-//   alternative 20260429142242.70f746b4@nvidia.com): close revokes and drains
+//   alternative it gave way to, 20260429142242.70f746b4@nvidia.com; no merged
+//   commit in the tree read): close revokes and drains
 //   only the dma-bufs not revoked already.
 // - "dma-buf: Add dma_buf_attach_revocable()" (588650a367b0) and "vfio: Permit
 //   VFIO to work with pinned importers" (0b45a66ffb1e): attach refuses an
