@@ -21,7 +21,7 @@ import { RULES } from '../src/rules/registry.ts';
 const shipped = JSON.parse(readFileSync('reports/baseline.json', 'utf8')) as Baseline;
 const base: Omit<RunOptions, 'seed' | 'targets'> = { runs: DEFAULT_RUNS, profiles: [...PROFILES], baseline: shipped, bail: false, replayCommand: (id) => `replay ${id}`, progress: () => undefined };
 const seeds = Number(process.env.DMABUF_CATALOG_SEEDS ?? '2');
-const faithfulRuns = Number(process.env.DMABUF_CATALOG_RUNS ?? '100');
+const faithfulRuns = Number(process.env.DMABUF_CATALOG_RUNS ?? '60');
 
 describe('checks on the checker', () => {
   it('every file of src/bugs/ (but the helpers and the registry) is a seeded bug, each a plugin with targets of its own, and every rule is broken by one', () => {
@@ -53,8 +53,8 @@ describe('checks on the checker', () => {
   it('the same seed gives a byte-identical JSON report, timings aside', async () => {
     const targets = allTargets([...bundledPlugins(), ...seededBugs().map((b) => b.plugin)]).filter((_, i) => i % 6 === 0);
     const strip = (s: string) => s.slice(0, s.indexOf('"timings"'));
-    const a = await runConformance({ ...base, runs: 60, seed: 9, targets });
-    const b = await runConformance({ ...base, runs: 60, seed: 9, targets });
+    const a = await runConformance({ ...base, runs: 30, seed: 9, targets });
+    const b = await runConformance({ ...base, runs: 30, seed: 9, targets });
     expect(a.report.violations.length).toBeGreaterThan(0);
     expect(strip(reportJson(b.report))).toBe(strip(reportJson(a.report)));
     expect(reportJson(a.report).indexOf('"timings"')).toBeGreaterThan(reportJson(a.report).lastIndexOf('"violations"'));

@@ -7,10 +7,10 @@ import fc from 'fast-check';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../src/cli.ts';
-import { shardOf } from '../src/harness/runner.ts';
-import { REPORT_FILES } from '../src/report/index.ts';
-import type { Report } from '../src/report/types.ts';
+import { main } from '../../src/cli.ts';
+import { shardOf } from '../../src/harness/runner.ts';
+import { REPORT_FILES } from '../../src/report/index.ts';
+import type { Report } from '../../src/report/types.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dmabuf-shard-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
