@@ -51,7 +51,7 @@ describe('dmabuf-conform convert', () => {
     const bad: [unknown, string][] = [
       [{ ...c, exporter: 'nope' }, "c.json: /exporter: no device 'nope' in the topology"],
       [{ ...c, client: 'nope' }, "c.json: /client: no device 'nope' in the topology"],
-      [{ ...c, profile: 'v9' }, 'c.json: /profile: must be one of v8, rfc, converter, got "v9"'],
+      [{ ...c, profile: 'v9' }, 'c.json: /profile: must be one of v8, rfc, converter, mainline, got "v9"'],
       [{ ...c, route: 'FAST' }, 'c.json: /route: must be one of UNKNOWN, NOT_SUPPORTED, BUS_ADDR, THRU_HOST_BRIDGE, got "FAST"'],
       [{ ...c, pageSize: 8192 }, 'c.json: /pageSize: must be 4096 or 65536, got 8192'],
       [{ ...c, request: { ranges: [{ offset: 'x', length: '0x1000' }] } }, 'c.json: /request/ranges/0/offset: must match pattern "^(0x[0-9a-fA-F]+|[0-9]+)$", got "x"'],
@@ -82,7 +82,7 @@ describe('dmabuf-conform convert', () => {
     expect([none.code, JSON.parse(none.out).violations]).toEqual([0, []]);
     writeFileSync(join(tmp, 'bad.json'), JSON.stringify({ ...c, profile: 'v9' }));
     const bad = await cli('convert', join(tmp, 'bad.json'));
-    expect([bad.code, bad.out, bad.err]).toEqual([2, '', `dmabuf-conform convert: ${join(tmp, 'bad.json')}: /profile: must be one of v8, rfc, converter, got "v9"\n`]);
+    expect([bad.code, bad.out, bad.err]).toEqual([2, '', `dmabuf-conform convert: ${join(tmp, 'bad.json')}: /profile: must be one of v8, rfc, converter, mainline, got "v9"\n`]);
     writeFileSync(join(tmp, 'broken.json'), '{"topology": ');
     const broken = await cli('convert', join(tmp, 'broken.json'));
     expect(broken.code).toBe(2);
