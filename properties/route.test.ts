@@ -4,6 +4,7 @@ import { routeBetween } from '../models/pci/p2pdma.ts';
 import { TopologyIndex, isPci, type Device, type Topology } from '../models/pci/topology.ts';
 import { endpoints, topologyArb, topologyWithPairsArb } from '../src/gen/topology.ts';
 import { ROUTE_IMPLS, RouteBench, checkTopology } from '../src/rules/route.ts';
+import { ROUTE_BUGS } from '../src/bugs/index.ts';
 import { ViolationLog } from '../src/rules/violation.ts';
 import type { RuleId } from '../src/rules/registry.ts';
 import { budget } from './budget.ts';
@@ -11,14 +12,14 @@ import { budget } from './budget.ts';
 const offsetsArb = fc.array(fc.bigInt({ min: 0n, max: (1n << 40n) - 1n }), { minLength: 1, maxLength: 3 });
 
 function violations(implName: string, topology: Topology, pairs: readonly (readonly [string, string])[], offsets: readonly bigint[]): ViolationLog {
-  const impl = ROUTE_IMPLS.find((i) => i.name === implName)!;
+  const impl = [...ROUTE_IMPLS, ...ROUTE_BUGS].find((i) => i.name === implName)!;
   const log = new ViolationLog();
   checkTopology(new RouteBench(topology, impl.create, impl.routing), pairs, log, offsets);
   return log;
 }
 
 describe('ROUTE: the ports of drivers/pci/p2pdma.c agree with the model, each under its routing variant', () => {
-  for (const impl of ROUTE_IMPLS.filter((i) => !i.bugOf)) {
+  for (const impl of ROUTE_IMPLS) {
     it(`${impl.name} (${impl.routing}) == model for every generated topology and pair sequence (cache live across queries)`, () => {
       fc.assert(
         fc.property(topologyWithPairsArb(), offsetsArb, ({ topology, pairs }, offsets) => {
@@ -39,7 +40,7 @@ describe('ROUTE: the ports of drivers/pci/p2pdma.c agree with the model, each un
 });
 
 describe('ROUTE: every seeded bug is caught by its own rule', () => {
-  for (const impl of ROUTE_IMPLS.filter((i) => i.bugOf)) {
+  for (const impl of ROUTE_BUGS) {
     it(`${impl.name} is caught as ${impl.bugOf}`, () => {
       const out = fc.check(
         fc.property(topologyWithPairsArb(), offsetsArb, ({ topology, pairs }, offsets) => !violations(impl.name, topology, pairs, offsets).has(impl.bugOf as RuleId)),

@@ -10,6 +10,7 @@ import { U64_MAX, UINT_MAX, alignDown, u64, type PageSize, type U64 } from '../.
 import type { DmaDir } from '../kernel/dma.ts';
 import type { FaultPlan } from '../kernel/faults.ts';
 import type { ConversionCase } from '../rules/conversion.ts';
+import { fromInput } from '../harness/suite.ts';
 
 export const pageSizeArb: fc.Arbitrary<PageSize> = fc.constantFrom(4096n, 65536n);
 
@@ -162,3 +163,13 @@ export const palCaseArb: fc.Arbitrary<PalCase> = pageSizeArb.chain((page) =>
     });
   }),
 );
+
+/** A PAL case back from its JSON input (the convert suite's `kind: 'pal'` and `'export'` inputs). */
+export function palCaseOf(input: unknown): PalCase {
+  const i = fromInput<{ bars: PalCase['view']['bars']; req: PalCase['req']; hasOps: boolean; alive: boolean; pageSize: PalCase['view']['pageSize']; p2pdma?: boolean; nvgrace?: PalCase['view']['nvgrace'] }>(input);
+  const provider = (bar: number) => {
+    const b = i.bars.find((x) => x.index === bar);
+    return i.p2pdma !== false && b?.type === 'mem' ? { owner: 'vdev', bar, busOffset: b.busOffset } : null;
+  };
+  return { view: { hasGetDmabufPhys: i.hasOps, bars: i.bars, registrationAlive: i.alive, pageSize: i.pageSize, provider, ...(i.nvgrace ? { nvgrace: i.nvgrace } : {}) }, req: i.req };
+}

@@ -98,10 +98,9 @@ export const bundledImporters = (): ImporterPlugin[] => [dmaImporter, iommufdImp
 /** Every faithful port `run` checks by default, of every kind. The importers are checked
  *  through the exporters they serve (and as targets of their own when given by name). */
 export function bundledPlugins(): Plugin[] {
-  const faithful = <P extends { bugOf?: RuleId }>(xs: readonly P[]) => xs.filter((x) => !x.bugOf);
   return [
     vfioPci, nvgrace, vfioPciMainline, vfioPciFirstDrain, matchExporter('rfc'), matchExporter('converter'), matchExporter('rfc', RFC_REVIEW_FIX, 'vfio-pci:rfc-review-fix'),
-    ...faithful(ROUTE_IMPLS).map((i): Plugin => ({ ...i, kind: 'route', description: 'drivers/pci/p2pdma.c (002 v8 01-04/11)', profiles: PROFILES })),
+    ...ROUTE_IMPLS.map((i): Plugin => ({ ...i, kind: 'route', description: 'drivers/pci/p2pdma.c (002 v8 01-04/11)', profiles: PROFILES })),
     { ...PAL_CREATE, kind: 'pal', description: 'vfio_pci_core_feature_dma_buf validation and fill (002 v8 10/11)', profiles: PROFILES },
     { ...V8_DMA_BUF_MAP, kind: 'conversion', description: 'dma_buf_map (002 v8 06/11)', profiles: profilesOfLimit(V8_DMA_BUF_MAP.limit) },
     { ...MAINLINE_PHYS_VEC_TO_SGT, kind: 'conversion', description: 'dma_buf_phys_vec_to_sgt (drivers/dma-buf/dma-buf-mapping.c)', profiles: profilesOfLimit(MAINLINE_PHYS_VEC_TO_SGT.limit) },

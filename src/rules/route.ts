@@ -9,33 +9,19 @@ import { PCI_STD_NUM_BARS } from '../../models/pci/types.ts';
 import { hex, type U64 } from '../../models/u64.ts';
 import { PciSystem, type PciDev } from '../kernel/pci.ts';
 import { P2pdma, P2pdmaDivergence } from '../impl/p2pdma.ts';
-import { P2pdmaBusAddrSign } from '../bugs/route-busaddr-sign.ts';
-import { P2pdmaCacheNoDomain } from '../bugs/route-cache-no-domain.ts';
-import { P2pdmaClientAcsInclusive } from '../bugs/route-acs-client-inclusive.ts';
-import { P2pdmaDistNoReset } from '../bugs/route-dist-no-reset.ts';
-import { P2pdmaProviderAcsExclusive } from '../bugs/route-acs-provider-exclusive.ts';
-import { P2pdmaProviderIoBar } from '../bugs/route-provider-io-bar.ts';
-import type { RuleId } from './registry.ts';
 import type { ViolationLog } from './violation.ts';
 
 export interface RouteImpl {
   readonly name: string;
-  /** The rule a seeded bug breaks; absent for a faithful port. */
-  readonly bugOf?: RuleId;
   /** The routing variant it follows: it is checked against that variant of the model. */
   readonly routing: Routing;
   create(t: Topology): P2pdma;
 }
 
+/** The faithful ports, one per routing variant (the seeded bugs are in src/bugs/index.ts). */
 export const ROUTE_IMPLS: readonly RouteImpl[] = [
   { name: 'p2pdma', routing: 'classic', create: (t) => new P2pdma(t.cpu) },
   { name: 'p2pdma-divergence', routing: 'divergence', create: (t) => new P2pdmaDivergence(t.cpu) },
-  { name: 'bug:route-acs-provider-exclusive', routing: 'classic', bugOf: 'ROUTE-MAPTYPE', create: (t) => new P2pdmaProviderAcsExclusive(t.cpu) },
-  { name: 'bug:route-acs-client-inclusive', routing: 'classic', bugOf: 'ROUTE-MAPTYPE', create: (t) => new P2pdmaClientAcsInclusive(t.cpu) },
-  { name: 'bug:route-cache-no-domain', routing: 'classic', bugOf: 'ROUTE-MAPTYPE', create: (t) => new P2pdmaCacheNoDomain(t.cpu) },
-  { name: 'bug:route-dist-no-reset', routing: 'classic', bugOf: 'ROUTE-DIST', create: (t) => new P2pdmaDistNoReset(t.cpu) },
-  { name: 'bug:route-busaddr-sign', routing: 'classic', bugOf: 'ROUTE-BUSADDR', create: (t) => new P2pdmaBusAddrSign(t.cpu) },
-  { name: 'bug:route-provider-io-bar', routing: 'classic', bugOf: 'ROUTE-PROVIDER', create: (t) => new P2pdmaProviderIoBar(t.cpu) },
 ];
 
 /** The root buses as the topology states them: when a host bridge's verdict

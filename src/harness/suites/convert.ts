@@ -5,7 +5,7 @@
 // documented finding explains are tagged with it; they never end a search.
 import fc from 'fast-check';
 import { hex } from '../../../models/u64.ts';
-import { conversionCaseArb, hugeConversionCaseArb, palCaseArb, type PalCase } from '../../gen/ranges.ts';
+import { conversionCaseArb, hugeConversionCaseArb, palCaseArb, palCaseOf, type PalCase } from '../../gen/ranges.ts';
 import type { Step } from '../../report/types.ts';
 import { runConversion, type ConversionCase, type ConversionImpl } from '../../rules/conversion.ts';
 import { explainConversion } from '../../rules/conversion-impls.ts';
@@ -40,14 +40,6 @@ function palFound(impl: PalImpl, c: PalCase): Found {
   return { violations, explainedBy, counterexample: { suite: 'convert', failingStep: 0, steps: [step], input } };
 }
 
-export function palCaseOf(input: unknown): PalCase {
-  const i = fromInput<{ bars: PalCase['view']['bars']; req: PalCase['req']; hasOps: boolean; alive: boolean; pageSize: PalCase['view']['pageSize']; p2pdma?: boolean; nvgrace?: PalCase['view']['nvgrace'] }>(input);
-  const provider = (bar: number) => {
-    const b = i.bars.find((x) => x.index === bar);
-    return i.p2pdma !== false && b?.type === 'mem' ? { owner: 'vdev', bar, busOffset: b.busOffset } : null;
-  };
-  return { view: { hasGetDmabufPhys: i.hasOps, bars: i.bars, registrationAlive: i.alive, pageSize: i.pageSize, provider, ...(i.nvgrace ? { nvgrace: i.nvgrace } : {}) }, req: i.req };
-}
 
 function palTarget(p: PalPlugin): Target {
   return {

@@ -14,7 +14,7 @@ import type { MapType } from '../../../models/pci/types.ts';
 import { spec, type Profile } from '../../../models/profiles.ts';
 import { expectedConversion, maxSegmentSize } from '../../../models/sgt.ts';
 import { hex } from '../../../models/u64.ts';
-import { palCaseArb, routeArb, type PalCase } from '../../gen/ranges.ts';
+import { palCaseArb, palCaseOf, routeArb, type PalCase } from '../../gen/ranges.ts';
 import type { DmaBuf } from '../../impl/dma-buf-core.ts';
 import { dma_buf_detach, dma_buf_dynamic_attach, dma_buf_map_attachment, dma_buf_put, dma_buf_unmap_attachment } from '../../impl/dma-buf-core.ts';
 import type { DmaBufDma } from '../../impl/dma-buf-mapping.ts';
@@ -30,7 +30,6 @@ import { guardExporter } from '../guard.ts';
 import { pictureFor } from '../picture.ts';
 import type { DeviceConfig, ExporterPlugin, Plugin } from '../plugin.ts';
 import { family, fromInput, searchFound, toInput, wanted, type Found, type Judged, type Target } from '../suite.ts';
-import { palCaseOf } from './convert.ts';
 
 export const EXPORT_RULES: RuleId[] = ['PAL-INPUT', 'PAL-SIZE', ...family('LEN'), ...family('DMA'), 'ROUTE-BUSADDR', 'ROUTE-NOMAP', 'UAF-OBJ', 'PLUGIN-THROW', 'PLUGIN-TIMEOUT'];
 const DIR = 'DMA_BIDIRECTIONAL';
