@@ -4,7 +4,7 @@
 // explain's source is where its passage is quoted from; replay refuses a
 // report its schema refuses (schemaVersion 99, an edited counterexample) in
 // one line naming file and field, exit 2. All in-process.
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,23 +14,12 @@ import { reportJson } from '../src/report/index.ts';
 import { PASSAGES } from '../src/rules/passages.ts';
 import { RULES } from '../src/rules/registry.ts';
 import { fixtureReport } from './report-fixtures.ts';
+import { cliIn } from './cli-helpers.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dmabuf-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** The CLI in-process: exit code and what it printed. */
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  try {
-    return { code: await main(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const cli = cliIn();
 
 /** One line on stderr, no stack trace. */
 const oneLine = (err: string) => err.endsWith('\n') && err.trim().split('\n').length === 1 && !/\n\s+at /.test(err);

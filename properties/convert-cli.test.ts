@@ -1,30 +1,19 @@
 // dmabuf-conform convert: the example cases, the case schema's one-line
 // errors (file and field), and the exit codes (1 when violations are listed).
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../src/cli.ts';
 import { convert, parseCase, run } from '../src/commands/convert.ts';
 import { UsageError } from '../src/commands/usage.ts';
+import { cliIn } from './cli-helpers.ts';
 
 const load = (f: string) => JSON.parse(readFileSync(`examples/cases/${f}`, 'utf8'));
 const tmp = mkdtempSync(join(tmpdir(), 'dmabuf-convert-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** The CLI in-process: exit code and what it printed. */
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  try {
-    return { code: await main(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const cli = cliIn();
 
 describe('dmabuf-conform convert', () => {
   it('v8 on a 9 GiB BUS_ADDR range shows the UINT_MAX findings; mainline on the same case shows only the sg_table leak', () => {

@@ -4,27 +4,16 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli.ts';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Report } from '../src/report/types.ts';
+import { cliIn } from './cli-helpers.ts';
 
 const P002 = '../shared/seeds/002_1379aab826d3415b.txt';
 const P003 = '../shared/seeds/003_8f4712741c71a171.txt';
 const tmp = mkdtempSync(join(tmpdir(), 'dmabuf-kc-run-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  try {
-    return { code: await main(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const cli = cliIn();
 
 describe.skipIf(!existsSync(P002))('run --kernel-patch (skipped without ../shared/seeds)', () => {
   it('checks the C conversion and exporter units of 002; their documented findings are known, 003\'s missing interconnect is the only new failure', async () => {

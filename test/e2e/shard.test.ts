@@ -2,31 +2,20 @@
 // targets, chosen by name; `merge-reports DIR...` joins the shards' reports
 // into the unsharded run's report, renderings and verdict; bad shard values
 // and bad or mismatched shard reports are one line, exit 2.
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli.ts';
 import { shardOf } from '../../src/harness/runner.ts';
 import { REPORT_FILES } from '../../src/report/index.ts';
 import type { Report } from '../../src/report/types.ts';
+import { cliIn } from '../../properties/cli-helpers.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dmabuf-shard-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  try {
-    return { code: await main(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const cli = cliIn();
 
 const oneLine = (r: { code: number; err: string }, msg: RegExp) => {
   expect(r.code).toBe(2);
