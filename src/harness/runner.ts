@@ -15,7 +15,7 @@ import type { Found, RunCounts, SearchOptions, Target } from './suite.ts';
 export const TOOL_VERSION = '0.1.0';
 /** Searches per target and round: each looks for rules the earlier ones did not show, and the
  *  round ends at the first search that shows nothing new. */
-const MAX_SEARCHES = 8;
+const MAX_SEARCHES = 16;
 /** With --time D the searches get this part of D; the run ends within D + 10 % (the in-flight run, shrunk failures replayed, reports). */
 const SEARCH_SHARE = 0.95;
 
