@@ -14,6 +14,7 @@ import { importLspci } from '../src/topology/lspci.ts';
 import { cpuFromCpuinfo, parseCpuOption } from '../src/topology/cpu.ts';
 import { buildMatrix, matrixDevices, matrixText } from '../src/topology/matrix.ts';
 import { matrixSvg } from '../src/topology/matrix-svg.ts';
+import { matrixHtml } from '../src/commands/matrix.ts';
 import { UsageError } from '../src/commands/usage.ts';
 
 const DIR = '../shared/topologies/lspci';
@@ -253,6 +254,10 @@ describe('matrix on every dump', () => {
       const svg = matrixSvg(m);
       expect(svg.startsWith('<svg')).toBe(true);
       expect((svg.match(/class="cell"/g) ?? []).length).toBe(devs.length ** 2);
+      const html = matrixHtml(f, svg, matrixText(m), ['ACS unknown <here>']);
+      expect(html).toContain(svg);
+      expect(html).toContain('Legend');
+      expect(html).toContain('ACS unknown &lt;here&gt;');
     });
   }
 });

@@ -2,7 +2,7 @@
 // not emit (plain .mjs hooks, JSON schemas beside their modules), and a stamp
 // the launcher compares with the sources to know the build is current.
 import { execFileSync } from 'node:child_process';
-import { cpSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 
@@ -20,4 +20,12 @@ function copyExtras(dir) {
 }
 copyExtras('src');
 copyExtras('models');
+
+// The topology schema compiled once here (ajv standalone), so route and matrix start without ajv.
+const require = createRequire(import.meta.url);
+const { Ajv2020 } = require('ajv/dist/2020.js');
+const standaloneCode = require('ajv/dist/standalone').default;
+const ajv = new Ajv2020({ allErrors: false, strict: false, code: { source: true } });
+const schema = JSON.parse(readFileSync(join(root, 'src', 'topology', 'topology.schema.json'), 'utf8'));
+writeFileSync(join(root, 'dist', 'src', 'topology', 'topology.validate.cjs'), standaloneCode(ajv, ajv.compile(schema)));
 writeFileSync(join(root, 'dist', '.built'), `${new Date().toISOString()}\n`);

@@ -2,18 +2,26 @@
 // by ajv) in front of models/pci/load.ts: the schema names a bad field the
 // way an editor does, the model's loader checks what a schema cannot
 // (unique ids, parents, devfn per bus, BAR alignment). One line per error.
-import { readFileSync } from 'node:fs';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { parseTopology, type Parsed } from '../../models/pci/load.ts';
 import type { Topology } from '../../models/pci/topology.ts';
 
 export const TOPOLOGY_SCHEMA_URL = new URL('./topology.schema.json', import.meta.url);
 
+/** The build's precompiled validator (scripts/build.mjs, ajv standalone): no ajv to load or schema to compile at start. */
+const PRECOMPILED = new URL('./topology.validate.cjs', import.meta.url);
+
 let validate: ValidateFunction | undefined;
 
 function validator(): ValidateFunction {
-  validate ??= new Ajv2020({ allErrors: false, strict: false }).compile(JSON.parse(readFileSync(TOPOLOGY_SCHEMA_URL, 'utf8')) as object);
-  return validate;
+  if (validate) return validate;
+  const require = createRequire(import.meta.url);
+  if (existsSync(PRECOMPILED)) return (validate = require(fileURLToPath(PRECOMPILED)) as ValidateFunction);
+  const { Ajv2020 } = require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+  return (validate = new Ajv2020({ allErrors: false, strict: false }).compile(JSON.parse(readFileSync(TOPOLOGY_SCHEMA_URL, 'utf8')) as object));
 }
 
 /** "/devices/0/acs/rr" → "topology.devices[0].acs.rr". */
