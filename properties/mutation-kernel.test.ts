@@ -86,6 +86,17 @@ describe('scatterlist: sg_alloc_table / sg_free_table / sg_at', () => {
   });
 });
 
+describe('KASAN heap on its own', () => {
+  it('a Heap made without saying reports (checkers on by default): a double free is UAF-OBJ with both sites', () => {
+    const log = new ViolationLog();
+    const heap = new Heap(log);
+    const o = heap.alloc('priv', 'a0', 1)!;
+    heap.free(o, 'f0');
+    heap.free(o, 'f1');
+    expect(log.violations.map((v) => [v.rule, v.evidence])).toEqual([['UAF-OBJ', { object: `priv#${o.id}`, allocSite: 'a0', freeSite: 'f0', useSite: 'f1' }]]);
+  });
+});
+
 describe('IOMMU domain: iommu_map / iommu_unmap', () => {
   const mapArb = fc.array(fc.record({ paddr: fc.bigInt({ min: 0n, max: (1n << 52n) - 1n }), size: fc.bigInt({ min: 1n, max: 1n << 44n }) }), { minLength: 1, maxLength: 12 });
 
