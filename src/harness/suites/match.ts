@@ -46,7 +46,7 @@ async function matchFound(impl: MatchImpl, c: AttachCase): Promise<Found> {
 
 /** The match core's search gets this many times the runner's budget: one case is a single cheap attach,
  *  and the pairs whose callbacks abort are a small part of the space of lists and callback tables. */
-const CORE_FACTOR = 4;
+const CORE_FACTOR = 8;
 
 function matchCoreTarget(p: MatchPlugin): Target {
   return {
