@@ -6,6 +6,8 @@ export default defineConfig({
   resolve: { alias: { 'dmabuf-conform': new URL('./src/index.ts', import.meta.url).pathname } },
   test: {
     include: ['properties/**/*.test.ts'],
+    // Both cores: the files are independent (vitest's default leaves one core idle on a 2-core machine).
+    maxWorkers: 2,
     testTimeout: 60_000,
     reporters: process.env.CI_JSON_REPORT ? ['default', ['json', { outputFile: process.env.CI_JSON_REPORT }]] : ['default'],
     coverage: {
