@@ -1,4 +1,12 @@
+import { existsSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
+
+// Inputs that live beside the checkout, never in it (kernel source, real machines' dumps): a clone
+// without them skips the tests that read them, and the code only they reach leaves the coverage gate.
+const UNREACHED = [
+  ...(existsSync('../shared/seeds') ? [] : ['src/kernel-c/**']),
+  ...(existsSync('../shared/topologies/lspci') ? [] : ['src/topology/lspci*.ts', 'src/topology/cpu.ts']),
+];
 
 // npm test = tsc --noEmit + this; the thresholds are the gate of issue 3.
 export default defineConfig({
@@ -13,7 +21,7 @@ export default defineConfig({
     coverage: {
       provider: 'v8',
       include: ['models/**/*.ts', 'src/**/*.ts'],
-      exclude: ['src/cli.ts', 'src/commands/**', 'src/report/html/**'],
+      exclude: ['src/cli.ts', 'src/commands/**', 'src/report/html/**', ...UNREACHED],
       reporter: ['text-summary', 'json-summary'],
       reportsDirectory: 'reports/coverage',
       thresholds: {
