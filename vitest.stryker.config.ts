@@ -18,6 +18,7 @@ export const MUTATION_SUITES = [
   'properties/match.test.ts',
   'properties/match-convert.test.ts',
   'properties/match-lifecycle.test.ts',
+  'properties/mainline.test.ts',
   'properties/match-vfio.test.ts',
   'properties/pal.test.ts',
   'properties/race.test.ts',
