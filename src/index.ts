@@ -50,7 +50,7 @@ export {
 
 // ---- the bundled ports, with the seams a one-line variant needs --------------
 // vfio-pci (002 v8 10/11): the exporter plugin, its builder and its parts.
-export { matchExporter, nvgrace, vfioExporter, vfioPci, type SeededPlugin, type VfioExporterOptions } from './harness/bundled.ts';
+export { matchExporter, nvgrace, vfioExporter, vfioPci, type VfioExporterOptions } from './harness/bundled.ts';
 export { V8_PORT, VfioPciCore, vfioPciDevSetHotReset, type VfioDmabufPort } from './impl/vfio/vfio_pci_core.ts';
 export {
   __vfio_pci_memory_enabled, vfio_pci_core_feature_dma_buf, vfio_pci_dma_buf_cleanup, vfio_pci_dma_buf_iommufd_map, vfio_pci_dma_buf_move,

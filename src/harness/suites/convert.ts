@@ -77,10 +77,10 @@ function conversionTarget(p: ConversionPlugin): Target {
   };
 }
 
-function targets(p: Plugin, others: readonly Plugin[]): Target[] {
+function targets(p: Plugin): Target[] {
   if (p.kind === 'pal') return [palTarget(p)];
   if (p.kind === 'conversion') return [conversionTarget(p)];
-  if (p.kind === 'exporter') return exportTargets(p, others);
+  if (p.kind === 'exporter') return exportTargets(p);
   return [];
 }
 

@@ -28,7 +28,7 @@ import type { RuleId } from '../../rules/registry.ts';
 import type { Violation } from '../../rules/violation.ts';
 import { guardExporter } from '../guard.ts';
 import { pictureFor } from '../picture.ts';
-import type { DeviceConfig, ExporterPlugin, Plugin } from '../plugin.ts';
+import type { DeviceConfig, ExporterPlugin } from '../plugin.ts';
 import { family, fromInput, searchFound, toInput, wanted, type Found, type Judged, type Target } from '../suite.ts';
 
 export const EXPORT_RULES: RuleId[] = ['PAL-INPUT', 'PAL-SIZE', ...family('LEN'), ...family('DMA'), 'ROUTE-BUSADDR', 'ROUTE-NOMAP', 'UAF-OBJ', 'PLUGIN-THROW', 'PLUGIN-TIMEOUT'];
@@ -158,7 +158,7 @@ function exportCaseOf(input: unknown, deviceMemory: boolean): ExportCase {
 }
 
 /** A VFIO exporter plugin (ExporterPlugin.vfio) under each profile it declares: its create path and one map. */
-export function exportTargets(p: ExporterPlugin, _others: readonly Plugin[]): Target[] {
+export function exportTargets(p: ExporterPlugin): Target[] {
   if (!p.vfio) return [];
   return p.profiles.map((profile, i): Target => ({
     name: i === 0 ? p.name : `${p.name}:${profile}`, suite: 'convert', part: 'export', kind: p.kind, profiles: [profile], rules: EXPORT_RULES,
