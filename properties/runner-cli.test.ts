@@ -144,3 +144,13 @@ describe('progress', () => {
     expect(quiet.text).toBe('');
   });
 });
+
+describe('the replay command a run prints', () => {
+  it('is npx dmabuf-conform where npx finds the tool, else the bin by its path', async () => {
+    const { selfCommand } = await import('../src/commands/run.ts');
+    expect(selfCommand('/w/proj/node_modules/dmabuf-conform/bin/dmabuf-conform.mjs', '/w/proj')).toBe('npx dmabuf-conform');
+    expect(selfCommand('/w/tool/bin/dmabuf-conform.mjs', '/w/tool')).toBe('npx dmabuf-conform');
+    expect(selfCommand('/w/tool/bin/dmabuf-conform.mjs', '/w/mydriver')).toBe('/w/tool/bin/dmabuf-conform.mjs');
+    expect(selfCommand(undefined, '/w')).toBe('npx dmabuf-conform');
+  });
+});

@@ -184,6 +184,16 @@ export function pluginSpecs(given: RunArgs['plugins']): PluginSpec[] {
   return given.map(([flag, spec, kind]) => ({ spec, flag, ...(kind ? { kind } : {}) }));
 }
 
+/** How the user can call this tool again from where they are: `npx dmabuf-conform` when npx finds it
+ *  (installed in this folder's node_modules, or this folder is the tool's own checkout), else its bin by path. */
+export function selfCommand(bin = process.argv[1], cwd = process.cwd()): string {
+  if (!bin) return 'npx dmabuf-conform';
+  const path = resolve(bin);
+  const here = resolve(cwd);
+  if (path.startsWith(join(here, 'node_modules') + '/') || path === join(here, 'bin', 'dmabuf-conform.mjs')) return 'npx dmabuf-conform';
+  return /\.(mjs|js)$/.test(path) && path.endsWith(join('bin', 'dmabuf-conform.mjs')) ? path : 'npx dmabuf-conform';
+}
+
 /** Why a selection checks nothing (exit 2), or null. */
 export function emptySelection(targets: readonly TargetInfo[], profiles: readonly Profile[], rules: ReadonlySet<RuleId> | undefined): string | null {
   if (targets.length === 0) return 'no suite checks what the given plugins provide';
@@ -230,7 +240,7 @@ async function runWith(a: RunArgs, executor: Executor, baseline: Baseline, older
   const { report, newCount } = await runConformance({
     seed: a.seed, runs: a.runs, ...(a.timeMs === undefined ? {} : { timeMs: a.timeMs }), ...(a.exhaustive === undefined ? {} : { exhaustive: a.exhaustive }),
     profiles: a.profiles, ...(a.rules ? { rules: a.rules } : {}), executor, baseline, corpusDir: a.corpus, corpus, ...(a.shard ? { shard: a.shard } : {}), bail: a.bail,
-    replayCommand: (id) => `npx dmabuf-conform replay ${a.out}/report.json --case '${id}'${given}`,
+    replayCommand: (id) => `${selfCommand()} replay ${a.out}/report.json --case '${id}'${given}`,
     progress: progressPrinter(a.quiet),
   });
   writeReports(report, a.out);
