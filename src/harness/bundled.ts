@@ -109,11 +109,6 @@ export function bundledPlugins(): Plugin[] {
   ];
 }
 
-/** Every bundled plugin by name: the faithful ports and their default importers. */
-export function bundledByName(): Map<string, Plugin> {
-  return new Map([...bundledPlugins(), ...bundledImporters()].map((p) => [p.name, p]));
-}
-
 /** The profiles whose segment limit a conversion follows. */
 export const profilesOfLimit = (limit: ConversionImpl['limit']): Profile[] => PROFILES.filter((p) => spec(p).segmentLimit === limit);
 export { dmaImporter, iommufdImporter, iommufdMainline };

@@ -23,7 +23,7 @@ class Guard {
   constructor(readonly plugin: string, readonly timeoutMs: number) {}
 
   sync<T>(k: Kernel, hook: string, fallback: T, call: () => T): T {
-    beat(`${this.plugin}: ${hook}`);
+    beat(this.plugin, hook);
     try {
       return call();
     } catch (e) {

@@ -24,11 +24,11 @@ export function installHeartbeat(buf: SharedArrayBuffer): void {
   shared = { count: new Int32Array(buf, 0, 2), label: new Uint8Array(buf, 8, LABEL_BYTES) };
 }
 
-/** A sign of progress; with a label, the hook being entered. */
-export function beat(label?: string): void {
+/** A sign of progress; with a plugin and hook, the hook being entered (the label is built only inside a worker). */
+export function beat(plugin?: string, hook?: string): void {
   if (!shared) return;
   Atomics.add(shared.count, 0, 1);
-  if (label !== undefined) Atomics.store(shared.count, 1, encoder.encodeInto(label, shared.label).written);
+  if (plugin !== undefined) Atomics.store(shared.count, 1, encoder.encodeInto(`${plugin}: ${hook ?? ''}`, shared.label).written);
 }
 
 /** In the parent: the counter and the last label of a worker's buffer. */
