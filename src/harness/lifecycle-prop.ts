@@ -43,8 +43,6 @@ export const LIFECYCLE_FINDINGS: readonly LifecycleFinding[] = [
   { id: 'first-drain-close-double-put', rule: 'REV-DRAIN', profiles: ['mainline'], applies: (c, v) => c.op === 'event' && c.event === 'close' && v.evidence?.['underflow'] === true && String(v.evidence?.['site']) === 'vfio_pci_dma_buf_cleanup' },
   { id: 'first-drain-close-reinvalidates', rule: 'REV-NOTIFY', profiles: ['mainline'], applies: (c, v) => c.op === 'event' && c.event === 'close' && v.evidence?.['model'] === 0 && v.evidence?.['port'] === 1 },
   // reports/FINDINGS.md M2 (issue 6): the posted RFC 12/26 match_mapping asserts resv, which attach does not hold.
-  // reports/FINDINGS.md M3: the review fix of RFC 12/26 drops the !priv->vdev check, so an attach after cleanup fails in the core's match (-EINVAL), not -ENODEV.
-  { id: 'rfc12-fix-cleaned-einval', rule: 'REV-MAP', profiles: ['rfc', 'converter'], applies: (c, v) => c.op === 'attach' && v.evidence?.['port'] === '-EINVAL' && v.evidence?.['model'] === '-ENODEV' },
   { id: 'rfc12-match-mapping-unlocked', rule: 'LOCK-RESV', profiles: ['rfc', 'converter'], applies: (c, v) => c.op === 'attach' && String(v.evidence?.['site'] ?? '').includes('match_mapping') },
 ];
 
