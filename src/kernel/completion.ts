@@ -9,13 +9,16 @@
 // in the simulated kernel nobody can call complete() later, so the task would
 // sleep forever; the checker reports that (REV-DRAIN) instead of hanging.
 import type { Kernel } from './kernel.ts';
+import { requireLabel } from './objects.ts';
 
 export class Kref {
   private n = 1;
   /** refcount_t saturated after an underflow: never released again. */
   underflowed = false;
 
-  constructor(private readonly k: Kernel, readonly name: string) {}
+  constructor(private readonly k: Kernel, readonly name: string) {
+    requireLabel(name, 'a kref');
+  }
 
   get count(): number {
     return this.n;
@@ -29,6 +32,7 @@ export class Kref {
 
   /** kref_get(): on a zero count refcount_t warns (an addition on 0, use-after-free). */
   get(site: string): void {
+    requireLabel(site, `kref_get() site of ${this.name}`);
     if (this.n <= 0 || this.underflowed) {
       this.k.report('REV-DRAIN', `${site}: kref_get() on ${this.name} whose count is ${this.n}: refcount_t addition on 0; use-after-free`, { kref: this.name, site, count: this.n, underflow: true });
       return;
@@ -38,6 +42,7 @@ export class Kref {
 
   /** kref_put(): the release runs when the count reaches zero; a put at zero is an underflow. */
   put(site: string, release: () => void): void {
+    requireLabel(site, `kref_put() site of ${this.name}`);
     if (this.n <= 0 || this.underflowed) {
       this.underflowed = true;
       this.k.report('REV-DRAIN', `${site}: kref_put() on ${this.name} whose count is already 0: refcount_t underflow; use-after-free`, { kref: this.name, site, count: this.n, underflow: true });
@@ -50,7 +55,9 @@ export class Kref {
 export class Completion {
   private done = 0;
 
-  constructor(private readonly k: Kernel, readonly name: string, private readonly kref?: Kref) {}
+  constructor(private readonly k: Kernel, readonly name: string, private readonly kref?: Kref) {
+    requireLabel(name, 'a completion');
+  }
 
   /** complete(). */
   complete(): void {
@@ -64,6 +71,7 @@ export class Completion {
 
   /** wait_for_completion(): consumes one complete(); with none, and nothing left that could call it, the task hangs. */
   wait(site: string): void {
+    requireLabel(site, `wait_for_completion() site of ${this.name}`);
     if (this.done > 0) {
       this.done--;
       return;

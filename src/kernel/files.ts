@@ -4,7 +4,7 @@
 // user space, after it released its locks), exactly once; references dropped below zero are UAF-REF; a dying file
 // (count zero, release pending) touched by anyone but its release — a reference taken with get_file(), its
 // reservation lock taken, its importers notified — is UAF-DYING.
-import type { Site } from './objects.ts';
+import { requireLabel, type Site } from './objects.ts';
 import type { RuleId } from '../rules/registry.ts';
 
 interface RefContext {
@@ -23,7 +23,9 @@ export class KFile {
     readonly name: string,
     private readonly ctx: RefContext,
     private readonly release: () => Promise<void>,
-  ) {}
+  ) {
+    requireLabel(name, 'a file');
+  }
 
   /** file_count() == 0: the release is pending or done. */
   get dying(): boolean {
@@ -39,6 +41,7 @@ export class KFile {
 
   /** get_file() / get_dma_buf(): only valid on a live file. */
   get(site: Site): void {
+    requireLabel(site, `get_file() site of ${this.name}`);
     if (this.count === 0) this.ctx.report('UAF-DYING', `${site} takes a reference on the dying file of ${this.name} (last reference dropped in ${this.lastPut})`, { file: this.name, site, putSite: this.lastPut });
     this.count++;
   }
@@ -46,11 +49,14 @@ export class KFile {
   /** Something other than the release touches the object this file owns (`what` it does):
    *  between the last fput() and the end of the release, that is a dying object. */
   touch(site: Site, what: string): void {
+    requireLabel(site, `access site of ${this.name}`);
+    requireLabel(what, `what ${site} does to ${this.name}`);
     if (this.count === 0 && !this.released) this.ctx.report('UAF-DYING', `${site} ${what} of ${this.name}, whose file is dying (last reference dropped in ${this.lastPut}, release pending)`, { file: this.name, site, putSite: this.lastPut });
   }
 
   /** fput() / dma_buf_put(). */
   async fput(site: Site): Promise<void> {
+    requireLabel(site, `fput() site of ${this.name}`);
     if (this.count === 0) {
       this.ctx.report('UAF-REF', `${site} drops a reference of ${this.name} that it does not hold (file count already 0, last put in ${this.lastPut})`, { file: this.name, site, putSite: this.lastPut });
       return;
@@ -79,7 +85,9 @@ export class Registration {
   constructor(
     readonly name: string,
     private readonly ctx: RefContext,
-  ) {}
+  ) {
+    requireLabel(name, 'a registration');
+  }
 
   /** vfio_device_try_get_registration(): refcount_inc_not_zero(). */
   tryGet(_site?: Site): boolean {
@@ -91,6 +99,7 @@ export class Registration {
   /** vfio_device_put_registration(). Reaching zero before unregistration
    *  started means someone put the reference the registered device owns. */
   put(site: Site): void {
+    requireLabel(site, `registration put site of ${this.name}`);
     if (this.count === 0) {
       this.ctx.report('UAF-REF', `${site} puts the registration of ${this.name} below zero`, { device: this.name, site });
       return;

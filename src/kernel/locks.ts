@@ -11,8 +11,8 @@
 // at lock points; a task left waiting when nothing can run is reported by
 // reportBlocked() (a wait-for cycle is LOCK-ORDER, a lock never released is
 // LOCK-BALANCE) instead of hanging the run.
-import type { RuleId } from '../rules/registry.ts';
-import type { Site } from './objects.ts';
+import { isRuleId, type RuleId } from '../rules/registry.ts';
+import { requireLabel, type Site } from './objects.ts';
 
 export interface LockOwnerContext {
   currentTask(): string;
@@ -167,6 +167,13 @@ export class LockDep {
   }
 }
 
+/** lockdep_assert_held() names its rule and site on every call, not only when it fires: a
+ *  misspelt rule or an empty site would otherwise stay hidden on every correct path. */
+function requireAssertion(rule: string, site: Site, lock: string): void {
+  if (!isRuleId(rule)) throw new Error(`simulated kernel: assertion on ${lock} names the unknown rule '${rule}'`);
+  requireLabel(site, `assertion site on ${lock}`);
+}
+
 type Waiter = { readonly write: boolean; readonly task: string; readonly site: Site; readonly wake: () => void };
 
 /** A sleeping lock with readers/writers and a FIFO wait queue. */
@@ -184,7 +191,9 @@ export abstract class Lock {
     readonly cls: string,
     protected readonly dep: LockDep,
     protected readonly ctx: LockOwnerContext,
-  ) {}
+  ) {
+    requireLabel(name, 'a lock');
+  }
 
   private free(write: boolean): boolean {
     return this.writer === null && (!write || this.readers.size === 0);
@@ -195,6 +204,7 @@ export abstract class Lock {
   }
 
   protected async acquire(write: boolean, site: Site): Promise<void> {
+    requireLabel(site, `lock site of ${this.name}`);
     if (this.ctx.preemptible) await this.ctx.preempt(`${site}: ${this.name}`);
     const task = this.ctx.currentTask();
     if (this.writer === task || this.readers.has(task)) {
@@ -216,6 +226,7 @@ export abstract class Lock {
 
   /** A trylock: takes the lock only when nobody holds or waits for it; no order edge. */
   protected tryAcquire(write: boolean, site: Site): boolean {
+    requireLabel(site, `trylock site of ${this.name}`);
     if (this.queue.length > 0 || !this.free(write)) return false;
     const task = this.ctx.currentTask();
     this.grant(write, task, site);
@@ -234,6 +245,7 @@ export abstract class Lock {
   }
 
   protected release(write: boolean, site: Site): void {
+    requireLabel(site, `unlock site of ${this.name}`);
     const task = this.ctx.currentTask();
     const mode = this.writer === task ? 'write' : this.readers.has(task) ? 'read' : null;
     if (mode === null) {
@@ -297,6 +309,7 @@ export class ResvLock extends Lock {
   }
 
   assertHeld(rule: RuleId, site: Site): void {
+    requireAssertion(rule, site, this.name);
     if (!this.isHeld()) this.ctx.report(rule, `${site} runs without ${this.name} held`, { lock: this.name, site });
   }
 }
@@ -329,6 +342,7 @@ export class RwSem extends Lock {
   }
 
   assertHeldWrite(rule: RuleId, site: Site): void {
+    requireAssertion(rule, site, this.name);
     if (!this.isHeldWrite()) this.ctx.report(rule, `${site} runs without ${this.name} held for write`, { lock: this.name, site });
   }
 }

@@ -5,6 +5,14 @@ import type { ViolationLog } from '../rules/violation.ts';
 
 export type Site = string;
 
+/** Every service of the simulated kernel is told where it is called from (the kernel function,
+ *  as lockdep and KASAN name their call sites) and every object, lock and file has a name: they are
+ *  what a report cites. An empty one would make a report that names nothing, so it is a misuse of
+ *  this API, refused on every call (not only when a checker fires) with one clear line. */
+export function requireLabel(label: string, what: string): void {
+  if (label.trim() === '') throw new Error(`simulated kernel: ${what} needs a non-empty name (the kernel function or object it stands for)`);
+}
+
 export class KObj<T> {
   freeSite: Site | undefined = undefined;
 
@@ -30,6 +38,8 @@ export class Heap {
 
   /** kzalloc(): the object, or null when the fault plan says -ENOMEM. */
   alloc<T>(kind: string, site: Site, value: T): KObj<T> | null {
+    requireLabel(kind, 'kzalloc() object kind');
+    requireLabel(site, 'kzalloc() site');
     if (this.failAlloc(kind, site)) return null;
     const obj = new KObj(kind, this.nextId++, site, value);
     this.liveObjs.add(obj as KObj<unknown>);
@@ -38,6 +48,7 @@ export class Heap {
 
   /** kfree(): a double free is UAF-OBJ naming the first free (and is not repeated). */
   free(obj: KObj<unknown>, site: Site): void {
+    requireLabel(site, 'kfree() site');
     if (obj.freeSite !== undefined) {
       this.report(obj, site, 'double free');
       return;
@@ -48,6 +59,7 @@ export class Heap {
 
   /** A read or write of the object: UAF-OBJ when it was freed. */
   use<T>(obj: KObj<T>, site: Site): T {
+    requireLabel(site, 'object access site');
     if (obj.freeSite !== undefined) this.report(obj, site, 'use after free');
     return obj.value;
   }

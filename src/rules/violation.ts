@@ -1,4 +1,4 @@
-import type { RuleId } from './registry.ts';
+import { isRuleId, type RuleId } from './registry.ts';
 
 /** One broken rule, as every checker reports it (DESIGN.md "Conventions"). */
 export interface Violation {
@@ -15,7 +15,11 @@ export class ViolationLog {
   readonly violations: Violation[] = [];
   step: number | undefined = undefined;
 
+  /** A checker's report: a rule of the catalog and a message saying what happened. Anything else
+   *  (an unknown or empty rule id, an empty message) is a broken checker, refused with one line. */
   report(rule: RuleId, message: string, evidence?: Record<string, unknown>): void {
+    if (!isRuleId(rule)) throw new Error(`violation log: '${rule}' is not a rule of the catalog`);
+    if (message.trim() === '') throw new Error(`violation log: a ${rule} report without a message`);
     const v: Violation = { rule, message, ...(this.step === undefined ? {} : { step: this.step }), ...(evidence ? { evidence } : {}) };
     this.violations.push(v);
   }
