@@ -9,6 +9,8 @@ import { IommuDomain } from '../src/kernel/iommu.ts';
 import { Heap } from '../src/kernel/objects.ts';
 import { newSgTable, sg_alloc_table, sg_at, sg_free_table, SG_MAX_SINGLE_ALLOC, SG_SIM_MAX_ENTS } from '../src/kernel/scatterlist.ts';
 import { ViolationLog } from '../src/rules/violation.ts';
+import { Kernel } from '../src/kernel/kernel.ts';
+import { Completion, Kref } from '../src/kernel/completion.ts';
 import { budget } from './budget.ts';
 
 /** lib/scatterlist.c: a table of n entries takes one chunk when it fits in SG_MAX_SINGLE_ALLOC,
@@ -122,5 +124,74 @@ describe('IOMMU domain: iommu_map / iommu_unmap', () => {
       expect(d.iommu_unmap(m.iova, m.size)).toBe(0n);
       expect(d.mappings).toEqual(before.filter((x) => x !== m));
     }), { numRuns: budget(60) });
+  });
+});
+
+describe('every report cites where and what: the services refuse empty labels', () => {
+  const blank = fc.constantFrom('', ' ', '\t');
+  const refused = /simulated kernel: .* needs a non-empty name/;
+
+  it('heap, locks, files, registrations, krefs and completions refuse an empty site or name on every call, not only when a checker fires', async () => {
+    await fc.assert(fc.asyncProperty(blank, async (b) => {
+      const k = new Kernel();
+      const obj = k.heap.alloc('priv', 'probe', 1)!;
+      expect(() => k.heap.alloc(b, 'probe', 1)).toThrow(refused);
+      expect(() => k.heap.alloc('priv', b, 1)).toThrow(refused);
+      expect(() => k.heap.use(obj, b)).toThrow(refused);
+      expect(() => k.heap.free(obj, b)).toThrow(refused);
+      expect(obj.freed).toBe(false);
+      expect(() => k.newResv(b)).toThrow(refused);
+      expect(() => k.newRwSem(b)).toThrow(refused);
+      const file = k.newFile('buf0', async () => undefined);
+      const resv = k.newResv('buf0.resv', file);
+      const sem = k.newRwSem('vdev.memory_lock');
+      await expect((async () => resv.lock(b))()).rejects.toThrow(refused);
+      await expect(k.newResv('plain.resv').lock(b)).rejects.toThrow(refused);
+      expect(() => resv.tryLock(b)).toThrow(refused);
+      await expect(sem.downWrite(b)).rejects.toThrow(refused);
+      expect(() => sem.tryDownWrite(b)).toThrow(refused);
+      await resv.lock('probe');
+      expect(() => resv.unlock(b)).toThrow(refused);
+      expect(resv.isHeld()).toBe(true);
+      resv.unlock('probe');
+      expect(() => resv.assertHeld('LOCK-RESV', b)).toThrow(refused);
+      expect(() => sem.assertHeldWrite('LOCK-MEMLOCK', b)).toThrow(refused);
+      expect(() => k.newFile(b, async () => undefined)).toThrow(refused);
+      expect(() => file.get(b)).toThrow(refused);
+      expect(() => file.touch(b, 'maps')).toThrow(refused);
+      expect(() => file.touch('probe', b)).toThrow(refused);
+      await expect(file.fput(b)).rejects.toThrow(refused);
+      expect(file.count).toBe(1);
+      expect(() => k.newRegistration(b)).toThrow(refused);
+      const reg = k.newRegistration('vdev');
+      expect(() => reg.put(b)).toThrow(refused);
+      expect(reg.count).toBe(1);
+      expect(() => new Kref(k, b)).toThrow(refused);
+      const kref = new Kref(k, 'buf0.kref');
+      expect(() => kref.get(b)).toThrow(refused);
+      expect(() => kref.put(b, () => undefined)).toThrow(refused);
+      expect(kref.count).toBe(1);
+      expect(() => new Completion(k, b)).toThrow(refused);
+      expect(() => new Completion(k, 'buf0.comp').wait(b)).toThrow(refused);
+      expect(k.log.violations).toEqual([]);
+    }), { numRuns: 3 });
+  });
+
+  it('an assertion names a catalog rule even when the lock is held; the log takes only catalog rules with a message', async () => {
+    const k = new Kernel();
+    const resv = k.newResv('buf0.resv');
+    const sem = k.newRwSem('vdev.memory_lock');
+    await resv.lock('probe');
+    await sem.downWrite('probe');
+    expect(() => resv.assertHeld('' as 'LOCK-RESV', 'probe')).toThrow(/unknown rule ''/);
+    expect(() => sem.assertHeldWrite('LOCK-MEMLOK' as 'LOCK-MEMLOCK', 'probe')).toThrow(/unknown rule 'LOCK-MEMLOK'/);
+    resv.assertHeld('LOCK-RESV', 'probe');
+    sem.assertHeldWrite('LOCK-MEMLOCK', 'probe');
+    expect(k.log.violations).toEqual([]);
+    const log = new ViolationLog();
+    expect(() => log.report('' as 'LOCK-RESV', 'x')).toThrow(/not a rule of the catalog/);
+    expect(() => log.report('LOCK-RESV', ' ')).toThrow(/LOCK-RESV report without a message/);
+    log.report('LOCK-RESV', 'f runs without r held', {});
+    expect(log.violations).toEqual([{ rule: 'LOCK-RESV', message: 'f runs without r held', evidence: {} }]);
   });
 });
