@@ -13,6 +13,11 @@ const PARTS = {
 };
 const part = process.env.STRYKER_PART ?? 'impl';
 if (!(part in PARTS)) throw new Error(`STRYKER_PART must be one of ${Object.keys(PARTS).join(', ')}, got ${part}`);
+// STRYKER_SCRATCH=name: a trial run (e.g. one file with --mutate) whose incremental file and
+// reports go to reports/mutation/<part>-<name>.* (not in git), leaving the committed ones alone.
+const scratch = process.env.STRYKER_SCRATCH;
+const incrementalFile = scratch ? `reports/mutation/${part}-${scratch}.incremental.json` : `reports/stryker-incremental-${part}.json`;
+const out = scratch ? `reports/mutation/${part}-${scratch}` : `reports/mutation/${part}`;
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
@@ -26,13 +31,13 @@ export default {
   mutate: PARTS[/** @type {keyof typeof PARTS} */ (part)],
   // Kept in git so a re-run only tests mutants whose code or covering tests changed.
   incremental: true,
-  incrementalFile: `reports/stryker-incremental-${part}.json`,
+  incrementalFile,
   // Two cores shared with other engineers.
   concurrency: 2,
   timeoutMS: 3000,
   reporters: ['clear-text', 'progress', 'json', 'html'],
-  jsonReporter: { fileName: `reports/mutation/${part}.json` },
-  htmlReporter: { fileName: `reports/mutation/${part}.html` },
+  jsonReporter: { fileName: `${out}.json` },
+  htmlReporter: { fileName: `${out}.html` },
   clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true },
   tempDirName: '.stryker-tmp',
   cleanTempDir: 'always',
