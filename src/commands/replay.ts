@@ -1,18 +1,22 @@
-// dmabuf-conform replay <report.json> [--case ID] [--exporter PATH|name] [--importer PATH|name]:
-// re-run one counterexample of a report exactly and print it step by step
-// (command, result, the model's expectation, the rule that broke). A case of
-// a user plugin needs the same --exporter/--importer as the run that found it.
-// The report is checked by its shipped schema first; a report that breaks it,
-// or a counterexample that no longer replays, is one line naming the file and
-// field (exit 2). Exit 0 when the rule broke again, 1 when it did not.
+// dmabuf-conform replay <report.json|case.json> [--case ID] [--exporter PATH|name] [--importer PATH|name]:
+// re-run one counterexample exactly and print it step by step (command,
+// result, the model's expectation, the rule that broke, and the documented
+// finding that explains it). The file is a report (one of its violations,
+// by --case) or one case in the corpus-entry format (`implementation`,
+// `rule`, `input`: a corpus file, or a reproducer of examples/findings/).
+// A case of a user plugin needs the same --exporter/--importer as the run
+// that found it. The file is checked by its shipped schema first; a file that
+// breaks it, or a counterexample that no longer replays, is one line naming
+// the file and field (exit 2). Exit 0 when the rule broke again, 1 when not.
+import { readFileSync } from 'node:fs';
 import type { ExporterPlugin, ImporterPlugin } from '../harness/plugin.ts';
 import type { Found } from '../harness/suite.ts';
-import type { Report, ViolationRecord } from '../report/types.ts';
+import type { Report } from '../report/types.ts';
 import { readJsonFile } from '../report/validate.ts';
 import { parseFlags, UsageError } from './usage.ts';
 
 /** What `replay --help` prints. */
-export const USAGE = 'usage: dmabuf-conform replay <report.json> [--case ID] [--exporter PATH|name] [--importer PATH|name] [--plugin PATH|name]';
+export const USAGE = 'usage: dmabuf-conform replay <report.json|case.json> [--case ID] [--exporter PATH|name] [--importer PATH|name] [--plugin PATH|name]';
 
 interface ReplayArgs {
   readonly file: string;
@@ -38,14 +42,43 @@ export function readReport(file: string): Report {
   throw new UsageError(`${file}: not a dmabuf-conform report (it has no /schemaVersion)`);
 }
 
-function pick(report: Report, file: string, caseId: string | undefined): { v: ViolationRecord; at: number } {
+/** One case to replay: whose it is, the rule it broke, its input, and where in the file the input is (for messages). */
+interface ReplayCase {
+  readonly title: string;
+  readonly implementation: string;
+  readonly rule: string;
+  readonly input: unknown;
+  readonly where: string;
+}
+
+function pick(report: Report, file: string, caseId: string | undefined): ReplayCase {
   const at = caseId ? report.violations.findIndex((x) => x.id === caseId) : Math.max(0, report.violations.findIndex((x) => !x.known));
   const v = report.violations[at];
   if (!v) throw new UsageError(caseId ? `${file}: no case '${caseId}' (ids: ${report.violations.slice(0, 5).map((x) => x.id).join(', ')}${report.violations.length > 5 ? ', ...' : ''})` : `${file}: the report has no violations`);
-  return { v, at };
+  return { title: `${v.id}: ${v.rule} — ${v.message}`, implementation: v.implementation, rule: v.rule, input: v.counterexample.input, where: `${file}: /violations/${at}/counterexample/input` };
 }
 
-async function replayCase(a: ReplayArgs, v: ViolationRecord, where: string): Promise<Found> {
+/** Whether a file's JSON names a schemaVersion (a report) rather than being one case. */
+function looksLikeReport(file: string): boolean {
+  try {
+    const json: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    return typeof json === 'object' && json !== null && 'schemaVersion' in json;
+  } catch {
+    return false; // unreadable or not JSON: the corpus-entry reader below says so in one line
+  }
+}
+
+/** The case of a file: a report's violation when it names a schemaVersion, else one case in the corpus-entry format. */
+function caseOf(file: string, caseId: string | undefined): ReplayCase {
+  if (looksLikeReport(file)) return pick(readReport(file), file, caseId);
+  const entry = readJsonFile('corpus-entry', file);
+  if (!entry.ok) throw new UsageError(entry.error);
+  if (caseId) throw new UsageError(`${file}: --case picks a violation of a report; this file is one case (corpus-entry format)`);
+  const e = entry.value;
+  return { title: `${e.implementation}: ${e.rule}`, implementation: e.implementation, rule: e.rule, input: e.input, where: `${file}: /input` };
+}
+
+async function replayCase(a: ReplayArgs, v: ReplayCase): Promise<Found> {
   const [{ loadPlugin }, { targetsOf }] = await Promise.all([import('../harness/load.ts'), import('../harness/catalog.ts')]);
   const given = [...(a.exporter ? [await loadPlugin(a.exporter, '--exporter', 'exporter')] : []), ...(a.importer ? [await loadPlugin(a.importer, '--importer', 'importer')] : []), ...(a.plugin ? [await loadPlugin(a.plugin, '--plugin')] : [])];
   const targets = targetsOf(given);
@@ -53,31 +86,39 @@ async function replayCase(a: ReplayArgs, v: ViolationRecord, where: string): Pro
   if (!target) throw new UsageError(`${v.implementation}: not a bundled implementation; replay a plugin's case with the run's --exporter/--importer`);
   let found: Found;
   try {
-    found = await target.replay(v.counterexample.input);
+    found = await target.replay(v.input);
   } catch (e) {
     // The input was edited (or written by another version): it does not describe a case this implementation can run.
-    throw new UsageError(`${where}: cannot be replayed (${(e instanceof Error ? e.message : String(e)).split('\n')[0]})`);
+    throw new UsageError(`${v.where}: cannot be replayed (${(e instanceof Error ? e.message : String(e)).split('\n')[0]})`);
   }
   // Every case of a report has a step (the schema says so); an input that replays none was edited into something else.
-  if (found.counterexample.steps.length === 0) throw new UsageError(`${where}: cannot be replayed (it gives no step)`);
+  if (found.counterexample.steps.length === 0) throw new UsageError(`${v.where}: cannot be replayed (it gives no step)`);
   return found;
+}
+
+/** One file's case replayed: what it names (title, rule) and what the replay found. @throws UsageError on bad input */
+export async function replayFile(args: readonly string[]): Promise<{ readonly title: string; readonly rule: string; readonly found: Found }> {
+  const a = parse(args);
+  const v = caseOf(a.file, a.caseId);
+  return { title: v.title, rule: v.rule, found: await replayCase(a, v) };
 }
 
 /** `replay`: re-run one case step by step; 0 when its rule broke again, 1 when not, 2 on bad input. */
 export async function run(args: string[]): Promise<number> {
-  const a = parse(args);
-  const report = readReport(a.file);
-  const { v, at } = pick(report, a.file, a.caseId);
-  const found = await replayCase(a, v, `${a.file}: /violations/${at}/counterexample/input`);
+  const { title, rule, found } = await replayFile(args);
+  const v = { title, rule };
   const cx = found.counterexample;
-  process.stdout.write(`replaying ${v.id}: ${v.rule} — ${v.message}\n`);
+  process.stdout.write(`replaying ${v.title}\n`);
   const w = Math.max(7, ...cx.steps.map((s) => s.command.length));
   process.stdout.write(`      ${'command'.padEnd(w)}  ${'result'.padEnd(12)} model\n`);
   for (const s of cx.steps) {
     const mark = s.index === cx.failingStep ? '>' : ' ';
     process.stdout.write(`${mark} ${String(s.index + 1).padStart(3)}. ${s.command.padEnd(w)}  ${s.result.padEnd(12)} ${s.expected}${s.rule ? `   <- ${s.rule}` : ''}\n`);
   }
-  for (const x of found.violations) process.stdout.write(`  ${x.rule}${x.step === undefined ? '' : ` (step ${x.step + 1})`}: ${x.message}\n`);
+  found.violations.forEach((x, i) => {
+    const finding = found.explainedBy[i];
+    process.stdout.write(`  ${x.rule}${x.step === undefined ? '' : ` (step ${x.step + 1})`}: ${x.message}${finding ? `   [documented finding ${finding}]` : ''}\n`);
+  });
   const reproduced = found.violations.some((x) => x.rule === v.rule);
   process.stdout.write(reproduced ? `reproduced ${v.rule}\n` : `did NOT reproduce ${v.rule}\n`);
   return reproduced ? 0 : 1;

@@ -1,0 +1,47 @@
+// Every finding of reports/FINDINGS.md has a reproducer in examples/findings/
+// (one case in the corpus-entry format) that `dmabuf-conform replay FILE`
+// re-runs: the case must break its rule again, the documented finding it
+// illustrates must be what explains that rule's violations, and FINDINGS.md
+// must give the command.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { replayFile } from '../src/commands/replay.ts';
+
+const DIR = 'examples/findings';
+const FINDINGS = readFileSync('reports/FINDINGS.md', 'utf8');
+
+/** Reproducer file → the documented finding id its rule's violations must carry. */
+const EXPECTED: Readonly<Record<string, string>> = {
+  '1-iova-link-offset-zero.json': 'iova-link-offset-zero',
+  '2-v8-uint-max-segments.json': 'v8-uint-max-segments',
+  '3-v8-segment-address-wraps.json': 'v8-segment-address-wraps',
+  '4-v8-mapped-len-u32.json': 'v8-mapped-len-u32',
+  '5-per-range-unmapped-in-pieces.json': 'per-range-unmapped-in-pieces',
+  '6-unwind-walks-unmapped-entries.json': 'unwind-walks-unmapped-entries',
+  '7-iova-leak-on-early-error.json': 'iova-leak-on-early-error',
+  '8-sgt-leak-orig-nents.json': 'sgt-leak-orig-nents',
+  '9-v8-nents-wraps.json': 'v8-nents-wraps',
+  '10-bar-ends-at-2-64.json': 'bar-ends-at-2^64',
+  'D1-first-drain-close-double-put.json': 'first-drain-close-double-put',
+  'L1-cleanup-notifies-revoked.json': 'cleanup-notifies-revoked',
+  'L2-unrevoke-notifies-iommufd.json': 'unrevoke-notifies-iommufd',
+  'M2-rfc-match-mapping-unlocked.json': 'rfc12-match-mapping-unlocked',
+  'M3-rfc-fix-cleaned-einval.json': 'rfc12-fix-cleaned-einval',
+};
+
+describe('examples/findings: one replayable reproducer per finding', () => {
+  it('every file is listed here and every listed file exists', () => {
+    expect(readdirSync(DIR).filter((f) => f.endsWith('.json')).sort()).toEqual(Object.keys(EXPECTED).sort());
+  });
+
+  for (const [file, finding] of Object.entries(EXPECTED)) {
+    it(`${file} breaks its rule again, explained by ${finding}, and FINDINGS.md gives its command`, async () => {
+      const { rule, found } = await replayFile([join(DIR, file)]);
+      const hits = found.violations.map((v, i) => ({ rule: v.rule, by: found.explainedBy[i] })).filter((x) => x.rule === rule);
+      expect(hits.length).toBeGreaterThan(0);
+      expect(hits.every((x) => x.by === finding)).toBe(true);
+      expect(FINDINGS).toContain(`replay ${DIR}/${file}`);
+    });
+  }
+});
