@@ -3,10 +3,12 @@
 // re-runs: the case must break its rule again, the documented finding it
 // illustrates must be what explains that rule's violations, and FINDINGS.md
 // must give the command.
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { replayFile } from '../src/commands/replay.ts';
+import { UsageError } from '../src/commands/usage.ts';
 
 const DIR = 'examples/findings';
 const FINDINGS = readFileSync('reports/FINDINGS.md', 'utf8');
@@ -44,4 +46,19 @@ describe('examples/findings: one replayable reproducer per finding', () => {
       expect(FINDINGS).toContain(`replay ${DIR}/${file}`);
     });
   }
+});
+
+describe('replay of one case: bad input is one line', () => {
+  it('--case on a one-case file, a file that is neither a report nor a case, and an edited input', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dmabuf-replay-'));
+    const neither = join(dir, 'x.json');
+    writeFileSync(neither, '{"implementation":"vfio-pci"}');
+    const edited = join(dir, 'y.json');
+    writeFileSync(edited, JSON.stringify({ implementation: 'vfio-pci', rule: 'REV-NOTIFY', input: { part: 'lifecycle', input: { cmds: 'no' } } }));
+    const one = (p: Promise<unknown>) => p.then(() => 'no error', (e: unknown) => (e instanceof UsageError ? e.message : `not a UsageError: ${String(e)}`));
+    expect(await one(replayFile([join(DIR, '8-sgt-leak-orig-nents.json'), '--case', 'x']))).toMatch(/--case picks a violation of a report/);
+    expect(await one(replayFile([neither]))).toMatch(/x\.json: \/rule: missing/);
+    expect(await one(replayFile([edited]))).toMatch(/y\.json: \/input: cannot be replayed/);
+    for (const m of [await one(replayFile([neither])), await one(replayFile([edited]))]) expect(m).not.toContain('\n');
+  });
 });
