@@ -26,9 +26,16 @@ export type DmaPath =
   | { readonly kind: 'iova'; readonly base: DmaAddr }
   | { readonly kind: 'per-range'; readonly addrs: readonly DmaAddr[] };
 
-/** Split [addr, addr + len) into entries of at most `max`, appended to `out`. */
+/** Split [addr, addr + len) into entries of at most `max`, appended to `out`: `full` entries of
+ *  exactly `max`, then the rest (1..max bytes). One bigint per entry (its address): 65,536
+ *  ranges of 16 GiB are 327,680 entries. */
 export function split(addr: DmaAddr, len: U64, max: U64, out: Segment[] = []): Segment[] {
-  for (let off = 0n; off < len; off += max) out.push({ addr: addr + off, len: len - off < max ? len - off : max });
+  if (len === 0n) return out;
+  const full = (len - 1n) / max;
+  // A count a loop can reach is far below 2^53: Number() is exact wherever this loop ends.
+  let a = addr;
+  for (let i = 0, n = Number(full); i < n; i++, a += max) out.push({ addr: a, len: max });
+  out.push({ addr: a, len: len - full * max });
   return out;
 }
 
@@ -99,14 +106,15 @@ export interface Conversion {
 /** What dma_buf_phys_vec_to_sgt() must return: -ENOMEM where an allocation,
  *  map, link or sync fails on the path taken, -EINVAL for an unroutable
  *  pair or a table that cannot be built, else the segments. `iovaBase` is
- *  where the IOMMU put the span; per-range mappings are dma-direct
- *  (DMA address = physical address). */
-export function expectedConversion(phys: readonly PhysVec[], size: U64, route: MapType, fp: FailurePoints, max: U64, busOffset: U64, iovaBase: DmaAddr): Result<Conversion> {
+ *  where the IOMMU put the span; per-range mappings are at `rangeAddrs`
+ *  (where dma_map_phys() put each range: through dma-iommu an IOVA per
+ *  call), dma-direct when not given (DMA address = physical address). */
+export function expectedConversion(phys: readonly PhysVec[], size: U64, route: MapType, fp: FailurePoints, max: U64, busOffset: U64, iovaBase: DmaAddr, rangeAddrs?: readonly DmaAddr[]): Result<Conversion> {
   if (fp.dmaAlloc) return err('-ENOMEM');
   const kind = dmaPathKind(route, !fp.iovaRefused && size !== 0n);
   if (!kind.ok) return kind;
   if (route === 'THRU_HOST_BRIDGE' && fp.stateAlloc) return err('-ENOMEM');
-  const path: DmaPath = kind.value === 'bus-addr' ? { kind: 'bus-addr', busOffset } : kind.value === 'iova' ? { kind: 'iova', base: iovaBase } : { kind: 'per-range', addrs: phys.map((p) => p.paddr) };
+  const path: DmaPath = kind.value === 'bus-addr' ? { kind: 'bus-addr', busOffset } : kind.value === 'iova' ? { kind: 'iova', base: iovaBase } : { kind: 'per-range', addrs: rangeAddrs ?? phys.map((p) => p.paddr) };
   const segments = expectedSegments(phys, size, path, max);
   if (!segments.ok) return segments;
   if (segments.value.length === 0) return err('-EINVAL');
