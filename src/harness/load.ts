@@ -31,6 +31,7 @@ export function checkPluginShape(p: unknown, where: string): Plugin {
   const o = p as Record<string, unknown>;
   if (!PLUGIN_KINDS.includes(o.kind as PluginKind)) throw new UsageError(`${where}: plugin.kind must be one of ${PLUGIN_KINDS.join(', ')}; got ${JSON.stringify(o.kind)}`);
   if (typeof o.name !== 'string' || !o.name) throw new UsageError(`${where}: plugin.name must be a non-empty string`);
+  if (typeof o.description !== 'string' || !o.description.trim()) throw new UsageError(`${where}: plugin.description must say what the plugin is (a non-empty string)`);
   if (!Array.isArray(o.profiles) || o.profiles.length === 0 || !o.profiles.every((x) => typeof x === 'string' && isProfile(x))) throw new UsageError(`${where}: plugin.profiles must list profiles among ${PROFILES.join(', ')}`);
   for (const [member, what] of NEEDS[o.kind as PluginKind]) if (typeof o[member] !== 'function') throw new UsageError(`${where}: ${a(String(o.kind))} plugin needs ${what}`);
   if (o.kind === 'importer' && o.importer !== 'dma' && o.importer !== 'iommufd') throw new UsageError(`${where}: an importer plugin needs importer: 'dma' or 'iommufd'`);
