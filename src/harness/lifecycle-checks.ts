@@ -2,7 +2,7 @@
 // revoked state: the create path's size (PAL-SIZE), a DMA importer's segments
 // on the run's route (ROUTE-BUSADDR, LEN-ADDR), and who still holds a mapping
 // (REV-WINDOW, DMA-LEAK, IOMMUFD-MMIO).
-import { mayHoldMapping, type LcCmd, type LcState } from '../../models/lifecycle.ts';
+import { mayHoldMapping, type LcState } from '../../models/lifecycle.ts';
 import { spec } from '../../models/profiles.ts';
 import { dmaPathKind, expectedSegments, maxSegmentSize, type DmaPath, type Segment } from '../../models/sgt.ts';
 import { U64_MAX, hex } from '../../models/u64.ts';
@@ -13,18 +13,6 @@ import { iommufdDomain } from '../impl/iommufd.ts';
 import type { RuleId } from '../rules/registry.ts';
 import type { Real } from './lifecycle.ts';
 import type { ImporterAttachment } from './plugin.ts';
-
-/** PAL-UNWIND: a create that failed left nothing of what it allocated (`before`: the live objects when it
- *  started). The seed's unwind frees priv and phys_vec and puts the registration (err_dev_put,
- *  err_free_phys, err_free_priv), and after dma_buf_export() only dma_buf_put() undoes it (002 v8 10/11:
- *  "dma_buf_put() now frees priv"). A second free or put of the same objects is UAF-OBJ / UAF-REF. */
-export function checkCreateUnwind(real: Real, c: Extract<LcCmd, { op: 'create' }>, before: readonly KObj<unknown>[]): void {
-  const had = new Set(before);
-  const left = real.k.heap.live().filter((o) => !had.has(o));
-  if (left.length === 0) return;
-  const objs = left.map((o) => `${o.kind}#${o.id} (allocated in ${o.allocSite})`);
-  real.k.report('PAL-UNWIND', `the failed create of dev${c.dev} left ${objs.join(', ')} allocated`, { objects: left.map((o) => `${o.kind}#${o.id}`), allocSites: left.map((o) => o.allocSite), ...(c.fault ? { fault: c.fault } : {}) });
-}
 
 /** PAL-SIZE: a dma-buf the model created has the size of its ranges. */
 export function checkCreated(real: Real, before: LcState, after: LcState): void {
@@ -44,11 +32,6 @@ function segmentsOf(handle: ImporterAttachment | null): Segment[] | null {
   return table.sgl.slice(0, table.nents).map((e) => ({ addr: e.dma_address, len: BigInt(e.dma_length) }));
 }
 
-/** Where dma_map_phys() put a range (dma-direct: its physical address; dma-iommu: the IOVA of the latest call for it). */
-function dmaAddrOf(real: Real, paddr: bigint, len: bigint): bigint {
-  return real.k.dma.mapLog.findLast((m) => m.paddr === paddr && m.size === len)?.addr ?? paddr;
-}
-
 /** LEN-ADDR and ROUTE-BUSADDR at a DMA importer's map: the segments are the model's for the
  *  dma-buf's PAL on the run's route (models/sgt.ts). An IOVA span may start anywhere. */
 export function checkSegments(real: Real, att: number, s: LcState): void {
@@ -62,7 +45,7 @@ export function checkSegments(real: Real, att: number, s: LcState): void {
   const b = s.bufs[m.buf]!;
   const kind = dmaPathKind(s.env.dmaRoute, s.env.iova && b.pal.size !== 0n);
   if (!got || !kind.ok) return;
-  const path: DmaPath = kind.value === 'bus-addr' ? { kind: 'bus-addr', busOffset: b.pal.busOffset } : kind.value === 'iova' ? { kind: 'iova', base: got[0]?.addr ?? 0n } : { kind: 'per-range', addrs: b.pal.phys.map((p) => dmaAddrOf(real, p.paddr, p.len)) };
+  const path: DmaPath = kind.value === 'bus-addr' ? { kind: 'bus-addr', busOffset: b.pal.busOffset } : kind.value === 'iova' ? { kind: 'iova', base: got[0]?.addr ?? 0n } : { kind: 'per-range', addrs: b.pal.phys.map((p) => p.paddr) };
   const want = expectedSegments(b.pal.phys, b.pal.size, path, maxSegmentSize(spec(real.cfg.profile ?? 'v8').segmentLimit, s.env.devs[b.dev]!.pageSize));
   if (!want.ok) return;
   const show = (xs: readonly Segment[]) => xs.map((x) => `${hex(x.addr)}+${hex(x.len)}`).join(' ');
