@@ -6,13 +6,16 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Kernel } from '../src/kernel/kernel.ts';
-import { dma_buf_dynamic_attach, dma_buf_export, dma_buf_map_attachment, dma_buf_move_notify, dma_buf_put, dma_buf_unmap_attachment, type DmaBufOps } from '../src/impl/dma-buf-core.ts';
+import { dma_buf_detach, dma_buf_dynamic_attach, dma_buf_export, dma_buf_map_attachment, dma_buf_move_notify, dma_buf_pin, dma_buf_put, dma_buf_unmap_attachment, dma_buf_unpin, type DmaBufOps } from '../src/impl/dma-buf-core.ts';
+import { iommufdImporter, iommufdMainline } from '../src/impl/iommufd.ts';
+import type { ExporterDevice } from '../src/harness/plugin.ts';
 import { budget } from './budget.ts';
 
-function exporter(k: Kernel, attachRet = 0) {
+function exporter(k: Kernel, attachRet = 0, pinRet?: number) {
   const calls: string[] = [];
   const ops: DmaBufOps = {
     attach: () => attachRet,
+    ...(pinRet === undefined ? {} : { pin: () => pinRet, unpin: () => void calls.push('unpin') }),
     map_dma_buf: () => ({ ok: true, sgt: k.heap.alloc('sg_table', 'exp_map', null)! }),
     unmap_dma_buf: (_a, sgt) => void k.heap.free(sgt, 'exp_unmap'),
     release: async () => void calls.push('release'),
@@ -77,5 +80,63 @@ describe('dma-buf core: attach, lock assertions, release', () => {
     expect(buf.obj.freeSite).toBe('dma_buf_release');
     expect(buf.obj.allocSite).toBe('dma_buf_export');
     expect(buf.obj.kind).toBe('dma_buf');
+  });
+});
+
+describe('dma-buf core: pin and unpin (mainline), and the importers that pin', () => {
+  const device = { isRevoked: () => false } as unknown as ExporterDevice;
+
+  it('a refused pin leaves the attachment unpinned (detach is silent); an unpin without a pin is REV-PIN and reaches no exporter', async () => {
+    await fc.assert(fc.asyncProperty(fc.constantFrom(-95, -22, -12), async (refuse) => {
+      const k = new Kernel();
+      const { buf, calls } = exporter(k, 0, refuse);
+      const r = await dma_buf_dynamic_attach(k, buf, 'imp', { allow_peer2peer: true, move_notify: () => undefined });
+      if (!r.ok) throw new Error(r.errno);
+      await buf.resv.lock('test');
+      expect(dma_buf_pin(k, r.attach)).toBe(refuse);
+      dma_buf_unpin(k, r.attach);
+      buf.resv.unlock('test');
+      expect(k.log.violations.map((v) => [v.rule, v.evidence])).toEqual([['REV-PIN', { dmabuf: 'buf0', pins: 0 }]]);
+      expect(k.log.violations[0]!.message).toMatch(/dma_buf_unpin\(\) of an attachment of buf0 that is not pinned/);
+      expect(calls).toEqual([]);
+      k.log.violations.length = 0;
+      await dma_buf_detach(k, r.attach);
+      expect(k.log.violations).toEqual([]);
+    }), { numRuns: 3 });
+  });
+
+  it('a pin that succeeds is undone by one unpin; a detach still pinned is REV-PIN naming the count', async () => {
+    const k = new Kernel();
+    const { buf, calls } = exporter(k, 0, 0);
+    const a = await dma_buf_dynamic_attach(k, buf, 'imp', { allow_peer2peer: true, move_notify: () => undefined });
+    const b = await dma_buf_dynamic_attach(k, buf, 'imp', { allow_peer2peer: true, move_notify: () => undefined });
+    if (!a.ok || !b.ok) throw new Error('attach');
+    await buf.resv.lock('test');
+    expect([dma_buf_pin(k, a.attach), dma_buf_pin(k, b.attach), dma_buf_pin(k, b.attach)]).toEqual([0, 0, 0]);
+    dma_buf_unpin(k, a.attach);
+    buf.resv.unlock('test');
+    expect(calls).toEqual(['unpin']);
+    await dma_buf_detach(k, a.attach);
+    expect(k.log.violations).toEqual([]);
+    await dma_buf_detach(k, b.attach);
+    expect(k.log.violations.map((v) => [v.rule, v.evidence])).toEqual([['REV-PIN', { dmabuf: 'buf0', pins: 2 }]]);
+    expect(k.log.violations[0]!.message).toMatch(/dma_buf_detach\(\) of an attachment of buf0 still pinned 2 time/);
+  });
+
+  it('iommufd:mainline gives up an attachment whose pin the exporter refuses (-EOPNOTSUPP, else -EINVAL) and keeps nothing; iommufd of v8 never pins', async () => {
+    await fc.assert(fc.asyncProperty(fc.constantFrom(-95, -22, -12), async (refuse) => {
+      const k = new Kernel();
+      const { buf } = exporter(k, 0, refuse);
+      const files = buf.file.count;
+      const r = await iommufdMainline.attach(k, buf, device, { p2p: true, dev: null, route: 'BUS_ADDR', profile: 'mainline' });
+      expect(r).toEqual({ ok: false, errno: refuse === -95 ? '-EOPNOTSUPP' : '-EINVAL' });
+      expect(buf.attachments.size).toBe(0);
+      expect(k.heap.live('attachment')).toEqual([]);
+      expect(buf.file.count).toBe(files);
+      const v8 = await iommufdImporter.attach(k, buf, device, { p2p: true, dev: null, route: 'BUS_ADDR', profile: 'v8' });
+      expect(v8.ok).toBe(true);
+      expect([...buf.attachments].map((a) => a.value.pins ?? 0)).toEqual([0]);
+      expect(k.log.violations).toEqual([]);
+    }), { numRuns: 3 });
   });
 });

@@ -13,6 +13,8 @@ import { matchExporter, profilesOfLimit } from '../harness/bundled.ts';
 import { lifecycleBugExporters, lifecycleBugImporters } from './lifecycle.ts';
 import { dmaErrcheckMissing } from './dma-errcheck-missing.ts';
 import { dmaIovaNoSync } from './dma-iova-no-sync.ts';
+import { dmaIovaLinkUnchecked } from './dma-iova-link-unchecked.ts';
+import { lenAddrPhysNotDma } from './len-addr-phys-not-dma.ts';
 import { dmaLeakNoUnmap } from './dma-leak-no-unmap.ts';
 import { dmaUnmapBidirectional } from './dma-unmap-bidirectional.ts';
 import { dmaUnwindSkipped } from './dma-unwind-skipped.ts';
@@ -66,6 +68,7 @@ export const PAL_BUGS: readonly PalImpl[] = [palInputNoSwiotlb, palFillNoStart, 
 export const CONVERSION_BUGS: readonly ConversionImpl[] = [
   lenSeg4G, lenAlignUintMax, lenSumDropTail, lenNentsWrap, lenNocpuOrigNents, lenAddrNoAdvance,
   dmaUnmapBidirectional, dmaErrcheckMissing, dmaIovaNoSync, dmaUnwindSkipped, dmaLeakNoUnmap, routeNomapDefaultBus,
+  dmaIovaLinkUnchecked, lenAddrPhysNotDma,
 ];
 
 export const MATCH_BUGS: readonly MatchImpl[] = [

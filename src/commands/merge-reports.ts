@@ -28,7 +28,7 @@ function readShard(arg: string): Shard {
 function checkSameRun(shards: readonly Shard[]): void {
   const [first, ...rest] = shards;
   const same: [string, (r: Report) => unknown][] = [
-    ['/tool/version', (r) => r.tool.version], ['/seed', (r) => r.seed], ['/profiles', (r) => r.profiles],
+    ['/tool/version', (r) => r.tool.version], ['/seed', (r) => r.seed], ['/profiles', (r) => r.profiles], ['/platform', (r) => r.platform],
     ['/budget/runs', (r) => r.budget.runs], ['/budget/timeMs', (r) => r.budget.timeMs], ['/budget/exhaustive', (r) => r.budget.exhaustive],
     ['/shard/total', (r) => r.shard!.total], ['/shard/implementations', (r) => r.shard!.implementations],
   ];

@@ -16,6 +16,7 @@ import { readJsonFile } from '../report/validate.ts';
 import { writeReports } from '../report/index.ts';
 import { isRuleId, type RuleId } from '../rules/registry.ts';
 import { UsageError } from './usage.ts';
+import { DMA_MAP_PATHS, IOMMU_FLAVOURS, describePlatform, isDmaMapPath, isIommuFlavour, platformOfSeed, type Platform } from '../kernel/platform.ts';
 import { kernelCPlugins } from '../kernel-c/plugins.ts';
 import { loadPlugin } from '../harness/load.ts';
 import { allTargets } from '../harness/targets.ts';
@@ -46,15 +47,25 @@ export interface RunArgs {
   /** The kernel's own C (src/kernel-c): a source tree, or patch / mbox files. */
   kernelTree?: string;
   kernelPatches: string[];
+  /** --iommu / --dma-map, 'random' resolved from the seed: the simulated machine of the run. */
+  platform: Platform;
 }
 
-export const USAGE = 'usage: dmabuf-conform run [--profile P,...] [--exporter PATH|name] [--importer PATH|name] [--plugin PATH|name]... [--rules IDS] [--seed N] [--runs N | --time 30s] [--exhaustive K] [--out DIR] [--corpus DIR] [--shard I/N] [--baseline FILE] [--write-baseline FILE] [--bail] [--quiet] [--kernel-tree DIR] [--kernel-patch FILE...]';
+export const USAGE = 'usage: dmabuf-conform run [--profile P,...] [--exporter PATH|name] [--importer PATH|name] [--plugin PATH|name]... [--rules IDS] [--seed N] [--runs N | --time 30s] [--exhaustive K] [--out DIR] [--corpus DIR] [--shard I/N] [--baseline FILE] [--write-baseline FILE] [--bail] [--quiet] [--iommu refuse|keep|overwrite|random] [--dma-map direct|iommu|random] [--kernel-tree DIR] [--kernel-patch FILE...]';
 const OPTIONS = {
   profile: { type: 'string' }, exporter: { type: 'string', multiple: true }, importer: { type: 'string', multiple: true }, plugin: { type: 'string', multiple: true },
   rules: { type: 'string' }, seed: { type: 'string' }, runs: { type: 'string' }, time: { type: 'string' }, exhaustive: { type: 'string' },
   out: { type: 'string' }, corpus: { type: 'string' }, shard: { type: 'string' }, baseline: { type: 'string' }, 'write-baseline': { type: 'string' }, bail: { type: 'boolean' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-  'kernel-tree': { type: 'string' }, 'kernel-patch': { type: 'string', multiple: true },
+  'kernel-tree': { type: 'string' }, 'kernel-patch': { type: 'string', multiple: true }, iommu: { type: 'string' }, 'dma-map': { type: 'string' },
 } as const;
+
+/** --iommu and --dma-map: each given value, or (random, the default) the seed's choice. */
+export function platformArg(seed: number, iommu: string | undefined, dmaMap: string | undefined): Platform {
+  const random = platformOfSeed(seed);
+  if (iommu !== undefined && iommu !== 'random' && !isIommuFlavour(iommu)) throw new UsageError(`--iommu: expected ${IOMMU_FLAVOURS.join(', ')} or random, got '${iommu}'`);
+  if (dmaMap !== undefined && dmaMap !== 'random' && !isDmaMapPath(dmaMap)) throw new UsageError(`--dma-map: expected ${DMA_MAP_PATHS.join(', ')} or random, got '${dmaMap}'`);
+  return { iommu: iommu === undefined || iommu === 'random' ? random.iommu : iommu, dmaMap: dmaMap === undefined || dmaMap === 'random' ? random.dmaMap : dmaMap };
+}
 
 function int(flag: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError(`${flag}: expected an integer from ${min} to ${max}, got '${v}'`);
@@ -95,8 +106,10 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   if (v.help) throw new UsageError(USAGE, 0);
   const str = (k: keyof typeof OPTIONS) => v[k] as string | undefined;
   const many = (k: keyof typeof OPTIONS) => (v[k] as string[] | undefined) ?? [];
+  const seed = str('seed') === undefined ? DEFAULT_SEED : int('--seed', str('seed')!, 0, 2 ** 31 - 1);
   return {
-    seed: str('seed') === undefined ? DEFAULT_SEED : int('--seed', str('seed')!, 0, 2 ** 31 - 1),
+    seed,
+    platform: platformArg(seed, str('iommu'), str('dma-map')),
     runs: str('runs') === undefined ? DEFAULT_RUNS : int('--runs', str('runs')!, 1),
     ...(str('time') === undefined ? {} : { timeMs: duration(str('time')!) }),
     ...(str('exhaustive') === undefined ? {} : { exhaustive: int('--exhaustive', str('exhaustive')!, 1, 8) }),
@@ -236,10 +249,10 @@ async function runWith(a: RunArgs, executor: Executor, baseline: Baseline, older
   const empty = emptySelection(targets, a.profiles, a.rules);
   if (empty) throw new UsageError(`nothing to check: ${empty}`);
   const given = a.plugins.map(([flag, spec]) => ` ${flag} ${spec}`).join('');
-  if (!a.quiet) process.stderr.write(`dmabuf-conform run: seed ${a.seed}, ${a.timeMs === undefined ? `${a.runs} runs per search` : `${a.runs} runs per search for ${a.timeMs} ms`}, ${targets.length} implementation(s)${a.shard ? `, shard ${a.shard.index}/${a.shard.total}` : ''}, corpus ${a.corpus} (${corpus.length} entr${corpus.length === 1 ? 'y' : 'ies'})\n`);
+  if (!a.quiet) process.stderr.write(`dmabuf-conform run: seed ${a.seed} (${describePlatform(a.platform)}), ${a.timeMs === undefined ? `${a.runs} runs per search` : `${a.runs} runs per search for ${a.timeMs} ms`}, ${targets.length} implementation(s)${a.shard ? `, shard ${a.shard.index}/${a.shard.total}` : ''}, corpus ${a.corpus} (${corpus.length} entr${corpus.length === 1 ? 'y' : 'ies'})\n`);
   const { report, newCount } = await runConformance({
     seed: a.seed, runs: a.runs, ...(a.timeMs === undefined ? {} : { timeMs: a.timeMs }), ...(a.exhaustive === undefined ? {} : { exhaustive: a.exhaustive }),
-    profiles: a.profiles, ...(a.rules ? { rules: a.rules } : {}), executor, baseline, corpusDir: a.corpus, corpus, ...(a.shard ? { shard: a.shard } : {}), bail: a.bail,
+    profiles: a.profiles, platform: a.platform, ...(a.rules ? { rules: a.rules } : {}), executor, baseline, corpusDir: a.corpus, corpus, ...(a.shard ? { shard: a.shard } : {}), bail: a.bail,
     replayCommand: (id) => `${selfCommand()} replay ${a.out}/report.json --case '${id}'${given}`,
     progress: progressPrinter(a.quiet),
   });

@@ -3,6 +3,7 @@
 // every command it compares results, state and move_notify counts with the
 // model and runs the per-step checkers (REV-WINDOW, DMA-LEAK, IOMMUFD-MMIO,
 // LOCK-BALANCE); the kernel services report LOCK/UAF/DMA as they go.
+import type { Platform } from '../kernel/platform.ts';
 import { createRequest, initialState, step, type DevView, type Expectation, type LcCmd, type LcEnv, type LcState } from '../../models/lifecycle.ts';
 import type { DmaBufRequest, NvgraceMemory } from '../../models/pal.ts';
 import type { Bar, MapType } from '../../models/pci/types.ts';
@@ -27,6 +28,8 @@ export interface LifecycleConfig {
   readonly checkers?: boolean;
   /** The design checked (models/profiles.ts); v8 when absent. */
   readonly profile?: Profile;
+  /** The simulated machine (src/kernel/platform.ts); DEFAULT_PLATFORM when absent. */
+  readonly platform?: Platform;
 }
 
 const PAGE = 4096n;
@@ -64,14 +67,14 @@ export function normalizeCmd(c: LcCmd | { op: 'create'; dev: number; nRanges: nu
 }
 
 /** A lifecycle counterexample's input: the commands and the run's setup, JSON with u64s kept exact. */
-export function lcInput(cmds: readonly LcCmd[], setup?: LcSetup): unknown {
-  return toInput({ cmds, ...(setup ? { setup } : {}) });
+export function lcInput(cmds: readonly LcCmd[], setup?: LcSetup, platform?: Platform): unknown {
+  return toInput({ cmds, ...(setup ? { setup } : {}), ...(platform ? { platform } : {}) });
 }
 
 /** Read an input written by lcInput (as JSON or as values), or an earlier `{cmds}` one (default setup). */
-export function readLcInput(input: unknown): { cmds: LcCmd[]; setup?: LcSetup } {
-  const r = fromInput<{ cmds?: Parameters<typeof normalizeCmd>[0][]; setup?: LcSetup }>(toInput(input ?? {}));
-  return { cmds: (r.cmds ?? []).map(normalizeCmd), ...(r.setup ? { setup: r.setup } : {}) };
+export function readLcInput(input: unknown): { cmds: LcCmd[]; setup?: LcSetup; platform?: Platform } {
+  const r = fromInput<{ cmds?: Parameters<typeof normalizeCmd>[0][]; setup?: LcSetup; platform?: Platform }>(toInput(input ?? {}));
+  return { cmds: (r.cmds ?? []).map(normalizeCmd), ...(r.setup ? { setup: r.setup } : {}), ...(r.platform ? { platform: r.platform } : {}) };
 }
 
 /** The device as the model sees it: the harness's BARs and page size, and the device memory an
@@ -98,7 +101,7 @@ export class Real {
   readonly env: LcEnv;
 
   constructor(readonly cfg: LifecycleConfig, readonly setup: LcSetup = defaultSetup(cfg)) {
-    this.k = new Kernel({ checkers: cfg.checkers ?? true, pageSize: setup.pageSize, faults: { allocFails: [], syncFails: false, iovaRefused: !setup.iova } });
+    this.k = new Kernel({ checkers: cfg.checkers ?? true, pageSize: setup.pageSize, faults: { allocFails: [], syncFails: false, iovaRefused: !setup.iova }, ...(cfg.platform ? { platform: cfg.platform } : {}) });
     const configs = Array.from({ length: cfg.devices }, (_, i) => deviceConfig(i, setup));
     this.devices = configs.map((c) => cfg.exporter.probe(this.k, c));
     this.env = { devs: configs.map((c, i) => devView(c, this.devices[i]!)), dmaRoute: setup.dmaRoute, iova: setup.iova, ...(cfg.exporter.vfio ? {} : { opaque: true }) };

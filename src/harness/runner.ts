@@ -11,6 +11,7 @@ import { REPORT_SCHEMA_VERSION, type Counterexample, type Report, type RuleResul
 import type { RuleId } from '../rules/registry.ts';
 import { jsonSafe } from '../rules/violation.ts';
 import type { Found, RunCounts, SearchOptions, Target } from './suite.ts';
+import type { Platform } from '../kernel/platform.ts';
 
 export const TOOL_VERSION = '0.1.0';
 /** Searches per target and round: each looks for rules the earlier ones did not show, and the
@@ -67,6 +68,9 @@ export interface RunOptions {
   readonly onHit?: (target: string, rule: RuleId, ms: number, runs: number) => void;
   /** Passed to every search: the bench's uniform baseline (stateAware: false). */
   readonly search?: Pick<SearchOptions, 'stateAware'>;
+  /** The simulated machine of this run (--iommu, --dma-map); recorded in the report. Absent: each
+   *  case runs on DEFAULT_PLATFORM and the report names none (in-process callers, older tests). */
+  readonly platform?: Platform;
 }
 
 function sha(s: string): string {
@@ -161,7 +165,7 @@ export interface RoundRequest {
   readonly replayOnly?: boolean;
   /** --time: the searches stop at this time (epoch ms, Date.now(): the same clock in every worker). */
   readonly deadline?: number;
-  readonly search?: Pick<SearchOptions, 'stateAware'>;
+  readonly search?: Pick<SearchOptions, 'stateAware' | 'platform'>;
 }
 
 /** What it found: new hits (failures and documented findings met), the runs fast-check made, and when each rule first showed. */
@@ -302,7 +306,7 @@ async function conformance(opts: RunOptions, exec: Executor): Promise<{ report: 
   // stop at 95 % of the time: the rest is for describing what they found and writing the reports.
   const deadline = opts.timeMs === undefined ? undefined : Date.now() + Math.round(opts.timeMs * SEARCH_SHARE);
   const rules = opts.rules ? [...opts.rules] : undefined;
-  const request = (t: TargetInfo, round: number, extra: Partial<RoundRequest> = {}): RoundRequest => ({ round, seed: opts.seed, runs: opts.runs, ...(rules ? { rules } : {}), found: (hitsBy.get(t.name) ?? []).map((h) => h.rule), corpus: [], ...(opts.search ? { search: opts.search } : {}), ...extra });
+  const request = (t: TargetInfo, round: number, extra: Partial<RoundRequest> = {}): RoundRequest => ({ round, seed: opts.seed, runs: opts.runs, ...(rules ? { rules } : {}), found: (hitsBy.get(t.name) ?? []).map((h) => h.rule), corpus: [], ...(opts.search || opts.platform ? { search: { ...opts.search, ...(opts.platform ? { platform: opts.platform } : {}) } } : {}), ...extra });
   const allHits = (name: string) => [...(hitsBy.get(name) ?? []), ...(regressBy.get(name) ?? [])];
 
   const runRound = async (t: TargetInfo, round: number, roundDeadline: number | undefined) => {
@@ -416,6 +420,7 @@ async function conformance(opts: RunOptions, exec: Executor): Promise<{ report: 
     tool: { name: 'dmabuf-conform', version: TOOL_VERSION },
     seed: opts.seed,
     profiles: opts.profiles,
+    ...(opts.platform ? { platform: opts.platform } : {}),
     budget: { runs: opts.runs, ...(opts.timeMs === undefined ? {} : { timeMs: opts.timeMs, cutShort: targets.map((t) => t.name).filter((n) => cutShort.has(n)) }), ...(opts.exhaustive === undefined ? {} : { exhaustive: opts.exhaustive }) },
     ...(opts.corpusDir === undefined ? {} : { corpus: { path: opts.corpusDir, replayed: withCorpus.reduce((n, t) => n + entriesOf.get(t.name)!.length, 0) } }),
     ...(opts.shard ? { shard: { ...opts.shard, implementations: inProfile.map((t) => t.name) } } : {}),

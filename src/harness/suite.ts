@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import type { Profile } from '../../models/profiles.ts';
 import { hex } from '../../models/u64.ts';
 import type { Counterexample } from '../report/types.ts';
+import { DMA_MAP_PATHS, IOMMU_FLAVOURS, type Platform } from '../kernel/platform.ts';
 import { RULES, type RuleFamily, type RuleId } from '../rules/registry.ts';
 import type { Violation } from '../rules/violation.ts';
 import { beat } from './heartbeat.ts';
@@ -62,6 +63,18 @@ export interface SearchOptions {
   readonly stateAware?: boolean;
   /** --time: every fc.check stops at this time (epoch ms; fast-check's interruptAfterTimeLimit). */
   readonly deadline?: number;
+  /** The run's simulated machine (--iommu, --dma-map): put into every generated case, so its
+   *  counterexample replays on the same one. Absent: DEFAULT_PLATFORM. */
+  readonly platform?: Platform;
+}
+
+/** Cases of a search, each carrying the machine it runs on: the run's (`run` always names one), or,
+ *  for a search given none (self-test, in-process callers), one fast-check chooses per case, so a
+ *  checker that only some machine exercises is still met. Either way the case's input records it. */
+export function onPlatform<T extends object>(arb: fc.Arbitrary<T>, opts: SearchOptions | undefined): fc.Arbitrary<T & { platform: Platform }> {
+  const p = opts?.platform;
+  if (p) return arb.map((c) => ({ ...c, platform: p }));
+  return fc.tuple(arb, fc.constantFrom(...IOMMU_FLAVOURS), fc.constantFrom(...DMA_MAP_PATHS)).map(([c, iommu, dmaMap]) => ({ ...c, platform: { iommu, dmaMap } }));
 }
 
 /** The fc.check parameters of a search's deadline: interrupt the runs (and the shrinking) when it passes.

@@ -40,7 +40,7 @@ export interface DmaBufDma {
 
 export type MapResult = { ok: true; dma: KObj<DmaBufDma> } | { ok: false; errno: Errno };
 
-const ERRNO: Record<number, Errno> = { [-12]: '-ENOMEM', [-22]: '-EINVAL', [-5]: '-EIO' };
+const ERRNO: Record<number, Errno> = { [-12]: '-ENOMEM', [-22]: '-EINVAL', [-5]: '-EIO', [-17]: '-EEXIST' };
 
 function errno(ret: number): MapResult {
   return { ok: false, errno: ERRNO[ret] ?? '-EINVAL' };

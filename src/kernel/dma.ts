@@ -2,11 +2,15 @@
 // dma_mapping_error, dma_unmap_phys, dma_iova_try_alloc, dma_iova_link,
 // dma_iova_sync, dma_iova_destroy, dma_iova_free) with the checks of
 // CONFIG_DMA_API_DEBUG: DMA-UNMAP, DMA-ERRCHECK, DMA-IOVA, and a live set
-// for DMA-LEAK / DMA-UNWIND. Without an IOMMU path (IOVA refused),
-// dma_map_phys of MMIO is dma-direct: the DMA address is the physical one.
-import { U64_MAX, alignUp, hex, type DmaAddr, type PageSize, type PhysAddr, type U64 } from '../../models/u64.ts';
+// for DMA-LEAK / DMA-UNWIND. The machine is the run's Platform (./platform.ts):
+// dma_map_phys() is dma-direct (the DMA address is the physical one) or goes
+// through dma-iommu (iommu_dma_map_phys(): an IOVA allocated per call, freed
+// by the unmap); a link onto an IOVA already linked is refused (-EEXIST, ARM
+// io-pgtable), kept (VT-d: WARN, the old translation stays) or overwritten.
+import { U64_MAX, alignDown, alignUp, hex, type DmaAddr, type PageSize, type PhysAddr, type U64 } from '../../models/u64.ts';
 import type { ViolationLog } from '../rules/violation.ts';
 import { NO_FAULTS, type FaultPlan } from './faults.ts';
+import { DEFAULT_PLATFORM, type Platform } from './platform.ts';
 
 export type DmaDir = 'DMA_BIDIRECTIONAL' | 'DMA_TO_DEVICE' | 'DMA_FROM_DEVICE';
 export const DMA_MAPPING_ERROR: DmaAddr = U64_MAX;
@@ -33,7 +37,12 @@ export interface LiveMapping {
   readonly size: U64;
   readonly dir: DmaDir;
   checked: boolean;
+  /** The physical range behind it (dma-iommu: the IOVA translates to it). */
+  readonly paddr: PhysAddr;
 }
+
+/** -EEXIST: what a refusing IOMMU answers for a link onto a mapped IOVA. */
+export const EEXIST = -17;
 
 export interface IovaAlloc {
   readonly id: number;
@@ -44,13 +53,18 @@ export interface IovaAlloc {
 }
 
 const IOVA_BASE: DmaAddr = 1n << 32n;
+/** Where dma-iommu's per-call IOVAs come from (iommu_dma_alloc_iova()): apart from the dma_iova_try_alloc() space. */
+const MAP_IOVA_BASE: DmaAddr = 1n << 44n;
 
 export class DmaApi {
   readonly mappings: LiveMapping[] = [];
   readonly iovas = new Map<number, IovaAlloc>();
   private readonly unmapped: { addr: DmaAddr; size: U64 }[] = [];
   private nextIova = IOVA_BASE;
+  private nextMapIova = MAP_IOVA_BASE;
   private nextAllocId = 1;
+  /** Links the IOMMU refused (-EEXIST) or kept its old entry for: the WARN of the page-table code. */
+  readonly rejectedLinks: { offset: U64; size: U64; flavour: Platform['iommu'] }[] = [];
   private mapCalls = 0;
   private linkCalls = 0;
   /** Every dma_map_phys call as (paddr, size), for LEN-ADDR. */
@@ -61,18 +75,34 @@ export class DmaApi {
     readonly pageSize: PageSize,
     public faults: FaultPlan = NO_FAULTS,
     public checkers = true,
+    readonly platform: Platform = DEFAULT_PLATFORM,
   ) {}
 
   private report(rule: 'DMA-UNMAP' | 'DMA-ERRCHECK' | 'DMA-IOVA', message: string, evidence: Record<string, unknown>): void {
     if (this.checkers) this.log.report(rule, message, evidence);
   }
 
+  /** dma_map_phys(): dma-direct answers the physical address; dma-iommu (iommu_dma_map_phys())
+   *  allocates an IOVA for this call, maps [paddr, paddr+size) there and answers the IOVA plus
+   *  the offset of paddr in its page. */
   dma_map_phys(paddr: PhysAddr, size: U64, dir: DmaDir): DmaAddr {
     const call = this.mapCalls++;
     if (this.faults.mapFailsAt === call) return DMA_MAPPING_ERROR;
-    this.mappings.push({ addr: paddr, size, dir, checked: false });
-    this.mapLog.push({ paddr, size, addr: paddr });
-    return paddr;
+    let addr = paddr;
+    if (this.platform.dmaMap === 'iommu') {
+      const span = alignUp((paddr % this.pageSize) + size, this.pageSize);
+      addr = this.nextMapIova + (paddr % this.pageSize);
+      this.nextMapIova = alignUp(this.nextMapIova + span + this.pageSize, 1n << 21n);
+    }
+    this.mappings.push({ addr, size, dir, checked: false, paddr });
+    this.mapLog.push({ paddr, size, addr });
+    return addr;
+  }
+
+  /** The physical range behind a live DMA address of dma_map_phys() (null: none is live there). */
+  translate(addr: DmaAddr): PhysAddr | null {
+    const m = this.mappings.findLast((x) => x.addr <= addr && addr < x.addr + x.size);
+    return m ? m.paddr + (addr - m.addr) : null;
   }
 
   dma_mapping_error(addr: DmaAddr): number {
@@ -123,9 +153,39 @@ export class DmaApi {
     if (!a) return -22;
     if (offset + size > a.size) this.report('DMA-IOVA', `link ${hex(offset)}+${hex(size)} past the IOVA allocation of ${hex(a.size)}`, { kind: 'link-past', offset: hex(offset), size: hex(size), allocSize: hex(a.size) });
     const clash = a.links.find((l) => offset < l.offset + l.size && l.offset < offset + size);
-    if (clash) this.report('DMA-IOVA', `link ${hex(offset)}+${hex(size)} overlaps the link ${hex(clash.offset)}+${hex(clash.size)}`, { kind: 'link-overlap', offset: hex(offset), size: hex(size), other: hex(clash.offset) });
-    a.links.push({ offset, size, phys });
+    if (!clash) {
+      a.links.push({ offset, size, phys });
+      return 0;
+    }
+    const flavour = this.platform.iommu;
+    const what = { refuse: 'the IOMMU refuses it (-EEXIST), nothing of this link is mapped', keep: 'the IOMMU keeps the old entries (WARN): the overlapped part still reaches the earlier physical range', overwrite: 'the IOMMU overwrites the old entries: the earlier range is no longer reachable there' }[flavour];
+    this.report('DMA-IOVA', `link ${hex(offset)}+${hex(size)} overlaps the link ${hex(clash.offset)}+${hex(clash.size)}: ${what}`, { kind: 'link-overlap', offset: hex(offset), size: hex(size), other: hex(clash.offset), iommu: flavour });
+    if (flavour === 'overwrite') {
+      a.links.push({ offset, size, phys });
+      return 0;
+    }
+    this.rejectedLinks.push({ offset, size, flavour });
+    // ARM io-pgtable: iommu_map() unmaps what it mapped of the call and returns the error.
+    if (flavour === 'refuse') return EEXIST;
+    // VT-d: the free pages of the range are mapped, the set ones keep their translation.
+    for (const gap of this.unlinked(a, offset, size)) a.links.push({ offset: gap.offset, size: gap.size, phys: phys + (gap.offset - offset) });
     return 0;
+  }
+
+  /** The parts of [offset, offset+size) no link of `a` covers, page by page merged. */
+  private unlinked(a: IovaAlloc, offset: U64, size: U64): { offset: U64; size: U64 }[] {
+    const out: { offset: U64; size: U64 }[] = [];
+    let at = alignDown(offset, this.pageSize);
+    const end = offset + size;
+    const sorted = [...a.links].sort((x, y) => (x.offset < y.offset ? -1 : 1));
+    for (const l of sorted) {
+      if (l.offset + l.size <= at) continue;
+      if (l.offset >= end) break;
+      if (l.offset > at) out.push({ offset: at > offset ? at : offset, size: l.offset - (at > offset ? at : offset) });
+      at = l.offset + l.size;
+    }
+    if (at < end) out.push({ offset: at > offset ? at : offset, size: end - (at > offset ? at : offset) });
+    return out.filter((g) => g.size > 0n);
   }
 
   dma_iova_sync(state: DmaIovaState, offset: U64, size: U64): number {

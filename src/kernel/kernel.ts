@@ -13,6 +13,7 @@ import { NO_FAULTS, type FaultPlan } from './faults.ts';
 import { KFile, Registration } from './files.ts';
 import { LockDep, ResvLock, RwSem, type Blocked } from './locks.ts';
 import { Heap } from './objects.ts';
+import type { Platform } from './platform.ts';
 
 export type { Blocked };
 
@@ -33,9 +34,9 @@ export class Kernel {
   private readonly pendingWork = new Map<string, (() => Promise<void>)[]>();
   private on = true;
 
-  constructor(opts: { checkers?: boolean; pageSize?: PageSize; faults?: FaultPlan } = {}) {
+  constructor(opts: { checkers?: boolean; pageSize?: PageSize; faults?: FaultPlan; platform?: Platform } = {}) {
     this.heap = new Heap(this.log);
-    this.dma = new DmaApi(this.log, opts.pageSize ?? 4096n, opts.faults ?? NO_FAULTS);
+    this.dma = new DmaApi(this.log, opts.pageSize ?? 4096n, opts.faults ?? NO_FAULTS, true, opts.platform);
     this.lockdep = new LockDep(this);
     this.checkers = opts.checkers ?? true;
   }

@@ -4,6 +4,7 @@
 import type { Profile } from '../../models/profiles.ts';
 import type { RuleId } from '../rules/registry.ts';
 import type { PluginKind } from '../harness/plugin.ts';
+import type { Platform } from '../kernel/platform.ts';
 
 export const REPORT_SCHEMA_VERSION = 1;
 
@@ -83,6 +84,9 @@ export interface Report {
   readonly tool: { readonly name: 'dmabuf-conform'; readonly version: string };
   readonly seed: number;
   readonly profiles: readonly Profile[];
+  /** The simulated machine the run used (run --iommu, --dma-map; by default chosen from the seed):
+   *  what a link onto a mapped IOVA does, and whether dma_map_phys() goes through dma-iommu. */
+  readonly platform?: Platform;
   /** `cutShort` (with --time): the targets whose first round the deadline stopped (or that never started), so they got less than `runs`. */
   readonly budget: { readonly runs: number; readonly timeMs?: number; readonly exhaustive?: number; readonly cutShort?: readonly string[] };
   /** The failure corpus replayed first (--corpus, default `dirname(--out)/corpus`): its folder as given, and the entries replayed. */

@@ -6,6 +6,7 @@ import { dma_buf_free_sgt, dma_buf_map, dma_buf_phys_vec_to_sgt, dma_buf_unmap }
 import type { ConversionCase, ConversionImpl } from './conversion.ts';
 import type { RuleId } from './registry.ts';
 import type { Violation } from './violation.ts';
+import { platformOf, type IommuFlavour } from '../kernel/platform.ts';
 
 export const V8_DMA_BUF_MAP: ConversionImpl = { name: 'v8:dma_buf_map', limit: 'uint-max', map: dma_buf_map, unmap: dma_buf_unmap };
 export const MAINLINE_PHYS_VEC_TO_SGT: ConversionImpl = {
@@ -31,6 +32,9 @@ export interface Finding {
   readonly rules: readonly RuleId[];
   /** When set, only violations whose evidence.kind is one of these. */
   readonly kinds?: readonly string[];
+  /** Where the consequence depends on the IOMMU (src/kernel/platform.ts): the evidence kinds under each
+   *  flavour, in place of `kinds`. A finding is its exact behaviour on that machine, nothing more. */
+  readonly kindsByIommu?: Readonly<Record<IommuFlavour, readonly string[]>>;
   applies(c: ConversionCase): boolean;
 }
 
@@ -39,7 +43,11 @@ const V8: readonly SegmentLimit[] = ['uint-max'];
 
 export const CONVERSION_FINDINGS: readonly Finding[] = [
   {
-    id: 'iova-link-offset-zero', title: 'every range is linked at IOVA offset 0', limits: BOTH, rules: ['DMA-IOVA'], kinds: ['link-offsets', 'link-overlap', 'unlinked'],
+    id: 'iova-link-offset-zero', title: 'every range is linked at IOVA offset 0', limits: BOTH, rules: ['DMA-IOVA'],
+    // overwrite: range i replaces range 0's translation (links at [0, 0, ...], the span past max(len) unlinked);
+    // keep (VT-d): the second link is a WARN and a no-op, range 0 stays, the span past len0 is unlinked, and the
+    //   free destroys the whole span over what was linked; refuse (ARM): the second link is -EEXIST and the map fails.
+    kindsByIommu: { overwrite: ['link-offsets', 'link-overlap', 'unlinked'], keep: ['link-overlap', 'link-offsets', 'unlinked', 'destroy-size'], refuse: ['link-overlap', 'result'] },
     applies: (c) => path(c) === 'iova' && c.phys.length >= 2,
   },
   {
@@ -80,7 +88,8 @@ export const CONVERSION_FINDINGS: readonly Finding[] = [
 export function explainConversion(limit: SegmentLimit, c: ConversionCase, violations: readonly Violation[]): (string | null)[] {
   const findings = CONVERSION_FINDINGS.filter((f) => f.limits.includes(limit) && f.applies(c));
   const kindOf = (v: Violation) => (v.evidence as { kind?: string } | undefined)?.kind ?? '';
-  return violations.map((v) => findings.find((f) => f.rules.includes(v.rule) && (!f.kinds || f.kinds.includes(kindOf(v))))?.id ?? null);
+  const kindsOf = (f: Finding) => f.kindsByIommu?.[platformOf(c).iommu] ?? f.kinds;
+  return violations.map((v) => findings.find((f) => f.rules.includes(v.rule) && (!kindsOf(f) || kindsOf(f)!.includes(kindOf(v))))?.id ?? null);
 }
 
 /** The violations no documented finding explains. */

@@ -5,9 +5,10 @@ import { resultTag, type Errno, type Result } from '../../models/errno.ts';
 import type { PhysVec } from '../../models/pal.ts';
 import type { MapType, P2PProvider } from '../../models/pci/types.ts';
 import { expectedConversion, iovaLinks, maxSegmentSize, type Conversion, type SegmentLimit } from '../../models/sgt.ts';
-import { UINT_MAX, hex, isAligned, type PageSize, type U64 } from '../../models/u64.ts';
+import { UINT_MAX, hex, isAligned, type DmaAddr, type PageSize, type U64 } from '../../models/u64.ts';
 import { DmaApi, type DmaDir } from '../kernel/dma.ts';
 import type { FaultPlan } from '../kernel/faults.ts';
+import { platformOf, type Platform } from '../kernel/platform.ts';
 import { Heap, type KObj } from '../kernel/objects.ts';
 import type { Attachment, DmaBufDma, MapResult, MappingKernel } from '../impl/dma-buf-mapping.ts';
 import { P2pdma } from '../impl/p2pdma.ts';
@@ -22,6 +23,8 @@ export interface ConversionCase {
   readonly pageSize: PageSize;
   readonly faults: FaultPlan;
   readonly dir: DmaDir;
+  /** The run's simulated machine (IOMMU flavour, dma_map_phys path); absent: DEFAULT_PLATFORM. */
+  readonly platform?: Platform;
 }
 
 export interface ConversionImpl {
@@ -42,7 +45,7 @@ export class ConversionKernel implements MappingKernel {
   resvHeld = true;
 
   constructor(readonly c: ConversionCase) {
-    this.dma = new DmaApi(this.log, c.pageSize, c.faults);
+    this.dma = new DmaApi(this.log, c.pageSize, c.faults, true, platformOf(c));
     const fails = new Set(c.faults.allocFails);
     this.heap.failAlloc = (kind) => fails.has(kind);
   }
@@ -123,7 +126,9 @@ function checkIova(k: TableKernel, d: DmaBufDma, phys: readonly PhysVec[]): void
 /** The rule a wrong result breaks, by what the model says made the conversion fail:
  *  an unroutable pair, a table that cannot be built, or the injected fault the port
  *  ignored (a map failure: DMA-ERRCHECK; a link or sync failure: DMA-IOVA; an allocation). */
-export function resultRule(c: ConversionCase, exp: Result<Conversion>, limit: SegmentLimit): RuleId {
+export function resultRule(c: ConversionCase, exp: Result<Conversion>, limit: SegmentLimit, dma?: Pick<DmaApi, 'rejectedLinks'>): RuleId {
+  // The IOMMU refused a link onto a linked IOVA (-EEXIST): the overlap is what failed the map.
+  if (exp.ok && dma?.rejectedLinks.some((l) => l.flavour === 'refuse')) return 'DMA-IOVA';
   if (exp.ok) return 'LEN-NENTS';
   const model = (f: FaultPlan) => expectedConversion(c.phys, c.size, c.route, faultPoints(f), maxSegmentSize(limit, c.pageSize), c.busOffset, 0n);
   const noFaults: FaultPlan = { allocFails: [], syncFails: false, iovaRefused: c.faults.iovaRefused };
@@ -143,10 +148,10 @@ export function runConversion(impl: ConversionImpl, c: ConversionCase): Conversi
   const provider: P2PProvider = { owner: 'exporter', bar: 0, busOffset: c.busOffset };
   const r = impl.map(k, attach, provider, c.phys, c.size, c.dir);
   const state = r.ok ? r.dma.value.state?.value : undefined;
-  const exp = expectedConversion(c.phys, c.size, c.route, faultPoints(c.faults), maxSegmentSize(impl.limit, c.pageSize), c.busOffset, state?.addr ?? 0n);
+  const exp = expectedConversion(c.phys, c.size, c.route, faultPoints(c.faults), maxSegmentSize(impl.limit, c.pageSize), c.busOffset, state?.addr ?? 0n, rangeAddrs(k.dma, c.phys));
   const result = r.ok ? 'ok' : r.errno;
   if (result !== resultTag(exp)) {
-    k.log.report(resultRule(c, exp, impl.limit), `conversion returned ${result}, the model says ${resultTag(exp)}`, { kind: 'result', port: result, model: resultTag(exp) });
+    k.log.report(resultRule(c, exp, impl.limit, k.dma), `conversion returned ${result}, the model says ${resultTag(exp)}`, { kind: 'result', port: result, model: resultTag(exp) });
   }
   if (!r.ok) {
     liveAudit(k, 'after a failed conversion', 'DMA-UNWIND');
@@ -156,6 +161,15 @@ export function runConversion(impl: ConversionImpl, c: ConversionCase): Conversi
   impl.unmap(k, attach, r.dma, c.dir);
   liveAudit(k, 'after dma_buf_free_sgt', 'DMA-LEAK');
   return { log: k.log, result, expected: exp, segments };
+}
+
+/** Where dma_map_phys() put each range, in call order (dma-direct: its physical address; dma-iommu: the
+ *  IOVA the kernel chose): the model's per-range addresses. A range not mapped (yet) keeps its paddr. */
+export function rangeAddrs(dma: Pick<DmaApi, 'mapLog'>, phys: readonly PhysVec[]): DmaAddr[] {
+  return phys.map((p, i) => {
+    const m = dma.mapLog[i];
+    return m && m.paddr === p.paddr && m.size === p.len ? m.addr : p.paddr;
+  });
 }
 
 export function faultPoints(f: FaultPlan) {

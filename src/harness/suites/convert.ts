@@ -14,7 +14,7 @@ import type { RuleId } from '../../rules/registry.ts';
 import { ViolationLog } from '../../rules/violation.ts';
 import { pictureFor } from '../picture.ts';
 import type { ConversionPlugin, PalPlugin, Plugin } from '../plugin.ts';
-import { family, fromInput, searchFound, toInput, wanted, type Found, type Judged, type Suite, type Target } from '../suite.ts';
+import { family, fromInput, onPlatform, searchFound, toInput, wanted, type Found, type Judged, type Suite, type Target } from '../suite.ts';
 import { exportTargets, EXPORT_RULES } from './export.ts';
 
 export const PAL_RULES: RuleId[] = ['PAL-INPUT', 'PAL-FILL', 'PAL-SIZE', 'PAL-LIST'];
@@ -72,7 +72,7 @@ const conversionArb = fc.oneof({ weight: 8, arbitrary: conversionCaseArb() }, { 
 function conversionTarget(p: ConversionPlugin): Target {
   return {
     name: p.name, suite: 'convert', part: 'conversion', kind: p.kind, profiles: p.profiles, rules: CONVERT_RULES,
-    search: (seed, runs, skip, opts) => searchFound(conversionArb, seed, runs, wanted(CONVERT_RULES, skip), (c) => conversionJudged(p, c), (c) => conversionFound(p, c), opts),
+    search: (seed, runs, skip, opts) => searchFound(onPlatform(conversionArb, opts), seed, runs, wanted(CONVERT_RULES, skip), (c) => conversionJudged(p, c), (c) => conversionFound(p, c), opts),
     replay: async (input) => conversionFound(p, fromInput<ConversionCase>(input)),
   };
 }

@@ -21,7 +21,7 @@ import type { DmaBufDma } from '../../impl/dma-buf-mapping.ts';
 import { Kernel } from '../../kernel/kernel.ts';
 import type { KObj } from '../../kernel/objects.ts';
 import type { Step } from '../../report/types.ts';
-import { checkTable, faultPoints, resultRule, type ConversionCase } from '../../rules/conversion.ts';
+import { checkTable, faultPoints, rangeAddrs, resultRule, type ConversionCase } from '../../rules/conversion.ts';
 import { explainConversion } from '../../rules/conversion-impls.ts';
 import { barEndsAtTop } from '../../rules/pal.ts';
 import type { RuleId } from '../../rules/registry.ts';
@@ -29,7 +29,8 @@ import type { Violation } from '../../rules/violation.ts';
 import { guardExporter } from '../guard.ts';
 import { pictureFor } from '../picture.ts';
 import type { DeviceConfig, ExporterPlugin } from '../plugin.ts';
-import { family, fromInput, searchFound, toInput, wanted, type Found, type Judged, type Target } from '../suite.ts';
+import { family, fromInput, onPlatform, searchFound, toInput, wanted, type Found, type Judged, type Target } from '../suite.ts';
+import { platformOf, type Platform } from '../../kernel/platform.ts';
 
 export const EXPORT_RULES: RuleId[] = ['PAL-INPUT', 'PAL-SIZE', ...family('LEN'), ...family('DMA'), 'ROUTE-BUSADDR', 'ROUTE-NOMAP', 'UAF-OBJ', 'PLUGIN-THROW', 'PLUGIN-TIMEOUT'];
 const DIR = 'DMA_BIDIRECTIONAL';
@@ -37,6 +38,8 @@ const DIR = 'DMA_BIDIRECTIONAL';
 export interface ExportCase extends PalCase {
   readonly route: MapType;
   readonly iovaRefused: boolean;
+  /** The run's simulated machine (src/kernel/platform.ts). */
+  readonly platform?: Platform;
 }
 
 /** The device as an exporter probes it: its own ops, registration and providers (one per MEM BAR);
@@ -57,7 +60,7 @@ const exportCaseArb = (deviceMemory: boolean): fc.Arbitrary<ExportCase> =>
 function conversionCaseOf(c: ExportCase, pal: Pal): ConversionCase {
   const mem = exportedMemory(c.view, c.req.regionIndex);
   const bar = c.view.bars.find((b) => b.index === mem?.providerBar);
-  return { phys: pal.phys, size: pal.size, route: c.route, busOffset: bar?.busOffset ?? 0n, pageSize: c.view.pageSize, faults: { allocFails: [], syncFails: false, iovaRefused: c.iovaRefused }, dir: DIR };
+  return { phys: pal.phys, size: pal.size, route: c.route, busOffset: bar?.busOffset ?? 0n, pageSize: c.view.pageSize, faults: { allocFails: [], syncFails: false, iovaRefused: c.iovaRefused }, dir: DIR, ...(c.platform ? { platform: c.platform } : {}) };
 }
 
 /** The table an exporter's map_dma_buf handed out: a struct dma_buf_dma, or a bare sg_table. */
@@ -87,9 +90,9 @@ async function mapOnce(k: Kernel, buf: DmaBuf, c: ExportCase, model: Pal, profil
   if (!att.ok) return { result: att.errno, expected: 'ok', conv };
   await buf.resv.lock('export_suite_map');
   const r = dma_buf_map_attachment(k, att.attach, DIR);
-  const exp = expectedConversion(conv.phys, conv.size, conv.route, faultPoints(conv.faults), maxSegmentSize(limit, conv.pageSize), conv.busOffset, iovaBase(k));
+  const exp = expectedConversion(conv.phys, conv.size, conv.route, faultPoints(conv.faults), maxSegmentSize(limit, conv.pageSize), conv.busOffset, iovaBase(k), rangeAddrs(k.dma, conv.phys));
   const result = r.ok ? 'ok' : r.errno;
-  if (result !== resultTag(exp)) k.report(resultRule(conv, exp, limit), `map returned ${result}, the model says ${resultTag(exp)}`, { kind: 'result', port: result, model: resultTag(exp) });
+  if (result !== resultTag(exp)) k.report(resultRule(conv, exp, limit, k.dma), `map returned ${result}, the model says ${resultTag(exp)}`, { kind: 'result', port: result, model: resultTag(exp) });
   if (r.ok) {
     checkTable({ c: conv, log: k.log, dma: k.dma }, tableOf(r.sgt), exp, limit);
     dma_buf_unmap_attachment(k, att.attach, r.sgt, DIR);
@@ -102,7 +105,7 @@ async function mapOnce(k: Kernel, buf: DmaBuf, c: ExportCase, model: Pal, profil
 
 /** The run, with a throw past the guarded hooks (a dma_buf_ops member the core calls) as the PLUGIN-THROW it is. */
 async function exportRun(p: ExporterPlugin, c: ExportCase, profile: Profile): Promise<ExportRun> {
-  const k = new Kernel({ pageSize: c.view.pageSize, faults: { allocFails: [], syncFails: false, iovaRefused: c.iovaRefused } });
+  const k = new Kernel({ pageSize: c.view.pageSize, faults: { allocFails: [], syncFails: false, iovaRefused: c.iovaRefused }, platform: platformOf(c) });
   try {
     return await exportSteps(k, p, c, profile);
   } catch (e) {
@@ -147,14 +150,14 @@ async function found(p: ExporterPlugin, c: ExportCase, profile: Profile): Promis
     steps.push({ index: 1, from: 'importer', to: 'exporter', command: `map(${c.route}${c.route === 'THRU_HOST_BRIDGE' ? (c.iovaRefused ? ', IOVA refused' : ', IOVA') : ''})`, result: run.mapped.result, expected: run.mapped.expected, ...(mapRule ? { rule: mapRule } : {}) });
   }
   const failing = Math.max(0, steps.findIndex((s) => s.rule));
-  const input = toInput({ kind: 'export', bars: c.view.bars, req: c.req, pageSize: c.view.pageSize, ...(c.view.nvgrace ? { nvgrace: c.view.nvgrace } : {}), route: c.route, iovaRefused: c.iovaRefused, hasOps: true, alive: true });
+  const input = toInput({ kind: 'export', bars: c.view.bars, req: c.req, pageSize: c.view.pageSize, ...(c.view.nvgrace ? { nvgrace: c.view.nvgrace } : {}), route: c.route, iovaRefused: c.iovaRefused, hasOps: true, alive: true, ...(c.platform ? { platform: c.platform } : {}) });
   return { violations, explainedBy, counterexample: { suite: 'convert', steps, failingStep: failing, ...pictureFor(c.route), input } };
 }
 
 function exportCaseOf(input: unknown, deviceMemory: boolean): ExportCase {
-  const i = fromInput<{ route: MapType; iovaRefused: boolean }>(input);
+  const i = fromInput<{ route: MapType; iovaRefused: boolean; platform?: Platform }>(input);
   const c = palCaseOf(input);
-  return { view: exporterView(c, deviceMemory), req: c.req, route: i.route, iovaRefused: i.iovaRefused };
+  return { view: exporterView(c, deviceMemory), req: c.req, route: i.route, iovaRefused: i.iovaRefused, ...(i.platform ? { platform: i.platform } : {}) };
 }
 
 /** A VFIO exporter plugin (ExporterPlugin.vfio) under each profile it declares: its create path and one map. */
@@ -162,7 +165,7 @@ export function exportTargets(p: ExporterPlugin): Target[] {
   if (!p.vfio) return [];
   return p.profiles.map((profile, i): Target => ({
     name: i === 0 ? p.name : `${p.name}:${profile}`, suite: 'convert', part: 'export', kind: p.kind, profiles: [profile], rules: EXPORT_RULES,
-    search: (seed, runs, skip, opts) => searchFound(exportCaseArb(p.deviceMemory === true), seed, runs, wanted(EXPORT_RULES, skip), (c) => judged(p, c, profile), (c) => found(p, c, profile), opts),
+    search: (seed, runs, skip, opts) => searchFound(onPlatform(exportCaseArb(p.deviceMemory === true), opts), seed, runs, wanted(EXPORT_RULES, skip), (c) => judged(p, c, profile), (c) => found(p, c, profile), opts),
     replay: (input) => found(p, exportCaseOf(input, p.deviceMemory === true), profile),
   }));
 }

@@ -15,6 +15,7 @@ import { guardExporter, guardImporter } from '../guard.ts';
 import { explainAll, failureOf, lifecycleProperty, type FindingLog, type LcJudge } from '../lifecycle-prop.ts';
 import { lanesOf, lcInput, opName, readLcInput, runLifecycle, type LifecycleConfig } from '../lifecycle.ts';
 import type { LcSetup } from '../../gen/lifecycle.ts';
+import type { Platform } from '../../kernel/platform.ts';
 import type { ExporterPlugin, ImporterPlugin, Plugin } from '../plugin.ts';
 import { pictureFor } from '../picture.ts';
 import { race, RACE_SCENARIOS, raceScheduler } from '../race.ts';
@@ -41,7 +42,7 @@ async function lifecycleFound(cfg: LifecycleConfig, cmds: readonly LcCmd[], setu
   const run = await runLifecycle(cfg, cmds, { keepGoing: true, ...(setup ? { setup } : {}) });
   const explainedBy = explainAll(cfg.profile, run.violations, cmds);
   const failing = Math.max(0, run.steps.findIndex((s) => s.rule));
-  return { violations: run.violations, explainedBy, counterexample: { suite: 'lifecycle', steps: run.steps, failingStep: failing, ...pictureFor(setup?.dmaRoute ?? cfg.route), input: lcInput(cmds, setup) } };
+  return { violations: run.violations, explainedBy, counterexample: { suite: 'lifecycle', steps: run.steps, failingStep: failing, ...pictureFor(setup?.dmaRoute ?? cfg.route), input: lcInput(cmds, setup, cfg.platform) } };
 }
 
 const propertyOf = (cfg: LifecycleConfig, judge: LcJudge, stateAware = true) => lifecycleProperty(cfg, { stateAware, maxCommands: MAX_COMMANDS, judge });
@@ -53,7 +54,7 @@ async function thrownFound(cfg: LifecycleConfig, rules: readonly RuleId[], seed:
   const e = out.errorInstance;
   const message = `the implementation threw outside a plugin hook: ${e instanceof Error ? e.message : String(e)}`;
   const step: Step = { index: 0, from: 'user', to: 'exporter', command: out.counterexample ? fc.stringify(out.counterexample[0]) : 'the generated commands', result: 'threw', expected: 'a result', rule: 'PLUGIN-THROW' };
-  return { violations: out.failed ? [{ rule: 'PLUGIN-THROW', message }] : [], explainedBy: [null], counterexample: { suite: 'lifecycle', steps: [step], failingStep: 0, input: { thrown: true, rules, seed, runs, ...(stateAware ? {} : { stateAware }) } } };
+  return { violations: out.failed ? [{ rule: 'PLUGIN-THROW', message }] : [], explainedBy: [null], counterexample: { suite: 'lifecycle', steps: [step], failingStep: 0, input: { thrown: true, rules, seed, runs, ...(stateAware ? {} : { stateAware }), ...(cfg.platform ? { platform: cfg.platform } : {}) } } };
 }
 
 /** Re-run a race case exactly (fast-check seed and path) and describe it as steps. */
@@ -70,7 +71,7 @@ async function raceFound(cfg: LifecycleConfig, scenario: number, seed: number, p
     ...sc.prefix.map((c, i) => ({ index: i, ...lanesOf(c), command: opName(c), result: 'ok', expected: 'ok' })),
     { index: sc.prefix.length, ...lanesOf(sc.a), command: `${opName(sc.a)} ∥ ${opName(sc.b)}`, result: first?.rule ?? 'ok', expected: 'as some serial order', ...(first ? { rule: first.rule } : {}) },
   ];
-  return { violations, explainedBy: explainRace(cfg, sc, violations), counterexample: { suite: 'lifecycle', steps, failingStep: sc.prefix.length, ...pictureFor(cfg.route), input: { race: scenario, name: sc.name, seed, path } } };
+  return { violations, explainedBy: explainRace(cfg, sc, violations), counterexample: { suite: 'lifecycle', steps, failingStep: sc.prefix.length, ...pictureFor(cfg.route), input: { race: scenario, name: sc.name, seed, path, ...(cfg.platform ? { platform: cfg.platform } : {}) } } };
 }
 
 /** For each violation of a race, the documented finding that explains it as it would the same
@@ -99,7 +100,7 @@ function raceProperty(cfg: LifecycleConfig, sc: (typeof RACE_SCENARIOS)[number],
   });
 }
 
-type LcInput = { cmds?: LcCmd[]; race?: number; thrown?: boolean; rules?: RuleId[]; seed?: number; path?: string; runs?: number; stateAware?: boolean };
+type LcInput = { cmds?: LcCmd[]; race?: number; thrown?: boolean; rules?: RuleId[]; seed?: number; path?: string; runs?: number; stateAware?: boolean; platform?: Platform };
 
 /** The serial search (state-aware fc.commands): its shrunk failure, and the findings met on the way. */
 async function serialSearch(cfg: LifecycleConfig, rules: readonly RuleId[], seed: number, runs: number, opts: SearchOptions): Promise<Search> {
@@ -128,10 +129,13 @@ async function raceSearch(cfg: LifecycleConfig, rules: readonly RuleId[], seed: 
 
 const merge = (a: Search, b: Search): Search => ({ failures: [...a.failures, ...b.failures], findings: [...a.findings, ...b.findings] });
 
-export function lifecycleTarget(name: string, cfg: LifecycleConfig, kind: Target['kind'], profiles: readonly Profile[] = [cfg.profile ?? 'v8']): Target {
+export function lifecycleTarget(name: string, base: LifecycleConfig, kind: Target['kind'], profiles: readonly Profile[] = [base.profile ?? 'v8']): Target {
+  // The run's machine when it names one (search), the input's when it names one (replay).
+  const on = (platform: Platform | undefined): LifecycleConfig => (platform ? { ...base, platform } : base);
   return {
     name, suite: 'lifecycle', part: 'lifecycle', kind, profiles, rules: LIFECYCLE_RULES,
     async search(seed, runs, skip, opts = {}) {
+      const cfg = on(opts.platform);
       const rules = LIFECYCLE_RULES.filter((r) => !skip.has(r));
       // The uniform baseline of the bench is plain fc.commands: no races.
       if (opts.stateAware === false) return serialSearch(cfg, rules, seed, runs, opts);
@@ -143,13 +147,14 @@ export function lifecycleTarget(name: string, cfg: LifecycleConfig, kind: Target
     },
     replay: async (input) => {
       const r = input as LcInput;
+      const cfg = on(r.platform);
       if (r.thrown) return thrownFound(cfg, r.rules ?? LIFECYCLE_RULES, r.seed ?? 0, r.runs ?? 1, r.stateAware);
       if (r.race !== undefined) return raceFound(cfg, r.race, r.seed ?? 0, r.path ?? '');
       const lc = readLcInput(input);
       return lifecycleFound(cfg, lc.cmds, lc.setup);
     },
     async explore(k) {
-      const r = await exhaustive(cfg, k);
+      const r = await exhaustive(base, k);
       return { states: r.states, inputs: r.violations.map((v) => lcInput(v.path)) };
     },
   };
