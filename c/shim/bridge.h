@@ -40,6 +40,8 @@ enum kshim_op {
 	KSHIM_OP_REG_PUT = 30,
 	KSHIM_OP_MEM_ENABLED = 31,
 	KSHIM_OP_PROVIDER = 33,
+	/* the route unit's services */
+	KSHIM_OP_PCI_READ_CONFIG = 34, /* R: (error, value) */
 	/* unit -> runner: the end of a request */
 	KSHIM_OP_DONE = 32,
 };
@@ -62,6 +64,13 @@ enum kshim_req {
 	KSHIM_REQ_EXP_IOMMUFD_MAP = 25,
 	KSHIM_REQ_EXP_UNBIND = 26,
 	KSHIM_REQ_EXP_FREE_DMABUF = 27,
+	/* the route unit (c/units/route.c), on channel 0 */
+	KSHIM_REQ_ROUTE_SETUP = 40,
+	KSHIM_REQ_ROUTE_INIT = 41,
+	KSHIM_REQ_ROUTE_PROVIDER = 42,
+	KSHIM_REQ_ROUTE_MAP_TYPE = 43,
+	KSHIM_REQ_ROUTE_CALC = 44,
+	KSHIM_REQ_ROUTE_DIST_MANY = 45,
 	/* the reply to a worker's service call: header op | channel << 16 */
 	KSHIM_REQ_REPLY = 0xff,
 };

@@ -20,6 +20,7 @@ import type { ConverterImpl } from '../rules/match-convert.ts';
 import type { MatchImpl } from '../rules/match.ts';
 import type { PalImpl } from '../rules/pal.ts';
 import type { RouteImpl } from '../rules/route.ts';
+import type { ViolationLog } from '../rules/violation.ts';
 
 /** One device an exporter is probed on. */
 export interface DeviceConfig {
@@ -27,6 +28,11 @@ export interface DeviceConfig {
   readonly bars: readonly Bar[];
   readonly pageSize: PageSize;
   readonly nvgrace?: NvgraceMemory;
+  /** false: pcim_p2pdma_init() failed -EOPNOTSUPP at probe (no CONFIG_PCI_P2PDMA, or a device quirked off
+   *  P2P): no BAR has a p2pdma provider (002 v8 09/11). Absent: p2pdma is set up. */
+  readonly p2pdma?: boolean;
+  /** BARs whose regions another driver holds: pci_request_selected_regions() on them fails -EBUSY. */
+  readonly busy?: readonly number[];
   /** pci_p2pdma_map_type() from this device to an importing device (null: iommufd). */
   readonly routeTo: (importerDev: string | null) => MapType;
 }
@@ -104,6 +110,10 @@ interface PluginBase {
  *  (drivers/pci/p2pdma.c) on a topology: checked by the route suite (ROUTE-*). */
 export interface RoutePlugin extends PluginBase, Omit<RouteImpl, 'name' | 'bugOf'> {
   readonly kind: 'route';
+  /** After the checks of one topology, on the implementation `create` gave and the log from
+   *  violation `from` on: what only the implementation knows (the kernel's C, src/kernel-c/route.ts:
+   *  its crashes as findings, the C file:line of each violation). */
+  readonly judgeC?: (impl: ReturnType<RouteImpl['create']>, log: ViolationLog, from: number) => void;
 }
 
 /** The VFIO create path, `VFIO_DEVICE_FEATURE_DMA_BUF` validation and PAL fill

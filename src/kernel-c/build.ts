@@ -7,8 +7,8 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import type { Errno } from '../../models/errno.ts';
 import { PACKAGE_ROOT } from '../package-root.ts';
 
@@ -29,6 +29,10 @@ export interface BuildSpec {
   /** The kernel's items with #line markers (renderItems). */
   readonly kernelText: string;
   readonly defines: Readonly<Record<string, string>>;
+  /** The shim header the unit's kernel text is compiled after (default kshim.h; the route unit's is kshim_pci.h). */
+  readonly header?: string;
+  /** More shim sources (under c/) the unit links, e.g. shim/pci.c. */
+  readonly extraSources?: readonly string[];
 }
 
 export type BuildResult =
@@ -55,7 +59,7 @@ function compilerId(cc: string): string | null {
 /** The generated translation unit: shim, kernel items, driver. */
 export function unitSource(spec: BuildSpec): string {
   const defs = Object.entries(spec.defines).map(([k, v]) => `#define ${k} ${v}\n`).join('');
-  return `#include <kshim.h>\n${defs}${spec.kernelText}#include "${join(C_DIR, 'units', `${spec.unit}.c`)}"\n`;
+  return `#include <${spec.header ?? 'kshim.h'}>\n${defs}${spec.kernelText}#include "${join(C_DIR, 'units', `${spec.unit}.c`)}"\n`;
 }
 
 /** The first compiler or linker error as one line: `file:line: message`. */
@@ -82,7 +86,9 @@ export function buildUnit(spec: BuildSpec): BuildResult {
   if (!id) return { ok: false, errno: '-ENOENT', message: `no C compiler (${cc}): install the Debian package gcc (apt-get install gcc)` };
   const source = unitSource(spec);
   const h = createHash('sha256').update(id).update('\0').update(CFLAGS.join(' ')).update('\0').update(source);
-  for (const f of [...SHIM_FILES, `units/${spec.unit}.c`]) h.update('\0').update(f).update('\0').update(readFileSync(join(C_DIR, f)));
+  const extra = spec.extraSources ?? [];
+  const headers = spec.header && spec.header !== 'kshim.h' ? [`shim/include/${spec.header}`] : [];
+  for (const f of [...SHIM_FILES, ...headers, ...extra, `units/${spec.unit}.c`]) h.update('\0').update(f).update('\0').update(readFileSync(join(C_DIR, f)));
   const key = h.digest('hex').slice(0, 24);
   const dir = join(cacheDir(), 'kernel-c', key);
   const binary = join(dir, spec.unit);
@@ -90,9 +96,10 @@ export function buildUnit(spec: BuildSpec): BuildResult {
   mkdirSync(dir, { recursive: true });
   const src = join(dir, `${spec.unit}-unit.c`);
   writeFileSync(src, source);
-  const tmp = `${binary}.${process.pid}.tmp`;
+  // Workers of one process may build the same unit at once: the thread is part of the name.
+  const tmp = `${binary}.${process.pid}.${threadId}.tmp`;
   const t0 = performance.now();
-  const r = spawnSync(cc, [...CFLAGS, '-I', join(C_DIR, 'shim', 'include'), '-I', join(C_DIR, 'shim'), src, join(C_DIR, 'shim', 'bridge.c'), join(C_DIR, 'shim', 'services.c'), join(C_DIR, 'shim', 'vfio.c'), '-o', tmp], { encoding: 'utf8' });
+  const r = spawnSync(cc, [...CFLAGS, '-I', join(C_DIR, 'shim', 'include'), '-I', join(C_DIR, 'shim'), src, join(C_DIR, 'shim', 'bridge.c'), join(C_DIR, 'shim', 'services.c'), join(C_DIR, 'shim', 'vfio.c'), ...extra.map((f) => join(C_DIR, f)), '-o', tmp], { encoding: 'utf8' });
   if (r.error || r.status !== 0) return { ok: false, errno: '-EINVAL', message: `compile error: ${firstError(`${r.stderr ?? ''}${r.stdout ?? ''}${r.error?.message ?? ''}`)}` };
   renameSync(tmp, binary);
   return { ok: true, binary, cached: false, ms: Math.round(performance.now() - t0), key };

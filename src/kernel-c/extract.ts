@@ -138,7 +138,8 @@ function nameOf(code: string, isFunctionBody: boolean): { name: string; kind: It
     return { name: m[1]!, kind: isFunctionBody ? 'function' : 'proto' };
   }
   const end = eq >= 0 ? eq : t.search(/[[;]/);
-  const m = /(\w+)\s*$/.exec(t.slice(0, end < 0 ? t.length : end));
+  // An array's name comes before its brackets: `... } pci_p2pdma_whitelist[] = {`.
+  const m = /(\w+)\s*$/.exec(t.slice(0, end < 0 ? t.length : end).replace(/(?:\s*\[[^\]]*\])+\s*$/, ''));
   return m && !KEYWORDS.has(m[1]!) ? { name: m[1]!, kind: 'decl' } : null;
 }
 
@@ -217,9 +218,11 @@ export function indexItems(items: readonly Item[]): Map<string, Item> {
   return by;
 }
 
-/** The items of `roots` and everything they reference among `index`, in source order. */
-export function selectItems(index: ReadonlyMap<string, Item>, roots: readonly string[]): Item[] {
+/** The items of `roots` and everything they reference among `index`, in source order;
+ *  names in `exclude` are never taken (the shim stands in for the calls that use them). */
+export function selectItems(index: ReadonlyMap<string, Item>, roots: readonly string[], exclude: readonly string[] = []): Item[] {
   const picked = new Map<string, Item>();
+  for (const x of exclude) picked.set(x, undefined as unknown as Item);
   const todo = roots.filter((r) => index.has(r));
   while (todo.length) {
     const name = todo.pop()!;
@@ -228,7 +231,7 @@ export function selectItems(index: ReadonlyMap<string, Item>, roots: readonly st
     picked.set(name, it);
     for (const r of it.refs) if (r !== name && index.has(r) && !picked.has(r)) todo.push(r);
   }
-  return [...new Set(picked.values())].sort((a, b) => a.seq - b.seq);
+  return [...new Set(picked.values())].filter((it) => it !== undefined).sort((a, b) => a.seq - b.seq);
 }
 
 /** Items of several fragments, numbered in the order given. */

@@ -10,10 +10,12 @@ import { CUnitProcess } from './bridge.ts';
 import { cConversion, type KernelCConversion } from './conversion.ts';
 import { cExporter, type KernelCExporter } from './exporter.ts';
 import { fileFragment, indexItems, itemsOf, mangledHunks, readPatch, renderItems, selectItems, type Fragment, type Item } from './extract.ts';
-import { CONVERSION_UNITS, EXPORTER_UNIT, type UnitSpec } from './units.ts';
+import { cRoute, type KernelCRoute } from './route.ts';
+import { CONVERSION_UNITS, EXPORTER_UNIT, ROUTE_UNIT, type UnitSpec } from './units.ts';
 
 export type { KernelCConversion } from './conversion.ts';
 export type { KernelCExporter } from './exporter.ts';
+export type { KernelCRoute } from './route.ts';
 
 /** Where the C comes from: a kernel source tree, or patch / mbox files (applied in order). */
 export interface KernelCOptions {
@@ -37,6 +39,8 @@ export interface KernelCUnits {
   readonly conversion?: KernelCConversion;
   /** The exporter unit (drivers/vfio/pci/vfio_pci_dmabuf.c) as an exporter plugin. */
   readonly exporter?: KernelCExporter;
+  /** The route unit (the routing of drivers/pci/p2pdma.c) as a route plugin's p2pdma. */
+  readonly route?: KernelCRoute;
   /** One line per unit not built, naming the missing file. */
   readonly skipped: readonly string[];
   /** One line per part of the input that could not be used (a mangled hunk), naming what is left out. */
@@ -57,6 +61,14 @@ function unitItems(spec: UnitSpec, fragments: readonly Fragment[]): { items: Ite
   const missing = spec.roots.filter((r) => index.get(r)?.kind !== 'function');
   if (missing.length) return { missing };
   return { items: selectItems(index, spec.roots) };
+}
+
+/** The route unit's items: its roots, what they reference, the allow list; or what is missing. */
+function routeItems(fragments: readonly Fragment[]): { items: Item[] } | { missing: string[] } {
+  const index = indexItems(itemsOf(fragments.filter((f) => f.path === ROUTE_UNIT.path)));
+  const missing = ROUTE_UNIT.roots.filter((r) => index.get(r)?.kind !== 'function');
+  if (missing.length) return { missing };
+  return { items: selectItems(index, ROUTE_UNIT.roots, ROUTE_UNIT.exclude) };
 }
 
 /** The exporter's items: the whole file (fragments from its first line: a tree's file or a
@@ -85,12 +97,13 @@ export async function loadKernelC(opts: KernelCOptions): Promise<KernelCLoad> {
   const notes: string[] = [];
   const found: { spec: UnitSpec; items: Item[] }[] = [];
   let exporter: { items: Item[]; iommufdMap: boolean } | undefined;
+  let route: Item[] | undefined;
   if (opts.tree !== undefined) {
     if (!existsSync(opts.tree) || !statSync(opts.tree).isDirectory()) return fail('-ENOENT', `kernel tree ${opts.tree}: no such directory`);
     const absent: string[] = [];
     for (const spec of CONVERSION_UNITS) {
       const file = join(opts.tree, spec.path);
-      if (!existsSync(file)) { absent.push(spec.path); continue; }
+      if (!existsSync(file)) { absent.push(`no ${spec.path}`); continue; }
       const got = unitItems(spec, [fileFragment(spec.path, readFileSync(file, 'utf8'))]);
       if ('items' in got) { found.push({ spec, items: got.items }); break; }
       absent.push(`${spec.path} without ${got.missing.join(', ')}`);
@@ -102,6 +115,13 @@ export async function loadKernelC(opts: KernelCOptions): Promise<KernelCLoad> {
       const got = exporterItems([fileFragment(EXPORTER_UNIT.path, readFileSync(file, 'utf8'))]);
       if ('items' in got) exporter = got;
       else skipped.push(`exporter unit skipped: ${EXPORTER_UNIT.path} in ${opts.tree} without ${got.missing.join(', ')}`);
+    }
+    const rfile = join(opts.tree, ROUTE_UNIT.path);
+    if (!existsSync(rfile)) skipped.push(`route unit skipped: no ${ROUTE_UNIT.path} in ${opts.tree}`);
+    else {
+      const got = routeItems([fileFragment(ROUTE_UNIT.path, readFileSync(rfile, 'utf8'))]);
+      if ('items' in got) route = got.items;
+      else skipped.push(`route unit skipped: ${ROUTE_UNIT.path} in ${opts.tree} without ${got.missing.join(', ')}`);
     }
   }
   if (opts.patches?.length) {
@@ -123,7 +143,10 @@ export async function loadKernelC(opts: KernelCOptions): Promise<KernelCLoad> {
       if ('items' in got) { found.push({ spec, items: got.items }); break; }
       if (got.missing.length < spec.roots.length) partial.push(`${spec.path} lacks ${got.missing.join(', ')}`);
     }
-    if (!found.some((f) => f.spec.kind === 'conversion') && (!exporter || partial.length)) {
+    const r = routeItems(fragments);
+    if ('items' in r) route = r.items;
+    else if (r.missing.length < ROUTE_UNIT.roots.length) notes.push(`route unit: the patches change ${ROUTE_UNIT.path} but do not hold ${r.missing.join(', ')} (a hunk is not the whole file): not compiled; give a tree with --kernel-tree`);
+    if (!found.some((f) => f.spec.kind === 'conversion') && (!exporter || partial.length) && !route) {
       const wanted = CONVERSION_UNITS.map((s) => `${s.roots.join('/')} (${s.path})`).join(' or ');
       return fail('-EINVAL', `${opts.patches.join(', ')}: ${partial.length ? partial.join('; ') : `no ${wanted}`}`);
     }
@@ -159,5 +182,15 @@ export async function loadKernelC(opts: KernelCOptions): Promise<KernelCLoad> {
       if (!exporter.iommufdMap) notes.push(`exporter unit: ${EXPORTER_UNIT.path} has no ${EXPORTER_UNIT.iommufdMap} (003): the iommufd importer's map gets -EOPNOTSUPP (IOMMUFD-ONE against the model)`);
     }
   }
-  return { ok: true, value: { ...(conversion ? { conversion } : {}), ...(cexp ? { exporter: cexp } : {}), skipped, notes, builds, close: () => procs.forEach((p) => p.close()) } };
+  let croute: KernelCRoute | undefined;
+  if (route) {
+    const text = renderItems(route);
+    const b = buildUnit({ unit: 'route', kernelText: opts.transform ? opts.transform(ROUTE_UNIT.path, text) : text, defines: {}, header: ROUTE_UNIT.header, extraSources: ROUTE_UNIT.extraSources });
+    if (!b.ok) { for (const p of procs) p.close(); return fail(b.errno, b.message); }
+    builds.push({ unit: 'route', cached: b.cached, ms: b.ms, binary: b.binary });
+    const proc = new CUnitProcess(b.binary);
+    procs.push(proc);
+    croute = cRoute(proc, 'c:p2pdma', route);
+  }
+  return { ok: true, value: { ...(conversion ? { conversion } : {}), ...(cexp ? { exporter: cexp } : {}), ...(croute ? { route: croute } : {}), skipped, notes, builds, close: () => procs.forEach((p) => p.close()) } };
 }

@@ -1,7 +1,9 @@
 // The C units of a kernel tree or patches as the plugins a run checks: the
 // conversion unit as a ConversionPlugin (its profiles from its segment
 // limit), the exporter unit as an ExporterPlugin. One entry for `run`.
-import type { ConversionPlugin, Plugin } from '../harness/plugin.ts';
+import { PROFILES } from '../../models/profiles.ts';
+import type { ConversionPlugin, Plugin, RoutePlugin } from '../harness/plugin.ts';
+import { ROUTE_UNIT } from './units.ts';
 import { profilesOfLimit } from '../harness/bundled.ts';
 import { loadKernelC, type KernelCOptions } from './index.ts';
 
@@ -21,6 +23,11 @@ export async function kernelCPlugins(opts: KernelCOptions): Promise<KernelCPlugi
     plugins.push(p);
   }
   if (u.exporter) plugins.push(u.exporter);
+  if (u.route) {
+    const r = u.route;
+    const p: RoutePlugin = { kind: 'route', name: r.name, description: `${r.name}: the routing compiled from ${r.sources[0]?.split(' ')[0]?.replace(/:\d+$/, '') ?? 'drivers/pci/p2pdma.c'}`, profiles: PROFILES, routing: ROUTE_UNIT.routing, create: r.create, judgeC: r.judgeC };
+    plugins.push(p);
+  }
   if (!plugins.length) {
     u.close();
     return { ok: false, message: `no kernel C unit to check: ${u.skipped.join('; ')}` };

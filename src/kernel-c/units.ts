@@ -38,3 +38,19 @@ export const EXPORTER_UNIT = {
   iommufdMap: 'vfio_pci_dma_buf_iommufd_map',
   basedOn: 'vfio-pci',
 } as const;
+
+/** The route unit: the routing of drivers/pci/p2pdma.c (mainline, with 002 v8 01-04/11's
+ *  providers), compiled after kshim_pci.h and driven by c/units/route.c. */
+export const ROUTE_UNIT = {
+  kind: 'route',
+  path: 'drivers/pci/p2pdma.c',
+  /** What the driver calls; host_bridge_whitelist, cpu_supports_p2pdma, pci_bridge_has_acs_redir,
+   *  the allow list and the other static helpers come along as the items these reference. */
+  roots: ['pcim_p2pdma_init', 'pcim_p2pdma_provider', 'pci_p2pdma_map_type', 'calc_map_type_and_dist', 'pci_p2pdma_distance_many'],
+  /** Reached only through calls the shim's macros drop (sysfs_remove_group(..., &p2pmem_group)
+   *  in the release): not compiled, so the sysfs attributes and the p2pmem pool stay out. */
+  exclude: ['p2pmem_group'],
+  header: 'kshim_pci.h',
+  extraSources: ['shim/pci.c'],
+  routing: 'classic',
+} as const;

@@ -27,7 +27,7 @@ export const ROUTE_IMPLS: readonly RouteImpl[] = [
 /** The root buses as the topology states them: when a host bridge's verdict
  *  comes from its root-bus devices, the simulated bus holds those devices
  *  with their IDs (in devfn order) instead of a stand-in root device. */
-function realRootBuses(sys: PciSystem, t: Topology): void {
+export function realRootBuses(sys: PciSystem, t: Topology): void {
   for (const hb of t.hostBridges) {
     if (!hb.rootBus) continue;
     const mine = t.devices.filter((d) => d.parent === hb.id && sys.devices.has(d.id));

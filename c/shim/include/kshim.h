@@ -120,6 +120,9 @@ static inline void *kshim_kcalloc(size_t n, size_t size, const char *what, struc
 /* ---- devices, dma-buf core objects (only the fields the units touch) --- */
 struct device {
 	const char *init_name;
+	/* The route unit (kshim_pci.h): the parent device, and whether this is a pci_dev's. */
+	struct device *parent;
+	bool kshim_is_pci;
 };
 
 struct dma_resv {
@@ -175,7 +178,9 @@ enum pci_p2pdma_map_type {
 enum pci_p2pdma_map_type kshim_p2pdma_map_type(struct p2pdma_provider *provider, struct device *dev,
 					       struct kshim_site at);
 dma_addr_t kshim_p2pdma_bus_addr_map(struct p2pdma_provider *provider, phys_addr_t paddr, struct kshim_site at);
+#ifndef KSHIM_PCI_CORE /* the route unit compiles drivers/pci/p2pdma.c's own pci_p2pdma_map_type() */
 #define pci_p2pdma_map_type(provider, dev) kshim_p2pdma_map_type((provider), (dev), KSHIM_SITE)
+#endif
 #define pci_p2pdma_bus_addr_map(provider, paddr) kshim_p2pdma_bus_addr_map((provider), (paddr), KSHIM_SITE)
 
 /* ---- scatterlist (linux/scatterlist.h), flat tables ---------------------- */
@@ -392,6 +397,7 @@ void *kshim_memdup_array_user(const void __user *src, size_t n, size_t size, str
 
 /* pci.h, pci-p2pdma.h: the device's BARs and providers are set at probe */
 #define PCI_STD_NUM_BARS 6
+#ifndef KSHIM_PCI_CORE /* the route unit's struct pci_dev is kshim_pci.h's */
 struct pci_dev {
 	u64 kshim_id;
 	phys_addr_t kshim_start[PCI_STD_NUM_BARS];
@@ -402,6 +408,7 @@ struct pci_dev {
 #define pci_resource_len(pdev, bar) ((pdev)->kshim_len[(bar)])
 struct p2pdma_provider *kshim_pcim_p2pdma_provider(struct pci_dev *pdev, int bar, struct kshim_site at);
 #define pcim_p2pdma_provider(pdev, bar) kshim_pcim_p2pdma_provider((pdev), (bar), KSHIM_SITE)
+#endif /* KSHIM_PCI_CORE */
 
 /* uapi/linux/vfio.h */
 #define VFIO_DEVICE_FEATURE_MASK 0xffffu

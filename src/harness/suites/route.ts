@@ -21,15 +21,17 @@ interface RouteInput {
   readonly offsets: bigint[];
 }
 
-function violations(impl: RouteImpl, i: RouteInput): ViolationLog {
+function violations(impl: RouteImpl & Pick<RoutePlugin, 'judgeC'>, i: RouteInput): ViolationLog {
   const log = new ViolationLog();
-  checkTopology(new RouteBench(i.topology, impl.create, impl.routing), i.pairs, log, i.offsets);
+  const bench = new RouteBench(i.topology, impl.create, impl.routing);
+  checkTopology(bench, i.pairs, log, i.offsets);
+  impl.judgeC?.(bench.impl, log, 0);
   return log;
 }
 
 type Ev = { provider?: string; client?: string; port?: unknown; model?: unknown } | undefined;
 
-function found(impl: RouteImpl, input: RouteInput): Found {
+function found(impl: RouteImpl & Pick<RoutePlugin, 'judgeC'>, input: RouteInput): Found {
   const log = violations(impl, input);
   const steps: Step[] = input.pairs.map(([p, c], i) => {
     const v = log.violations.find((x) => (x.evidence as Ev)?.provider === p && (x.evidence as Ev)?.client === c);
@@ -58,7 +60,7 @@ const inputArb = fc.tuple(topologyWithPairsArb(), fc.array(fc.bigInt({ min: 0n, 
   .map(([{ topology, pairs }, offsets]): RouteInput => ({ topology, pairs, offsets }));
 
 function routeTarget(p: RoutePlugin): Target {
-  const impl: RouteImpl = { ...p };
+  const impl: RouteImpl & Pick<RoutePlugin, 'judgeC'> = { ...p };
   const judge = (i: RouteInput): Judged => {
     const vs = violations(impl, i).violations;
     return { violations: vs, explainedBy: vs.map(() => null) };
