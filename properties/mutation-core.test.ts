@@ -128,12 +128,12 @@ describe('dma-buf core: pin and unpin (mainline), and the importers that pin', (
       const k = new Kernel();
       const { buf } = exporter(k, 0, refuse);
       const files = buf.file.count;
-      const r = await iommufdMainline.attach(k, buf, device, { p2p: true, dev: null, route: 'BUS_ADDR', profile: 'mainline' });
+      const r = await iommufdMainline.attach(k, buf, device, { p2p: true, dev: 'iommu', route: 'BUS_ADDR', profile: 'mainline' });
       expect(r).toEqual({ ok: false, errno: refuse === -95 ? '-EOPNOTSUPP' : '-EINVAL' });
       expect(buf.attachments.size).toBe(0);
       expect(k.heap.live('attachment')).toEqual([]);
       expect(buf.file.count).toBe(files);
-      const v8 = await iommufdImporter.attach(k, buf, device, { p2p: true, dev: null, route: 'BUS_ADDR', profile: 'v8' });
+      const v8 = await iommufdImporter.attach(k, buf, device, { p2p: true, dev: 'iommu', route: 'BUS_ADDR', profile: 'v8' });
       expect(v8.ok).toBe(true);
       expect([...buf.attachments].map((a) => a.value.pins ?? 0)).toEqual([0]);
       expect(k.log.violations).toEqual([]);
