@@ -90,6 +90,18 @@ describe.skipIf(skip)('kernel C: dma_buf_map() of 002 v8 06/11 under the convers
     expect(cOut.segments).toEqual(port.segments);
   });
 
+  it('every violation of every finding names a C file:line: the call that broke the rule, or, for a check after the C returned (a leak, a table against the model), the C\'s last call', () => {
+    let after = 0;
+    for (const { c: k } of FINDING_CASES) {
+      for (const v of runConversion(c, k).log.violations) {
+        expect(String(v.evidence?.['cSite'])).toMatch(/^drivers\/dma-buf\/dma-buf\.c:\d+ \(\w+\)$/);
+        expect(v.message).toContain(`${v.evidence?.['cSite']}]`);
+        if (v.evidence?.['cSiteIs'] === 'last-call') after++;
+      }
+    }
+    expect(after).toBeGreaterThan(0);
+  });
+
   it('finding 9: the v8 entry count wraps (LEN-NENTS on both); when it wraps to 1 the fill runs off the table at a named C line', () => {
     expect(rulesOf(runConversion(c, HUGE).log.violations)).toEqual(rulesOf(runConversion(V8_DMA_BUF_MAP, HUGE).log.violations));
     expect(rulesOf(runConversion(c, HUGE).log.violations)).toContain('LEN-NENTS');
@@ -166,7 +178,7 @@ describe.skipIf(skip)('kernel C: bad input is one line, never a throw', () => {
     const empty = await loadKernelC({ tree: tmp() });
     expect(empty.ok).toBe(true);
     expect(empty.ok && empty.value.conversion).toBeUndefined();
-    expect(empty.ok && empty.value.skipped).toEqual([expect.stringMatching(/^conversion unit skipped: drivers\/dma-buf\/dma-buf-mapping\.c; drivers\/dma-buf\/dma-buf\.c in /), expect.stringMatching(/^exporter unit skipped: no drivers\/vfio\/pci\/vfio_pci_dmabuf\.c in /)]);
+    expect(empty.ok && empty.value.skipped).toEqual([expect.stringMatching(/^conversion unit skipped: no drivers\/dma-buf\/dma-buf-mapping\.c; no drivers\/dma-buf\/dma-buf\.c in /), expect.stringMatching(/^exporter unit skipped: no drivers\/vfio\/pci\/vfio_pci_dmabuf\.c in /), expect.stringMatching(/^route unit skipped: no drivers\/pci\/p2pdma\.c in /)]);
     // a tree whose dma-buf.c holds the seed's post-image (written outside the repository, at test time)
     const tree = tmp();
     mkdirSync(join(tree, 'drivers/dma-buf'), { recursive: true });

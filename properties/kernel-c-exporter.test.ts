@@ -51,7 +51,12 @@ describe.skipIf(!HAVE)('kernel C exporter: vfio_pci_dmabuf.c of 002 v8 10/11 (sk
   it('cleanup-notifies-revoked (L1, REV-NOTIFY) on the C as on the port', async () => {
     const [p, k] = [await runLifecycle(cfgOf(vfioPci), L1), await runLifecycle(cfgOf(c), L1)];
     expect(show(k.violations)).toEqual([[3, 'REV-NOTIFY']]);
-    expect(k.violations.map((v) => v.message)).toEqual(p.violations.map((v) => v.message));
+    // The same message, plus the C file:line (a check after the step names the C's last call).
+    expect(k.violations.map((v) => v.message.replace(/ \[[^\]]*\]$/, ''))).toEqual(p.violations.map((v) => v.message));
+    for (const v of k.violations) {
+      expect(String(v.evidence?.['cSite'])).toMatch(/^drivers\/vfio\/pci\/vfio_pci_dmabuf\.c:\d+ \(\w+\)$/);
+      expect(v.message).toContain(`${v.evidence?.['cSite']}]`);
+    }
   });
 
   it('unrevoke-notifies-iommufd (L2, REV-IMPORTER) names the dma_buf_move_notify() of vfio_pci_dma_buf_move in the seed', async () => {

@@ -14,6 +14,7 @@ import type { KObj } from '../kernel/objects.ts';
 import { newSgTable, sg_alloc_table, sg_free_table, type SgTable } from '../kernel/scatterlist.ts';
 import type { ConversionImpl } from '../rules/conversion.ts';
 import type { RuleId } from '../rules/registry.ts';
+import { servingAt, trackCSites } from './sites.ts';
 import { OP, REQ, siteOf, type CCall, type CrashReport, type CUnitProcess } from './bridge.ts';
 
 /** The rule a crash of the C is reported under when it is no memory-safety error.
@@ -70,10 +71,11 @@ export interface KernelCConversion extends ConversionImpl {
 /** Reports violations raised during `fn` with the C site of the call. */
 export function atSite(k: MappingKernel, call: CCall, fn: () => readonly [bigint, bigint] | undefined): readonly [bigint, bigint] | undefined {
   const before = k.log.violations.length;
-  const r = fn();
   const at = siteOf(call);
+  const r = servingAt(trackCSites(k.log), at, fn);
   for (let i = before; i < k.log.violations.length; i++) {
     const v = k.log.violations[i]!;
+    if (v.evidence?.['cSite'] !== undefined) continue;
     k.log.violations[i] = { ...v, message: `${v.message} [${at}]`, evidence: { ...v.evidence, cSite: at } };
   }
   return r;

@@ -32,6 +32,7 @@ import type { Kernel } from '../kernel/kernel.ts';
 import type { KObj } from '../kernel/objects.ts';
 import type { Violation } from '../rules/violation.ts';
 import { OP, REQ, siteOf, type CCall, type CrashReport, type CUnitProcess, type RequestOutcome } from './bridge.ts';
+import { servingAt, trackCSites } from './sites.ts';
 import { errnoName, r1, readTable, reportCrash, serve, TRUE, type CaseState } from './conversion.ts';
 
 const DIR_OF: Record<DmaDir, bigint> = { DMA_BIDIRECTIONAL: 0n, DMA_TO_DEVICE: 1n, DMA_FROM_DEVICE: 2n };
@@ -152,7 +153,7 @@ class CExporterUnit {
     if (this.gone(dev)) return null;
     const out = this.proc.requestSync(op, args, (call) => {
       const before = run.k.log.violations.length;
-      const r = this.serveSync(run, call, mk, attach);
+      const r = servingAt(trackCSites(run.k.log), siteOf(call), () => this.serveSync(run, call, mk, attach));
       annotate(run.k.log, before, call);
       return r;
     });
@@ -163,7 +164,7 @@ class CExporterUnit {
     if (this.gone(dev)) return null;
     const out = await this.proc.requestAsync(op, args, (call) => {
       const before = run.k.log.violations.length;
-      const r = this.serveAsync(run, call);
+      const r = servingAt(trackCSites(run.k.log), siteOf(call), () => this.serveAsync(run, call));
       if (!(r instanceof Promise)) {
         annotate(run.k.log, before, call);
         return r;
