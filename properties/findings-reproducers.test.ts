@@ -15,7 +15,9 @@ const FINDINGS = readFileSync('reports/FINDINGS.md', 'utf8');
 
 /** Reproducer file → the documented finding id its rule's violations must carry. */
 const EXPECTED: Readonly<Record<string, string>> = {
-  '1-iova-link-offset-zero.json': 'iova-link-offset-zero',
+  '1-iova-link-offset-zero-refuse.json': 'iova-link-offset-zero',
+  '1-iova-link-offset-zero-keep.json': 'iova-link-offset-zero',
+  '1-iova-link-offset-zero-overwrite.json': 'iova-link-offset-zero',
   '2-v8-uint-max-segments.json': 'v8-uint-max-segments',
   '3-v8-segment-address-wraps.json': 'v8-segment-address-wraps',
   '4-v8-mapped-len-u32.json': 'v8-mapped-len-u32',
