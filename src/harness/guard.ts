@@ -16,10 +16,20 @@ export const STEP_TIMEOUT_MS = 1000;
 const AFTER_HANG_MS = 20;
 const EIO = '-EIO';
 const FAILED: Result<never> = { ok: false, errno: EIO };
-const TIMEOUT = Symbol('timeout');
+/** An async hook in flight: when it must have settled, and how to end it if it has not. */
+interface InFlight {
+  readonly deadline: number;
+  readonly expire: () => void;
+}
 
 class Guard {
   hung = false;
+  /** The async hooks in flight. One timer watches them all: a hook that settles in time
+   *  (nearly all of them, within microtasks) costs no timer of its own. */
+  private readonly inFlight = new Set<InFlight>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the timer fires (performance.now()). */
+  private timerAt = Infinity;
   constructor(readonly plugin: string, readonly timeoutMs: number) {}
 
   sync<T>(k: Kernel, hook: string, fallback: T, call: () => T): T {
@@ -32,25 +42,71 @@ class Guard {
     }
   }
 
-  async async<T>(k: Kernel, hook: string, fallback: T, call: () => Promise<T>): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
+  /** An async hook: its result, or `fallback` when it throws, rejects (PLUGIN-THROW) or does not settle within the time-out (PLUGIN-TIMEOUT). */
+  async<T>(k: Kernel, hook: string, fallback: T, call: () => Promise<T>): Promise<T> {
     const hungBefore = this.hung;
     const ms = hungBefore ? AFTER_HANG_MS : this.timeoutMs;
-    const timeout = new Promise<typeof TIMEOUT>((resolve) => {
-      timer = setTimeout(() => resolve(TIMEOUT), ms);
-    });
+    const threw = (how: string, e: unknown): T => {
+      k.report('PLUGIN-THROW', `${this.plugin}: ${hook} ${how}: ${e instanceof Error ? e.message : String(e)}`, { plugin: this.plugin, hook });
+      return fallback;
+    };
+    beat(this.plugin, hook);
+    let pending: Promise<T>;
     try {
-      const r = await Promise.race([this.sync(k, hook, Promise.resolve(fallback), call), timeout]);
-      if (r !== TIMEOUT) return r;
-      this.hung = true;
-      k.report('PLUGIN-TIMEOUT', `${this.plugin}: ${hook} did not return within ${ms} ms${hungBefore ? ' (it hung before: later hooks get the short time-out)' : ''}`, { plugin: this.plugin, hook, ms });
-      return fallback;
+      pending = call();
     } catch (e) {
-      k.report('PLUGIN-THROW', `${this.plugin}: ${hook} rejected: ${e instanceof Error ? e.message : String(e)}`, { plugin: this.plugin, hook });
-      return fallback;
-    } finally {
-      clearTimeout(timer);
+      return Promise.resolve(threw('threw', e));
     }
+    return new Promise<T>((resolve) => {
+      const entry: InFlight = {
+        deadline: performance.now() + ms,
+        expire: () => {
+          this.hung = true;
+          k.report('PLUGIN-TIMEOUT', `${this.plugin}: ${hook} did not return within ${ms} ms${hungBefore ? ' (it hung before: later hooks get the short time-out)' : ''}`, { plugin: this.plugin, hook, ms });
+          resolve(fallback);
+        },
+      };
+      this.watch(entry);
+      Promise.resolve(pending).then(
+        (r) => this.settled(entry) && resolve(r),
+        (e: unknown) => this.settled(entry) && resolve(threw('rejected', e)),
+      );
+    });
+  }
+
+  /** A hook settled: false when it had already timed out (its answer comes too late). */
+  private settled(entry: InFlight): boolean {
+    if (!this.inFlight.delete(entry)) return false;
+    if (this.inFlight.size === 0) this.timer?.unref();
+    return true;
+  }
+
+  /** Add a hook to the watched set; the timer keeps the process alive only while a hook is in flight. */
+  private watch(entry: InFlight): void {
+    this.inFlight.add(entry);
+    if (entry.deadline < this.timerAt) this.arm(entry.deadline);
+    else if (this.inFlight.size === 1) this.timer?.ref();
+  }
+
+  private arm(at: number): void {
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.fire(), Math.max(0, at - performance.now()));
+  }
+
+  /** End every hook past its deadline; re-arm for the next one, or rest (unref'd) when none is in flight. */
+  private fire(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const e of [...this.inFlight]) {
+      if (e.deadline <= now) {
+        this.inFlight.delete(e);
+        e.expire();
+      } else next = Math.min(next, e.deadline);
+    }
+    if (next < Infinity) this.arm(next);
   }
 }
 
