@@ -13,6 +13,7 @@ export const ERRNO = {
   EEXIST: 17,
   ENODEV: 19,
   EINVAL: 22,
+  EMFILE: 24,
   ENOSPC: 28,
   ERANGE: 34,
   EOVERFLOW: 75,

@@ -6,7 +6,7 @@
 // revoke/unrevoke transition, none without one).
 
 import { spec, type Profile } from './profiles.ts';
-import { vfioDmaBufCreate, type DmaBufRequest, type DmaRange, type NvgraceMemory, type PhysVec, type VfioDeviceView } from './pal.ts';
+import { setupBarmapOf, vfioDmaBufCreate, type DmaBufRequest, type DmaRange, type NvgraceMemory, type PhysVec, type VfioDeviceView } from './pal.ts';
 import type { Bar, MapType } from './pci/types.ts';
 import type { PageSize, U64 } from './u64.ts';
 
@@ -24,11 +24,25 @@ export interface DevState {
 
 /** One device as its create path sees it: part of a run's configuration, never changed by a command. */
 export interface DevView {
+  /** Its BARs; one with `mappable: false` is unassigned (no CPU address): no provider, no iomap. */
   readonly bars: readonly Bar[];
   readonly pageSize: PageSize;
   /** nvgrace-gpu device memory (regions 2 and 4), when the exporter has it. */
   readonly nvgrace?: NvgraceMemory;
+  /** false: pcim_p2pdma_init() failed -EOPNOTSUPP at probe (!CONFIG_PCI_P2PDMA, or a device quirked
+   *  off P2P), which vfio-pci tolerates; pcim_p2pdma_provider() is then NULL for every BAR (002 v8 09/11,
+   *  03/11). Absent: p2pdma is set up. */
+  readonly p2pdma?: boolean;
+  /** BARs whose regions another driver holds: pci_request_selected_regions() on them fails -EBUSY. */
+  readonly busy?: readonly number[];
 }
+
+/** The fault points of the create path (VFIO_DEVICE_FEATURE_DMA_BUF, 002 v8 10/11) a create command may
+ *  carry, in the code's order: kzalloc(priv) and kcalloc(phys_vec) (-ENOMEM, after the input checks,
+ *  before get_dmabuf_phys()), dma_buf_export() (-ENOMEM), dma_buf_fd() (-EMFILE, after the dma-buf is
+ *  exported and on the device's list). A fault the request does not reach changes nothing. */
+export const CREATE_FAULTS = ['priv', 'phys_vec', 'export', 'fd'] as const;
+export type CreateFault = (typeof CREATE_FAULTS)[number];
 
 /** A run's configuration: the devices, and the route from them to the DMA importer's device. */
 export interface LcEnv {
@@ -82,7 +96,7 @@ export const DEVICE_EVENTS = ['mem-off', 'mem-on', 'flr', 'af-flr', 'reset', 'd3
 export type DeviceEvent = (typeof DEVICE_EVENTS)[number];
 
 export type LcCmd =
-  | { readonly op: 'create'; readonly dev: number; readonly region: number; readonly ranges: readonly DmaRange[] }
+  | { readonly op: 'create'; readonly dev: number; readonly region: number; readonly ranges: readonly DmaRange[]; readonly fault?: CreateFault }
   | { readonly op: 'attach'; readonly buf: number; readonly importer: Importer; readonly p2p: boolean }
   | { readonly op: 'map' | 'unmap' | 'detach' | 'access'; readonly att: number }
   | { readonly op: 'close-fd'; readonly buf: number }
@@ -100,13 +114,20 @@ export function initialState(env: LcEnv): LcState {
   return { env, devs: env.devs.map(() => ({ open: true, bound: true, cmdMem: true, power: 'D0', pmEngaged: false })), bufs: [], atts: [] };
 }
 
-/** The device as vfio_pci_core_feature_dma_buf() sees it: one p2pdma provider per MEM BAR (pcim_p2pdma_init). */
-export function createView(v: DevView, owner: string, registered: boolean): VfioDeviceView {
-  const provider = (bar: number) => {
-    const b = v.bars.find((x) => x.index === bar && x.type === 'mem');
-    return b ? { owner, bar, busOffset: b.busOffset } : null;
+/** pcim_p2pdma_provider(): one provider per MEM BAR with a CPU address, none at all without p2pdma
+ *  (models/pci/p2pdma.ts p2pdmaProvider says the same of a topology's devices). */
+export function devProvider(v: DevView, owner: string, bar: number): { owner: string; bar: number; busOffset: U64 } | null {
+  const b = v.bars.find((x) => x.index === bar && x.type === 'mem');
+  return b && b.mappable !== false && v.p2pdma !== false ? { owner, bar, busOffset: b.busOffset } : null;
+}
+
+/** The device as vfio_pci_core_feature_dma_buf() sees it under `profile`: its providers, the BAR claim
+ *  where the profile's create makes it, and whether kzalloc(priv)/kcalloc(phys_vec) succeed. */
+export function createView(v: DevView, owner: string, registered: boolean, profile: Profile = 'v8', allocOk = true): VfioDeviceView {
+  return {
+    hasGetDmabufPhys: true, bars: v.bars, pageSize: v.pageSize, registrationAlive: registered, provider: (bar) => devProvider(v, owner, bar), allocPriv: () => allocOk,
+    ...(v.nvgrace ? { nvgrace: v.nvgrace } : {}), ...(spec(profile).createClaimsBar ? { setupBarmap: setupBarmapOf(v.bars, v.busy) } : {}),
   };
-  return { hasGetDmabufPhys: true, bars: v.bars, pageSize: v.pageSize, registrationAlive: registered, provider, ...(v.nvgrace ? { nvgrace: v.nvgrace } : {}) };
 }
 
 /** The VFIO_DEVICE_FEATURE_DMA_BUF request of a create command. */
@@ -258,9 +279,11 @@ export function step(s: LcState, c: LcCmd, profile: Profile = 'v8'): { next: LcS
     case 'create': {
       const dev = st.devs[c.dev]!;
       if (!dev.open) return st.done('-EBADF');
-      // PAL-INPUT / PAL-FILL: models/pal.ts answers the request.
-      const pal = vfioDmaBufCreate(createView(s.env.devs[c.dev]!, `dev${c.dev}`, dev.bound), createRequest(c));
+      // PAL-INPUT / PAL-FILL: models/pal.ts answers the request; a fault it reaches fails the create and leaves nothing behind.
+      const pal = vfioDmaBufCreate(createView(s.env.devs[c.dev]!, `dev${c.dev}`, dev.bound, profile, c.fault !== 'priv' && c.fault !== 'phys_vec'), createRequest(c));
       if (!pal.ok) return st.done(pal.errno);
+      if (c.fault === 'export') return st.done('-ENOMEM');
+      if (c.fault === 'fd') return st.done('-EMFILE');
       const { phys, size, provider } = pal.value;
       st.bufs.push({ dev: c.dev, nRanges: c.ranges.length, pal: { phys, size, busOffset: provider.busOffset }, revoked: !memoryEnabled(dev), userFd: true, cleaned: false, released: false });
       return st.done('ok');

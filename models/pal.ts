@@ -5,6 +5,7 @@
 import { err, ok, type Result } from './errno.ts';
 import { U64_MAX, isAligned, type PageSize, type PhysAddr, type U64 } from './u64.ts';
 import { VFIO_PCI_ROM_REGION_INDEX, type Bar, type P2PProvider } from './pci/types.ts';
+import { spec, type Profile } from './profiles.ts';
 
 /** struct vfio_region_dma_range. */
 export interface DmaRange {
@@ -47,6 +48,14 @@ export interface VfioDeviceView {
   readonly pageSize: PageSize;
   /** Present for the nvgrace-gpu variant. */
   readonly nvgrace?: NvgraceMemory;
+  /** vfio_pci_core_setup_barmap(vdev, region): 0 once the BAR's regions are claimed and iomapped, else a
+   *  negative errno. Present where the create path checks it with the region index (mainline "vfio/pci:
+   *  Check BAR resources before exporting a DMABUF", 702809dabdec: a failure is -ENODEV); the seed's
+   *  create never claims them. */
+  readonly setupBarmap?: (bar: number) => number;
+  /** kzalloc(priv), then kcalloc(phys_vec): false when either fails (-ENOMEM). The seed allocates both
+   *  after the input checks and before get_dmabuf_phys() (002 v8 10/11); absent, nothing fails. */
+  readonly allocPriv?: () => boolean;
 }
 
 export interface Pal {
@@ -104,15 +113,33 @@ export function getDmabufPhys(dev: VfioDeviceView, region: number, ranges: reado
   return phys.ok ? ok({ phys: phys.value, provider }) : phys;
 }
 
+/** vfio_pci_core_setup_barmap() on a device's BARs: pci_request_selected_regions() fails -EBUSY (-16) on a
+ *  BAR another driver holds (`busy`); pci_iomap() is NULL (-ENOMEM, -12) for an absent, empty or
+ *  unassigned BAR; else 0. */
+export function setupBarmapOf(bars: readonly Bar[], busy: readonly number[] = []): (bar: number) => number {
+  return (bar) => {
+    if (busy.includes(bar)) return -16;
+    const b = bars.find((x) => x.index === bar);
+    return !b || b.size === 0n || b.mappable === false ? -12 : 0;
+  };
+}
+
+/** The view as a profile's create path sees it: where the create claims the BAR (createClaimsBar), the
+ *  claim of these BARs with no region held elsewhere, unless the view has its own. */
+export function viewUnder(view: VfioDeviceView, profile: Profile): VfioDeviceView {
+  return spec(profile).createClaimsBar && !view.setupBarmap ? { ...view, setupBarmap: setupBarmapOf(view.bars) } : view;
+}
+
 /** vfio_pci_core_feature_dma_buf() up to the dma-buf export, in the kernel's order. */
 export function vfioDmaBufCreate(dev: VfioDeviceView, req: DmaBufRequest): Result<Pal> {
   if (!dev.hasGetDmabufPhys) return err('-EOPNOTSUPP');
   if (req.nrRanges === 0 || req.flags !== 0) return err('-EINVAL');
-  if (req.regionIndex >= VFIO_PCI_ROM_REGION_INDEX) return err('-ENODEV');
+  if (req.regionIndex >= VFIO_PCI_ROM_REGION_INDEX || (dev.setupBarmap && dev.setupBarmap(req.regionIndex) !== 0)) return err('-ENODEV');
   if (req.ranges.length < req.nrRanges) return err('-EFAULT');
   const ranges = req.ranges.slice(0, req.nrRanges);
   const size = validateRanges(ranges, dev.pageSize);
   if (!size.ok) return size;
+  if (dev.allocPriv && !dev.allocPriv()) return err('-ENOMEM');
   const phys = getDmabufPhys(dev, req.regionIndex, ranges);
   if (!phys.ok) return phys;
   if (!dev.registrationAlive) return err('-ENODEV');

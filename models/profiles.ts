@@ -53,10 +53,14 @@ export interface ProfileSpec {
   readonly revocableAttachOnly: boolean;
   /** iommufd pins its attachment (dma_buf_pin) after attach and unpins before detach. */
   readonly iommufdPins: boolean;
+  /** The create path claims the BAR it exports (vfio_pci_core_setup_barmap(): pci_request_selected_regions()
+   *  and pci_iomap()) with the region-index check: a BAR whose regions cannot be claimed or mapped
+   *  (another driver holds them; an absent or unassigned BAR) is -ENODEV. */
+  readonly createClaimsBar: boolean;
 }
 
 /** The revoke as the seeds have it (002 v8 10/11): notify and go on. */
-const SEED_REVOKE = { invalidateName: 'move_notify', revokeWaits: false, cleanupSkipsRevoked: false, revocableAttachOnly: false, iommufdPins: false } as const;
+const SEED_REVOKE = { invalidateName: 'move_notify', revokeWaits: false, cleanupSkipsRevoked: false, revocableAttachOnly: false, iommufdPins: false, createClaimsBar: false } as const;
 
 export const SPECS: Readonly<Record<Profile, ProfileSpec>> = {
   v8: {
@@ -82,11 +86,11 @@ export const SPECS: Readonly<Record<Profile, ProfileSpec>> = {
     ...SEED_REVOKE,
   },
   mainline: {
-    name: 'mainline', title: 'as merged in 2026: 7.0 revoke (invalidate_mappings, waits for fences and unmaps, revocable attachments, pin/unpin), the conversion fixes', seeds: '002, 003 as merged; torvalds/linux',
+    name: 'mainline', title: 'as merged in 2026: 7.0 revoke (invalidate_mappings, waits for fences and unmaps, revocable attachments, pin/unpin), BAR regions claimed at create, the conversion fixes', seeds: '002, 003 as merged; torvalds/linux',
     mappingTypes: false, segmentLimit: 'page-aligned', palImporters: 'no-pal-type', converters: [],
     vfioOffers: ['legacy map_dma_buf/unmap_dma_buf (peer2peer and revocable checked in attach; pin/unpin)'], iommufdPath: 'private-interconnect', iommufdMultiRange: false,
     attachWithoutP2P: '-EOPNOTSUPP',
-    invalidateName: 'invalidate_mappings', revokeWaits: true, cleanupSkipsRevoked: true, revocableAttachOnly: true, iommufdPins: true,
+    invalidateName: 'invalidate_mappings', revokeWaits: true, cleanupSkipsRevoked: true, revocableAttachOnly: true, iommufdPins: true, createClaimsBar: true,
   },
 };
 
@@ -119,6 +123,7 @@ export const DIFFERENCES: readonly Difference[] = [
   { key: 'cleanupSkipsRevoked', behaviour: 'close drains only dma-bufs that are not revoked yet', passage: 'fix of 1a8a5227f229 for 7.1-rc (lore 20260416131815.2729131-2-mattev@meta.com "vfio/pci: Fix vfio_pci_dma_buf_cleanup() double-put", and the alternative fix it gave way to, lore 20260429142242.70f746b4@nvidia.com; no merged commit in the tree read): "if vfio_pci_dma_buf_move() revokes DMABUFs before the fd/device closes, then vfio_pci_dma_buf_cleanup() would do a second/underflowing kref_put() then wait_for_completion() on a completion that never fires"' },
   { key: 'revocableAttachOnly', behaviour: 'VFIO refuses importers that cannot be revoked; pinning is allowed', passage: 'mainline drivers/dma-buf/dma-buf.c "dma-buf: Add dma_buf_attach_revocable()" (588650a367b0); drivers/vfio/pci/vfio_pci_dmabuf.c "vfio: Permit VFIO to work with pinned importers" (0b45a66ffb1e): attach returns -EOPNOTSUPP when !dma_buf_attach_revocable(attachment); before it, vfio_pci_dma_buf_pin() returned -EOPNOTSUPP (torvalds/linux 1f97d9dcf536)' },
   { key: 'iommufdPins', behaviour: 'iommufd pins its dma-buf attachment', passage: 'mainline drivers/iommu/iommufd/pages.c "iommufd: Add dma_buf_pin()" (a42ec590c0b0)' },
+  { key: 'createClaimsBar', behaviour: 'create claims the BAR it exports; one that cannot be claimed or mapped is -ENODEV', passage: 'mainline drivers/vfio/pci/vfio_pci_dmabuf.c: "vfio/pci: Check BAR resources before exporting a DMABUF" (torvalds/linux 702809dabdec, lore 20260511145829.2993601-3-mattev@meta.com; 7.0-stable): "if (get_dma_buf.region_index >= VFIO_PCI_ROM_REGION_INDEX || vfio_pci_core_setup_barmap(vdev, get_dma_buf.region_index)) return -ENODEV;", "Otherwise, it\'s possible to access unreserved resources through the export"; with "vfio/pci: Set up BAR resources and maps in vfio_pci_core_enable()" (05f2a68b407a) the regions are requested at open and the create checks they were. vfio_pci_core_setup_barmap() (drivers/vfio/pci/vfio_pci_rdwr.c): pci_request_selected_regions() (-EBUSY when another driver holds them), then pci_iomap() (NULL, -ENOMEM, for an absent or unassigned BAR)' },
   { key: 'attachWithoutP2P', behaviour: 'attach of a DMA importer without peer2peer', passage: '002 v8 10/11: "if (!attachment->peer2peer) return -EOPNOTSUPP;" / RFC 01/26 dma_buf_match_mapping(): an -EOPNOTSUPP callback skips, and no match is "return -EINVAL;"' },
 ];
 

@@ -1,4 +1,5 @@
 // The seeded lifecycle bugs as plugins, each naming the rule that must catch it.
+import { createBugExporters } from './lifecycle-create.ts';
 import type { ExporterPlugin, ImporterPlugin } from '../harness/plugin.ts';
 import type { RuleId } from '../rules/registry.ts';
 
@@ -34,6 +35,7 @@ export function lifecycleBugExporters(): Seeded<ExporterPlugin>[] {
     vfioExporter('bug:plugin-af-flr-throws', 'AF FLR dereferences a missing capability and throws', { device: AfFlrThrows, bugOf: 'PLUGIN-THROW' }),
     vfioExporter('bug:plugin-reset-hangs', 'reset waits for a completion that never comes', { device: ResetNeverCompletes, bugOf: 'PLUGIN-TIMEOUT' }),
     revDrainUnmapNoPut,
+    ...createBugExporters(),
   ];
 }
 

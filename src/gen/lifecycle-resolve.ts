@@ -22,7 +22,8 @@ export function resolve(g: GenCmd, s: LcState, stateAware: boolean): LcCmd | nul
     case 'create': {
       const dev = g.dev % s.devs.length;
       if (s.env.opaque) return { op: 'create', dev, region: 0, ranges: (g.ranges.length ? g.ranges : [{ page: 0, len: 1, skew: 'none' } as const]).map((r) => pageOf(r, s.env.devs[dev]!)) };
-      return { op: 'create', dev, region: g.region, ranges: g.ranges.map((r) => rangeOf(r, s.env.devs[dev]!, g.region)) };
+      // The fault points are the VFIO create path's: an exporter whose create is its own gets none.
+      return { op: 'create', dev, region: g.region, ranges: g.ranges.map((r) => rangeOf(r, s.env.devs[dev]!, g.region)), ...(g.fault ? { fault: g.fault } : {}) };
     }
     case 'event': return stateAware ? awareEvent(g, s) : { op: 'event', dev: g.dev % s.devs.length, event: g.event };
     case 'hot-reset': return { op: 'hot-reset', devs: s.devs.map((_, i) => i) };

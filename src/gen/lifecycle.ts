@@ -5,7 +5,7 @@
 // literally. A create's ranges are pages of the region it names, resolved
 // against that device's layout, so they reach the BAR end from any layout.
 import fc from 'fast-check';
-import { DEVICE_EVENTS, type DeviceEvent } from '../../models/lifecycle.ts';
+import { CREATE_FAULTS, DEVICE_EVENTS, type CreateFault, type DeviceEvent } from '../../models/lifecycle.ts';
 import { spec, type Profile } from '../../models/profiles.ts';
 import type { Bar, MapType } from '../../models/pci/types.ts';
 import type { PageSize } from '../../models/u64.ts';
@@ -14,10 +14,15 @@ import type { PageSize } from '../../models/u64.ts';
  *  address), the page size, pci_p2pdma_map_type() to the DMA importer, and
  *  whether the IOMMU grants IOVA space. Part of a counterexample's input. */
 export interface LcSetup {
+  /** A BAR with `mappable: false` is unassigned: no CPU address, so no p2pdma provider and no iomap. */
   readonly bars: readonly Bar[];
   readonly pageSize: PageSize;
   readonly dmaRoute: MapType;
   readonly iova: boolean;
+  /** false: pcim_p2pdma_init() failed -EOPNOTSUPP on every device (no BAR has a provider). Absent: true. */
+  readonly p2pdma?: boolean;
+  /** BARs whose regions another driver holds on every device (pci_request_selected_regions() -EBUSY). */
+  readonly busy?: readonly number[];
 }
 
 /** One range of a create, in pages of the region: `len` pages, to the region end, or one page past it;
@@ -30,7 +35,7 @@ export interface GenRange {
 
 /** A command as generated: selectors resolved against the model state when it runs. */
 export type GenCmd =
-  | { readonly op: 'create'; readonly dev: number; readonly region: number; readonly ranges: readonly GenRange[] }
+  | { readonly op: 'create'; readonly dev: number; readonly region: number; readonly ranges: readonly GenRange[]; readonly fault?: CreateFault | undefined }
   | { readonly op: 'attach'; readonly sel: number; readonly importer: 'dma' | 'iommufd'; readonly p2p: boolean }
   | { readonly op: 'map' | 'unmap' | 'detach' | 'access'; readonly sel: number }
   | { readonly op: 'close-fd'; readonly sel: number }
@@ -51,9 +56,12 @@ export function barStart(index: number): bigint {
 const memSize = fc.constantFrom(MiB, 64n * KiB, 16n * MiB);
 const busOffset = fc.oneof({ weight: 1, arbitrary: fc.constant(0n) }, { weight: 2, arbitrary: fc.constantFrom(0x1000n, 0x10000n, 0x8000000000n, -BAR_BASE & ((1n << 64n) - 1n)) });
 
-/** BAR n of a layout: absent, MEM (size, bus offset) or IO. BAR 0 is always MEM. */
+/** Now and then a MEM BAR is unassigned (no CPU address: no provider, no iomap). */
+const mappable = fc.oneof({ weight: 15, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) });
+
+/** BAR n of a layout: absent, MEM (size, bus offset, assigned or not) or IO. BAR 0 is always MEM. */
 function barArb(index: number): fc.Arbitrary<Bar | null> {
-  const mem = fc.record({ size: memSize, busOffset }).map(({ size, busOffset }): Bar => ({ index, type: 'mem', start: barStart(index), size, busOffset }));
+  const mem = fc.record({ size: memSize, busOffset, mappable }).map(({ size, busOffset, mappable }): Bar => ({ index, type: 'mem', start: barStart(index), size, busOffset, ...(mappable ? {} : { mappable: false }) }));
   if (index === 0) return mem;
   const io = fc.constant<Bar>({ index, type: 'io', start: IO_BAR.start + BigInt(index) * IO_BAR.size, size: IO_BAR.size, busOffset: 0n });
   return fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 2, arbitrary: mem }, { weight: 1, arbitrary: io });
@@ -64,14 +72,21 @@ function routesOf(profile: Profile | undefined): MapType[] {
   return spec(profile ?? 'v8').mappingTypes ? ['THRU_HOST_BRIDGE', 'BUS_ADDR'] : ['THRU_HOST_BRIDGE', 'BUS_ADDR', 'NOT_SUPPORTED'];
 }
 
-/** A run's configuration; it shrinks toward one 1 MiB MEM BAR, 4 KiB pages, THRU_HOST_BRIDGE, IOVA refused. */
+/** Device facts: mostly p2pdma set up and every BAR region free; now and then pcim_p2pdma_init() failed,
+ *  or another driver holds one or two BARs' regions. */
+const p2pdmaArb = fc.oneof({ weight: 15, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) });
+const busyArb = fc.oneof({ weight: 7, arbitrary: fc.constant<number[]>([]) }, { weight: 1, arbitrary: fc.subarray([0, 1, 2, 3, 4, 5], { minLength: 1, maxLength: 2 }) });
+
+/** A run's configuration; it shrinks toward one 1 MiB MEM BAR, 4 KiB pages, THRU_HOST_BRIDGE, IOVA refused,
+ *  p2pdma set up and no BAR held by another driver. */
 export function setupArb(profile?: Profile): fc.Arbitrary<LcSetup> {
   return fc.record({
     bars: fc.tuple(...[0, 1, 2, 3, 4, 5].map(barArb)).map((bs) => bs.filter((b): b is Bar => b !== null)),
     pageSize: fc.constantFrom<PageSize>(4096n, 65536n),
     dmaRoute: fc.constantFrom(...routesOf(profile)),
     iova: fc.boolean(),
-  });
+    facts: fc.tuple(p2pdmaArb, busyArb),
+  }).map(({ facts: [p2pdma, busy], ...s }): LcSetup => ({ ...s, ...(p2pdma ? {} : { p2pdma: false }), ...(busy.length ? { busy } : {}) }));
 }
 
 const sel = fc.nat(7);
@@ -93,9 +108,12 @@ const rangesArb = fc.oneof(
   { weight: 1, arbitrary: fc.array(rangeArb, { minLength: 5, maxLength: 5 }) },
 );
 
+/** Mostly no fault; now and then one fault point of the create path (models/lifecycle.ts CREATE_FAULTS). */
+const faultArb = fc.oneof({ weight: 10, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom(...CREATE_FAULTS) });
+
 /** One generated command, weighted toward what moves the lifecycle. */
 export const genCmdArb: fc.Arbitrary<GenCmd> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ op: fc.constant('create' as const), dev: fc.nat(1), region: regionArb, ranges: rangesArb }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('create' as const), dev: fc.nat(1), region: regionArb, ranges: rangesArb, fault: faultArb }) },
   { weight: 4, arbitrary: fc.record({ op: fc.constant('attach' as const), sel, importer: fc.constantFrom<'dma' | 'iommufd'>('dma', 'iommufd'), p2p: fc.oneof({ weight: 5, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }) }) },
   { weight: 4, arbitrary: fc.record({ op: fc.constant('map' as const), sel }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constantFrom('unmap' as const, 'detach' as const), sel }) },

@@ -2,7 +2,7 @@
 // revoked state: the create path's size (PAL-SIZE), a DMA importer's segments
 // on the run's route (ROUTE-BUSADDR, LEN-ADDR), and who still holds a mapping
 // (REV-WINDOW, DMA-LEAK, IOMMUFD-MMIO).
-import { mayHoldMapping, type LcState } from '../../models/lifecycle.ts';
+import { mayHoldMapping, type LcCmd, type LcState } from '../../models/lifecycle.ts';
 import { spec } from '../../models/profiles.ts';
 import { dmaPathKind, expectedSegments, maxSegmentSize, type DmaPath, type Segment } from '../../models/sgt.ts';
 import { U64_MAX, hex } from '../../models/u64.ts';
@@ -13,6 +13,18 @@ import { iommufdDomain } from '../impl/iommufd.ts';
 import type { RuleId } from '../rules/registry.ts';
 import type { Real } from './lifecycle.ts';
 import type { ImporterAttachment } from './plugin.ts';
+
+/** PAL-UNWIND: a create that failed left nothing of what it allocated (`before`: the live objects when it
+ *  started). The seed's unwind frees priv and phys_vec and puts the registration (err_dev_put,
+ *  err_free_phys, err_free_priv), and after dma_buf_export() only dma_buf_put() undoes it (002 v8 10/11:
+ *  "dma_buf_put() now frees priv"). A second free or put of the same objects is UAF-OBJ / UAF-REF. */
+export function checkCreateUnwind(real: Real, c: Extract<LcCmd, { op: 'create' }>, before: readonly KObj<unknown>[]): void {
+  const had = new Set(before);
+  const left = real.k.heap.live().filter((o) => !had.has(o));
+  if (left.length === 0) return;
+  const objs = left.map((o) => `${o.kind}#${o.id} (allocated in ${o.allocSite})`);
+  real.k.report('PAL-UNWIND', `the failed create of dev${c.dev} left ${objs.join(', ')} allocated`, { objects: left.map((o) => `${o.kind}#${o.id}`), allocSites: left.map((o) => o.allocSite), ...(c.fault ? { fault: c.fault } : {}) });
+}
 
 /** PAL-SIZE: a dma-buf the model created has the size of its ranges. */
 export function checkCreated(real: Real, before: LcState, after: LcState): void {

@@ -30,6 +30,9 @@ export interface LifecycleFinding {
   readonly id: string;
   readonly rule: RuleId;
   readonly profiles: readonly Profile[];
+  /** The behaviour corrupts the kernel's state (a double free, a reference put twice): what the run does
+   *  after it is undefined, as on a real kernel, so the rest of the run is not judged. */
+  readonly corrupts?: boolean;
   applies(c: LcCmd, v: Violation): boolean;
 }
 
@@ -42,9 +45,15 @@ export const LIFECYCLE_FINDINGS: readonly LifecycleFinding[] = [
   // drained: a second invalidate (REV-NOTIFY), a kref_put at zero and a wait_for_completion() nobody completes (REV-DRAIN).
   { id: 'first-drain-close-double-put', rule: 'REV-DRAIN', profiles: ['mainline'], applies: (c, v) => c.op === 'event' && c.event === 'close' && v.evidence?.['underflow'] === true && String(v.evidence?.['site']) === 'vfio_pci_dma_buf_cleanup' },
   { id: 'first-drain-close-reinvalidates', rule: 'REV-NOTIFY', profiles: ['mainline'], applies: (c, v) => c.op === 'event' && c.event === 'close' && v.evidence?.['model'] === 0 && v.evidence?.['port'] === 1 },
+  // reports/FINDINGS.md D2: the seed's create unwind after a failed dma_buf_fd(): dma_buf_put() runs the release (priv and
+  // phys_vec freed, the registration put), then err_dev_put, err_free_phys and err_free_priv do it all again (fixed by e98137f0a874).
+  { id: 'fd-unwind-double-free', rule: 'UAF-OBJ', profiles: ['v8', 'rfc', 'converter'], corrupts: true, applies: (c, v) => c.op === 'create' && c.fault === 'fd' && v.evidence?.['useSite'] === 'vfio_pci_core_feature_dma_buf' && v.evidence?.['freeSite'] === 'vfio_pci_dma_buf_release' },
+  { id: 'fd-unwind-double-put', rule: 'UAF-REF', profiles: ['v8', 'rfc', 'converter'], corrupts: true, applies: (c, v) => c.op === 'create' && c.fault === 'fd' && v.evidence?.['site'] === 'vfio_pci_core_feature_dma_buf' },
   // reports/FINDINGS.md M2 (issue 6): the posted RFC 12/26 match_mapping asserts resv, which attach does not hold.
   { id: 'rfc12-match-mapping-unlocked', rule: 'LOCK-RESV', profiles: ['rfc', 'converter'], applies: (c, v) => c.op === 'attach' && String(v.evidence?.['site'] ?? '').includes('match_mapping') },
 ];
+
+const CORRUPTING = new Set(LIFECYCLE_FINDINGS.filter((f) => f.corrupts).map((f) => f.id));
 
 /** The documented finding that explains a violation at command `c` under `profile` (null: none). */
 export function explainLc(profile: Profile | undefined, v: Violation, c: LcCmd | undefined): string | null {
@@ -98,6 +107,7 @@ class LcCommand implements fc.AsyncCommand<LcModel, Real, false> {
     const all = r.k.log.violations;
     const by = explainAll(r.cfg.profile, all, m.cmds);
     const bad = all.filter((v, i) => by[i] === null && this.judge.want(v));
+    m.diverged ||= by.some((id, i) => id !== null && all[i]!.step === m.steps - 1 && CORRUPTING.has(id));
     by.forEach((id, i) => {
       if (id !== null && this.judge.findings && !this.judge.findings.has(id) && this.judge.want(all[i]!)) this.judge.findings.set(id, { cmds: [...m.cmds], setup: r.setup });
     });

@@ -4,7 +4,7 @@
 // model and runs the per-step checkers (REV-WINDOW, DMA-LEAK, IOMMUFD-MMIO,
 // LOCK-BALANCE); the kernel services report LOCK/UAF/DMA as they go.
 import type { Platform } from '../kernel/platform.ts';
-import { createRequest, initialState, step, type DevView, type Expectation, type LcCmd, type LcEnv, type LcState } from '../../models/lifecycle.ts';
+import { createRequest, initialState, step, type CreateFault, type DevView, type Expectation, type LcCmd, type LcEnv, type LcState } from '../../models/lifecycle.ts';
 import type { DmaBufRequest, NvgraceMemory } from '../../models/pal.ts';
 import type { Bar, MapType } from '../../models/pci/types.ts';
 import { spec, type Profile } from '../../models/profiles.ts';
@@ -14,7 +14,8 @@ import { Kernel } from '../kernel/kernel.ts';
 import type { DmaBuf, DmaBufAttachment } from '../impl/dma-buf-core.ts';
 import type { Lane, Step } from '../report/types.ts';
 import type { RuleId } from '../rules/registry.ts';
-import { checkCreated, checkMappings, checkSegments } from './lifecycle-checks.ts';
+import { checkCreateUnwind, checkCreated, checkMappings, checkSegments } from './lifecycle-checks.ts';
+import { armCreateFault } from '../kernel/faults.ts';
 import { fromInput, toInput } from './suite.ts';
 import type { DeviceConfig, ExporterDevice, ExporterPlugin, ImporterAttachment, ImporterPlugin } from './plugin.ts';
 
@@ -46,7 +47,8 @@ function barsOf(setup: LcSetup, i: number): Bar[] {
 }
 
 function deviceConfig(i: number, setup: LcSetup): DeviceConfig {
-  return { name: `vdev${i}`, bars: barsOf(setup, i), pageSize: setup.pageSize, routeTo(dev) { return dev === null ? 'THRU_HOST_BRIDGE' : setup.dmaRoute; } };
+  const facts = { ...(setup.p2pdma === false ? { p2pdma: false } : {}), ...(setup.busy?.length ? { busy: setup.busy } : {}) };
+  return { name: `vdev${i}`, bars: barsOf(setup, i), pageSize: setup.pageSize, ...facts, routeTo(dev) { return dev === null ? 'THRU_HOST_BRIDGE' : setup.dmaRoute; } };
 }
 
 /** The request a legacy create command sent: nRanges page-sized ranges of BAR 0, or a misaligned one. */
@@ -79,9 +81,11 @@ export function readLcInput(input: unknown): { cmds: LcCmd[]; setup?: LcSetup; p
 
 /** The device as the model sees it: the harness's BARs and page size, and the device memory an
  *  nvgrace-like exporter declared at probe (its regions 2 and 4 export that memory, not BARs 2 and 4). */
-function devView(c: DeviceConfig, device: ExporterDevice): DevView {
+function devView(c: DeviceConfig, device: ExporterDevice, vfio: boolean): DevView {
   const nvgrace = (device as { vdev?: { view?: { nvgrace?: NvgraceMemory } } }).vdev?.view?.nvgrace;
-  return { bars: c.bars, pageSize: c.pageSize, ...(nvgrace ? { nvgrace } : {}) };
+  // The device facts of the VFIO create path (providers, BAR claims) are not asked of an exporter whose create is its own.
+  if (!vfio) return { bars: c.bars.map(({ mappable: _m, ...b }) => b), pageSize: c.pageSize, ...(nvgrace ? { nvgrace } : {}) };
+  return { bars: c.bars, pageSize: c.pageSize, ...(nvgrace ? { nvgrace } : {}), ...(c.p2pdma === false ? { p2pdma: false } : {}), ...(c.busy?.length ? { busy: c.busy } : {}) };
 }
 
 interface RealAtt {
@@ -104,7 +108,7 @@ export class Real {
     this.k = new Kernel({ checkers: cfg.checkers ?? true, pageSize: setup.pageSize, faults: { allocFails: [], syncFails: false, iovaRefused: !setup.iova }, ...(cfg.platform ? { platform: cfg.platform } : {}) });
     const configs = Array.from({ length: cfg.devices }, (_, i) => deviceConfig(i, setup));
     this.devices = configs.map((c) => cfg.exporter.probe(this.k, c));
-    this.env = { devs: configs.map((c, i) => devView(c, this.devices[i]!)), dmaRoute: setup.dmaRoute, iova: setup.iova, ...(cfg.exporter.vfio ? {} : { opaque: true }) };
+    this.env = { devs: configs.map((c, i) => devView(c, this.devices[i]!, cfg.exporter.vfio === true)), dmaRoute: setup.dmaRoute, iova: setup.iova, ...(cfg.exporter.vfio ? {} : { opaque: true }) };
   }
 
   /** The model's initial state for this system. */
@@ -186,7 +190,11 @@ export class Real {
     this.notified = new Map();
     this.k.beginOp(opName(c), index);
     const nBufs = this.bufs.length;
-    const result = await this.exec(c);
+    // A create arms its fault point, and what it leaves allocated is judged if it fails (PAL-UNWIND).
+    const live = c.op === 'create' ? this.k.heap.live() : null;
+    const disarm = c.op === 'create' ? armCreateFault(this.k, c.fault) : null;
+    const result = await this.exec(c).finally(() => disarm?.());
+    if (live && c.op === 'create' && result !== 'ok') checkCreateUnwind(this, c, live);
     if (c.op === 'create' && this.bufs.length > nBufs) {
       const b = this.bufs[nBufs]!;
       this.userFd.add(b);
@@ -202,9 +210,12 @@ export class Real {
   }
 }
 
+/** What each create fault point fails, as a command name says it. */
+const FAULT_NAMES: Readonly<Record<CreateFault, string>> = { priv: 'kzalloc(priv)', phys_vec: 'kcalloc(phys_vec)', export: 'dma_buf_export', fd: 'dma_buf_fd' };
+
 export function opName(c: LcCmd): string {
   switch (c.op) {
-    case 'create': return `create(dev${c.dev}, region ${c.region}, ${c.ranges.length ? c.ranges.map((r) => `${hex(r.offset)}+${hex(r.length)}`).join(' ') : 'no ranges'})`;
+    case 'create': return `create(dev${c.dev}, region ${c.region}, ${c.ranges.length ? c.ranges.map((r) => `${hex(r.offset)}+${hex(r.length)}`).join(' ') : 'no ranges'}${c.fault ? `, ${FAULT_NAMES[c.fault]} fails` : ''})`;
     case 'attach': return `attach(buf${c.buf}, ${c.importer}${c.importer === 'dma' && !c.p2p ? ', no p2p' : ''})`;
     case 'close-fd': return `close(buf${c.buf} fd)`;
     case 'event': return `${c.event}(dev${c.dev})`;

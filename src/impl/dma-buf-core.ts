@@ -55,6 +55,14 @@ export function dma_buf_export(k: Kernel, name: string, ops: DmaBufOps, size: bi
   return dmabuf;
 }
 
+/** dma_buf_fd(): install the dma-buf's file in a new descriptor, consuming the export's reference;
+ *  the descriptor, or a negative errno (-EMFILE when get_unused_fd_flags() finds the table full),
+ *  in which case the reference is still the caller's to put. */
+export function dma_buf_fd(k: Kernel, dmabuf: DmaBuf, _flags: number): number {
+  k.heap.use(dmabuf.obj, 'dma_buf_fd');
+  return k.get_unused_fd_flags('dma_buf_fd');
+}
+
 /** dma_buf_release(): the file's last reference is gone. */
 async function dma_buf_release(k: Kernel, dmabuf: DmaBuf): Promise<void> {
   await dmabuf.ops.release(dmabuf);

@@ -33,9 +33,13 @@ export class Kernel {
   /** Per task: deferred task work (__fput) to run when its operation returns. */
   private readonly pendingWork = new Map<string, (() => Promise<void>)[]>();
   private on = true;
+  /** The fault plan of the services that are not the DMA API's (get_unused_fd_flags); a create fault arms it per operation. */
+  faults: FaultPlan;
+  private nextFd = 3;
 
   constructor(opts: { checkers?: boolean; pageSize?: PageSize; faults?: FaultPlan; platform?: Platform } = {}) {
     this.heap = new Heap(this.log);
+    this.faults = opts.faults ?? NO_FAULTS;
     this.dma = new DmaApi(this.log, opts.pageSize ?? 4096n, opts.faults ?? NO_FAULTS, true, opts.platform);
     this.lockdep = new LockDep(this);
     this.checkers = opts.checkers ?? true;
@@ -123,6 +127,12 @@ export class Kernel {
     await s.waitIdle();
     if (failed.length) throw failed[0];
     return { settled, blocked: this.lockdep.reportBlocked() };
+  }
+
+  /** get_unused_fd_flags(): the next free descriptor, or -EMFILE (-24) when the fault plan says the table is full. */
+  get_unused_fd_flags(_site: string): number {
+    if (this.faults.fdFails) return -24;
+    return this.nextFd++;
   }
 
   beginOp(name: string, step?: number): void {

@@ -185,3 +185,41 @@ export function pci_resource_len(dev: PciDev, bar: number): U64 {
 export function pci_bus_address(dev: PciDev, bar: number): U64 {
   return dev.resources[bar]?.busAddress ?? 0n;
 }
+
+/** The resource tree's side of one device's BARs as pci_request_selected_regions() and pci_iomap() see it
+ *  (drivers/pci/pci.c, lib/pci_iomap.c): which BAR regions this driver holds, which another driver holds. */
+export class PciRegions {
+  private readonly held = new Set<number>();
+
+  /** `busy`: BARs whose regions another driver already holds. */
+  constructor(readonly bars: readonly Bar[], private readonly busy: readonly number[] = []) {}
+
+  private resource(bar: number): Bar | undefined {
+    const b = this.bars.find((x) => x.index === bar);
+    return b && b.size !== 0n && b.mappable !== false ? b : undefined;
+  }
+
+  /** pci_request_selected_regions(pdev, 1 << bar, name): 0, or -EBUSY (-16) when the region is held
+   *  (by another driver, or by this one already). A BAR without a resource claims nothing: 0. */
+  request(bar: number): number {
+    if (this.busy.includes(bar) || this.held.has(bar)) return -16;
+    if (this.resource(bar)) this.held.add(bar);
+    return 0;
+  }
+
+  /** pci_release_selected_regions(pdev, 1 << bar). */
+  release(bar: number): void {
+    this.held.delete(bar);
+  }
+
+  /** Whether this driver holds the BAR's region. */
+  holds(bar: number): boolean {
+    return this.held.has(bar);
+  }
+
+  /** pci_iomap(pdev, bar, 0): a mapping of the BAR, or null for one without a CPU address or length. */
+  iomap(bar: number): string | null {
+    const b = this.resource(bar);
+    return b ? `${b.type}:${b.start.toString(16)}` : null;
+  }
+}

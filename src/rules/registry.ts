@@ -29,6 +29,7 @@ export const RULES = [
   rule('PAL-INPUT', 'VFIO_DEVICE_FEATURE_DMA_BUF validation returns the model errno in the kernel order', '002 v8 10/11 vfio_pci_dmabuf.c'),
   rule('PAL-FILL', 'every entry is paddr = bar_start + offset, len = length, in request order; overlaps and duplicates kept', '002 v8 10/11 vfio_pci_dmabuf.c'),
   rule('PAL-SIZE', 'dma-buf size equals the sum of the lengths, computed in u64', '002 v8 10/11 vfio_pci_dmabuf.c'),
+  rule('PAL-UNWIND', 'a VFIO_DEVICE_FEATURE_DMA_BUF that fails leaves nothing allocated: priv, phys_vec and the dma-buf freed, the registration put, by the unwind before dma_buf_export() and by dma_buf_put() alone after it', '002 v8 10/11 vfio_pci_dmabuf.c ("dma_buf_put() now frees priv"; err_dev_put, err_free_phys, err_free_priv)'),
   rule('PAL-LIST', 'a PAL returned to an importer has length entries, each inside the exporter BARs, unchanged until unmapped', '000 RFC 21/26'),
 
   rule('LEN-SEG', "every DMA segment has 0 < len ≤ the profile's max segment size", '002 v8 06/11 dma_buf_phys_vec_to_sgt'),

@@ -9,7 +9,7 @@
 // suite, and what the unmap leaves live (DMA-LEAK).
 import fc from 'fast-check';
 import { resultTag, type Result } from '../../../models/errno.ts';
-import { exportedMemory, vfioDmaBufCreate, type Pal, type VfioDeviceView } from '../../../models/pal.ts';
+import { exportedMemory, vfioDmaBufCreate, viewUnder, type Pal, type VfioDeviceView } from '../../../models/pal.ts';
 import type { MapType } from '../../../models/pci/types.ts';
 import { spec, type Profile } from '../../../models/profiles.ts';
 import { expectedConversion, maxSegmentSize } from '../../../models/sgt.ts';
@@ -110,14 +110,14 @@ async function exportRun(p: ExporterPlugin, c: ExportCase, profile: Profile): Pr
     return await exportSteps(k, p, c, profile);
   } catch (e) {
     k.report('PLUGIN-THROW', `the implementation threw outside a plugin hook: ${e instanceof Error ? e.message : String(e)}`, {});
-    return { k, result: 'threw', model: vfioDmaBufCreate(c.view, c.req) };
+    return { k, result: 'threw', model: vfioDmaBufCreate(viewUnder(c.view, profile), c.req) };
   }
 }
 
 async function exportSteps(k: Kernel, p: ExporterPlugin, c: ExportCase, profile: Profile): Promise<ExportRun> {
   const cfg: DeviceConfig = { name: 'vdev0', bars: c.view.bars, pageSize: c.view.pageSize, ...(c.view.nvgrace ? { nvgrace: c.view.nvgrace } : {}), routeTo: (dev) => (dev === null ? 'THRU_HOST_BRIDGE' : c.route) };
   const dev = guardExporter(p).probe(k, cfg);
-  const model = vfioDmaBufCreate(c.view, c.req);
+  const model = vfioDmaBufCreate(viewUnder(c.view, profile), c.req);
   const r = await dev.create(c.req);
   const result = r.ok ? 'ok' : r.errno;
   if (result !== resultTag(model)) k.report('PAL-INPUT', `create returned ${result}, the model says ${resultTag(model)}`, { port: result, model: resultTag(model), region: c.req.regionIndex });

@@ -79,15 +79,19 @@ export function createOps(dev: VfioDeviceView): CreateOps {
 }
 
 /** vfio_pci_core_feature_dma_buf() from its first check to
- *  vfio_device_try_get_registration(), inclusive. */
+ *  vfio_device_try_get_registration(), inclusive; the allocation of priv and
+ *  phys_vec is the view's (allocPriv), called where the seed allocates them. */
 export function vfioDmaBufPhysFromRequest(dev: VfioDeviceView, req: DmaBufRequest, ops: CreateOps = createOps(dev)): Result<Pal> {
   if (!dev.hasGetDmabufPhys) return err('-EOPNOTSUPP');
   if (!req.nrRanges || req.flags) return err('-EINVAL');
-  if (!ops.region_index_valid(req.regionIndex)) return err('-ENODEV');
+  // Mainline (702809dabdec) also claims the BAR's regions here: vfio_pci_core_setup_barmap(), when the port gives it.
+  if (!ops.region_index_valid(req.regionIndex) || (dev.setupBarmap && dev.setupBarmap(req.regionIndex))) return err('-ENODEV');
   if (req.ranges.length < req.nrRanges) return err('-EFAULT'); // memdup_array_user
   const dma_ranges = req.ranges.slice(0, req.nrRanges);
   const length = ops.validate_dmabuf_input(dma_ranges, dev.pageSize);
   if (!length.ok) return length;
+  // priv = kzalloc(); priv->phys_vec = kcalloc(): before get_dmabuf_phys, as the seed has them.
+  if (dev.allocPriv && !dev.allocPriv()) return err('-ENOMEM');
   const phys = ops.get_dmabuf_phys(dev, req.regionIndex, dma_ranges);
   if (!phys.ok) return phys;
   if (!dev.registrationAlive) return err('-ENODEV');

@@ -8,6 +8,7 @@ import type { DmaBufRequest, PhysVec } from '../../../models/pal.ts';
 import type { P2PProvider } from '../../../models/pci/types.ts';
 import type { Kernel } from '../../kernel/kernel.ts';
 import type { KObj } from '../../kernel/objects.ts';
+import { PciRegions } from '../../kernel/pci.ts';
 import type { DmaBuf, DmaBufAttachment } from '../dma-buf-core.ts';
 import type { DeviceConfig, ExporterDevice } from '../../harness/plugin.ts';
 import {
@@ -43,7 +44,7 @@ export class VfioPciCore implements ExporterDevice {
     this.vdev = {
       name: cfg.name, k, memory_lock: k.newRwSem(`${cfg.name}.memory_lock`), dmabufs: [], registration: k.newRegistration(cfg.name),
       providers: this.pcim_p2pdma_init(), view: { hasGetDmabufPhys: true, bars: cfg.bars, pageSize: cfg.pageSize, ...(cfg.nvgrace ? { nvgrace: cfg.nvgrace } : {}) },
-      cmdMemory: true, power: 'D0', pm_runtime_engaged: false,
+      cmdMemory: true, power: 'D0', pm_runtime_engaged: false, regions: new PciRegions(cfg.bars, cfg.busy ?? []), barmap: [],
     };
   }
 
@@ -51,12 +52,13 @@ export class VfioPciCore implements ExporterDevice {
     return this.cfg.name;
   }
 
-  /** pcim_p2pdma_init(): device-managed providers, one per MEM BAR. */
+  /** pcim_p2pdma_init(): device-managed providers, one per MEM BAR with a CPU address; none when the
+   *  init failed -EOPNOTSUPP (cfg.p2pdma false), which vfio_pci_core_init_dev() tolerates (002 v8 09/11). */
   private pcim_p2pdma_init(): (KObj<P2PProvider> | null)[] {
     const out: (KObj<P2PProvider> | null)[] = [];
     for (let bar = 0; bar < 6; bar++) {
-      const b = this.cfg.bars.find((x) => x.index === bar);
-      out.push(b?.type === 'mem' ? this.k.heap.alloc('provider', 'pcim_p2pdma_init', { owner: this.cfg.name, bar, busOffset: b.busOffset }) : null);
+      const b = this.cfg.p2pdma === false ? undefined : this.cfg.bars.find((x) => x.index === bar);
+      out.push(b?.type === 'mem' && b.mappable !== false ? this.k.heap.alloc('provider', 'pcim_p2pdma_init', { owner: this.cfg.name, bar, busOffset: b.busOffset }) : null);
     }
     return out;
   }

@@ -10,8 +10,9 @@ import type { Kernel } from '../../kernel/kernel.ts';
 import type { Registration } from '../../kernel/files.ts';
 import type { RwSem } from '../../kernel/locks.ts';
 import type { KObj } from '../../kernel/objects.ts';
+import type { PciRegions } from '../../kernel/pci.ts';
 import { dma_buf_map, dma_buf_unmap, type DmaBufDma, type MappingKernel } from '../dma-buf-mapping.ts';
-import { dma_buf_export, dma_buf_move_notify, dma_buf_put, type DmaBuf, type DmaBufAttachment, type DmaBufOps } from '../dma-buf-core.ts';
+import { dma_buf_export, dma_buf_fd, dma_buf_move_notify, dma_buf_put, type DmaBuf, type DmaBufAttachment, type DmaBufOps } from '../dma-buf-core.ts';
 import { P2pdma } from '../p2pdma.ts';
 import { vfioDmaBufPhysFromRequest } from './dmabuf_phys.ts';
 
@@ -29,6 +30,10 @@ export interface VfioPciCoreDevice {
   cmdMemory: boolean;
   power: 'D0' | 'D3hot';
   pm_runtime_engaged: boolean;
+  /** The device's BAR regions in the resource tree (pci_request_selected_regions, pci_iomap). */
+  readonly regions?: PciRegions;
+  /** vdev->barmap[]: the iomapped BARs whose regions vfio holds (vfio_pci_core_setup_barmap). */
+  readonly barmap?: (string | null)[];
 }
 
 /** struct vfio_pci_dma_buf. */
@@ -114,42 +119,110 @@ function list_del(vdev: VfioPciCoreDevice, priv: KObj<VfioPciDmaBuf>): void {
   if (i >= 0) vdev.dmabufs.splice(i, 1);
 }
 
-/** vfio_pci_core_feature_dma_buf(): the validation ports, then priv, export, revoked-at-birth, list.
- *  `physFromRequest` is the validation and fill up to the registration (a variant swaps it). */
-export async function vfio_pci_core_feature_dma_buf(vdev: VfioPciCoreDevice, ops: VfioPciDmabufOps, req: DmaBufRequest, physFromRequest = vfioDmaBufPhysFromRequest): Promise<Result<DmaBuf>> {
-  const site = 'vfio_pci_core_feature_dma_buf';
+/** The create's objects before dma_buf_export(): priv and phys_vec (kzalloc, kcalloc), as allocated by
+ *  the view's allocPriv() where the seed allocates them: after the input checks, before get_dmabuf_phys(). */
+export interface CreateAllocs {
+  privObj: KObj<VfioPciDmaBuf> | null;
+  phys_vec: KObj<readonly PhysVec[]> | null;
+}
+
+/** The view vfio_pci_core_feature_dma_buf() validates against: the device, its providers, the allocation
+ *  of priv and phys_vec into `allocs`, and `extra` (mainline's BAR claim). */
+export function createViewOf(vdev: VfioPciCoreDevice, allocs: CreateAllocs, req: DmaBufRequest, site: string, extra: Partial<VfioDeviceView> = {}): VfioDeviceView {
   const { k } = vdev;
+  const allocPriv = (): boolean => {
+    allocs.privObj = k.heap.alloc<VfioPciDmaBuf>('priv', site, { dmabuf: null, vdev, size: 0n, phys_vec: null as unknown as KObj<readonly PhysVec[]>, provider: null as unknown as KObj<P2PProvider>, nr_ranges: req.nrRanges, revoked: false });
+    if (!allocs.privObj) return false;
+    allocs.phys_vec = k.heap.alloc<readonly PhysVec[]>('phys_vec', site, []);
+    if (!allocs.phys_vec) return false; // err_free_priv: the caller frees priv
+    allocs.privObj.value.phys_vec = allocs.phys_vec;
+    return true;
+  };
   // The view's own fields before the spread: V8 (Node 20) takes a slow path, about 3 µs, to add a field to a fresh spread copy.
-  const view: VfioDeviceView = { registrationAlive: true, provider: (bar) => (vdev.providers[bar] ? k.heap.use(vdev.providers[bar]!, site) : null), ...vdev.view };
-  const pal = physFromRequest(view, req);
-  if (!pal.ok) return pal;
-  const phys_vec = k.heap.alloc('phys_vec', site, pal.value.phys);
-  const providerObj = vdev.providers.find((p) => p !== null && p.value === pal.value.provider)!;
-  const privObj = phys_vec && k.heap.alloc<VfioPciDmaBuf>('priv', site, { dmabuf: null, vdev, size: pal.value.size, phys_vec, provider: providerObj, nr_ranges: req.nrRanges, revoked: false });
-  if (!phys_vec || !privObj) {
-    if (phys_vec) k.heap.free(phys_vec, site);
+  return { registrationAlive: true, provider: (bar) => (vdev.providers[bar] ? k.heap.use(vdev.providers[bar]!, site) : null), allocPriv, ...extra, ...vdev.view };
+}
+
+/** err_free_phys / err_free_priv: what the create allocated before the export, freed. */
+export function freeCreateAllocs(k: Kernel, a: CreateAllocs, site: string): void {
+  if (a.phys_vec) k.heap.free(a.phys_vec, site);
+  if (a.privObj) k.heap.free(a.privObj, site);
+}
+
+/** The validation and fill with priv and phys_vec allocated where the seed allocates them: priv filled
+ *  from the PAL, or the errno with everything the path allocated freed (err_free_phys, err_free_priv). */
+export function createPriv(vdev: VfioPciCoreDevice, req: DmaBufRequest, physFromRequest: typeof vfioDmaBufPhysFromRequest, site: string, extra: Partial<VfioDeviceView> = {}): Result<KObj<VfioPciDmaBuf>> {
+  const { k } = vdev;
+  const allocs: CreateAllocs = { privObj: null, phys_vec: null };
+  const pal = physFromRequest(createViewOf(vdev, allocs, req, site, extra), req);
+  // A create-path variant that does not call allocPriv() allocates after its checks.
+  if (pal.ok && !allocs.privObj && !createViewOf(vdev, allocs, req, site).allocPriv!()) {
+    freeCreateAllocs(k, allocs, site);
     return { ok: false, errno: '-ENOMEM' };
   }
-  if (!vdev.registration.tryGet()) {
-    k.heap.free(phys_vec, site);
-    k.heap.free(privObj, site);
-    return { ok: false, errno: '-ENODEV' };
+  if (!pal.ok) {
+    freeCreateAllocs(k, allocs, site);
+    return pal;
   }
-  const dmabuf = dma_buf_export(k, `${vdev.name}.dmabuf${privObj.id}`, ops, pal.value.size, privObj);
-  if (!dmabuf) {
-    vdev.registration.put(site);
-    k.heap.free(phys_vec, site);
-    k.heap.free(privObj, site);
-    return { ok: false, errno: '-ENOMEM' };
-  }
+  const privObj = allocs.privObj!;
   const priv = privObj.value;
+  allocs.phys_vec!.value = pal.value.phys;
+  priv.size = pal.value.size;
+  priv.provider = vdev.providers.find((p) => p !== null && p.value === pal.value.provider)!;
+  return { ok: true, value: privObj };
+}
+
+/** dma_buf_export() of a filled priv, the revoked-at-birth state and the device list: the dma-buf, or
+ *  null when the export failed (priv and the registration are then still the caller's). */
+export async function exportPriv(vdev: VfioPciCoreDevice, ops: VfioPciDmabufOps, privObj: KObj<VfioPciDmaBuf>, site: string): Promise<DmaBuf | null> {
+  const { k } = vdev;
+  const priv = privObj.value;
+  const dmabuf = dma_buf_export(k, `${vdev.name}.dmabuf${privObj.id}`, ops, priv.size, privObj);
+  if (!dmabuf) return null;
   priv.dmabuf = dmabuf;
+  // dma_buf_put() now frees priv
   await vdev.memory_lock.downWrite(site);
   await dmabuf.resv.lock(site);
   priv.revoked = !__vfio_pci_memory_enabled(vdev);
   vdev.dmabufs.push(privObj);
   dmabuf.resv.unlock(site);
   vdev.memory_lock.upWrite(site);
+  return dmabuf;
+}
+
+/** vfio_pci_core_feature_dma_buf() as posted in 002 v8 10/11: the validation ports with priv and phys_vec
+ *  allocated before get_dmabuf_phys(), the registration, the export, revoked-at-birth, the list, then
+ *  dma_buf_fd(). Its error unwind is the seed's: a failed dma_buf_fd() puts the dma-buf (whose release
+ *  frees priv and phys_vec and puts the registration) and falls through err_dev_put, err_free_phys and
+ *  err_free_priv, which do all three again (fixed upstream by e98137f0a874, "vfio/pci: Fix double free in
+ *  dma-buf feature"; reports/FINDINGS.md). `physFromRequest` is the validation and fill up to the
+ *  registration (a variant swaps it). */
+export async function vfio_pci_core_feature_dma_buf(vdev: VfioPciCoreDevice, ops: VfioPciDmabufOps, req: DmaBufRequest, physFromRequest = vfioDmaBufPhysFromRequest): Promise<Result<DmaBuf>> {
+  const site = 'vfio_pci_core_feature_dma_buf';
+  const { k } = vdev;
+  const created = createPriv(vdev, req, physFromRequest, site);
+  if (!created.ok) return created;
+  const privObj = created.value;
+  if (!vdev.registration.tryGet()) {
+    freeCreateAllocs(k, { privObj, phys_vec: privObj.value.phys_vec }, site);
+    return { ok: false, errno: '-ENODEV' };
+  }
+  const dmabuf = await exportPriv(vdev, ops, privObj, site);
+  if (!dmabuf) {
+    // err_dev_put, err_free_phys, err_free_priv
+    vdev.registration.put(site);
+    freeCreateAllocs(k, { privObj, phys_vec: privObj.value.phys_vec }, site);
+    return { ok: false, errno: '-ENOMEM' };
+  }
+  // dma_buf_fd() consumes the reference, when the file closes the dmabuf will be released.
+  const fd = dma_buf_fd(k, dmabuf, req.openFlags);
+  if (fd < 0) {
+    // err_dma_buf: dma_buf_put(), then on through err_dev_put, err_free_phys (kfree(priv->phys_vec)), err_free_priv.
+    await dma_buf_put(dmabuf, site);
+    vdev.registration.put(site);
+    k.heap.free(k.heap.use(privObj, site).phys_vec, site);
+    k.heap.free(privObj, site);
+    return { ok: false, errno: '-EMFILE' };
+  }
   return { ok: true, value: dmabuf };
 }
 

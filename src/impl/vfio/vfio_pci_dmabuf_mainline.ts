@@ -17,19 +17,23 @@
 //   it, at 1f97d9dcf536, pin returned -EOPNOTSUPP).
 // - dma_buf_move_notify() is dma_buf_invalidate_mappings() (e55edc9c9be5); the
 //   simulated core keeps one function for both names.
+// - the create claims the BAR first ("vfio/pci: Check BAR resources before
+//   exporting a DMABUF", 702809dabdec) and a failed dma_buf_fd() only puts the
+//   dma-buf ("vfio/pci: Fix double free in dma-buf feature", e98137f0a874; the
+//   files at 1f97d9dcf536 and 06fddc7a1961 predate both).
 // The conversion is mainline's dma_buf_phys_vec_to_sgt() (drivers/dma-buf/
-// dma-buf-mapping.c at 0b9828c7231e), the create path is the v8 one (the file
-// at 1f97d9dcf536 has the same create and unwind).
+// dma-buf-mapping.c at 0b9828c7231e).
 import type { MapType } from '../../../models/pci/types.ts';
 import type { DmaDir } from '../../kernel/dma.ts';
 import type { Kernel } from '../../kernel/kernel.ts';
 import type { KObj } from '../../kernel/objects.ts';
 import { Completion, Kref } from '../../kernel/completion.ts';
 import { dma_buf_free_sgt, dma_buf_phys_vec_to_sgt, type DmaBufDma } from '../dma-buf-mapping.ts';
-import { dma_buf_move_notify, type DmaBuf, type DmaBufAttachment } from '../dma-buf-core.ts';
+import { dma_buf_fd, dma_buf_move_notify, dma_buf_put, type DmaBuf, type DmaBufAttachment } from '../dma-buf-core.ts';
 import type { VfioDmabufPort } from './vfio_pci_core.ts';
 import { V8_PORT } from './vfio_pci_core.ts';
-import { VfioPciDmabufOps, vfio_pci_core_feature_dma_buf, type VfioPciCoreDevice, type VfioPciDmaBuf } from './vfio_pci_dmabuf.ts';
+import { VfioPciDmabufOps, createPriv, exportPriv, freeCreateAllocs, type VfioPciCoreDevice, type VfioPciDmaBuf } from './vfio_pci_dmabuf.ts';
+import { vfioDmaBufPhysFromRequest } from './dmabuf_phys.ts';
 
 /** The drain state mainline adds to struct vfio_pci_dma_buf. */
 export interface Drain {
@@ -115,7 +119,7 @@ async function revokeAndDrain(k: Kernel, priv: VfioPciDmaBuf, dmabuf: DmaBuf, si
   waitFences(dmabuf, site);
   d.kref.put(site, done(d));
   dmabuf.resv.unlock(site);
-  d.comp.wait(site);
+  await d.comp.wait(site);
 }
 
 /** vfio_pci_dma_buf_move() of mainline. */
@@ -177,11 +181,51 @@ export function cleanupMainline(skipRevoked: boolean) {
   };
 }
 
-/** The create of mainline: v8's, with the drain armed on the new dma-buf (kref_init, init_completion). */
-const feature_dma_buf_mainline: VfioDmabufPort['feature_dma_buf'] = async (vdev, ops, req, phys) => {
-  const r = await vfio_pci_core_feature_dma_buf(vdev, ops, req, phys);
-  if (r.ok) drainOf(vdev.k, (r.value.priv as KObj<VfioPciDmaBuf>).value);
-  return r;
+/** vfio_pci_core_setup_barmap() (drivers/vfio/pci/vfio_pci_rdwr.c): claim the BAR's regions and iomap it,
+ *  once; a failed iomap gives the regions back (-ENOMEM). */
+export function vfio_pci_core_setup_barmap(vdev: VfioPciCoreDevice, bar: number): number {
+  const { regions, barmap } = vdev;
+  if (!regions || !barmap) return 0;
+  if (barmap[bar]) return 0;
+  const ret = regions.request(bar);
+  if (ret) return ret;
+  const io = regions.iomap(bar);
+  if (!io) {
+    regions.release(bar);
+    return -12; // -ENOMEM
+  }
+  barmap[bar] = io;
+  return 0;
+}
+
+/** vfio_pci_core_feature_dma_buf() of mainline: v8's steps with
+ *  - the BAR claimed with the region-index check, -ENODEV when it cannot be ("vfio/pci: Check BAR resources
+ *    before exporting a DMABUF", 702809dabdec);
+ *  - the drain armed on the new dma-buf (kref_init, init_completion; 1a8a5227f229);
+ *  - a failed dma_buf_fd() puts the dma-buf and returns: its release frees priv and phys_vec and puts the
+ *    registration ("vfio/pci: Fix double free in dma-buf feature", e98137f0a874, CVE-2026-31468). */
+const feature_dma_buf_mainline: VfioDmabufPort['feature_dma_buf'] = async (vdev, ops, req, phys = vfioDmaBufPhysFromRequest) => {
+  const site = 'vfio_pci_core_feature_dma_buf';
+  const { k } = vdev;
+  const created = createPriv(vdev, req, phys, site, { setupBarmap: (bar) => vfio_pci_core_setup_barmap(vdev, bar) });
+  if (!created.ok) return created;
+  const privObj = created.value;
+  if (!vdev.registration.tryGet()) {
+    freeCreateAllocs(k, { privObj, phys_vec: privObj.value.phys_vec }, site);
+    return { ok: false, errno: '-ENODEV' };
+  }
+  const dmabuf = await exportPriv(vdev, ops, privObj, site);
+  if (!dmabuf) {
+    vdev.registration.put(site);
+    freeCreateAllocs(k, { privObj, phys_vec: privObj.value.phys_vec }, site);
+    return { ok: false, errno: '-ENOMEM' };
+  }
+  drainOf(k, privObj.value);
+  if (dma_buf_fd(k, dmabuf, req.openFlags) < 0) {
+    await dma_buf_put(dmabuf, site);
+    return { ok: false, errno: '-EMFILE' };
+  }
+  return { ok: true, value: dmabuf };
 };
 
 /** The port as merged with the fix of its cleanup. */
@@ -193,5 +237,7 @@ export const MAINLINE_PORT: VfioDmabufPort = {
   makeOps: (k, cfg) => new MainlineDmabufOps(k, cfg.routeTo),
 };
 
-/** The port as first merged (1a8a5227f229): close drains dma-bufs a revoke already drained. */
+/** The port with the cleanup as first merged (1a8a5227f229): close drains dma-bufs a revoke already
+ *  drained (FINDINGS D1). Only the cleanup is the old one, so this port shows D1 alone: its create is
+ *  today's (at 1a8a5227f229 the create had neither the BAR check nor the unwind fix). */
 export const MAINLINE_FIRST_DRAIN_PORT: VfioDmabufPort = { ...MAINLINE_PORT, cleanup: cleanupMainline(false) };

@@ -1,0 +1,78 @@
+// Seeded bugs of the VFIO create path's unwinds and device facts (issue 13
+// items 2 and 4), each one change to a faithful port.
+import type { Kernel } from '../kernel/kernel.ts';
+import type { DeviceConfig } from '../harness/plugin.ts';
+import { vfioExporter } from '../harness/bundled.ts';
+import { dma_buf_fd, dma_buf_put } from '../impl/dma-buf-core.ts';
+import { vfioDmaBufPhysFromRequest } from '../impl/vfio/dmabuf_phys.ts';
+import { VfioPciCore, V8_PORT, type VfioDmabufPort } from '../impl/vfio/vfio_pci_core.ts';
+import { createPriv, createViewOf, exportPriv, freeCreateAllocs, type CreateAllocs } from '../impl/vfio/vfio_pci_dmabuf.ts';
+import { MAINLINE_PORT, drainOf, vfio_pci_core_setup_barmap } from '../impl/vfio/vfio_pci_dmabuf_mainline.ts';
+
+const SITE = 'vfio_pci_core_feature_dma_buf';
+
+/** v8 create whose get_dmabuf_phys() failure jumps to err_free_priv: phys_vec is never freed. */
+const leaksPhysVec: VfioDmabufPort['feature_dma_buf'] = async (vdev, ops, req, phys = vfioDmaBufPhysFromRequest) => {
+  const allocs: CreateAllocs = { privObj: null, phys_vec: null };
+  const pal = phys(createViewOf(vdev, allocs, req, SITE), req);
+  if (!pal.ok) {
+    if (allocs.privObj) vdev.k.heap.free(allocs.privObj, SITE); // BUG: goto err_free_priv, phys_vec leaks
+    return pal;
+  }
+  freeCreateAllocs(vdev.k, allocs, SITE);
+  return V8_PORT.feature_dma_buf(vdev, ops, req, phys);
+};
+
+export const palUnwindPhysVecLeak = vfioExporter('bug:pal-unwind-phys-vec-leak', 'a failed get_dmabuf_phys() frees priv but not phys_vec', { port: { ...V8_PORT, feature_dma_buf: leaksPhysVec }, bugOf: 'PAL-UNWIND' });
+
+/** The mainline create (vfio_pci_dmabuf_mainline.ts) with one of its two fixes undone: `claimBar` false is
+ *  the create before 702809dabdec; `fallThrough` the unwind before e98137f0a874 (put, then free and put again). */
+function mainlineCreateWith(claimBar: boolean, fallThrough: boolean): VfioDmabufPort['feature_dma_buf'] {
+  return async (vdev, ops, req, phys = vfioDmaBufPhysFromRequest) => {
+    const { k } = vdev;
+    const created = createPriv(vdev, req, phys, SITE, claimBar ? { setupBarmap: (bar) => vfio_pci_core_setup_barmap(vdev, bar) } : {});
+    if (!created.ok) return created;
+    const privObj = created.value;
+    if (!vdev.registration.tryGet()) {
+      freeCreateAllocs(k, { privObj, phys_vec: privObj.value.phys_vec }, SITE);
+      return { ok: false, errno: '-ENODEV' };
+    }
+    const dmabuf = await exportPriv(vdev, ops, privObj, SITE);
+    if (!dmabuf) {
+      vdev.registration.put(SITE);
+      freeCreateAllocs(k, { privObj, phys_vec: privObj.value.phys_vec }, SITE);
+      return { ok: false, errno: '-ENOMEM' };
+    }
+    drainOf(k, privObj.value);
+    if (dma_buf_fd(k, dmabuf, req.openFlags) < 0) {
+      await dma_buf_put(dmabuf, SITE);
+      if (fallThrough) {
+        vdev.registration.put(SITE);
+        k.heap.free(k.heap.use(privObj, SITE).phys_vec, SITE);
+        k.heap.free(privObj, SITE);
+      }
+      return { ok: false, errno: '-EMFILE' };
+    }
+    return { ok: true, value: dmabuf };
+  };
+}
+
+export const uafFdUnwindFallsThrough = vfioExporter('bug:uaf-fd-unwind-falls-through', 'mainline create with the unwind before e98137f0a874: a failed dma_buf_fd() frees what the release freed', {
+  port: { ...MAINLINE_PORT, feature_dma_buf: mainlineCreateWith(true, true) }, profiles: ['mainline'], bugOf: 'UAF-OBJ',
+});
+
+/** The mainline create without the BAR claim (before 702809dabdec): exports a BAR whose regions it does not hold. */
+export const palInputUnclaimedBar = vfioExporter('bug:pal-input-unclaimed-bar', 'mainline create that never claims the BAR it exports', {
+  port: { ...MAINLINE_PORT, feature_dma_buf: mainlineCreateWith(false, false) }, profiles: ['mainline'], bugOf: 'PAL-INPUT',
+});
+
+/** A device whose probe gives every MEM BAR a provider, even when pcim_p2pdma_init() failed or the BAR is unassigned. */
+class ProviderWithoutP2pdma extends VfioPciCore {
+  constructor(k: Kernel, cfg: DeviceConfig, port: VfioDmabufPort) {
+    super(k, { ...cfg, p2pdma: true, bars: cfg.bars.map(({ mappable: _m, ...b }) => b) }, port);
+  }
+}
+
+export const palInputProviderWithoutP2pdma = vfioExporter('bug:pal-input-provider-without-p2pdma', 'providers for every MEM BAR whatever pcim_p2pdma_init() said: exports BARs no provider serves', { device: ProviderWithoutP2pdma, bugOf: 'PAL-INPUT' });
+
+export const createBugExporters = () => [palUnwindPhysVecLeak, uafFdUnwindFallsThrough, palInputUnclaimedBar, palInputProviderWithoutP2pdma];
