@@ -28,6 +28,7 @@ const EXPECTED: Readonly<Record<string, string>> = {
   '9-v8-nents-wraps.json': 'v8-nents-wraps',
   '10-bar-ends-at-2-64.json': 'bar-ends-at-2^64',
   'D1-first-drain-close-double-put.json': 'first-drain-close-double-put',
+  'C1-fd-unwind-double-free.json': 'fd-unwind-double-free',
   'L1-cleanup-notifies-revoked.json': 'cleanup-notifies-revoked',
   'L2-unrevoke-notifies-iommufd.json': 'unrevoke-notifies-iommufd',
   'M2-rfc-match-mapping-unlocked.json': 'rfc12-match-mapping-unlocked',

@@ -45,10 +45,14 @@ export const LIFECYCLE_FINDINGS: readonly LifecycleFinding[] = [
   // drained: a second invalidate (REV-NOTIFY), a kref_put at zero and a wait_for_completion() nobody completes (REV-DRAIN).
   { id: 'first-drain-close-double-put', rule: 'REV-DRAIN', profiles: ['mainline'], applies: (c, v) => c.op === 'event' && c.event === 'close' && v.evidence?.['underflow'] === true && String(v.evidence?.['site']) === 'vfio_pci_dma_buf_cleanup' },
   { id: 'first-drain-close-reinvalidates', rule: 'REV-NOTIFY', profiles: ['mainline'], applies: (c, v) => c.op === 'event' && c.event === 'close' && v.evidence?.['model'] === 0 && v.evidence?.['port'] === 1 },
-  // reports/FINDINGS.md D2: the seed's create unwind after a failed dma_buf_fd(): dma_buf_put() runs the release (priv and
+  // reports/FINDINGS.md C1: the seed's create unwind after a failed dma_buf_fd(): dma_buf_put() runs the release (priv and
   // phys_vec freed, the registration put), then err_dev_put, err_free_phys and err_free_priv do it all again (fixed by e98137f0a874).
   { id: 'fd-unwind-double-free', rule: 'UAF-OBJ', profiles: ['v8', 'rfc', 'converter'], corrupts: true, applies: (c, v) => c.op === 'create' && c.fault === 'fd' && v.evidence?.['useSite'] === 'vfio_pci_core_feature_dma_buf' && v.evidence?.['freeSite'] === 'vfio_pci_dma_buf_release' },
   { id: 'fd-unwind-double-put', rule: 'UAF-REF', profiles: ['v8', 'rfc', 'converter'], corrupts: true, applies: (c, v) => c.op === 'create' && c.fault === 'fd' && v.evidence?.['site'] === 'vfio_pci_core_feature_dma_buf' },
+  // The seed's close order (002 v8 10/11: vfio_pci_core_disable(), then vfio_pci_dma_buf_cleanup()): the BAR regions are
+  // released, memory decode cleared and the function reset while importers still map the BARs; the cleanup's revoke
+  // comes after. Fixed by "vfio/pci: Clean up DMABUFs before disabling function" (torvalds/linux d97708701434).
+  { id: 'close-disables-before-cleanup', rule: 'REV-WINDOW', profiles: ['v8', 'rfc', 'converter'], applies: (c, v) => c.op === 'event' && c.event === 'close' && v.evidence?.['kind'] === 'mmio-gone' && v.evidence?.['site'] === 'vfio_pci_core_disable' },
   // reports/FINDINGS.md M2 (issue 6): the posted RFC 12/26 match_mapping asserts resv, which attach does not hold.
   { id: 'rfc12-match-mapping-unlocked', rule: 'LOCK-RESV', profiles: ['rfc', 'converter'], applies: (c, v) => c.op === 'attach' && String(v.evidence?.['site'] ?? '').includes('match_mapping') },
 ];
