@@ -1,0 +1,42 @@
+// Gaps the mutation score (reports/MUTATION.md) found in the VFIO exporter
+// (src/impl/vfio/): iommufd only ever met VFIO's own dma-bufs, so the
+// private interconnect's "not a VFIO dma-buf" answer was never judged, and no
+// faithful port leaks a registration reference, so the unregister check that
+// catches one never fired. Both are behaviours of the seed (003; 002 v8 10/11).
+import { describe, expect, it } from 'vitest';
+import type { LcCmd } from '../models/lifecycle.ts';
+import { vfioExporter, vfioPci } from '../src/harness/bundled.ts';
+import { createCmd, runLifecycle } from '../src/harness/lifecycle.ts';
+import { dmaImporter, iommufdImporter } from '../src/harness/bundled.ts';
+import { dma_buf_dynamic_attach, dma_buf_export } from '../src/impl/dma-buf-core.ts';
+import { V8_PORT } from '../src/impl/vfio/vfio_pci_core.ts';
+import { Kernel } from '../src/kernel/kernel.ts';
+
+const IMPORTERS = { dma: dmaImporter, iommufd: iommufdImporter };
+
+describe('VFIO exporter behaviours no faithful lifecycle reaches', () => {
+  it('IOMMUFD-ONE: the private interconnect refuses a dma-buf VFIO did not export (-EOPNOTSUPP), under resv', async () => {
+    const k = new Kernel();
+    const dev = vfioPci.probe(k, { name: 'vdev0', bars: [{ index: 0, type: 'mem', start: 0x100000000n, size: 0x100000n, busOffset: 0n }], pageSize: 4096n, routeTo: () => 'BUS_ADDR' });
+    const foreign = dma_buf_export(k, 'gpu-buf', { map_dma_buf: () => ({ ok: false, errno: '-EINVAL' }), unmap_dma_buf: () => undefined, release: async () => undefined }, 0x1000n, k.heap.alloc('priv', 'gpu_export', {})!)!;
+    const a = await dma_buf_dynamic_attach(k, foreign, null, { allow_peer2peer: true, move_notify: () => undefined });
+    if (!a.ok) throw new Error(a.errno);
+    await foreign.resv.lock('iopt_map_dmabuf');
+    expect(dev.iommufdMap!(a.attach.value)).toEqual({ ok: false, errno: '-EOPNOTSUPP' });
+    foreign.resv.unlock('iopt_map_dmabuf');
+    expect(k.log.violations).toEqual([]);
+  });
+
+  it('UAF-REF: a registration reference nobody puts is named at unregister (unbind), with its count; the faithful cleanup leaves none', async () => {
+    const leaky = vfioExporter('test:cleanup-keeps-a-registration', 'cleanup that takes one registration reference more than it puts', {
+      port: { ...V8_PORT, cleanup: async (vdev) => { vdev.registration.tryGet(); await V8_PORT.cleanup(vdev); } },
+    });
+    const cmds: LcCmd[] = [createCmd(0, 1), { op: 'event', dev: 0, event: 'close' }, { op: 'close-fd', buf: 0 }, { op: 'event', dev: 0, event: 'unbind' }];
+    const good = await runLifecycle({ exporter: vfioPci, importers: IMPORTERS, devices: 2, route: 'BUS_ADDR' }, cmds, { keepGoing: true });
+    expect(good.violations.filter((v) => v.rule === 'UAF-REF')).toEqual([]);
+    const bad = await runLifecycle({ exporter: leaky, importers: IMPORTERS, devices: 2, route: 'BUS_ADDR' }, cmds, { keepGoing: true });
+    const ref = bad.violations.filter((v) => v.rule === 'UAF-REF');
+    expect(ref.map((v) => [v.step, v.evidence])).toEqual([[3, { device: 'vdev0', count: 1 }]]);
+    expect(ref[0]!.message).toMatch(/vdev0: 1 registration reference\(s\) still held at unregister/);
+  });
+});
