@@ -9,6 +9,9 @@ import { Kernel } from '../src/kernel/kernel.ts';
 import { dma_buf_detach, dma_buf_dynamic_attach, dma_buf_export, dma_buf_map_attachment, dma_buf_move_notify, dma_buf_pin, dma_buf_put, dma_buf_unmap_attachment, dma_buf_unpin, type DmaBufOps } from '../src/impl/dma-buf-core.ts';
 import { iommufdImporter, iommufdMainline } from '../src/impl/iommufd.ts';
 import type { ExporterDevice } from '../src/harness/plugin.ts';
+import { lifecycleBugImporters } from '../src/bugs/lifecycle.ts';
+import { iommufdImporter as iommufdPluginV8, vfioPci } from '../src/harness/bundled.ts';
+import { createCmd, runLifecycle } from '../src/harness/lifecycle.ts';
 import { budget } from './budget.ts';
 
 function exporter(k: Kernel, attachRet = 0, pinRet?: number) {
@@ -138,5 +141,17 @@ describe('dma-buf core: pin and unpin (mainline), and the importers that pin', (
       expect([...buf.attachments].map((a) => a.value.pins ?? 0)).toEqual([0]);
       expect(k.log.violations).toEqual([]);
     }), { numRuns: 3 });
+  });
+});
+
+describe('UAF-MAPPING cites the table', () => {
+  it('DMA through an sg_table the revoke freed names where it was allocated and freed, in the message and the evidence', async () => {
+    const stale = lifecycleBugImporters().find((p) => p.name === 'bug:uaf-mapping-stale-sgt')!;
+    const r = await runLifecycle({ exporter: vfioPci, importers: { dma: stale, iommufd: iommufdPluginV8 }, devices: 2, route: 'BUS_ADDR' }, [
+      createCmd(0, 1), { op: 'attach', buf: 0, importer: 'dma', p2p: true }, { op: 'map', att: 0 }, { op: 'event', dev: 0, event: 'mem-off' }, { op: 'access', att: 0 },
+    ], { keepGoing: true });
+    const v = r.violations.find((x) => x.rule === 'UAF-MAPPING' && x.step === 4)!;
+    expect(v.evidence).toEqual({ allocSite: expect.stringMatching(/\w/), freeSite: expect.stringMatching(/\w/) });
+    expect(v.message).toContain(`freed in ${String(v.evidence!['freeSite'])}`);
   });
 });
