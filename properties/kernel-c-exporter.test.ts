@@ -95,6 +95,7 @@ describe.skipIf(!HAVE)('kernel C exporter: vfio_pci_dmabuf.c of 002 v8 10/11 (sk
     expect(cases(k2)).toEqual([]);
     expect(cases(p2)).toEqual([]);
     expect(ids(k2)).toEqual(ids(p2));
-    expect(ids(k2)).toEqual(['cleanup-notifies-revoked', 'unrevoke-notifies-iommufd']);
+    // C1 on the C is AddressSanitizer's heap-use-after-free of priv in the create, and the unit process dies there.
+    expect(ids(k2)).toEqual(['fd-unwind-double-free', 'unrevoke-notifies-iommufd']);
   }, 60_000);
 });

@@ -36,6 +36,10 @@ export interface LifecycleFinding {
   applies(c: LcCmd, v: Violation): boolean;
 }
 
+const isFdFault = (c: LcCmd) => c.op === 'create' && c.fault === 'fd';
+/** A C site or sanitizer summary in vfio_pci_core_feature_dma_buf(). */
+const inCreate = (site: unknown) => typeof site === 'string' && /\bvfio_pci_core_feature_dma_buf\b/.test(site);
+
 export const LIFECYCLE_FINDINGS: readonly LifecycleFinding[] = [
   // L1: vfio_pci_dma_buf_cleanup() notifies a dma-buf that a revoke before it already revoked.
   { id: 'cleanup-notifies-revoked', rule: 'REV-NOTIFY', profiles: ['v8', 'rfc', 'converter'], applies: (c, v) => c.op === 'event' && c.event === 'close' && v.evidence?.['model'] === 0 && v.evidence?.['port'] === 1 },
@@ -47,8 +51,11 @@ export const LIFECYCLE_FINDINGS: readonly LifecycleFinding[] = [
   { id: 'first-drain-close-reinvalidates', rule: 'REV-NOTIFY', profiles: ['mainline'], applies: (c, v) => c.op === 'event' && c.event === 'close' && v.evidence?.['model'] === 0 && v.evidence?.['port'] === 1 },
   // reports/FINDINGS.md C1: the seed's create unwind after a failed dma_buf_fd(): dma_buf_put() runs the release (priv and
   // phys_vec freed, the registration put), then err_dev_put, err_free_phys and err_free_priv do it all again (fixed by e98137f0a874).
-  { id: 'fd-unwind-double-free', rule: 'UAF-OBJ', profiles: ['v8', 'rfc', 'converter'], corrupts: true, applies: (c, v) => c.op === 'create' && c.fault === 'fd' && v.evidence?.['useSite'] === 'vfio_pci_core_feature_dma_buf' && v.evidence?.['freeSite'] === 'vfio_pci_dma_buf_release' },
-  { id: 'fd-unwind-double-put', rule: 'UAF-REF', profiles: ['v8', 'rfc', 'converter'], corrupts: true, applies: (c, v) => c.op === 'create' && c.fault === 'fd' && v.evidence?.['site'] === 'vfio_pci_core_feature_dma_buf' },
+  // The kernel's own C (--kernel-patch) shows it as AddressSanitizer's heap-use-after-free of priv in the create, and the
+  // process dies there: the ioctl never returns (the harness's -EIO).
+  { id: 'fd-unwind-double-free', rule: 'UAF-OBJ', profiles: ['v8', 'rfc', 'converter'], corrupts: true, applies: (c, v) => isFdFault(c) && ((v.evidence?.['useSite'] === 'vfio_pci_core_feature_dma_buf' && v.evidence?.['freeSite'] === 'vfio_pci_dma_buf_release') || (v.evidence?.['kind'] === 'c-heap-use-after-free' && inCreate(v.evidence?.['summary']))) },
+  { id: 'fd-unwind-double-free', rule: 'PAL-INPUT', profiles: ['v8', 'rfc', 'converter'], corrupts: true, applies: (c, v) => isFdFault(c) && v.evidence?.['port'] === '-EIO' && inCreate(v.evidence?.['cSite']) },
+  { id: 'fd-unwind-double-put', rule: 'UAF-REF', profiles: ['v8', 'rfc', 'converter'], corrupts: true, applies: (c, v) => isFdFault(c) && (v.evidence?.['site'] === 'vfio_pci_core_feature_dma_buf' || inCreate(v.evidence?.['cSite'])) },
   // The seed's close order (002 v8 10/11: vfio_pci_core_disable(), then vfio_pci_dma_buf_cleanup()): the BAR regions are
   // released, memory decode cleared and the function reset while importers still map the BARs; the cleanup's revoke
   // comes after. Fixed by "vfio/pci: Clean up DMABUFs before disabling function" (torvalds/linux d97708701434).

@@ -204,6 +204,9 @@ class CExporterUnit {
       case OP.GET_FILE_ACTIVE: return this.buf(run, a[0]!).file.getFileActive(site) ? TRUE : FALSE;
       case OP.EXPORT: return this.export(run, a);
       case OP.DMA_BUF_FD: {
+        // get_unused_fd_flags(): -EMFILE when the run's fault plan fills the fd table (a create's 'fd' fault).
+        const full = run.k.get_unused_fd_flags(site);
+        if (full < 0) return r1(full);
         const fd = this.nextFd++;
         run.fds.set(fd, this.buf(run, a[0]!));
         return r1(fd);
@@ -337,7 +340,10 @@ class CExporterUnit {
     run.devs.set(d.id, d);
     const bars = Array.from({ length: 6 }, (_, i) => {
       const b = cfg.bars.find((x) => x.index === i);
-      return b ? [BAR_TYPE[b.type], b.start, b.size, b.busOffset] : [0n, 0n, 0n, 0n];
+      // A MEM BAR no provider serves (pcim_p2pdma_init() failed, or the BAR is unassigned) goes as type 3: the unit
+      // records its resource and gives it no provider, as pcim_p2pdma_provider() answers NULL for it.
+      const noProvider = b?.type === 'mem' && (cfg.p2pdma === false || b.mappable === false);
+      return b ? [noProvider ? 3n : BAR_TYPE[b.type], b.start, b.size, b.busOffset] : [0n, 0n, 0n, 0n];
     }).flat();
     this.proc.ensureChild();
     d.child = this.proc.currentChild();

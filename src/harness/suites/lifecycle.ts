@@ -107,7 +107,10 @@ async function serialSearch(cfg: LifecycleConfig, rules: readonly RuleId[], seed
   const findings: FindingLog = new Map();
   const out = await fc.check(propertyOf(cfg, { want: (v) => rules.includes(v.rule), findings }, opts.stateAware), { seed, numRuns: runs, ...timeLimit(opts) });
   opts.observe?.(out);
-  const met = await Promise.all([...findings.values()].map((x) => lifecycleFound(cfg, x.cmds, x.setup)));
+  // One after the other: runs of the kernel's C share its unit process, and a finding that crashes it (C1 under
+  // AddressSanitizer) would end the requests of a replay running beside it with its crash.
+  const met: Found[] = [];
+  for (const x of findings.values()) met.push(await lifecycleFound(cfg, x.cmds, x.setup));
   const f = failureOf(out);
   if (f) return { failures: [await lifecycleFound(cfg, f.cmds, f.setup)], findings: met };
   if (out.failed && out.counterexample && rules.includes('PLUGIN-THROW')) return { failures: [await thrownFound(cfg, rules, seed, runs, opts.stateAware)], findings: met };
