@@ -29,7 +29,8 @@ export const acsArb: fc.Arbitrary<Acs | undefined> = fc.oneof(
   fc.record({ rr: fc.boolean(), cr: fc.boolean(), ec: fc.boolean() }),
 );
 
-/** One BAR: power-of-two size 4 KiB..2^40, naturally aligned start, bus offset often 0. */
+/** One BAR: power-of-two size 4 KiB..2^40, naturally aligned start, bus offset often 0; now and then a MEM
+ *  BAR the PCI core could not assign (mappable false: no CPU address, so no p2pdma provider). */
 export function barArb(index: number): fc.Arbitrary<Bar> {
   return fc
     .record({
@@ -37,8 +38,9 @@ export function barArb(index: number): fc.Arbitrary<Bar> {
       sizeShift: fc.integer({ min: 12, max: 40 }),
       window: fc.bigInt({ min: 1n, max: 1n << 20n }),
       busOffset: fc.oneof(fc.constant(0n), fc.bigInt({ min: 1n, max: 1n << 20n }).map((x) => x << 12n), fc.constant((1n << 64n) - (1n << 32n))),
+      assigned: fc.oneof({ weight: 7, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
     })
-    .map(({ type, sizeShift, window, busOffset }) => ({ index, type, start: window << 40n, size: 1n << BigInt(sizeShift), busOffset }));
+    .map(({ type, sizeShift, window, busOffset, assigned }) => ({ index, type, start: window << 40n, size: 1n << BigInt(sizeShift), busOffset, ...(assigned || type !== 'mem' ? {} : { mappable: false }) }));
 }
 
 const barsArb: fc.Arbitrary<Bar[]> = fc

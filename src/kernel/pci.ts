@@ -81,10 +81,13 @@ function acsCtrlOf(d: Device): number | null {
   return (d.acs.rr ? PCI_ACS_RR : 0) | (d.acs.cr ? PCI_ACS_CR : 0) | (d.acs.ec ? PCI_ACS_EC : 0);
 }
 
+/** The resources of a function's BARs. One the PCI core could not assign (mappable false) is reset, as
+ *  reset_resource() does on a failed assignment (drivers/pci/setup-bus.c): start, end and flags 0, so it
+ *  is no IORESOURCE_MEM resource and pcim_p2pdma_init()/pcim_p2pdma_provider() skip it (002 v8 03/11). */
 function resourcesOf(bars: readonly Bar[]): (PciResource | undefined)[] {
   const res: (PciResource | undefined)[] = [];
   for (const b of bars) {
-    res[b.index] = { flags: b.type === 'mem' ? IORESOURCE_MEM : IORESOURCE_IO, start: b.start, len: b.size, busAddress: u64(b.start + b.busOffset) };
+    res[b.index] = b.mappable === false ? { flags: 0, start: 0n, len: 0n, busAddress: 0n } : { flags: b.type === 'mem' ? IORESOURCE_MEM : IORESOURCE_IO, start: b.start, len: b.size, busAddress: u64(b.start + b.busOffset) };
   }
   return res;
 }
