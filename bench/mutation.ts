@@ -68,6 +68,8 @@ export const EQUIVALENT: readonly Equivalent[] = [
     reason: "the mapping-type profiles offer only 'PAL' and VFIO_SGT_P2P (models/profiles.ts vfioOffers), so past the PAL test every entry is the SGT one" },
   { file: 'src/impl/vfio/vfio_pci_dmabuf_match.ts', line: 71, mutator: 'MethodExpression', replacement: 'k.heap.use(priv.phys_vec, site)', code: '.slice(0, priv.nr_ranges)',
     reason: 'phys_vec is filled with exactly nr_ranges entries at create (dmabuf_phys.ts), so the slice copies all of it' },
+  { file: 'src/impl/vfio/dmabuf_phys.ts', line: 18, mutator: 'ConditionalExpression', replacement: 'false', code: "if (!r.length) return err('-EINVAL');",
+    reason: "validate_dmabuf_input() rejects a zero length (-EINVAL) before the fill is reached, as in the kernel, so the fill's own check never decides" },
   { file: 'src/impl/p2pdma.ts', line: 66, mutator: 'ArrayDeclaration', replacement: '["Stryker was here"]', code: 'lastAcsList: string[] = [];',
     reason: 'calc_map_type_and_dist() sets lastAcsList before anything reads it' },
   { file: 'src/impl/vfio/vfio_pci_core.ts', line: 57, mutator: 'EqualityOperator', replacement: 'bar <= 6', code: 'for (let bar = 0; bar < 6; bar++) {',

@@ -3,7 +3,15 @@
 // private interconnect's "not a VFIO dma-buf" answer was never judged, and no
 // faithful port leaks a registration reference, so the unregister check that
 // catches one never fired. Both are behaviours of the seed (003; 002 v8 10/11).
+// And the create path copies nr_ranges entries (memdup_array_user): whatever
+// follows them in the user's buffer is never read; every generated request
+// had exactly nr_ranges entries.
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { palCaseArb } from '../src/gen/ranges.ts';
+import { PAL_CREATE, barEndsAtTop, checkPal } from '../src/rules/pal.ts';
+import { ViolationLog } from '../src/rules/violation.ts';
+import { budget } from './budget.ts';
 import type { LcCmd } from '../models/lifecycle.ts';
 import { vfioExporter, vfioPci } from '../src/harness/bundled.ts';
 import { createCmd, runLifecycle } from '../src/harness/lifecycle.ts';
@@ -38,5 +46,18 @@ describe('VFIO exporter behaviours no faithful lifecycle reaches', () => {
     const ref = bad.violations.filter((v) => v.rule === 'UAF-REF');
     expect(ref.map((v) => [v.step, v.evidence])).toEqual([[3, { device: 'vdev0', count: 1 }]]);
     expect(ref[0]!.message).toMatch(/vdev0: 1 registration reference\(s\) still held at unregister/);
+  });
+});
+
+describe('PAL-INPUT: the create reads nr_ranges entries and nothing after them', () => {
+  it('trailing entries past nr_ranges (zero length, past the BAR, misaligned) change nothing: the port agrees with the model', () => {
+    const junk = fc.array(fc.record({ offset: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), length: fc.constantFrom(0n, 1n, 1n << 63n) }), { minLength: 1, maxLength: 3 });
+    fc.assert(fc.property(palCaseArb, junk, ({ view, req }, extra) => {
+      const padded = { ...req, ranges: [...req.ranges.slice(0, req.nrRanges), ...extra] };
+      if (barEndsAtTop(view, padded)) return;
+      const log = new ViolationLog();
+      checkPal(PAL_CREATE, view, padded, log);
+      expect(log.violations).toEqual([]);
+    }), { numRuns: budget(150) });
   });
 });
