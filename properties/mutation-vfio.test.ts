@@ -13,7 +13,7 @@ import { PAL_CREATE, barEndsAtTop, checkPal } from '../src/rules/pal.ts';
 import { ViolationLog } from '../src/rules/violation.ts';
 import { budget } from './budget.ts';
 import type { LcCmd } from '../models/lifecycle.ts';
-import { vfioExporter, vfioPci } from '../src/harness/bundled.ts';
+import { vfioExporter, vfioPci, vfioPciMainline } from '../src/harness/bundled.ts';
 import { createCmd, runLifecycle } from '../src/harness/lifecycle.ts';
 import { dmaImporter, iommufdImporter } from '../src/harness/bundled.ts';
 import { dma_buf_dynamic_attach, dma_buf_export } from '../src/impl/dma-buf-core.ts';
@@ -59,5 +59,28 @@ describe('PAL-INPUT: the create reads nr_ranges entries and nothing after them',
       checkPal(PAL_CREATE, view, padded, log);
       expect(log.violations).toEqual([]);
     }), { numRuns: budget(150) });
+  });
+});
+
+describe('LOCK-RESV in the map path: both kernel assertions', () => {
+  // vfio_pci_dma_buf_map() asserts the reservation lock, and so does the conversion it calls
+  // (dma_buf_map() / dma_buf_phys_vec_to_sgt(): dma_resv_assert_held(attach->dmabuf->resv)); lockdep warns at each.
+  it.each([[vfioPci, 'dma_buf_map'], [vfioPciMainline, 'dma_buf_phys_vec_to_sgt']] as const)('%s: a map without resv is LOCK-RESV in the exporter and in the conversion; with resv, none', async (exporter, conversion) => {
+    const k = new Kernel();
+    const dev = exporter.probe(k, { name: 'vdev0', bars: [{ index: 0, type: 'mem', start: 0x100000000n, size: 0x100000n, busOffset: 0n }], pageSize: 4096n, routeTo: () => 'BUS_ADDR' });
+    const buf = await dev.create({ regionIndex: 0, openFlags: 0, flags: 0, nrRanges: 1, ranges: [{ offset: 0n, length: 0x1000n }] });
+    if (!buf.ok) throw new Error(buf.errno);
+    const a = await dma_buf_dynamic_attach(k, buf.value, 'imp', { allow_peer2peer: true, move_notify: () => undefined });
+    if (!a.ok) throw new Error(a.errno);
+    const m = buf.value.ops.map_dma_buf(a.attach.value, 'DMA_BIDIRECTIONAL');
+    expect(m.ok).toBe(true);
+    expect(k.log.violations.map((v) => [v.rule, v.evidence?.['site']])).toEqual([['LOCK-RESV', 'vfio_pci_dma_buf_map'], ['LOCK-RESV', conversion]]);
+    k.log.violations.length = 0;
+    await buf.value.resv.lock('test');
+    if (m.ok) buf.value.ops.unmap_dma_buf(a.attach.value, m.sgt, 'DMA_BIDIRECTIONAL');
+    const again = buf.value.ops.map_dma_buf(a.attach.value, 'DMA_BIDIRECTIONAL');
+    if (again.ok) buf.value.ops.unmap_dma_buf(a.attach.value, again.sgt, 'DMA_BIDIRECTIONAL');
+    buf.value.resv.unlock('test');
+    expect(k.log.violations).toEqual([]);
   });
 });
