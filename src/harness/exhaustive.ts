@@ -5,7 +5,7 @@
 // command) is replayed on the implementation with all checkers on — also the
 // transitions that lead back to a known state, where a buggy implementation
 // may still do something the model does not.
-import { DEVICE_EVENTS, step, type LcCmd, type LcState } from '../../models/lifecycle.ts';
+import { DEVICE_EVENTS, step, type Expectation, type LcCmd, type LcState } from '../../models/lifecycle.ts';
 import { VFIO_PCI_ROM_REGION_INDEX } from '../../models/pci/types.ts';
 import type { Violation } from '../rules/violation.ts';
 import { compareStep, createCmd, Real, type LifecycleConfig } from './lifecycle.ts';
@@ -57,35 +57,48 @@ export function stateKey(x: unknown, field?: string): string {
   return `${out}}`;
 }
 
-/** Run commands on a fresh system beside the model, every step compared and checked; the violations. */
-async function replay(cfg: LifecycleConfig, cmds: readonly LcCmd[]): Promise<readonly Violation[]> {
+/** A state of the search: the first (shortest) path that reached it, and the model step that
+ *  made it from its parent (replays take the model's side from here instead of stepping again). */
+interface Node {
+  readonly state: LcState;
+  readonly path: readonly LcCmd[];
+  readonly parent?: Node;
+  readonly expect?: Expectation;
+}
+
+/** Replay a node's path and then `c` on a fresh system beside the model, every step compared and
+ *  checked (as runLifecycle with keepGoing); the violations. */
+async function replay(cfg: LifecycleConfig, node: Node, c: LcCmd): Promise<readonly Violation[]> {
   const real = new Real(cfg);
-  let model = real.initialState();
-  for (const [i, c] of cmds.entries()) {
-    const { next, expect } = step(model, c, cfg.profile);
-    compareStep(real, c, model, next, expect, await real.run(c, i));
-    model = next;
+  const chain: Node[] = [];
+  for (let n: Node | undefined = node; n?.parent; n = n.parent) chain.push(n);
+  chain.reverse();
+  for (const [i, n] of chain.entries()) {
+    const cmd = n.path[i]!;
+    compareStep(real, cmd, n.parent!.state, n.state, n.expect!, await real.run(cmd, i));
   }
+  const last = step(node.state, c, cfg.profile);
+  compareStep(real, c, node.state, last.next, last.expect, await real.run(c, chain.length));
   return real.k.log.violations;
 }
 
 export async function exhaustive(cfg: LifecycleConfig, k: number): Promise<ExhaustiveResult> {
   const t0 = performance.now();
   const small = { ...cfg, devices: 1 };
-  const init = new Real(small).initialState();
+  const init: Node = { state: new Real(small).initialState(), path: [] };
   // Breadth first to depth k: each state once, with the first (shortest) path that reached it.
-  const seen = new Map<string, { state: LcState; path: LcCmd[] }>([[stateKey(init), { state: init, path: [] }]]);
-  let frontier: { state: LcState; path: LcCmd[] }[] = [{ state: init, path: [] }];
+  const seen = new Map<string, Node>([[stateKey(init.state), init]]);
+  let frontier: Node[] = [init];
   for (let depth = 0; depth < k; depth++) {
-    const next: typeof frontier = [];
-    for (const { state, path } of frontier) {
-      for (const c of alphabet(state)) {
-        const s2 = step(state, c, cfg.profile).next;
+    const next: Node[] = [];
+    for (const node of frontier) {
+      for (const c of alphabet(node.state)) {
+        const { next: s2, expect } = step(node.state, c, cfg.profile);
         const h = stateKey(s2);
         if (seen.has(h)) continue;
-        const p2 = [...path, c];
-        seen.set(h, { state: s2, path: p2 });
-        next.push({ state: s2, path: p2 });
+        const child: Node = { state: s2, path: [...node.path, c], parent: node, expect };
+        seen.set(h, child);
+        next.push(child);
       }
     }
     frontier = next;
@@ -93,12 +106,12 @@ export async function exhaustive(cfg: LifecycleConfig, k: number): Promise<Exhau
   const t1 = performance.now();
   const violations: ExhaustiveResult['violations'] = [];
   let transitions = 0;
-  for (const { state, path } of seen.values()) {
-    if (path.length >= k) continue;
-    for (const c of alphabet(state)) {
+  for (const node of seen.values()) {
+    if (node.path.length >= k) continue;
+    for (const c of alphabet(node.state)) {
       transitions++;
-      const full = [...path, c];
-      const bad = unexplainedLc(cfg.profile, await replay(small, full), full);
+      const full = [...node.path, c];
+      const bad = unexplainedLc(cfg.profile, await replay(small, node, c), full);
       if (bad.length) violations.push({ path: full, violations: bad });
     }
   }
