@@ -48,6 +48,9 @@ export interface ProfileSpec {
   readonly revokeWaits: boolean;
   /** REV-DRAIN: vfio_pci_dma_buf_cleanup() revokes and drains only the dma-bufs not revoked already. */
   readonly cleanupSkipsRevoked: boolean;
+  /** Close runs vfio_pci_dma_buf_cleanup() before vfio_pci_core_disable() (the importers are revoked before the
+   *  BAR regions are released, memory decode cleared and the function reset); the seed disables first. */
+  readonly closeCleansUpFirst: boolean;
   /** REV-PIN: the VFIO exporter refuses (-EOPNOTSUPP) an attachment that cannot be revoked
    *  (dma_buf_attach_revocable() false) and accepts pinning from one that can. */
   readonly revocableAttachOnly: boolean;
@@ -60,7 +63,7 @@ export interface ProfileSpec {
 }
 
 /** The revoke as the seeds have it (002 v8 10/11): notify and go on. */
-const SEED_REVOKE = { invalidateName: 'move_notify', revokeWaits: false, cleanupSkipsRevoked: false, revocableAttachOnly: false, iommufdPins: false, createClaimsBar: false } as const;
+const SEED_REVOKE = { invalidateName: 'move_notify', revokeWaits: false, cleanupSkipsRevoked: false, closeCleansUpFirst: false, revocableAttachOnly: false, iommufdPins: false, createClaimsBar: false } as const;
 
 export const SPECS: Readonly<Record<Profile, ProfileSpec>> = {
   v8: {
@@ -90,7 +93,7 @@ export const SPECS: Readonly<Record<Profile, ProfileSpec>> = {
     mappingTypes: false, segmentLimit: 'page-aligned', palImporters: 'no-pal-type', converters: [],
     vfioOffers: ['legacy map_dma_buf/unmap_dma_buf (peer2peer and revocable checked in attach; pin/unpin)'], iommufdPath: 'private-interconnect', iommufdMultiRange: false,
     attachWithoutP2P: '-EOPNOTSUPP',
-    invalidateName: 'invalidate_mappings', revokeWaits: true, cleanupSkipsRevoked: true, revocableAttachOnly: true, iommufdPins: true, createClaimsBar: true,
+    invalidateName: 'invalidate_mappings', revokeWaits: true, cleanupSkipsRevoked: true, closeCleansUpFirst: true, revocableAttachOnly: true, iommufdPins: true, createClaimsBar: true,
   },
 };
 
@@ -121,6 +124,7 @@ export const DIFFERENCES: readonly Difference[] = [
   { key: 'invalidateName', behaviour: 'what the core calls the revoke callback', passage: 'mainline drivers/dma-buf/dma-buf.c: "dma-buf: Rename .move_notify() callback to a clearer identifier" and "dma-buf: Rename dma_buf_move_notify() to dma_buf_invalidate_mappings()" (dmabuf-revoke series, merged for 7.0; leon/linux-rdma dmabuf-revoke-v6 d4e0591c1f12, e55edc9c9be5); "dma-buf: Make .invalidate_mapping() truly optional" (b8135c57e458)' },
   { key: 'revokeWaits', behaviour: 'a revoke waits for the importers before the device changes', passage: 'mainline drivers/vfio/pci/vfio_pci_dmabuf.c: "vfio: Wait for dma-buf invalidation to complete" (torvalds/linux 1a8a5227f229; series ec1a80ee4504): after invalidating, wait for the fences on the reservation object and for the last unmap (a kref of mappings and a completion)' },
   { key: 'cleanupSkipsRevoked', behaviour: 'close drains only dma-bufs that are not revoked yet', passage: 'fix of 1a8a5227f229 for 7.1-rc (lore 20260416131815.2729131-2-mattev@meta.com "vfio/pci: Fix vfio_pci_dma_buf_cleanup() double-put", and the alternative fix it gave way to, lore 20260429142242.70f746b4@nvidia.com; no merged commit in the tree read): "if vfio_pci_dma_buf_move() revokes DMABUFs before the fd/device closes, then vfio_pci_dma_buf_cleanup() would do a second/underflowing kref_put() then wait_for_completion() on a completion that never fires"' },
+  { key: 'closeCleansUpFirst', behaviour: 'close revokes the dma-bufs before vfio_pci_core_disable() releases the BARs, clears memory decode and resets', passage: '002 v8 10/11 vfio_pci_core_close_device(): "vfio_pci_core_disable(vdev); + vfio_pci_dma_buf_cleanup(vdev);" / mainline "vfio/pci: Clean up DMABUFs before disabling function" (torvalds/linux d97708701434; lore 20260226202211.929005-3-mattev@meta.com): "if the function is disabled first, a tiny window exists in which the function\'s MSE is cleared and yet BARs could still be accessed via the DMABUF. Worse, the resources would also be free/up for grabs by a different driver." (src/impl/vfio/vfio_pci_core.ts closeOrder)' },
   { key: 'revocableAttachOnly', behaviour: 'VFIO refuses importers that cannot be revoked; pinning is allowed', passage: 'mainline drivers/dma-buf/dma-buf.c "dma-buf: Add dma_buf_attach_revocable()" (588650a367b0); drivers/vfio/pci/vfio_pci_dmabuf.c "vfio: Permit VFIO to work with pinned importers" (0b45a66ffb1e): attach returns -EOPNOTSUPP when !dma_buf_attach_revocable(attachment); before it, vfio_pci_dma_buf_pin() returned -EOPNOTSUPP (torvalds/linux 1f97d9dcf536)' },
   { key: 'iommufdPins', behaviour: 'iommufd pins its dma-buf attachment', passage: 'mainline drivers/iommu/iommufd/pages.c "iommufd: Add dma_buf_pin()" (a42ec590c0b0)' },
   { key: 'createClaimsBar', behaviour: 'create claims the BAR it exports; one that cannot be claimed or mapped is -ENODEV', passage: 'mainline drivers/vfio/pci/vfio_pci_dmabuf.c: "vfio/pci: Check BAR resources before exporting a DMABUF" (torvalds/linux 702809dabdec, lore 20260511145829.2993601-3-mattev@meta.com; 7.0-stable): "if (get_dma_buf.region_index >= VFIO_PCI_ROM_REGION_INDEX || vfio_pci_core_setup_barmap(vdev, get_dma_buf.region_index)) return -ENODEV;", "Otherwise, it\'s possible to access unreserved resources through the export"; with "vfio/pci: Set up BAR resources and maps in vfio_pci_core_enable()" (05f2a68b407a) the regions are requested at open and the create checks they were. vfio_pci_core_setup_barmap() (drivers/vfio/pci/vfio_pci_rdwr.c): pci_request_selected_regions() (-EBUSY when another driver holds them), then pci_iomap() (NULL, -ENOMEM, for an absent or unassigned BAR)' },

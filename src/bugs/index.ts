@@ -11,6 +11,7 @@ import type { Plugin } from '../harness/plugin.ts';
 import { PROFILES, spec, type Profile } from '../../models/profiles.ts';
 import { matchExporter, profilesOfLimit } from '../harness/bundled.ts';
 import { lifecycleBugExporters, lifecycleBugImporters } from './lifecycle.ts';
+import { revCloseDisablesFirst, revDrainNoWait } from './lifecycle-mainline.ts';
 import { dmaErrcheckMissing } from './dma-errcheck-missing.ts';
 import { dmaIovaNoSync } from './dma-iova-no-sync.ts';
 import { dmaIovaLinkUnchecked } from './dma-iova-link-unchecked.ts';
@@ -94,6 +95,6 @@ export function seededBugs(): SeededBug[] {
     ...MATCH_BUGS.map(({ bugOf, ...i }) => bug({ ...i, kind: 'match', description: described(i, need(bugOf, i.name)), profiles: MATCH_PROFILES }, need(bugOf, i.name))),
     bug({ name: matchConverterLeak.name, make: matchConverterLeak.make, kind: 'converter', description: described(matchConverterLeak, 'MATCH-CONVERT'), profiles: ['converter'] }, 'MATCH-CONVERT'),
     bug({ ...matchExporter('rfc', matchCleanedAttach), name: matchCleanedAttach.name }, 'MATCH-CLEANED'),
-    ...[...lifecycleBugExporters(), ...lifecycleBugImporters(), pluginExitOnUnbind, pluginPatchesSet].map(({ bugOf, ...p }) => bug(p, need(bugOf, p.name))),
+    ...[...lifecycleBugExporters(), revDrainNoWait, revCloseDisablesFirst, ...lifecycleBugImporters(), pluginExitOnUnbind, pluginPatchesSet].map(({ bugOf, ...p }) => bug(p, need(bugOf, p.name))),
   ];
 }

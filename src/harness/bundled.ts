@@ -4,7 +4,7 @@
 import type { Kernel } from '../kernel/kernel.ts';
 import { VfioPciCore, V8_PORT, vfioPciDevSetHotReset, type VfioDmabufPort } from '../impl/vfio/vfio_pci_core.ts';
 import { createOps, vfioDmaBufPhysFromRequest, type CreateOps } from '../impl/vfio/dmabuf_phys.ts';
-import { dmaImporter } from '../impl/dma_importer.ts';
+import { dmaImporter, dmaImporterLate } from '../impl/dma_importer.ts';
 import { iommufdImporter, iommufdMainline } from '../impl/iommufd.ts';
 import { MAINLINE_FIRST_DRAIN_PORT, MAINLINE_PORT } from '../impl/vfio/vfio_pci_dmabuf_mainline.ts';
 import type { DeviceConfig, ExporterPlugin, ImporterPlugin, Plugin } from './plugin.ts';
@@ -93,7 +93,7 @@ export function matchLifecycleConfig(profile: MatchProfile, route: MapType = 'TH
   return { exporter: matchExporter(profile, variant), importers: matchImporters(profile), devices: 2, route, profile };
 }
 
-export const bundledImporters = (): ImporterPlugin[] => [dmaImporter, iommufdImporter, iommufdMainline];
+export const bundledImporters = (): ImporterPlugin[] => [dmaImporter, dmaImporterLate, iommufdImporter, iommufdMainline];
 
 /** Every faithful port `run` checks by default, of every kind. The importers are checked
  *  through the exporters they serve (and as targets of their own when given by name). */
@@ -111,4 +111,4 @@ export function bundledPlugins(): Plugin[] {
 
 /** The profiles whose segment limit a conversion follows. */
 export const profilesOfLimit = (limit: ConversionImpl['limit']): Profile[] => PROFILES.filter((p) => spec(p).segmentLimit === limit);
-export { dmaImporter, iommufdImporter, iommufdMainline };
+export { dmaImporter, dmaImporterLate, iommufdImporter, iommufdMainline };

@@ -60,6 +60,10 @@ export const LIFECYCLE_FINDINGS: readonly LifecycleFinding[] = [
   // released, memory decode cleared and the function reset while importers still map the BARs; the cleanup's revoke
   // comes after. Fixed by "vfio/pci: Clean up DMABUFs before disabling function" (torvalds/linux d97708701434).
   { id: 'close-disables-before-cleanup', rule: 'REV-WINDOW', profiles: ['v8', 'rfc', 'converter'], applies: (c, v) => c.op === 'event' && c.event === 'close' && v.evidence?.['kind'] === 'mmio-gone' && v.evidence?.['site'] === 'vfio_pci_core_disable' },
+  // The seed's close order (002 v8 10/11: vfio_pci_core_disable(), then vfio_pci_dma_buf_cleanup()): the BAR regions are
+  // released, memory decode cleared and the function reset while importers still map the BARs; the cleanup's revoke
+  // comes after. Fixed by "vfio/pci: Clean up DMABUFs before disabling function" (torvalds/linux d97708701434).
+  { id: 'close-disables-before-cleanup', rule: 'REV-WINDOW', profiles: ['v8', 'rfc', 'converter'], applies: (c, v) => c.op === 'event' && c.event === 'close' && v.evidence?.['kind'] === 'mmio-gone' && v.evidence?.['site'] === 'vfio_pci_core_disable' },
   // reports/FINDINGS.md M2 (issue 6): the posted RFC 12/26 match_mapping asserts resv, which attach does not hold.
   { id: 'rfc12-match-mapping-unlocked', rule: 'LOCK-RESV', profiles: ['rfc', 'converter'], applies: (c, v) => c.op === 'attach' && String(v.evidence?.['site'] ?? '').includes('match_mapping') },
 ];

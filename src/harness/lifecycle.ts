@@ -188,6 +188,8 @@ export class Real {
   /** Run one command as a top-level operation; returns its result and the move_notify counts. */
   async run(c: LcCmd, index: number): Promise<{ result: string; notify: Map<number, number> }> {
     this.notified = new Map();
+    // Deferred work of the step before (an importer's late unmap) runs before this command.
+    await this.k.flushWork();
     this.k.beginOp(opName(c), index);
     const nBufs = this.bufs.length;
     // A create arms its fault point, and what it leaves allocated is judged if it fails (PAL-UNWIND).

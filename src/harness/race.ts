@@ -50,6 +50,8 @@ export async function race(cfg: LifecycleConfig, prefix: readonly LcCmd[], a: Lc
     compareStep(real, c, model, next, expect, await real.run(c, i));
     model = next;
   }
+  // The prefix's deferred work (a late unmap) runs before the race, as it would before the next command.
+  await real.k.flushWork();
   real.k.setScheduler(s);
   real.k.log.step = prefix.length;
   const settled = [false, false];

@@ -45,6 +45,8 @@ export interface DmaBufAttachment {
   importer_priv: unknown;
   /** dma_buf_pin() calls not yet undone by dma_buf_unpin() (REV-PIN). */
   pins?: number;
+  /** Tables handed out by dma_buf_map_attachment() and not unmapped yet: what the importer can still DMA through. */
+  maps?: number;
 }
 
 export function dma_buf_export(k: Kernel, name: string, ops: DmaBufOps, size: bigint, priv: KObj<unknown>): DmaBuf | null {
@@ -131,7 +133,9 @@ export async function dma_buf_detach(k: Kernel, attach: KObj<DmaBufAttachment>):
 export function dma_buf_map_attachment(k: Kernel, attach: KObj<DmaBufAttachment>, dir: DmaDir) {
   const a = k.heap.use(attach, 'dma_buf_map_attachment');
   a.dmabuf.resv.assertHeld('LOCK-RESV', 'dma_buf_map_attachment');
-  return a.dmabuf.ops.map_dma_buf(a, dir);
+  const r = a.dmabuf.ops.map_dma_buf(a, dir);
+  if (r.ok) a.maps = (a.maps ?? 0) + 1;
+  return r;
 }
 
 export function dma_buf_unmap_attachment(k: Kernel, attach: KObj<DmaBufAttachment>, sgt: KObj<unknown>, dir: DmaDir): void {
@@ -143,6 +147,7 @@ export function dma_buf_unmap_attachment(k: Kernel, attach: KObj<DmaBufAttachmen
     k.report('UAF-MAPPING', `importer unmaps an sg_table of ${a.dmabuf.name} already unmapped and freed in ${sgt.freeSite}`, { dmabuf: a.dmabuf.name, allocSite: sgt.allocSite, freeSite: sgt.freeSite });
     return;
   }
+  a.maps = Math.max(0, (a.maps ?? 0) - 1);
   a.dmabuf.ops.unmap_dma_buf(a, sgt, dir);
 }
 

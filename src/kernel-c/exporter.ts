@@ -329,6 +329,8 @@ class CExporterUnit {
         return { ok: true, value: { paddr: w[1]!, len: w[2]! } };
       },
       makeOps: (k, cfg) => new VfioPciDmabufOps(k, cfg.routeTo),
+      // The core around the C (vfio_pci_core.c) is the simulated one of the seed: disable, then the dma-buf cleanup.
+      closeOrder: 'disable-first',
     };
   }
 

@@ -5,9 +5,10 @@
 // zero. The checks are the kernel's own: refcount_t warns on an underflow
 // ("refcount_t: underflow; use-after-free") and leaves the count saturated,
 // and the hung-task detector names a wait_for_completion() that nothing can
-// ever complete. A wait is answered at once: with no deferred work pending
-// in the simulated kernel nobody can call complete() later, so the task would
-// sleep forever; the checker reports that (REV-DRAIN) instead of hanging.
+// ever complete. A wait sleeps while deferred work is pending (Kernel.queueWork:
+// an importer that finishes its unmap later; under a race scheduler the work is
+// a task of its own); with none pending nobody can call complete() later, so
+// the task would sleep forever; the checker reports that (REV-DRAIN) instead.
 import type { Kernel } from './kernel.ts';
 import { requireLabel } from './objects.ts';
 
@@ -69,9 +70,12 @@ export class Completion {
     this.done = 0;
   }
 
-  /** wait_for_completion(): consumes one complete(); with none, and nothing left that could call it, the task hangs. */
-  wait(site: string): void {
+  /** wait_for_completion(): consumes one complete(). The task sleeps while deferred work (an importer
+   *  finishing its unmap later) is pending, as the kernel's would until the worker calls complete();
+   *  with none, and nothing left that could call it, the task hangs. */
+  async wait(site: string): Promise<void> {
     requireLabel(site, `wait_for_completion() site of ${this.name}`);
+    while (this.done === 0 && this.k.workPending > 0) await this.k.sleepForWork(`wait_for_completion(${this.name})`);
     if (this.done > 0) {
       this.done--;
       return;

@@ -33,6 +33,9 @@ export class Kernel {
   /** Per task: deferred task work (__fput) to run when its operation returns. */
   private readonly pendingWork = new Map<string, (() => Promise<void>)[]>();
   private on = true;
+  /** Deferred work not started yet (queueWork), and the count of work not finished. */
+  private readonly work: { label: string; fn: () => Promise<void> }[] = [];
+  private workActive = 0;
   /** The fault plan of the services that are not the DMA API's (get_unused_fd_flags); a create fault arms it per operation. */
   faults: FaultPlan;
   private nextFd = 3;
@@ -88,6 +91,49 @@ export class Kernel {
       this.pendingWork.delete(task);
       for (const fn of work) await fn();
     }
+  }
+
+  /** queue_work(): deferred work (an importer that finishes its invalidation later). With a race
+   *  scheduler it is a task of its own that the scheduler runs; without one it runs when a task sleeps
+   *  waiting for it (sleepForWork, wait_for_completion) or before the next operation (flushWork). */
+  queueWork(label: string, fn: () => Promise<void>): void {
+    const item = { label, fn };
+    this.work.push(item);
+    this.workActive++;
+    if (!this.scheduler) return;
+    this.spawn(`kworker`, async () => {
+      await this.preempt(`kworker: ${label}`);
+      await this.runWork(item);
+    }).catch((e: unknown) => this.report('PLUGIN-THROW', `deferred work ${label} threw: ${e instanceof Error ? e.message : String(e)}`, { work: label }));
+  }
+
+  /** Work queued and not finished (queued, or running and not returned yet). */
+  get workPending(): number {
+    return this.workActive;
+  }
+
+  private async runWork(item: { label: string; fn: () => Promise<void> }): Promise<void> {
+    const i = this.work.indexOf(item);
+    if (i < 0) return;
+    this.work.splice(i, 1);
+    try {
+      await item.fn();
+    } finally {
+      this.workActive--;
+    }
+  }
+
+  /** A task sleeps until deferred work has made progress: under a race scheduler a preemption point
+   *  (the worker is another task), else the oldest queued work runs now, as a worker would meanwhile. */
+  async sleepForWork(label: string): Promise<void> {
+    if (this.scheduler) return this.preempt(label);
+    const next = this.work[0];
+    if (next) await this.runWork(next);
+  }
+
+  /** flush_workqueue(): run every queued work item (between operations, without a race scheduler). */
+  async flushWork(): Promise<void> {
+    for (let next = this.work[0]; next; next = this.work[0]) await this.runWork(next);
   }
 
   /** Install fast-check's scheduler; tasks started with spawn() are told apart by name.

@@ -9,7 +9,7 @@ import { matchImporters } from '../../impl/match_importers.ts';
 import type { Step } from '../../report/types.ts';
 import type { RuleId } from '../../rules/registry.ts';
 import type { Violation } from '../../rules/violation.ts';
-import { dmaImporter, iommufdImporter, iommufdMainline, matchExporter, vfioPci, vfioPciMainline, type MatchProfile } from '../bundled.ts';
+import { dmaImporter, dmaImporterLate, iommufdImporter, iommufdMainline, matchExporter, vfioPci, vfioPciMainline, type MatchProfile } from '../bundled.ts';
 import { exhaustive } from '../exhaustive.ts';
 import { guardExporter, guardImporter } from '../guard.ts';
 import { explainAll, failureOf, lifecycleProperty, type FindingLog, type LcJudge } from '../lifecycle-prop.ts';
@@ -164,8 +164,9 @@ export function lifecycleTarget(name: string, base: LifecycleConfig, kind: Targe
 }
 
 const V8_IMPORTERS = { dma: dmaImporter, iommufd: iommufdImporter };
-/** Mainline: iommufd pins its attachment (a42ec590c0b0). */
-const MAINLINE_IMPORTERS = { dma: dmaImporter, iommufd: iommufdMainline };
+/** Mainline: iommufd pins its attachment (a42ec590c0b0); the DMA importer finishes its invalidation later
+ *  (the unmap as deferred work), which the 7.0 contract allows and the VFIO revoke waits for (1a8a5227f229). */
+const MAINLINE_IMPORTERS = { dma: dmaImporterLate, iommufd: iommufdMainline };
 
 /** The importers a profile attaches with by default: v8's (mainline's when iommufd pins), or those that attach by match-making. */
 const importersOf = (p: Profile) => (spec(p).mappingTypes ? matchImporters(p) : spec(p).iommufdPins ? MAINLINE_IMPORTERS : V8_IMPORTERS);

@@ -11,6 +11,7 @@ import type { KObj } from '../../kernel/objects.ts';
 import { PciRegions } from '../../kernel/pci.ts';
 import type { DmaBuf, DmaBufAttachment } from '../dma-buf-core.ts';
 import type { DeviceConfig, ExporterDevice } from '../../harness/plugin.ts';
+import { iommufdDomain } from '../iommufd.ts';
 import {
   VfioPciDmabufOps, __vfio_pci_memory_enabled, vfio_pci_core_feature_dma_buf, vfio_pci_dma_buf_cleanup,
   vfio_pci_dma_buf_iommufd_map, vfio_pci_dma_buf_move, type VfioPciCoreDevice, type VfioPciDmaBuf,
@@ -23,6 +24,10 @@ export interface VfioDmabufPort {
   readonly cleanup: typeof vfio_pci_dma_buf_cleanup;
   readonly iommufd_map: typeof vfio_pci_dma_buf_iommufd_map;
   readonly makeOps: (k: Kernel, cfg: DeviceConfig) => VfioPciDmabufOps;
+  /** vfio_pci_core_close_device(): vfio_pci_core_disable() before vfio_pci_dma_buf_cleanup() (002 v8 10/11, and
+   *  torvalds/linux until d97708701434), or the cleanup first ("vfio/pci: Clean up DMABUFs before disabling
+   *  function", d97708701434; models/profiles.ts closeCleansUpFirst). */
+  readonly closeOrder: 'disable-first' | 'cleanup-first';
 }
 
 export const V8_PORT: VfioDmabufPort = {
@@ -31,6 +36,7 @@ export const V8_PORT: VfioDmabufPort = {
   cleanup: vfio_pci_dma_buf_cleanup,
   iommufd_map: vfio_pci_dma_buf_iommufd_map,
   makeOps: (k, cfg) => new VfioPciDmabufOps(k, cfg.routeTo),
+  closeOrder: 'disable-first',
 };
 
 export class VfioPciCore implements ExporterDevice {
@@ -92,12 +98,39 @@ export class VfioPciCore implements ExporterDevice {
     await this.restore(site);
   }
 
-  /** A call site that revokes, changes the device, and restores. */
-  private async zapped(site: string, change: () => void): Promise<void> {
+  /** A call site that revokes, changes the device (`effect`: what stops answering at its BARs), and restores. */
+  private async zapped(site: string, effect: string, change: () => void): Promise<void> {
     await this.zapAndDownWrite(site);
     await this.port.move(this.vdev, true);
+    this.mmioGone(effect, site);
     change();
     await this.restore(site);
+  }
+
+  /** Who can still reach this device's MMIO through its dma-bufs: attachments holding a table from
+   *  dma_buf_map_attachment(), and iommufd's IOMMU mappings of one of its BARs. */
+  mmioUsers(): string[] {
+    const users: string[] = [];
+    for (const privObj of this.vdev.dmabufs) {
+      if (privObj.freed) continue;
+      const dmabuf = privObj.value.dmabuf;
+      for (const a of dmabuf?.attachments ?? []) if (!a.freed && (a.value.maps ?? 0) > 0) users.push(`an importer of ${dmabuf!.name}${a.value.dev ? ` (${a.value.dev})` : ''}`);
+    }
+    // By BAR, not by iommufd's area name: area names count across the process, a report must not.
+    for (const m of iommufdDomain(this.k).mappings) {
+      const bar = this.cfg.bars.find((b) => b.type === 'mem' && m.paddr >= b.start && m.paddr < b.start + b.size);
+      if (bar) users.push(`an iommufd IOMMU mapping of BAR ${bar.index}`);
+    }
+    return users;
+  }
+
+  /** The device stops answering at its BARs (memory decode off, regions released, a reset, D3): an importer that
+   *  still maps them is inside the revoke window (REV-WINDOW; 002 v8 10/11 revokes before every such change, and
+   *  d97708701434: "a tiny window exists in which the function's MSE is cleared and yet BARs could still be
+   *  accessed via the DMABUF"). */
+  mmioGone(effect: string, site: string): void {
+    const users = this.mmioUsers();
+    if (users.length) this.k.report('REV-WINDOW', `${this.name}: ${effect} in ${site} while ${users.join(', ')} still map${users.length === 1 ? 's' : ''} its MMIO`, { kind: 'mmio-gone', device: this.name, effect, site, users });
   }
 
   async event(e: DeviceEvent): Promise<string> {
@@ -107,7 +140,7 @@ export class VfioPciCore implements ExporterDevice {
     const v = this.vdev;
     switch (e) {
       case 'mem-off': // vfio_basic_config_write(), PCI_COMMAND_MEMORY cleared
-        await this.zapped('vfio_basic_config_write', () => (v.cmdMemory = false));
+        await this.zapped('vfio_basic_config_write', 'memory decode off', () => (v.cmdMemory = false));
         return 'ok';
       case 'mem-on':
         await v.memory_lock.downWrite('vfio_basic_config_write');
@@ -115,19 +148,20 @@ export class VfioPciCore implements ExporterDevice {
         await this.restore('vfio_basic_config_write');
         return 'ok';
       case 'flr': // vfio_exp_config_write(), PCI_EXP_DEVCTL_BCR_FLR
-        await this.zapped('vfio_exp_config_write', () => undefined);
+        await this.zapped('vfio_exp_config_write', 'function reset (FLR)', () => undefined);
         return 'ok';
       case 'af-flr': // vfio_af_config_write()
-        await this.zapped('vfio_af_config_write', () => undefined);
+        await this.zapped('vfio_af_config_write', 'function reset (AF FLR)', () => undefined);
         return 'ok';
       case 'reset': // vfio_pci_ioctl_reset(): D0, then the reset
         await this.zapAndDownWrite('vfio_pci_ioctl_reset');
         v.power = 'D0';
         await this.port.move(v, true);
+        this.mmioGone('function reset', 'vfio_pci_ioctl_reset');
         await this.restore('vfio_pci_ioctl_reset');
         return 'ok';
       case 'd3-enter': // vfio_lock_and_set_power_state(D3hot)
-        await this.zapped('vfio_lock_and_set_power_state', () => (v.power = 'D3hot'));
+        await this.zapped('vfio_lock_and_set_power_state', 'D3hot', () => (v.power = 'D3hot'));
         return 'ok';
       case 'd3-exit':
         await v.memory_lock.downWrite('vfio_lock_and_set_power_state');
@@ -153,6 +187,7 @@ export class VfioPciCore implements ExporterDevice {
       return '-EINVAL';
     }
     this.vdev.pm_runtime_engaged = true;
+    this.mmioGone('D3hot (runtime PM)', site);
     this.vdev.power = 'D3hot';
     this.vdev.memory_lock.upWrite(site);
     return 'ok';
@@ -170,12 +205,31 @@ export class VfioPciCore implements ExporterDevice {
     return 'ok';
   }
 
-  /** vfio_pci_core_close_device(): vfio_pci_core_disable(), then the dma-buf cleanup. */
+  /** vfio_pci_core_close_device(): vfio_pci_core_disable() and vfio_pci_dma_buf_cleanup() in the port's order
+   *  (VfioDmabufPort.closeOrder). Before issue 13 this port only cleared the memory flag and cleaned up, so
+   *  the disable-first window of the seed's order was invisible (a port bug, fixed here). */
   protected async closeDevice(): Promise<string> {
-    this.vdev.cmdMemory = false;
-    await this.port.cleanup(this.vdev);
+    if (this.port.closeOrder === 'cleanup-first') {
+      await this.port.cleanup(this.vdev);
+      this.vfio_pci_core_disable();
+    } else {
+      this.vfio_pci_core_disable();
+      await this.port.cleanup(this.vdev);
+    }
     this.open = false;
     return 'ok';
+  }
+
+  /** vfio_pci_core_disable() (drivers/vfio/pci/vfio_pci_core.c; read at torvalds/linux c61302aa48f7, the order
+   *  of its steps is the same in the trees with dma-buf export): what it does to the MMIO, in its order:
+   *  pci_iounmap() and pci_release_selected_regions() of every mapped BAR, then PCI_COMMAND written to
+   *  PCI_COMMAND_INTX_DISABLE (memory decode off), then the function reset (__pci_reset_function_locked);
+   *  pci_restore_state() and pci_disable_device() follow. An importer still mapping the BARs at the first
+   *  of these is REV-WINDOW, once. */
+  protected vfio_pci_core_disable(): void {
+    const site = 'vfio_pci_core_disable';
+    this.mmioGone('BAR regions released, memory decode off and the function reset', site);
+    this.vdev.cmdMemory = false;
   }
 
   private openDevice(): string {
@@ -213,6 +267,8 @@ export async function vfioPciDevSetHotReset(devices: readonly VfioPciCore[]): Pr
     locked.push(d);
     await d.port.move(d.vdev, true);
   }
+  // The bus reset happens only when every device of the set was locked and revoked.
+  if (ret === 'ok') for (const d of locked) d.mmioGone('bus reset', site);
   // err_undo:
   for (const d of [...locked].reverse()) await d.hotResetUndo(site, ret);
   return ret;

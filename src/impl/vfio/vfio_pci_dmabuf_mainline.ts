@@ -235,6 +235,8 @@ export const MAINLINE_PORT: VfioDmabufPort = {
   move: vfio_pci_dma_buf_move_mainline,
   cleanup: cleanupMainline(true),
   makeOps: (k, cfg) => new MainlineDmabufOps(k, cfg.routeTo),
+  // "vfio/pci: Clean up DMABUFs before disabling function" (torvalds/linux d97708701434).
+  closeOrder: 'cleanup-first',
 };
 
 /** The port with the cleanup as first merged (1a8a5227f229): close drains dma-bufs a revoke already
