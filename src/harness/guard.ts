@@ -30,6 +30,8 @@ class Guard {
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** When the timer fires (performance.now()). */
   private timerAt = Infinity;
+  /** An unref of the timer is queued for when no hook is in flight. */
+  private resting = false;
   constructor(readonly plugin: string, readonly timeoutMs: number) {}
 
   sync<T>(k: Kernel, hook: string, fallback: T, call: () => T): T {
@@ -77,7 +79,14 @@ class Guard {
   /** A hook settled: false when it had already timed out (its answer comes too late). */
   private settled(entry: InFlight): boolean {
     if (!this.inFlight.delete(entry)) return false;
-    if (this.inFlight.size === 0) this.timer?.unref();
+    if (this.inFlight.size === 0 && !this.resting) {
+      // Unref the timer once the current burst of hooks is over, not after every hook (each ref/unref of the only timer is a call into libuv).
+      this.resting = true;
+      setImmediate(() => {
+        this.resting = false;
+        if (this.inFlight.size === 0) this.timer?.unref();
+      });
+    }
     return true;
   }
 
