@@ -42,6 +42,7 @@ function romAccepted(dev: VfioDeviceView, req: DmaBufRequest, ops: CreateOps = c
   const ranges = req.ranges.slice(0, req.nrRanges);
   const length = ops.validate_dmabuf_input(ranges, dev.pageSize);
   if (!length.ok) return length;
+  if (dev.allocPriv && !dev.allocPriv()) return err('-ENOMEM');
   const phys = ops.get_dmabuf_phys(dev, req.regionIndex, ranges);
   if (!phys.ok) return phys;
   return ok({ phys: phys.value.phys, size: length.value, provider: phys.value.provider });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { dmaImporter, iommufdImporter, nvgrace, vfioPci } from '../src/harness/bundled.ts';
+import { dmaImporter, iommufdImporter, iommufdMainline, nvgrace, vfioPci } from '../src/harness/bundled.ts';
 import { guardExporter } from '../src/harness/guard.ts';
 import { failureOf, lifecycleProperty } from '../src/harness/lifecycle-prop.ts';
 import { createCmd, lcInput, requestFor, runLifecycle, type LifecycleConfig } from '../src/harness/lifecycle.ts';
@@ -37,7 +37,8 @@ describe('seeded lifecycle bugs are caught by their rules', () => {
   const importerBugs = lifecycleBugImporters().filter((p) => p.bugOf);
   const cases: [string, LifecycleConfig, RuleId][] = [
     // Guarded as the runner runs them: a hook that throws or hangs is PLUGIN-THROW / PLUGIN-TIMEOUT.
-    ...exporterBugs.map((p): [string, LifecycleConfig, RuleId] => [p.name, cfgOf(guardExporter(p)), p.bugOf!]),
+    // A bug of the mainline ports runs under mainline (its importers pin), where the documented findings of the seed's code are none.
+    ...exporterBugs.map((p): [string, LifecycleConfig, RuleId] => [p.name, p.profiles.includes('v8') ? cfgOf(guardExporter(p)) : { ...cfgOf(guardExporter(p), { dma: dmaImporter, iommufd: iommufdMainline }), profile: 'mainline' }, p.bugOf!]),
     ...importerBugs.map((p): [string, LifecycleConfig, RuleId] => [p.name, cfgOf(vfioPci, { ...IMPORTERS, [p.importer]: p } as { dma: ImporterPlugin; iommufd: ImporterPlugin }), p.bugOf!]),
   ];
   for (const [name, cfg, rule] of cases) {

@@ -91,7 +91,7 @@ describe('VFIO exporter through the RFC core (rfc, converter)', () => {
   it('FINDING rfc12-match-mapping-unlocked: the posted match_mapping asserts the reservation lock that dma_buf_mapping_attach() never takes (LOCK-RESV)', async () => {
     const posted = await setup('rfc', RFC_POSTED);
     expect((await posted.attach('iommufd')).a.ok).toBe(true);
-    expect(posted.k.log.violations.map((v) => [v.rule, v.message])).toEqual([['LOCK-RESV', 'vfio_pci_dma_buf_match_mapping runs without vdev0.dmabuf3.resv held']]);
+    expect(posted.k.log.violations.map((v) => [v.rule, v.message])).toEqual([['LOCK-RESV', 'vfio_pci_dma_buf_match_mapping runs without vdev0.dmabuf2.resv held']]);
     const fixed = await setup('rfc', RFC_REVIEW_FIX);
     await fixed.attach('iommufd');
     expect(fixed.k.log.violations).toEqual([]);
