@@ -103,15 +103,29 @@ export interface LcJudge {
 }
 
 class LcCommand implements fc.AsyncCommand<LcModel, Real, false> {
+  /** The state check() resolved this command for, and the result: run() follows on the same state. */
+  private lastState: LcState | undefined;
+  private lastAware = false;
+  private lastCmd: LcCmd | null = null;
+
   constructor(readonly g: GenCmd, readonly judge: LcJudge) {}
 
+  private resolveOn(m: Readonly<LcModel>): LcCmd | null {
+    if (this.lastState !== m.state || this.lastAware !== m.stateAware) {
+      this.lastCmd = resolve(this.g, m.state, m.stateAware);
+      this.lastState = m.state;
+      this.lastAware = m.stateAware;
+    }
+    return this.lastCmd;
+  }
+
   check(m: Readonly<LcModel>): boolean {
-    return !m.diverged && resolve(this.g, m.state, m.stateAware) !== null;
+    return !m.diverged && this.resolveOn(m) !== null;
   }
 
   async run(m: LcModel, r: Real): Promise<void> {
     beat();
-    const c = resolve(this.g, m.state, m.stateAware)!;
+    const c = this.resolveOn(m)!;
     const { next, expect } = step(m.state, c, r.cfg.profile);
     const got = await r.run(c, m.steps);
     compareStep(r, c, m.state, next, expect, got);
@@ -120,6 +134,7 @@ class LcCommand implements fc.AsyncCommand<LcModel, Real, false> {
     m.steps++;
     m.cmds.push(c);
     const all = r.k.log.violations;
+    if (all.length === 0) return;
     const by = explainAll(r.cfg.profile, all, m.cmds);
     const bad = all.filter((v, i) => by[i] === null && this.judge.want(v));
     m.diverged ||= by.some((id, i) => id !== null && all[i]!.step === m.steps - 1 && CORRUPTING.has(id));

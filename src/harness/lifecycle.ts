@@ -190,7 +190,7 @@ export class Real {
     this.notified = new Map();
     // Deferred work of the step before (an importer's late unmap) runs before this command.
     await this.k.flushWork();
-    this.k.beginOp(opName(c), index);
+    this.k.beginOp(() => opName(c), index);
     const nBufs = this.bufs.length;
     // A create arms its fault point, and what it leaves allocated is judged if it fails (PAL-UNWIND).
     const live = c.op === 'create' ? this.k.heap.live() : null;

@@ -29,7 +29,8 @@ export class Kernel {
   readonly lockdep: LockDep;
   private scheduler: fc.Scheduler | undefined;
   private tasks: AsyncLocalStorage<string> | undefined;
-  private op: string | undefined;
+  /** The operation in progress: its name, or how to build it (only a report needs it). */
+  private op: string | (() => string) | undefined;
   /** Per task: deferred task work (__fput) to run when its operation returns. */
   private readonly pendingWork = new Map<string, (() => Promise<void>)[]>();
   private on = true;
@@ -181,13 +182,16 @@ export class Kernel {
     return this.nextFd++;
   }
 
-  beginOp(name: string, step?: number): void {
+  /** A top-level operation begins; `name` may be a function, called only if the operation returns holding a lock. */
+  beginOp(name: string | (() => string), step?: number): void {
     this.op = name;
     this.log.step = step;
   }
 
   endOp(): void {
-    this.lockdep.checkBalanced(this.currentTask(), this.op ?? 'operation');
+    const task = this.currentTask();
+    const op = this.op;
+    if (this.lockdep.held.get(task)?.length) this.lockdep.checkBalanced(task, (typeof op === 'function' ? op() : op) ?? 'operation');
     this.op = undefined;
   }
 
