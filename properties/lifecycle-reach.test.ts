@@ -118,7 +118,7 @@ describe('the lifecycle search finds one-line bugs of the create path, the route
 });
 
 describe('the generated lifecycle inputs reach every branch of the create path and of the routes', () => {
-  it('over the default budget: every create errno of models/pal.ts, ROM and past-ROM regions, IO and absent BARs, both page sizes, every route, IOVA granted and refused', async () => {
+  it('over the default budget: every create errno of models/pal.ts, ROM and past-ROM regions, IO and absent BARs, both page sizes, every route, IOVA granted and refused, every create fault point, p2pdma off, unassigned and busy BARs', async () => {
     const seen = new Set<string>();
     const orig = Real.prototype.run;
     Real.prototype.run = async function (this: Real, c: LcCmd, i: number) {
@@ -130,6 +130,11 @@ describe('the generated lifecycle inputs reach every branch of the create path a
         seen.add(`region ${c.region >= 6 ? c.region : bar ? bar.type : 'absent'} -> ${r.result}`);
         seen.add(`ranges ${Math.min(c.ranges.length, 4)}`);
         if (r.result === 'ok' && c.ranges.some((x) => bar && x.offset + x.length === bar.size)) seen.add('range to the BAR end');
+        // Issue 13: the create's fault points and the device facts.
+        if (c.fault) seen.add(`fault ${c.fault} -> ${r.result}`);
+        if (this.setup.p2pdma === false) seen.add(`p2pdma off -> ${r.result}`);
+        if (bar?.mappable === false) seen.add(`region unassigned -> ${r.result}`);
+        if (this.setup.busy?.includes(c.region) && bar?.type === 'mem') seen.add(`region busy -> ${r.result}`);
       }
       if (c.op === 'map' && this.atts[c.att]?.importer === 'dma') seen.add(`map ${this.setup.dmaRoute}${this.setup.dmaRoute === 'THRU_HOST_BRIDGE' ? ` iova ${this.setup.iova}` : ''}${this.setup.dmaRoute === 'BUS_ADDR' && this.setup.bars[0]!.busOffset !== 0n ? ' offset' : ''} -> ${r.result}`);
       return r;
@@ -144,6 +149,8 @@ describe('the generated lifecycle inputs reach every branch of the create path a
       'region 6 -> -ENODEV', 'region 7 -> -ENODEV', 'region io -> -EINVAL', 'region absent -> -EINVAL', 'region mem -> ok',
       'ranges 0', 'ranges 1', 'ranges 2', 'ranges 3', 'ranges 4', 'range to the BAR end',
       'map BUS_ADDR offset -> ok', 'map THRU_HOST_BRIDGE iova true -> ok', 'map THRU_HOST_BRIDGE iova false -> ok', 'map NOT_SUPPORTED -> -EINVAL',
+      'fault priv -> -ENOMEM', 'fault phys_vec -> -ENOMEM', 'fault export -> -ENOMEM', 'fault fd -> -EMFILE',
+      'p2pdma off -> -EINVAL', 'region unassigned -> -EINVAL', 'region busy -> ok',
     ];
     expect(want.filter((w) => !seen.has(w)), [...seen].filter((x) => x.startsWith('map')).join('; ')).toEqual([]);
   });
