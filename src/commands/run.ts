@@ -11,15 +11,13 @@ import { bundledPlugins } from '../harness/bundled.ts';
 import type { PluginKind } from '../harness/plugin.ts';
 import { workerPool } from '../harness/pool.ts';
 import type { PluginSpec } from '../harness/worker.ts';
-import { baselineOf, mergeBaseline, readCorpus, runConformance, writeAtomic, type Baseline, type CorpusEntry, type Executor, type Progress, type TargetInfo, inProcess } from '../harness/runner.ts';
+import { baselineOf, mergeBaseline, readCorpus, runConformance, writeAtomic, type Baseline, type CorpusEntry, type Executor, type Progress, type TargetInfo } from '../harness/runner.ts';
 import { readJsonFile } from '../report/validate.ts';
 import { writeReports } from '../report/index.ts';
 import { isRuleId, type RuleId } from '../rules/registry.ts';
 import { UsageError } from './usage.ts';
 import { DMA_MAP_PATHS, IOMMU_FLAVOURS, describePlatform, isDmaMapPath, isIommuFlavour, platformOfSeed, type Platform } from '../kernel/platform.ts';
 import { kernelCPlugins } from '../kernel-c/plugins.ts';
-import { loadPlugin } from '../harness/load.ts';
-import { allTargets } from '../harness/targets.ts';
 
 export const DEFAULT_SEED = 42;
 export const DEFAULT_RUNS = 400;
@@ -224,18 +222,22 @@ export async function run(argv: string[]): Promise<number> {
   // Read before any work: --write-baseline keeps the entries of implementations this run does not check.
   const older = a.writeBaseline && existsSync(a.writeBaseline) ? readBaseline(a.writeBaseline) : { version: 1 as const, findings: [] };
   const corpus = loadCorpus(a.corpus);
-  // Every target runs isolated in a worker thread, as many at once as there are cores.
-  // The kernel's own C (--kernel-tree/--kernel-patch) runs in its own unit processes already
-  // (a crash there is a finding): those runs check every plugin in this thread.
-  const kc = a.kernelTree !== undefined || a.kernelPatches.length ? await kernelCPlugins({ ...(a.kernelTree === undefined ? {} : { tree: a.kernelTree }), patches: a.kernelPatches }) : null;
-  if (kc && !kc.ok) throw new UsageError(kc.message);
-  if (kc?.ok && !a.quiet) for (const l of kc.lines) process.stderr.write(`kernel C: ${l}\n`);
-  const executor = kc?.ok ? inProcess(allTargets([...(await Promise.all(pluginSpecs(a.plugins).map((p) => loadPlugin(p.spec, p.flag, p.kind)))), ...kc.plugins])) : await workerPool(pluginSpecs(a.plugins));
+  // Every target runs isolated in a worker thread, as many at once as there are cores. The
+  // kernel's own C (--kernel-tree/--kernel-patch) is built here first (bad input is one line before
+  // any search; the builds fill the cache), then each worker loads its units from the cache and
+  // runs them: a C unit that crashes or hangs is that worker's finding, never the runner's end.
+  const kernelC = a.kernelTree !== undefined || a.kernelPatches.length ? { ...(a.kernelTree === undefined ? {} : { tree: a.kernelTree }), patches: a.kernelPatches } : null;
+  if (kernelC) {
+    const kc = await kernelCPlugins(kernelC);
+    if (!kc.ok) throw new UsageError(kc.message);
+    kc.close();
+    if (!a.quiet) for (const l of kc.lines) process.stderr.write(`kernel C: ${l}\n`);
+  }
+  const executor = await workerPool(pluginSpecs(a.plugins), kernelC ? { kernelC } : {});
   try {
     return await runWith(a, executor, baseline, older, corpus);
   } finally {
     await executor.close();
-    if (kc?.ok) kc.close();
   }
 }
 

@@ -14,7 +14,7 @@ import type { RuleId } from '../rules/registry.ts';
 import type { Step } from '../report/types.ts';
 import { heartbeatBuffer, readHeartbeat } from './heartbeat.ts';
 import type { Executor, Hit, RoundRequest, RoundResult, TargetInfo } from './runner.ts';
-import type { PluginSpec, WorkerRequest, WorkerResponse } from './worker.ts';
+import type { KernelCSpec, PluginSpec, WorkerRequest, WorkerResponse } from './worker.ts';
 
 /** How long a worker may go without a heartbeat before it is stopped (ms); DMABUF_WATCHDOG_MS overrides. */
 export const WATCHDOG_MS = Number(process.env.DMABUF_WATCHDOG_MS ?? '3000');
@@ -34,20 +34,40 @@ class Slot {
   private last = { count: -1, at: performance.now() };
   readonly ready: Promise<TargetInfo[]>;
 
-  constructor(plugins: readonly PluginSpec[], separately: boolean, private readonly onLost: (slot: Slot, why: 'hung' | 'exited' | 'tampered', detail: string) => void) {
-    this.worker = new Worker(BOOT, { workerData: { entry: ENTRY, plugins, separately, heartbeat: this.beat }, stdout: false, stderr: false });
+  /** The kernel C unit processes the worker started (killed with it: they outlive its thread). */
+  readonly units = new Set<number>();
+
+  constructor(plugins: readonly PluginSpec[], separately: boolean, private readonly onLost: (slot: Slot, why: 'hung' | 'exited' | 'tampered', detail: string) => void, kernelC?: KernelCSpec) {
+    this.worker = new Worker(BOOT, { workerData: { entry: ENTRY, plugins, separately, heartbeat: this.beat, ...(kernelC ? { kernelC } : {}) }, stdout: false, stderr: false });
+    this.worker.on('message', (m: WorkerResponse) => {
+      if (m.type !== 'c-unit') return;
+      if (m.alive) this.units.add(m.pid);
+      else this.units.delete(m.pid);
+    });
     this.ready = new Promise((resolve, reject) => {
+      // The first answer that says whether the plugins loaded (a C unit's pid may come before it).
       const first = (m: WorkerResponse) => {
         if (m.type === 'ready') resolve([...m.targets]);
         else if (m.type === 'bad-input') reject(new UsageError(m.message));
+        else return;
+        this.worker.off('message', first);
       };
-      this.worker.once('message', first);
+      this.worker.on('message', first);
       this.worker.once('error', (e) => reject(new UsageError(`a plugin failed to load in its worker: ${e.message.split('\n')[0]}`)));
       this.worker.once('exit', (code) => reject(new UsageError(`a plugin ended its worker while loading (exit code ${code})`)));
     });
     this.worker.on('message', (m: WorkerResponse) => this.answer(m));
     this.worker.on('error', (e) => this.pending && this.onLost(this, 'exited', `uncaught ${e.name}: ${e.message.split('\n')[0]}`));
     this.worker.on('exit', (code) => this.pending && this.onLost(this, 'exited', `exit code ${code}`));
+  }
+
+  /** Stop the worker and the C unit processes it started. */
+  async stop(): Promise<void> {
+    await this.worker.terminate();
+    for (const pid of this.units) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+    }
+    this.units.clear();
   }
 
   private answer(m: WorkerResponse): void {
@@ -99,9 +119,11 @@ function lostRound(t: TargetInfo, p: Pending, why: 'hung' | 'exited' | 'tampered
  * @param opts.size workers (default: DMABUF_WORKERS, else the cores; never more than the targets)
  * @param opts.separately each plugin checked alone (self-test) rather than beside the others
  * @param opts.watchdogMs how long a busy worker may go without a heartbeat (default WATCHDOG_MS)
+ * @param opts.kernelC the kernel's own C (--kernel-tree / --kernel-patch): built and run inside each worker,
+ *   so a C unit that crashes or hangs is that worker's finding, never the runner's end
  * @throws UsageError when a plugin does not load or has the wrong shape (one line)
  */
-export async function workerPool(plugins: readonly PluginSpec[], opts: { size?: number; separately?: boolean; watchdogMs?: number } = {}): Promise<Executor> {
+export async function workerPool(plugins: readonly PluginSpec[], opts: { size?: number; separately?: boolean; watchdogMs?: number; kernelC?: KernelCSpec } = {}): Promise<Executor> {
   const watchdogMs = opts.watchdogMs ?? WATCHDOG_MS;
   const size = opts.size ?? (Number(process.env.DMABUF_WORKERS) || availableParallelism());
   const slots: Slot[] = [];
@@ -120,7 +142,7 @@ export async function workerPool(plugins: readonly PluginSpec[], opts: { size?: 
     else waiting.push(resolve);
   });
   const spawn = (): Slot => {
-    const s = new Slot(plugins, opts.separately === true, (slot, why, detail) => void replace(slot, why, detail));
+    const s = new Slot(plugins, opts.separately === true, (slot, why, detail) => void replace(slot, why, detail), opts.kernelC);
     slots.push(s);
     return s;
   };
@@ -130,7 +152,7 @@ export async function workerPool(plugins: readonly PluginSpec[], opts: { size?: 
     const p = slot.pending;
     slot.pending = undefined;
     slots.splice(slots.indexOf(slot), 1);
-    await slot.worker.terminate();
+    await slot.stop();
     const lost = p && lostRound(byName.get(p.name)!, p, why, detail, watchdogMs);
     if (p && lost) p.resolve(p.req.type === 'round' ? lost : { states: 0, hits: lost.hits });
     if (closed) return;
@@ -148,7 +170,7 @@ export async function workerPool(plugins: readonly PluginSpec[], opts: { size?: 
   try {
     targets = await first.ready;
   } catch (e) {
-    await first.worker.terminate();
+    await first.stop();
     throw e;
   }
   for (const t of targets) byName.set(t.name, t);
@@ -179,7 +201,7 @@ export async function workerPool(plugins: readonly PluginSpec[], opts: { size?: 
     async close() {
       closed = true;
       clearInterval(watchdog);
-      await Promise.all(slots.map((s) => s.worker.terminate()));
+      await Promise.all(slots.map((s) => s.stop()));
     },
   };
 }

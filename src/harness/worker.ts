@@ -17,8 +17,16 @@ export interface PluginSpec {
   readonly kind?: import('./plugin.ts').PluginKind;
 }
 
+/** The kernel's own C of a run (--kernel-tree / --kernel-patch): each worker builds (from the
+ *  cache) and loads the C units itself, so their processes are the worker's, not the runner's. */
+export interface KernelCSpec {
+  readonly tree?: string;
+  readonly patches?: readonly string[];
+}
+
 export interface WorkerInit {
   readonly plugins: readonly PluginSpec[];
+  readonly kernelC?: KernelCSpec;
   /** Each plugin checked alone (self-test), not beside the others (an importer with the exporter given with it). */
   readonly separately: boolean;
   readonly heartbeat: SharedArrayBuffer;
@@ -31,6 +39,7 @@ export type WorkerRequest =
 export type WorkerResponse =
   | { readonly type: 'ready'; readonly targets: Executor['targets'] }
   | { readonly type: 'bad-input'; readonly message: string }
+  | { readonly type: 'c-unit'; readonly pid: number; readonly alive: boolean }
   | { readonly type: 'done'; readonly id: number; readonly value: unknown; readonly tampered: readonly string[] }
   | { readonly type: 'failed'; readonly id: number; readonly message: string; readonly tampered: readonly string[] };
 
@@ -74,6 +83,14 @@ async function main(): Promise<void> {
     const [{ loadPlugin }, { allTargets }] = await Promise.all([import('./load.ts'), import('./targets.ts')]);
     const plugins = [];
     for (const p of init.plugins) plugins.push(await loadPlugin(p.spec, p.flag, p.kind));
+    if (init.kernelC) {
+      const [{ kernelCPlugins }, { CUnitProcess }] = await Promise.all([import('../kernel-c/plugins.ts'), import('../kernel-c/bridge.ts')]);
+      CUnitProcess.onSpawn = (pid) => post({ type: 'c-unit', pid, alive: true });
+      CUnitProcess.onExit = (pid) => post({ type: 'c-unit', pid, alive: false });
+      const kc = await kernelCPlugins({ ...(init.kernelC.tree === undefined ? {} : { tree: init.kernelC.tree }), patches: [...(init.kernelC.patches ?? [])] });
+      if (!kc.ok) throw new Error(kc.message);
+      plugins.push(...kc.plugins);
+    }
     exec = inProcess(init.separately ? plugins.flatMap((p) => allTargets([p])) : allTargets(plugins));
   } catch (e) {
     post({ type: 'bad-input', message: e instanceof Error ? e.message.split('\n')[0]! : String(e) });

@@ -8,9 +8,10 @@
 // sanitizer's first frames, the C file:line) and the next request starts a
 // fresh child.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { beat } from '../harness/heartbeat.ts';
 
 /** Message ops, as c/shim/bridge.h. */
 export const OP = {
@@ -107,6 +108,11 @@ export class CUnitProcess {
   /** Requests served by this child (channel requests). */
   served = 0;
 
+  /** Told the pid of every unit process started / ended in this thread (a pool worker tells its
+   *  parent, which kills them when it stops the worker: a worker's children outlive its thread). */
+  static onSpawn: ((pid: number) => void) | undefined;
+  static onExit: ((pid: number) => void) | undefined;
+
   constructor(readonly binary: string) {}
 
   /** A string the unit sent (file names, size expressions, WARN conditions) by its id. */
@@ -128,6 +134,11 @@ export class CUnitProcess {
     });
     closeSync(errFd);
     this.child.unref();
+    const pid = this.child.pid;
+    if (pid !== undefined && CUnitProcess.onSpawn) {
+      CUnitProcess.onSpawn(pid);
+      this.child.once('exit', () => CUnitProcess.onExit?.(pid));
+    }
     this.wfd = openSync(p2c, 'w');
     this.strs.clear();
     this.starts++;
@@ -151,12 +162,23 @@ export class CUnitProcess {
       }
       if (i < SPIN_READS) continue;
       Atomics.wait(PAUSE, 0, 0, i < SPIN_READS + 1000 ? 0.05 : 1);
+      // A unit writing a sanitizer report (its stderr grows) is ending, not hung: that is progress.
+      if (i % 64 === 0 && this.reporting()) beat();
       if (i % 64 === 0 && !this.alive()) {
         const last = readSync(this.rfd, this.buf, this.end, this.buf.length - this.end, this.pos);
         this.end += last;
         this.pos += last;
         return last > 0;
       }
+    }
+  }
+
+  /** The unit has written to its stderr (a sanitizer report, a crash message). */
+  private reporting(): boolean {
+    try {
+      return statSync(join(this.dir, 'stderr')).size > 0;
+    } catch {
+      return false;
     }
   }
 
@@ -201,6 +223,7 @@ export class CUnitProcess {
 
   /** One request: `op` with its words; service calls go to `serve` until DONE. */
   request(op: number, args: readonly bigint[], serve: ServiceHandler): RequestOutcome {
+    beat(`kernel C ${basename(this.binary)}`, `request ${op}`);
     if (!this.child) this.spawnChild();
     this.lastCall = null;
     ftruncateSync(this.rfd, 0);
@@ -262,6 +285,7 @@ export class CUnitProcess {
   }
 
   private startChan(op: number, args: readonly bigint[]): { chan: number; child: ChildProcess } | RequestOutcome {
+    beat(`kernel C ${basename(this.binary)}`, `request ${op}`);
     if (!this.child) this.spawnChild();
     let chan = 1;
     while (this.busy.has(chan)) chan++;
@@ -334,8 +358,12 @@ export class CUnitProcess {
   private crashed(): RequestOutcome {
     this.closeFds();
     // The report is complete once the unit has exited; wait for that briefly.
+    // (The wait and the sanitizer's report are progress, not a hang: they beat the pool's watchdog.)
     const until = Date.now() + 2000;
-    while (Date.now() < until && this.alive()) Atomics.wait(PAUSE, 0, 0, 5);
+    while (Date.now() < until && this.alive()) {
+      beat();
+      Atomics.wait(PAUSE, 0, 0, 5);
+    }
     let stderr = '';
     try { stderr = readFileSync(join(this.dir, 'stderr'), 'utf8'); } catch { /* no report */ }
     rmSync(this.dir, { recursive: true, force: true });

@@ -129,6 +129,9 @@ export class CP2pdma extends P2pdma {
   }
 
   private call(op: number, args: readonly bigint[], what: string, ensure = true): readonly bigint[] | null {
+    // After a crash the topology's C objects are gone with the process: the rest of this
+    // topology's calls fail (the crash is its finding); the next topology starts a new process.
+    if (this.crashes.length) return null;
     if (ensure) this.ensure();
     const out = this.proc.request(op, args, (c) => this.serve(c));
     if (out.ok) return out.words;
@@ -230,6 +233,8 @@ export function cRoute(proc: CUnitProcess, name: string, items: readonly { path:
       const at = fn && functions.get(fn);
       if (at) log.violations[i] = { ...v, message: `${v.message} [${at} (${fn})]`, evidence: { ...v.evidence, cSite: `${at} (${fn})` } };
     }
+    // After a crash every later answer of this topology is a stand-in: the crash is the finding.
+    if (impl.crashes.length) log.violations.splice(from);
     for (const { crash, request } of impl.crashes) {
       const frames = crash.frames.map((f) => `${f.func} ${f.at}`);
       const last = crash.lastCall ? siteOf(crash.lastCall) : frames[0] ?? null;
@@ -237,7 +242,6 @@ export function cRoute(proc: CUnitProcess, name: string, items: readonly { path:
       const rule: RuleId = /use-after-free|double-free|invalid-free/.test(crash.kind) ? 'UAF-OBJ' : C_CRASH_RULE;
       log.report(rule, `${name}: ${request}: the C unit crashed (${crash.summary})${last ? ` [${last}]` : ''}`, evidence);
     }
-    impl.crashes.length = 0;
   }
   return { name, sources, functions, create: (t) => new CP2pdma(proc, t), judgeC, close: () => proc.close() };
 }

@@ -61,13 +61,15 @@ const inputArb = fc.tuple(topologyWithPairsArb(), fc.array(fc.bigInt({ min: 0n, 
 
 function routeTarget(p: RoutePlugin): Target {
   const impl: RouteImpl & Pick<RoutePlugin, 'judgeC'> = { ...p };
+  // The kernel's C (judgeC) also breaks the rules of a crash: a memory error, or any other end of the unit.
+  const rules: RuleId[] = p.judgeC ? [...ROUTE_RULES, 'UAF-OBJ', 'PLUGIN-THROW'] : ROUTE_RULES;
   const judge = (i: RouteInput): Judged => {
     const vs = violations(impl, i).violations;
     return { violations: vs, explainedBy: vs.map(() => null) };
   };
   return {
-    name: p.name, suite: 'route', part: 'route', kind: p.kind, profiles: p.profiles, rules: ROUTE_RULES,
-    search: (seed, runs, skip, opts) => searchFound(inputArb, seed, runs, wanted(ROUTE_RULES, skip), judge, (i) => found(impl, i), opts),
+    name: p.name, suite: 'route', part: 'route', kind: p.kind, profiles: p.profiles, rules,
+    search: (seed, runs, skip, opts) => searchFound(inputArb, seed, runs, wanted(rules, skip), judge, (i) => found(impl, i), opts),
     replay: async (input) => found(impl, decode(input)),
   };
 }
