@@ -99,15 +99,15 @@ export class CP2pdma extends P2pdma {
     const words: bigint[] = [X86_VENDOR[t.cpu.vendor], BigInt(t.cpu.family), BigInt(hosts.length), BigInt(buses.length), BigInt(this.mine.length)];
     for (const h of hosts) words.push(...strWords(h));
     for (const b of buses) words.push(BigInt(b.domain), BigInt(b.number), b.self ? BigInt(this.index.get(b.self.name)!) : NONE, BigInt(Math.max(0, hosts.indexOf(b.host.id))));
-    const devOf = new Map(t.devices.map((d) => [d.id, d]));
     for (const m of this.mine) {
       if ('plain' in m) {
         const p = this.sys.plain.get(m.plain)!;
         words.push(1n, BigInt(this.index.get(p.parent!.name)!), ...Array<bigint>(6 + 4 * PCI_STD_NUM_BARS).fill(0n), ...strWords(p.name));
         continue;
       }
-      const nonMappable = devOf.get(m.name)?.bars.some((b) => b.mappable === false) ?? false;
-      words.push(0n, BigInt(busIdx.get(m.bus)!), BigInt(m.devfn), BigInt(m.vendor), BigInt(m.device), PCIE_TYPE[m.pcieType], m.acsCtrl === null ? 0n : BigInt(ACS_CAP), nonMappable ? 1n : 0n);
+      // pci_dev->non_mappable_bars is a device quirk (no BAR may be mapped) no topology states: never
+      // set. An unassigned BAR (mappable false) is the simulated PCI core's: its resource was reset.
+      words.push(0n, BigInt(busIdx.get(m.bus)!), BigInt(m.devfn), BigInt(m.vendor), BigInt(m.device), PCIE_TYPE[m.pcieType], m.acsCtrl === null ? 0n : BigInt(ACS_CAP), 0n);
       for (let bar = 0; bar < PCI_STD_NUM_BARS; bar++) {
         const r = m.resources[bar];
         words.push(...(r ? [BigInt(r.flags), r.start, r.len, r.busAddress] : [0n, 0n, 0n, 0n]));
