@@ -3,14 +3,14 @@
 // checkers, exhaustive mode, the conversion model, and `npm test`; prints
 // tables with every goal met or missed and writes reports/bench.json.
 import { mkdirSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { DEFAULT_RUNS, DEFAULT_SEED } from '../src/commands/run.ts';
 import { UsageError } from '../src/commands/usage.ts';
 import { writeAtomic } from '../src/harness/runner.ts';
 import { seededBugs as allSeededBugs } from '../src/bugs/index.ts';
-import { parseBenchArgs, type BenchArgs } from './args.ts';
+import { BENCH_USAGE, parseBenchArgs, SECTIONS, type BenchArgs, type Section } from './args.ts';
 import { benchCeiling } from './ceiling.ts';
-import { benchColdStart, benchTime, ensureBuild } from './cli.ts';
+import { benchColdStart, benchTime, ensureBuild, type ColdStartBench, type TimeBench } from './cli.ts';
 import { benchConversion } from './conversion.ts';
 import { benchExhaustive, type ExhaustiveBench } from './exhaustive.ts';
 import { goals } from './goals.ts';
@@ -19,6 +19,7 @@ import { benchNpmTest } from './npm-test.ts';
 import { baselineTable, bugsTable, ceilingLine, cliTable, conversionTable, exhaustiveTable, goalsTable, npmTestLine, stepsTable } from './render.ts';
 import { MAX_COMMANDS } from '../src/harness/suites/lifecycle.ts';
 import { benchBug, type BugBench } from './seeded-bugs.ts';
+import { fmt } from './table.ts';
 
 const OUT = 'reports/bench.json';
 const SEEDS = Array.from({ length: 10 }, (_, i) => DEFAULT_SEED + i);
@@ -38,39 +39,61 @@ async function seededBugs(budget: number): Promise<BugBench[]> {
   return out;
 }
 
+const load = (): string => loadavg().map((x) => fmt(x, 2)).join(' ');
+
 async function bench(args: BenchArgs): Promise<void> {
   const depth = args.deep ? 'deep' : 'quick';
-  say(`dmabuf-conform bench (${depth}): seeds ${SEEDS.join(', ')}; node ${process.version}, ${cpus().length} CPUs`);
+  const on = (s: Section) => args.only.has(s);
+  const loadAtStart = loadavg();
+  say(`dmabuf-conform bench (${depth}): seeds ${SEEDS.join(', ')}; node ${process.version}, ${cpus().length} CPUs, load average ${load()}${args.only.size < SECTIONS.length ? `; only ${[...args.only].join(', ')}` : ''}`);
   // Throughput first, while only the faithful port has run: the bug searches leave the JIT megamorphic.
-  const lifecycleSteps = await benchSteps(DEFAULT_SEED, SEQUENCES[depth]);
-  const ceiling = benchCeiling(DEFAULT_SEED, SEQUENCES[depth], MAX_COMMANDS);
-  say(stepsTable(lifecycleSteps));
-  say(ceilingLine({ lifecycleSteps, ceiling }));
-  const exhaustive: ExhaustiveBench[] = [];
-  for (const k of [4, 5, 6]) exhaustive.push(await benchExhaustive(k));
-  say(exhaustiveTable(exhaustive));
-  const conversion = [1, 1_000, 65_536].map(benchConversion);
-  say(conversionTable(conversion));
-  const fromBuild = ensureBuild();
-  const coldStart = [['--version'], ['rules']].map((a) => benchColdStart(a, fromBuild));
-  const time = await benchTime(3000);
-  say(cliTable(coldStart, time));
-  const seededBugsResult = await seededBugs(BUDGET[depth]);
-  say(bugsTable(seededBugsResult, BUDGET[depth]));
-  say(baselineTable(seededBugsResult));
+  const lifecycleSteps = on('steps') ? await benchSteps(DEFAULT_SEED, SEQUENCES[depth]) : null;
+  const ceiling = on('steps') ? benchCeiling(DEFAULT_SEED, SEQUENCES[depth], MAX_COMMANDS) : null;
+  if (lifecycleSteps && ceiling) {
+    say(stepsTable(lifecycleSteps));
+    say(ceilingLine({ lifecycleSteps, ceiling }));
+  }
+  let exhaustive: ExhaustiveBench[] | null = null;
+  if (on('exhaustive')) {
+    exhaustive = [];
+    for (const k of [4, 5, 6]) exhaustive.push(await benchExhaustive(k));
+    say(exhaustiveTable(exhaustive));
+  }
+  const conversion = on('conversion') ? [1, 1_000, 65_536].map(benchConversion) : null;
+  if (conversion) say(conversionTable(conversion));
+  let coldStart: ColdStartBench[] | null = null;
+  let time: TimeBench | null = null;
+  if (on('cli')) {
+    const fromBuild = ensureBuild();
+    coldStart = [['--version'], ['rules']].map((a) => benchColdStart(a, fromBuild));
+    time = await benchTime(3000);
+    say(cliTable(coldStart, time));
+  }
+  const seededBugsResult = on('bugs') ? await seededBugs(BUDGET[depth]) : null;
+  if (seededBugsResult) {
+    say(bugsTable(seededBugsResult, BUDGET[depth]));
+    say(baselineTable(seededBugsResult));
+  }
   const npmTest = args.npmTest ? await benchNpmTest() : null;
   say(npmTestLine(npmTest));
   const results = { seededBugs: seededBugsResult, lifecycleSteps, ceiling, exhaustive, conversion, coldStart, time, npmTest };
   const judged = goals(results);
   say(goalsTable(judged));
+  say(`load average at the end: ${load()}`);
   mkdirSync('reports', { recursive: true });
-  writeAtomic(OUT, `${JSON.stringify({ version: 1, date: new Date().toISOString(), node: process.version, cpus: cpus().length, depth, seeds: SEEDS, budget: BUDGET[depth], ...results, goals: judged }, null, 2)}\n`);
+  const loadAverage = { start: loadAtStart, end: loadavg() };
+  writeAtomic(OUT, `${JSON.stringify({ version: 1, date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverage, depth, sections: [...args.only], seeds: SEEDS, budget: BUDGET[depth], ...results, goals: judged }, null, 2)}\n`);
   process.stdout.write(`wrote ${OUT}\n`);
 }
 
 async function main(argv: string[]): Promise<number> {
   try {
-    await bench(parseBenchArgs(argv));
+    const args = parseBenchArgs(argv);
+    if (args.help) {
+      process.stdout.write(`${BENCH_USAGE}\n`);
+      return 0;
+    }
+    await bench(args);
     return 0;
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;

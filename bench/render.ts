@@ -2,7 +2,7 @@
 import type { ConversionBench } from './conversion.ts';
 import type { ExhaustiveBench } from './exhaustive.ts';
 import type { ColdStartBench, TimeBench } from './cli.ts';
-import { ceilingRatio, COLD_START_MAX_MS, CONVERSION_65536_MAX_MS, detectedInTime, EXHAUSTIVE_K6_MAX_MS, fastEnough, isDeep, MIN_CEILING_RATIO, MIN_SPEEDUP, MIN_STEPS_PER_SECOND, NPM_TEST_MAX_MS, TIME_SLACK, type Goal, type Measured } from './goals.ts';
+import { ceilingRatio, COLD_START_MAX_MS, CONVERSION_65536_MAX_MS, detectedInTime, EXHAUSTIVE_K6_MAX_MS, fastEnough, isDeep, MIN_CEILING_RATIO, MIN_SPEEDUP, MIN_STEPS_PER_SECOND, NPM_TEST_MAX_MS, TIME_SLACK, type Goal, type StepsAndCeiling } from './goals.ts';
 import type { StepsBench, Throughput } from './lifecycle-steps.ts';
 import type { NpmTestBench } from './npm-test.ts';
 import { BASELINE_BUDGET_FACTOR, type BugBench, type Detection, type Speedup } from './seeded-bugs.ts';
@@ -43,7 +43,7 @@ export function stepsTable(s: StepsBench): string {
   return `${table('Lifecycle steps (model + implementation) per second: vfio-pci port, command sequences generated and run by fc.check (best of 3 alternating rounds, after a warm-up)', ['checkers', 'sequences', 'steps', 'ms', 'steps/s', `≥ ${fmt(MIN_STEPS_PER_SECOND)}`], rows)}\nchecker overhead: ${fmt(s.overhead, 2)}× (steps/s off / on)`;
 }
 
-export function ceilingLine(r: Pick<Measured, 'lifecycleSteps' | 'ceiling'>): string {
+export function ceilingLine(r: StepsAndCeiling): string {
   const c = r.ceiling;
   return `fast-check ceiling (two-command counter model, fc.commands + fc.modelRun, same seed and sequence count): ${fmt(c.steps)} steps in ${fmt(c.ms, 1)} ms = ${fmt(c.stepsPerSecond)} steps/s; lifecycle (checkers on) / ceiling = 1/${fmt(1 / ceilingRatio(r), 1)} (goal ≥ 1/4: ${mark(ceilingRatio(r) >= MIN_CEILING_RATIO)})`;
 }
@@ -57,13 +57,13 @@ export function cliTable(cold: readonly ColdStartBench[], time: TimeBench): stri
 }
 
 export function exhaustiveTable(rows: readonly ExhaustiveBench[]): string {
-  const cells = rows.map((e) => [String(e.k), fmt(e.states), fmt(e.transitions), String(e.violations), fmt(e.ms / 1000, 2), e.k === 6 ? mark(e.ms <= EXHAUSTIVE_K6_MAX_MS) : '']);
-  return table('Exhaustive mode (vfio-pci, 1 device, up to 2 dma-bufs and 2 attachments)', ['k', 'states', 'transitions', 'violations', 's', `k=6 ≤ ${EXHAUSTIVE_K6_MAX_MS / 1000} s`], cells);
+  const cells = rows.map((e) => [String(e.k), fmt(e.states), fmt(e.transitions), String(e.violations), fmt(e.ms / 1000, 2), fmt(e.cpuMs / 1000, 2), e.k === 6 ? mark(e.ms <= EXHAUSTIVE_K6_MAX_MS) : '']);
+  return table('Exhaustive mode (vfio-pci, 1 device, up to 2 dma-bufs and 2 attachments; CPU s: the process, all threads)', ['k', 'states', 'transitions', 'violations', 's', 'CPU s', `k=6 ≤ ${EXHAUSTIVE_K6_MAX_MS / 1000} s`], cells);
 }
 
 export function conversionTable(rows: readonly ConversionBench[]): string {
-  const cells = rows.map((c) => [fmt(c.ranges), c.bytes, fmt(c.segments), fmt(c.ms, 1), c.ranges === 65536 ? mark(c.ms <= CONVERSION_65536_MAX_MS) : '']);
-  return table('Conversion model (models/sgt.ts expectedConversion, 16 GiB ranges, BUS_ADDR; median of 5)', ['ranges', 'bytes', 'segments', 'ms', `≤ ${CONVERSION_65536_MAX_MS} ms`], cells);
+  const cells = rows.map((c) => [fmt(c.ranges), c.bytes, fmt(c.segments), fmt(c.ms, 1), fmt(c.cpuMs, 1), c.ranges === 65536 ? mark(c.ms <= CONVERSION_65536_MAX_MS) : '']);
+  return table('Conversion model (models/sgt.ts expectedConversion, 16 GiB ranges, BUS_ADDR; median of 5)', ['ranges', 'bytes', 'segments', 'ms', 'CPU ms', `≤ ${CONVERSION_65536_MAX_MS} ms`], cells);
 }
 
 export function npmTestLine(t: NpmTestBench | null): string {

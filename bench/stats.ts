@@ -17,3 +17,12 @@ export const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b,
 
 /** Milliseconds since `t0`, rounded to 0.1 ms. */
 export const since = (t0: number): number => Math.round((performance.now() - t0) * 10) / 10;
+
+/** The process's CPU time (user + system, all threads), ms. */
+export const cpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/** CPU milliseconds since `c0` (from cpuMs()), rounded to 0.1 ms. */
+export const cpuSince = (c0: number): number => Math.round((cpuMs() - c0) * 10) / 10;
