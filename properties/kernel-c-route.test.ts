@@ -127,6 +127,17 @@ describe('kernel C: the route unit, bad input and crashes', () => {
     expect(r.ok && r.value.skipped).toContain(`route unit skipped: ${FILE} in ${dir} without pcim_p2pdma_provider, pci_p2pdma_map_type, calc_map_type_and_dist, pci_p2pdma_distance_many`);
   });
 
+  it('patches that change p2pdma.c without the routing functions: one line naming what is missing, exit 2', async () => {
+    const patch = join(tmp, 'half.patch');
+    writeFileSync(patch, 'diff --git a/drivers/pci/p2pdma.c b/drivers/pci/p2pdma.c\n--- a/drivers/pci/p2pdma.c\n+++ b/drivers/pci/p2pdma.c\n@@ -10,3 +10,7 @@\n int x;\n+int pcim_p2pdma_init(struct pci_dev *pdev)\n+{\n+\treturn 0;\n+}\n int y;\n');
+    const r = await loadKernelC({ patches: [patch] });
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.exitCode).toBe(2);
+      expect(r.message).toBe(`${patch}: ${FILE} lacks pcim_p2pdma_provider, pci_p2pdma_map_type, calc_map_type_and_dist, pci_p2pdma_distance_many`);
+    }
+  });
+
   it('a compile error is the compiler\'s first error at the kernel file:line, exit 2', async () => {
     const r = await loadKernelC({ tree: TREE, transform: (_p, t) => t.replace('return ctrl & (PCI_ACS_RR', 'return ctrl & (PCI_ACS_XX') });
     expect(r.ok).toBe(false);

@@ -144,11 +144,13 @@ export async function loadKernelC(opts: KernelCOptions): Promise<KernelCLoad> {
       if (got.missing.length < spec.roots.length) partial.push(`${spec.path} lacks ${got.missing.join(', ')}`);
     }
     const r = routeItems(fragments);
+    const routePartial = !('items' in r) && r.missing.length < ROUTE_UNIT.roots.length ? `${ROUTE_UNIT.path} lacks ${r.missing.join(', ')}` : null;
     if ('items' in r) route = r.items;
-    else if (r.missing.length < ROUTE_UNIT.roots.length) notes.push(`route unit: the patches change ${ROUTE_UNIT.path} but do not hold ${r.missing.join(', ')} (a hunk is not the whole file): not compiled; give a tree with --kernel-tree`);
+    else if (routePartial) notes.push(`route unit: the patches change ${ROUTE_UNIT.path} but do not hold ${r.missing.join(', ')} (a hunk is not the whole file): not compiled; give a tree with --kernel-tree`);
     if (!found.some((f) => f.spec.kind === 'conversion') && (!exporter || partial.length) && !route) {
-      const wanted = CONVERSION_UNITS.map((s) => `${s.roots.join('/')} (${s.path})`).join(' or ');
-      return fail('-EINVAL', `${opts.patches.join(', ')}: ${partial.length ? partial.join('; ') : `no ${wanted}`}`);
+      const wanted = [...CONVERSION_UNITS.map((s) => `${s.roots.join('/')} (${s.path})`), `${EXPORTER_UNIT.path}`, `${ROUTE_UNIT.roots.join('/')} (${ROUTE_UNIT.path})`].join(' or ');
+      const lacks = [...partial, ...(routePartial ? [routePartial] : [])];
+      return fail('-EINVAL', `${opts.patches.join(', ')}: ${lacks.length ? lacks.join('; ') : `no ${wanted}`}`);
     }
   }
   const builds: KernelCBuild[] = [];
