@@ -149,7 +149,8 @@ export async function loadKernelC(opts: KernelCOptions): Promise<KernelCLoad> {
     else if (routePartial) notes.push(`route unit: the patches change ${ROUTE_UNIT.path} but do not hold ${r.missing.join(', ')} (a hunk is not the whole file): not compiled; give a tree with --kernel-tree`);
     if (!found.some((f) => f.spec.kind === 'conversion') && (!exporter || partial.length) && !route) {
       const wanted = [...CONVERSION_UNITS.map((s) => `${s.roots.join('/')} (${s.path})`), `${EXPORTER_UNIT.path}`, `${ROUTE_UNIT.roots.join('/')} (${ROUTE_UNIT.path})`].join(' or ');
-      const lacks = [...partial, ...(routePartial ? [routePartial] : [])];
+      // What the patches come closest to: a broken conversion pair first, else the routing functions.
+      const lacks = partial.length ? partial : routePartial ? [routePartial] : [];
       return fail('-EINVAL', `${opts.patches.join(', ')}: ${lacks.length ? lacks.join('; ') : `no ${wanted}`}`);
     }
   }
