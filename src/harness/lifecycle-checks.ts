@@ -44,9 +44,11 @@ function segmentsOf(handle: ImporterAttachment | null): Segment[] | null {
   return table.sgl.slice(0, table.nents).map((e) => ({ addr: e.dma_address, len: BigInt(e.dma_length) }));
 }
 
-/** Where dma_map_phys() put a range (dma-direct: its physical address; dma-iommu: the IOVA of the latest call for it). */
-function dmaAddrOf(real: Real, paddr: bigint, len: bigint): bigint {
-  return real.k.dma.mapLog.findLast((m) => m.paddr === paddr && m.size === len)?.addr ?? paddr;
+/** Where dma_map_phys() put each range of the map just made (dma-direct: its physical address; dma-iommu: the
+ *  IOVA of its call): the last calls, one per range in order; a range that does not match keeps its paddr. */
+function dmaAddrsOf(real: Real, phys: readonly { paddr: bigint; len: bigint }[]): bigint[] {
+  const tail = real.k.dma.mapLog.slice(-phys.length);
+  return phys.map((p, i) => (tail[i]?.paddr === p.paddr && tail[i]?.size === p.len ? tail[i]!.addr : p.paddr));
 }
 
 /** LEN-ADDR and ROUTE-BUSADDR at a DMA importer's map: the segments are the model's for the
@@ -62,7 +64,7 @@ export function checkSegments(real: Real, att: number, s: LcState): void {
   const b = s.bufs[m.buf]!;
   const kind = dmaPathKind(s.env.dmaRoute, s.env.iova && b.pal.size !== 0n);
   if (!got || !kind.ok) return;
-  const path: DmaPath = kind.value === 'bus-addr' ? { kind: 'bus-addr', busOffset: b.pal.busOffset } : kind.value === 'iova' ? { kind: 'iova', base: got[0]?.addr ?? 0n } : { kind: 'per-range', addrs: b.pal.phys.map((p) => dmaAddrOf(real, p.paddr, p.len)) };
+  const path: DmaPath = kind.value === 'bus-addr' ? { kind: 'bus-addr', busOffset: b.pal.busOffset } : kind.value === 'iova' ? { kind: 'iova', base: got[0]?.addr ?? 0n } : { kind: 'per-range', addrs: dmaAddrsOf(real, b.pal.phys) };
   const want = expectedSegments(b.pal.phys, b.pal.size, path, maxSegmentSize(spec(real.cfg.profile ?? 'v8').segmentLimit, s.env.devs[b.dev]!.pageSize));
   if (!want.ok) return;
   const show = (xs: readonly Segment[]) => xs.map((x) => `${hex(x.addr)}+${hex(x.len)}`).join(' ');

@@ -64,6 +64,10 @@ export const LIFECYCLE_FINDINGS: readonly LifecycleFinding[] = [
   // released, memory decode cleared and the function reset while importers still map the BARs; the cleanup's revoke
   // comes after. Fixed by "vfio/pci: Clean up DMABUFs before disabling function" (torvalds/linux d97708701434).
   { id: 'close-disables-before-cleanup', rule: 'REV-WINDOW', profiles: ['v8', 'rfc', 'converter'], applies: (c, v) => c.op === 'event' && c.event === 'close' && v.evidence?.['kind'] === 'mmio-gone' && v.evidence?.['site'] === 'vfio_pci_core_disable' },
+  // reports/FINDINGS.md 1 (iova-link-offset-zero) met by a DMA importer's map of a multi-range dma-buf through an IOVA:
+  // every range linked at offset 0. The consequence depends on the IOMMU (src/kernel/platform.ts): the overlapping link
+  // itself (every flavour), and on a refusing IOMMU the map failing -EEXIST where the model says ok.
+  { id: 'iova-link-offset-zero', rule: 'DMA-IOVA', profiles: ['v8', 'rfc', 'converter', 'mainline'], applies: (c, v) => c.op === 'map' && (v.evidence?.['kind'] === 'link-overlap' || (v.evidence?.['port'] === '-EEXIST' && v.evidence?.['model'] === 'ok')) },
   // reports/FINDINGS.md M2 (issue 6): the posted RFC 12/26 match_mapping asserts resv, which attach does not hold.
   { id: 'rfc12-match-mapping-unlocked', rule: 'LOCK-RESV', profiles: ['rfc', 'converter'], applies: (c, v) => c.op === 'attach' && String(v.evidence?.['site'] ?? '').includes('match_mapping') },
 ];

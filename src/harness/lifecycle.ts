@@ -258,7 +258,9 @@ export function resultRule(c: LcCmd, s: LcState, profile?: Profile): RuleId {
 /** Compare one step of the implementation with the model; report what differs. */
 export function compareStep(real: Real, c: LcCmd, before: LcState, after: LcState, exp: Expectation, got: { result: string; notify: Map<number, number> }): void {
   const k = real.k;
-  const rule = c.op === 'create' && (got.result === '-EBADF' || exp.result === '-EBADF') ? 'REV-INIT' : resultRule(c, before, real.cfg.profile);
+  // A map the IOMMU failed because the port linked onto a linked IOVA (-EEXIST, src/kernel/platform.ts refuse) breaks DMA-IOVA.
+  const refused = c.op === 'map' && got.result === '-EEXIST' && k.dma.rejectedLinks.some((l) => l.flavour === 'refuse');
+  const rule = c.op === 'create' && (got.result === '-EBADF' || exp.result === '-EBADF') ? 'REV-INIT' : refused ? 'DMA-IOVA' : resultRule(c, before, real.cfg.profile);
   if (got.result !== exp.result) k.report(rule, `${opName(c)} returned ${got.result}, the model says ${exp.result}`, { port: got.result, model: exp.result });
   if (c.op === 'create' && got.result === 'ok' && exp.result === 'ok' && real.bufs.length === after.bufs.length) checkCreated(real, before, after);
   if (c.op === 'map' && got.result === 'ok') checkSegments(real, c.att, after);
