@@ -14,6 +14,10 @@ import { lifecycleConfig } from '../src/harness/suites/lifecycle.ts';
 import { dmaImporter, iommufdImporter, iommufdMainline, vfioPci, vfioPciMainline } from '../src/harness/bundled.ts';
 import { palInputProviderWithoutP2pdma, palInputUnclaimedBar, palUnwindPhysVecLeak, uafFdUnwindFallsThrough } from '../src/bugs/lifecycle-create.ts';
 import type { ExporterPlugin } from '../src/harness/plugin.ts';
+import { vfioExporter } from '../src/harness/bundled.ts';
+import { vfioDmaBufPhysFromRequest } from '../src/impl/vfio/dmabuf_phys.ts';
+import { V8_PORT, type VfioDmabufPort } from '../src/impl/vfio/vfio_pci_core.ts';
+import { createPriv, exportPriv, freeCreateAllocs } from '../src/impl/vfio/vfio_pci_dmabuf.ts';
 import type { Profile } from '../models/profiles.ts';
 
 const cfgOf = (e: ExporterPlugin, p: Profile) => lifecycleConfig(e, { dma: dmaImporter, iommufd: p === 'mainline' ? iommufdMainline : iommufdImporter }, p);
@@ -77,6 +81,26 @@ describe('create fault points (issue 13 item 2)', () => {
     expect(results(r)).toEqual([['-EINVAL', '-EINVAL']]);
     expect(rules(r)).toEqual(['PAL-UNWIND']);
     expect(r.violations[0]!.message).toMatch(/^the failed create of dev0 left phys_vec#\d+ \(allocated in vfio_pci_core_feature_dma_buf\) allocated$/);
+  });
+
+  it('PAL-UNWIND names a registration reference a failed create keeps (a failed dma_buf_export() that skips err_dev_put)', async () => {
+    const site = 'vfio_pci_core_feature_dma_buf';
+    const keepsRegistration: VfioDmabufPort['feature_dma_buf'] = async (vdev, ops, req, phys = vfioDmaBufPhysFromRequest) => {
+      const created = createPriv(vdev, req, phys, site);
+      if (!created.ok) return created;
+      const privObj = created.value;
+      if (!vdev.registration.tryGet()) return { ok: false, errno: '-ENODEV' };
+      const dmabuf = await exportPriv(vdev, ops, privObj, site);
+      if (!dmabuf) {
+        freeCreateAllocs(vdev.k, { privObj, phys_vec: privObj.value.phys_vec }, site); // the registration put is left out
+        return { ok: false, errno: '-ENOMEM' };
+      }
+      return { ok: true, value: dmabuf };
+    };
+    const e = vfioExporter('keeps-registration', 'export failure keeps the registration', { port: { ...V8_PORT, feature_dma_buf: keepsRegistration } });
+    const r = await runLifecycle(cfgOf(e, 'v8'), [create(0, 'export')], { setup: setupOf() });
+    expect(results(r)).toEqual([['-ENOMEM', '-ENOMEM']]);
+    expect(r.violations.map((v) => `${v.rule}: ${v.message}`)).toEqual(['PAL-UNWIND: the failed create of dev0 left a registration reference of vdev0 taken']);
   });
 
   it('the mainline create with the unwind before e98137f0a874 is caught under mainline, where C1 is no documented finding', async () => {

@@ -18,12 +18,14 @@ import type { ImporterAttachment } from './plugin.ts';
  *  started). The seed's unwind frees priv and phys_vec and puts the registration (err_dev_put,
  *  err_free_phys, err_free_priv), and after dma_buf_export() only dma_buf_put() undoes it (002 v8 10/11:
  *  "dma_buf_put() now frees priv"). A second free or put of the same objects is UAF-OBJ / UAF-REF. */
-export function checkCreateUnwind(real: Real, c: Extract<LcCmd, { op: 'create' }>, before: readonly KObj<unknown>[]): void {
-  const had = new Set(before);
+export function checkCreateUnwind(real: Real, c: Extract<LcCmd, { op: 'create' }>, before: { readonly live: readonly KObj<unknown>[]; readonly registrations: readonly number[] }): void {
+  const had = new Set(before.live);
   const left = real.k.heap.live().filter((o) => !had.has(o));
-  if (left.length === 0) return;
-  const objs = left.map((o) => `${o.kind}#${o.id} (allocated in ${o.allocSite})`);
-  real.k.report('PAL-UNWIND', `the failed create of dev${c.dev} left ${objs.join(', ')} allocated`, { objects: left.map((o) => `${o.kind}#${o.id}`), allocSites: left.map((o) => o.allocSite), ...(c.fault ? { fault: c.fault } : {}) });
+  // vfio_device_try_get_registration() taken and never put: the device can never finish unregistering.
+  const kept = real.k.registrations.filter((r, i) => r.count > (before.registrations[i] ?? 0));
+  if (left.length === 0 && kept.length === 0) return;
+  const what = [...left.map((o) => `${o.kind}#${o.id} (allocated in ${o.allocSite}) allocated`), ...kept.map((r) => `a registration reference of ${r.name} taken`)];
+  real.k.report('PAL-UNWIND', `the failed create of dev${c.dev} left ${what.join(', ')}`, { objects: left.map((o) => `${o.kind}#${o.id}`), allocSites: left.map((o) => o.allocSite), registrations: kept.map((r) => r.name), ...(c.fault ? { fault: c.fault } : {}) });
 }
 
 /** PAL-SIZE: a dma-buf the model created has the size of its ranges. */

@@ -193,7 +193,7 @@ export class Real {
     this.k.beginOp(() => opName(c), index);
     const nBufs = this.bufs.length;
     // A create arms its fault point, and what it leaves allocated is judged if it fails (PAL-UNWIND).
-    const live = c.op === 'create' ? this.k.heap.live() : null;
+    const live = c.op === 'create' ? { live: this.k.heap.live(), registrations: this.k.registrations.map((r) => r.count) } : null;
     const disarm = c.op === 'create' ? armCreateFault(this.k, c.fault) : null;
     const result = await this.exec(c).finally(() => disarm?.());
     if (live && c.op === 'create' && result !== 'ok') checkCreateUnwind(this, c, live);
@@ -211,6 +211,9 @@ export class Real {
     return { result, notify };
   }
 }
+
+/** What each create fault point fails, as a command name says it. */
+const FAULT_NAMES: Readonly<Record<CreateFault, string>> = { priv: 'kzalloc(priv)', phys_vec: 'kcalloc(phys_vec)', export: 'dma_buf_export', fd: 'dma_buf_fd' };
 
 /** What each create fault point fails, as a command name says it. */
 const FAULT_NAMES: Readonly<Record<CreateFault, string>> = { priv: 'kzalloc(priv)', phys_vec: 'kcalloc(phys_vec)', export: 'dma_buf_export', fd: 'dma_buf_fd' };

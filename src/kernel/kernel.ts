@@ -208,8 +208,13 @@ export class Kernel {
     return new KFile(name, this, release);
   }
 
+  /** Every vfio_device registration of this kernel, as made (a failed create must leave their counts as they were). */
+  readonly registrations: Registration[] = [];
+
   newRegistration(name: string): Registration {
-    return new Registration(name, this);
+    const r = new Registration(name, this);
+    this.registrations.push(r);
+    return r;
   }
 }
 
