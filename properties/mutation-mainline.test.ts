@@ -11,7 +11,8 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { dmaImporter, iommufdMainline, vfioPciFirstDrain, vfioPciMainline } from '../src/harness/bundled.ts';
 import { failureOf, lifecycleProperty } from '../src/harness/lifecycle-prop.ts';
-import { lcInput } from '../src/harness/lifecycle.ts';
+import { createCmd, lcInput, runLifecycle } from '../src/harness/lifecycle.ts';
+import type { LcCmd } from '../models/lifecycle.ts';
 import { LIFECYCLE_RULES, lifecycleConfig } from '../src/harness/suites/lifecycle.ts';
 import { budget } from './budget.ts';
 
@@ -26,4 +27,24 @@ describe('profile mainline: the ports agree with the lifecycle model at every st
       });
     }
   }
+});
+
+describe('profile mainline: hand-worked closes', () => {
+  const cfgOf = (e: typeof vfioPciMainline) => lifecycleConfig(e, { dma: dmaImporter, iommufd: iommufdMainline }, 'mainline');
+  const ev = (event: 'mem-off' | 'close' | 'unbind'): LcCmd => ({ op: 'event', dev: 0, event });
+
+  it('the fixed cleanup detaches a dma-buf a revoke already drained: its release later puts nothing twice, and unbind finds no reference left', async () => {
+    const cmds: LcCmd[] = [createCmd(0, 1), ev('mem-off'), ev('close'), { op: 'close-fd', buf: 0 }, ev('unbind')];
+    const r = await runLifecycle(cfgOf(vfioPciMainline), cmds, { keepGoing: true });
+    expect(r.violations.map((v) => `${v.step}: ${v.rule}: ${v.message}`)).toEqual([]);
+    expect(r.steps.map((s) => s.result)).toEqual(r.steps.map((s) => s.expected));
+  });
+
+  it('the first-merged drain (D1) names the dma-buf whose kref underflows and whose completion never comes', async () => {
+    const r = await runLifecycle(cfgOf(vfioPciFirstDrain), [createCmd(0, 1), ev('mem-off'), ev('close')], { keepGoing: true });
+    const drain = r.violations.filter((v) => v.rule === 'REV-DRAIN');
+    expect(drain.length).toBe(2);
+    for (const v of drain) expect(String(v.evidence?.['kref'] ?? v.evidence?.['completion'])).toMatch(/^\S+\.(kref|comp)$/);
+    expect(String(drain[0]!.evidence?.['kref']).replace(/\.kref$/, '')).not.toBe('dmabuf');
+  });
 });

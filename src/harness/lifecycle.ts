@@ -215,9 +215,6 @@ export class Real {
 /** What each create fault point fails, as a command name says it. */
 const FAULT_NAMES: Readonly<Record<CreateFault, string>> = { priv: 'kzalloc(priv)', phys_vec: 'kcalloc(phys_vec)', export: 'dma_buf_export', fd: 'dma_buf_fd' };
 
-/** What each create fault point fails, as a command name says it. */
-const FAULT_NAMES: Readonly<Record<CreateFault, string>> = { priv: 'kzalloc(priv)', phys_vec: 'kcalloc(phys_vec)', export: 'dma_buf_export', fd: 'dma_buf_fd' };
-
 export function opName(c: LcCmd): string {
   switch (c.op) {
     case 'create': return `create(dev${c.dev}, region ${c.region}, ${c.ranges.length ? c.ranges.map((r) => `${hex(r.offset)}+${hex(r.length)}`).join(' ') : 'no ranges'}${c.fault ? `, ${FAULT_NAMES[c.fault]} fails` : ''})`;
