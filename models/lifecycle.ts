@@ -29,9 +29,10 @@ export interface DevView {
   readonly pageSize: PageSize;
   /** nvgrace-gpu device memory (regions 2 and 4), when the exporter has it. */
   readonly nvgrace?: NvgraceMemory;
-  /** false: pcim_p2pdma_init() failed -EOPNOTSUPP at probe (!CONFIG_PCI_P2PDMA, or a device quirked
-   *  off P2P), which vfio-pci tolerates; pcim_p2pdma_provider() is then NULL for every BAR (002 v8 09/11,
-   *  03/11). Absent: p2pdma is set up. */
+  /** false: pcim_p2pdma_init() failed -EOPNOTSUPP at probe, which vfio_pci_core_init_dev() tolerates:
+   *  the PCI quirk 002 v8 09/11 plans for a device P2P must not reach ("add a PCI quirk and have
+   *  pcim_p2pdma_init() fail"; no such quirk in the tree read; without CONFIG_PCI_P2PDMA the create is not
+   *  built at all). pcim_p2pdma_provider() is then NULL for every BAR (03/11). Absent: p2pdma is set up. */
   readonly p2pdma?: boolean;
   /** BARs whose regions another driver holds: pci_request_selected_regions() on them fails -EBUSY. */
   readonly busy?: readonly number[];

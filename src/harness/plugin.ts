@@ -28,8 +28,8 @@ export interface DeviceConfig {
   readonly bars: readonly Bar[];
   readonly pageSize: PageSize;
   readonly nvgrace?: NvgraceMemory;
-  /** false: pcim_p2pdma_init() failed -EOPNOTSUPP at probe (no CONFIG_PCI_P2PDMA, or a device quirked off
-   *  P2P): no BAR has a p2pdma provider (002 v8 09/11). Absent: p2pdma is set up. */
+  /** false: pcim_p2pdma_init() failed -EOPNOTSUPP at probe (a device quirked off P2P, as 002 v8 09/11
+   *  plans), which vfio-pci tolerates: no BAR has a p2pdma provider. Absent: p2pdma is set up. */
   readonly p2pdma?: boolean;
   /** BARs whose regions another driver holds: pci_request_selected_regions() on them fails -EBUSY. */
   readonly busy?: readonly number[];
