@@ -75,4 +75,5 @@ class ProviderWithoutP2pdma extends VfioPciCore {
 
 export const palInputProviderWithoutP2pdma = vfioExporter('bug:pal-input-provider-without-p2pdma', 'providers for every MEM BAR whatever pcim_p2pdma_init() said: exports BARs no provider serves', { device: ProviderWithoutP2pdma, bugOf: 'PAL-INPUT' });
 
+/** The seeded bugs of the create path's unwinds and device facts, for src/bugs/lifecycle.ts. */
 export const createBugExporters = () => [palUnwindPhysVecLeak, uafFdUnwindFallsThrough, palInputUnclaimedBar, palInputProviderWithoutP2pdma];
