@@ -27,6 +27,7 @@ const EXPECTED: Readonly<Record<string, string>> = {
   '8-sgt-leak-orig-nents.json': 'sgt-leak-orig-nents',
   '9-v8-nents-wraps.json': 'v8-nents-wraps',
   '10-bar-ends-at-2-64.json': 'bar-ends-at-2^64',
+  'O1-close-disables-before-cleanup.json': 'close-disables-before-cleanup',
   'D1-first-drain-close-double-put.json': 'first-drain-close-double-put',
   'C1-fd-unwind-double-free.json': 'fd-unwind-double-free',
   'L1-cleanup-notifies-revoked.json': 'cleanup-notifies-revoked',
