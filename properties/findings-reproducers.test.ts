@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { replayFile } from '../src/commands/replay.ts';
 import { UsageError } from '../src/commands/usage.ts';
+import { LIFECYCLE_FINDINGS } from '../src/harness/lifecycle-prop.ts';
+import { CONVERSION_FINDINGS } from '../src/rules/conversion-impls.ts';
+import { MATCH_FINDINGS } from '../src/rules/match.ts';
 
 const DIR = 'examples/findings';
 const FINDINGS = readFileSync('reports/FINDINGS.md', 'utf8');
@@ -37,6 +40,11 @@ const EXPECTED: Readonly<Record<string, string>> = {
 };
 
 describe('examples/findings: one replayable reproducer per finding', () => {
+  it('every documented finding the suites know by id is named in FINDINGS.md', () => {
+    const ids = [...LIFECYCLE_FINDINGS, ...CONVERSION_FINDINGS, ...MATCH_FINDINGS].map((f) => f.id);
+    expect(ids.filter((id) => !FINDINGS.includes(`\`${id}\``))).toEqual([]);
+  });
+
   it('every file is listed here and every listed file exists', () => {
     expect(readdirSync(DIR).filter((f) => f.endsWith('.json')).sort()).toEqual(Object.keys(EXPECTED).sort());
   });
