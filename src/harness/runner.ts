@@ -102,14 +102,15 @@ export interface Hit {
 }
 
 function hitsOf(found: Found, rules: ReadonlySet<RuleId> | undefined): Hit[] {
-  const seen = new Set<RuleId>();
-  const out: Hit[] = [];
+  // Per rule its first violation, but one no documented finding explains over one a finding does: a failure
+  // whose rule also shows a known finding first (the overlapping link before the unlinked span) is the new one.
+  const pick = new Map<RuleId, number>();
   found.violations.forEach((v, index) => {
-    if (seen.has(v.rule) || (rules && !rules.has(v.rule))) return;
-    seen.add(v.rule);
-    out.push({ rule: v.rule, found, index });
+    if (rules && !rules.has(v.rule)) return;
+    const at = pick.get(v.rule);
+    if (at === undefined || ((found.explainedBy[at] ?? null) !== null && (found.explainedBy[index] ?? null) === null)) pick.set(v.rule, index);
   });
-  return out;
+  return [...pick.entries()].sort(([, a], [, b]) => a - b).map(([rule, index]) => ({ rule, found, index }));
 }
 
 export interface CorpusEntry {
