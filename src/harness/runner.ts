@@ -373,13 +373,16 @@ async function conformance(opts: RunOptions, exec: Executor): Promise<{ report: 
     if (!deadline || timeUp() || (opts.bail && anyNew())) break;
   }
 
-  if (opts.exhaustive !== undefined) {
-    for (const t of targets.filter((x) => x.explores)) {
-      const r = await exec.explore(t.name, opts.exhaustive, rules);
+  const k = opts.exhaustive;
+  if (k !== undefined) {
+    // Each exploration in a worker, as many at once as the pool has (they were one after another: one core idle).
+    await lanes(targets.filter((x) => x.explores), async (t) => {
+      const r = await exec.explore(t.name, k, rules);
       const hits = hitsBy.get(t.name) ?? [];
       hitsBy.set(t.name, [...hits, ...r.hits.filter((h) => !hits.some((x) => x.rule === h.rule))]);
-      tell(t, 1, 1, `exhaustive ${t.name} k=${opts.exhaustive}: ${r.states} states`);
-    }
+      tell(t, 1, 1, `exhaustive ${t.name} k=${k}: ${r.states} states`);
+      return true;
+    });
   }
 
   for (const t of targets) {
