@@ -172,7 +172,7 @@ describe('every report cites where and what: the services refuse empty labels', 
       expect(() => kref.put(b, () => undefined)).toThrow(refused);
       expect(kref.count).toBe(1);
       expect(() => new Completion(k, b)).toThrow(refused);
-      expect(() => new Completion(k, 'buf0.comp').wait(b)).toThrow(refused);
+      await expect((async () => new Completion(k, 'buf0.comp').wait(b))()).rejects.toThrow(refused);
       expect(k.log.violations).toEqual([]);
     }), { numRuns: 3 });
   });
