@@ -5,7 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import type { LcCmd } from '../models/lifecycle.ts';
 import { DIFFERENCES, spec } from '../models/profiles.ts';
-import { createCmd, runLifecycle } from '../src/harness/lifecycle.ts';
+import { createCmd, requestFor, runLifecycle } from '../src/harness/lifecycle.ts';
+import { Kernel } from '../src/kernel/kernel.ts';
+import type { VfioPciCore } from '../src/impl/vfio/vfio_pci_core.ts';
 import { explainAll } from '../src/harness/lifecycle-prop.ts';
 import { lifecycleConfig, lifecycleSuite } from '../src/harness/suites/lifecycle.ts';
 import { dmaImporter, dmaImporterLate, iommufdImporter, iommufdMainline, vfioPci, vfioPciMainline } from '../src/harness/bundled.ts';
@@ -54,6 +56,19 @@ describe('close: vfio_pci_core_disable() and the dma-buf cleanup in the order of
     const [t] = lifecycleSuite.targets(revCloseDisablesFirst, []);
     const s = await t!.search(2, budget(40), new Set());
     expect(s.failures.flatMap((f) => f.violations.map((v) => v.rule))).toContain('REV-WINDOW');
+  });
+
+  it('the disable gives the BAR regions back (pci_release_selected_regions): a reopened device claims them again', async () => {
+    const k = new Kernel();
+    const dev = vfioPciMainline.probe(k, { name: 'vdev0', bars: [{ index: 0, type: 'mem', start: 0x1000000000n, size: 0x100000n, busOffset: 0n }], pageSize: 4096n, routeTo: () => 'THRU_HOST_BRIDGE' }) as VfioPciCore;
+    expect((await dev.create(requestFor(1, true))).ok).toBe(true);
+    expect(dev.vdev.regions!.holds(0)).toBe(true);
+    expect(await dev.event('close')).toBe('ok');
+    expect(dev.vdev.regions!.holds(0)).toBe(false);
+    expect(dev.vdev.barmap!.filter(Boolean)).toEqual([]);
+    expect(await dev.event('open')).toBe('ok');
+    expect((await dev.create(requestFor(1, true))).ok).toBe(true);
+    expect(dev.vdev.regions!.holds(0)).toBe(true);
   });
 
   it('profiles --diff v8 mainline lists the close order with its source', () => {

@@ -229,6 +229,13 @@ export class VfioPciCore implements ExporterDevice {
   protected vfio_pci_core_disable(): void {
     const site = 'vfio_pci_core_disable';
     this.mmioGone('BAR regions released, memory decode off and the function reset', site);
+    // for each BAR: if (!vdev->barmap[bar]) continue; pci_iounmap(); pci_release_selected_regions(pdev, 1 << bar); vdev->barmap[bar] = NULL;
+    const { regions, barmap } = this.vdev;
+    barmap?.forEach((io, bar) => {
+      if (!io) return;
+      regions?.release(bar);
+      barmap[bar] = null;
+    });
     this.vdev.cmdMemory = false;
   }
 
