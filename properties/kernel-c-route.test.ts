@@ -24,7 +24,7 @@ const TREE = join(REPO_ROOT, 'test', 'fixtures', 'kernel-tree');
 const BUG_TREE = join(REPO_ROOT, 'test', 'fixtures', 'kernel-tree-bug');
 const FILE = 'drivers/pci/p2pdma.c';
 /** Topologies per property: every call is a round trip to the unit, so the gate keeps it small; DMABUF_KC_ROUTE_RUNS deepens. */
-const RUNS = Number(process.env.DMABUF_KC_ROUTE_RUNS ?? '10');
+const RUNS = Number(process.env.DMABUF_KC_ROUTE_RUNS ?? '6');
 const tmp = mkdtempSync(join(tmpdir(), 'dmabuf-kc-route-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

@@ -13,7 +13,11 @@ import { PROFILES } from '../../models/profiles.ts';
 import { workerPool } from '../../src/harness/pool.ts';
 import { runConformance } from '../../src/harness/runner.ts';
 import { REPO_ROOT } from '../../src/kernel-c/build.ts';
+import fc from 'fast-check';
+import { topologyWithPairsArb } from '../../src/gen/topology.ts';
 import { loadKernelC } from '../../src/kernel-c/index.ts';
+import { checkTopology, RouteBench, ROUTE_IMPLS } from '../../src/rules/route.ts';
+import { ViolationLog } from '../../src/rules/violation.ts';
 import type { Report } from '../../src/report/types.ts';
 import { cliIn } from '../../properties/cli-helpers.ts';
 
@@ -89,3 +93,24 @@ describe('run --kernel-tree (the route unit of the fixture tree, in the pool wor
   });
 });
 
+
+describe('the route unit in depth (the gate checks 6 topologies)', () => {
+  it('the fixture agrees with the model and the port on 150 generated topologies', async () => {
+    const r = await loadKernelC({ tree: join(REPO_ROOT, 'test/fixtures/kernel-tree') });
+    if (!r.ok) throw new Error(r.message);
+    const c = r.value.route!;
+    try {
+      fc.assert(fc.property(topologyWithPairsArb(), ({ topology, pairs }) => {
+        const log = new ViolationLog();
+        const bench = new RouteBench(topology, c.create, 'classic');
+        checkTopology(bench, pairs, log, [0n, 0x1234n]);
+        c.judgeC(bench.impl, log, 0);
+        expect(log.violations).toEqual([]);
+        const port = new RouteBench(topology, ROUTE_IMPLS[0]!.create, 'classic');
+        for (const [p, q] of pairs) if (bench.sys.devices.get(p) && bench.sys.devices.get(q)) expect(bench.calc(p, q)).toEqual(port.calc(p, q));
+      }), { seed: 11, numRuns: 150 });
+    } finally {
+      r.value.close();
+    }
+  });
+});
