@@ -163,7 +163,7 @@ describe('replay refuses what its schema refuses', () => {
   it('a file that is not a report, a missing file and broken JSON are one line each', async () => {
     const baseline = join(tmp, 'baseline.json');
     writeFileSync(baseline, '{"version": 1, "findings": []}');
-    expect((await cli('replay', baseline)).err).toBe(`dmabuf-conform replay: ${baseline}: not a dmabuf-conform report (it has no /schemaVersion)\n`);
+    expect((await cli('replay', baseline)).err).toBe(`dmabuf-conform replay: ${baseline}: neither a dmabuf-conform report (it has no /schemaVersion) nor one case (no /implementation, /rule or /input)\n`);
     expect(await cli('replay', join(tmp, 'none.json'))).toEqual({ code: 2, out: '', err: `dmabuf-conform replay: ${join(tmp, 'none.json')}: no such file\n` });
     writeFileSync(join(tmp, 'half.json'), '{"schemaVersion": 1, "viol');
     const half = await cli('replay', join(tmp, 'half.json'));

@@ -58,19 +58,24 @@ function pick(report: Report, file: string, caseId: string | undefined): ReplayC
   return { title: `${v.id}: ${v.rule} — ${v.message}`, implementation: v.implementation, rule: v.rule, input: v.counterexample.input, where: `${file}: /violations/${at}/counterexample/input` };
 }
 
-/** Whether a file's JSON names a schemaVersion (a report) rather than being one case. */
-function looksLikeReport(file: string): boolean {
+/** What a file's JSON looks like: a report (it names a schemaVersion), one case (it names any field of one), or neither. */
+function shapeOf(file: string): 'report' | 'case' | 'neither' {
+  let json: unknown;
   try {
-    const json: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    return typeof json === 'object' && json !== null && 'schemaVersion' in json;
+    json = JSON.parse(readFileSync(file, 'utf8'));
   } catch {
-    return false; // unreadable or not JSON: the corpus-entry reader below says so in one line
+    return 'case'; // unreadable or not JSON: the corpus-entry reader says so in one line
   }
+  if (typeof json !== 'object' || json === null) return 'case';
+  if ('schemaVersion' in json) return 'report';
+  return ['implementation', 'rule', 'input'].some((k) => k in json) ? 'case' : 'neither';
 }
 
 /** The case of a file: a report's violation when it names a schemaVersion, else one case in the corpus-entry format. */
 function caseOf(file: string, caseId: string | undefined): ReplayCase {
-  if (looksLikeReport(file)) return pick(readReport(file), file, caseId);
+  const shape = shapeOf(file);
+  if (shape === 'report') return pick(readReport(file), file, caseId);
+  if (shape === 'neither') throw new UsageError(`${file}: neither a dmabuf-conform report (it has no /schemaVersion) nor one case (no /implementation, /rule or /input)`);
   const entry = readJsonFile('corpus-entry', file);
   if (!entry.ok) throw new UsageError(entry.error);
   if (caseId) throw new UsageError(`${file}: --case picks a violation of a report; this file is one case (corpus-entry format)`);
