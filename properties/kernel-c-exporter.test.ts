@@ -89,6 +89,8 @@ describe.skipIf(!HAVE)('kernel C exporter: vfio_pci_dmabuf.c of 002 v8 10/11 (sk
     expect(cases(k)).toEqual(cases(p));
     expect(k.failures[0]?.violations[0]?.rule).toBe('IOMMUFD-ONE');
     expect(ids(k)).toEqual(ids(p));
+    // Every violation the search met on the C names a C file:line (a check after a step: the C's last call, or the function it entered).
+    for (const f of [...k.failures, ...k.findings]) for (const v of f.violations) expect(String(v.evidence?.['cSite'])).toMatch(/^drivers\/(vfio\/pci\/vfio_pci_dmabuf|dma-buf\/dma-buf)\.c:\d+ \(\w+\)$/);
     // Without the rules the missing interconnect breaks: no failure on either, the two documented findings on both.
     const skip = new Set<RuleId>(['IOMMUFD-ONE', 'REV-WINDOW', 'IOMMUFD-MMIO']);
     const [p2, k2] = [await search(port002, skip), await search(c, skip)];

@@ -182,7 +182,7 @@ export function readTable(k: MappingKernel, s: CaseState, w: readonly bigint[], 
 }
 
 /** The conversion unit of a running C process. */
-export function cConversion(proc: CUnitProcess, variant: ConversionVariant, sources: readonly string[]): KernelCConversion {
+export function cConversion(proc: CUnitProcess, variant: ConversionVariant, sources: readonly string[], entries: { map?: string; unmap?: string } = {}): KernelCConversion {
   const cases = new WeakMap<MappingKernel, CaseState>();
   const sgtOf = new WeakMap<KObj<DmaBufDma>, bigint>();
   const caseOf = (k: MappingKernel) => cases.get(k) ?? (cases.set(k, { objs: new Map(), tables: new Map(), states: new Map() }), cases.get(k)!);
@@ -190,6 +190,7 @@ export function cConversion(proc: CUnitProcess, variant: ConversionVariant, sour
   function map(k: MappingKernel, attach: Attachment, provider: P2PProvider, phys: readonly PhysVec[], size: U64, dir: DmaDir): MapResult {
     const s = caseOf(k);
     const args = [k.dma.pageSize, DIR_OF[dir], size, provider.busOffset, BigInt(phys.length), ...phys.flatMap((p) => [p.paddr, p.len])];
+    if (entries.map) trackCSites(k.log).last = entries.map;
     const out = proc.request(REQ.CONV_MAP, args, (call) => atSite(k, call, () => serve(k, s, provider, attach, proc, call)));
     if (!out.ok) {
       reportCrash(k, out.crash, `${variant.name} map`);
@@ -208,6 +209,7 @@ export function cConversion(proc: CUnitProcess, variant: ConversionVariant, sour
     // The C reads the table through its own memory; a kernel object freed before
     // this point is a use after free there (AddressSanitizer reports it).
     const provider: P2PProvider = { owner: 'exporter', bar: 0, busOffset: 0n };
+    if (entries.unmap) trackCSites(k.log).last = entries.unmap;
     const out = proc.request(REQ.CONV_UNMAP, [sgt, DIR_OF[dir]], (call) => atSite(k, call, () => serve(k, s, provider, attach, proc, call)));
     if (!out.ok) reportCrash(k, out.crash, `${variant.name} unmap`);
   }

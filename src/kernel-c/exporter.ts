@@ -118,8 +118,17 @@ class CDevice extends VfioPciCore {
   }
 }
 
+/** The function of vfio_pci_dmabuf.c each request enters (the driver's own requests enter none). */
+const ENTRY_OF: Readonly<Record<number, string>> = {
+  [REQ.EXP_CREATE]: 'vfio_pci_core_feature_dma_buf', [REQ.EXP_MOVE]: 'vfio_pci_dma_buf_move', [REQ.EXP_CLEANUP]: 'vfio_pci_dma_buf_cleanup',
+  [REQ.EXP_ATTACH]: 'vfio_pci_dma_buf_attach', [REQ.EXP_MAP]: 'vfio_pci_dma_buf_map', [REQ.EXP_UNMAP]: 'vfio_pci_dma_buf_unmap',
+  [REQ.EXP_RELEASE]: 'vfio_pci_dma_buf_release', [REQ.EXP_IOMMUFD_MAP]: 'vfio_pci_dma_buf_iommufd_map',
+};
+
 class CExporterUnit {
   nextId = 1n;
+  /** `path:line (name)` of each function compiled, by name. */
+  functions = new Map<string, string>();
   private nextFd = 3;
   private readonly runs = new WeakMap<Kernel, Run>();
 
@@ -149,8 +158,15 @@ class CExporterUnit {
   }
 
   /** A synchronous request of `dev`; null when the unit crashed (reported) or the device is gone. */
+  /** Where the C is entered: until it makes a call, a check after the step names the function. */
+  private entered(run: Run, op: number): void {
+    const at = ENTRY_OF[op] === undefined ? undefined : this.functions.get(ENTRY_OF[op]!);
+    if (at) trackCSites(run.k.log).last = at;
+  }
+
   sync(run: Run, dev: CDevice, what: string, op: number, args: readonly bigint[], mk: MappingKernel = run.mk, attach?: DmaBufAttachment): readonly bigint[] | null {
     if (this.gone(dev)) return null;
+    this.entered(run, op);
     const out = this.proc.requestSync(op, args, (call) => {
       const before = run.k.log.violations.length;
       const r = servingAt(trackCSites(run.k.log), siteOf(call), () => this.serveSync(run, call, mk, attach));
@@ -162,6 +178,7 @@ class CExporterUnit {
 
   private async async(run: Run, dev: CDevice, what: string, op: number, args: readonly bigint[]): Promise<readonly bigint[] | null> {
     if (this.gone(dev)) return null;
+    this.entered(run, op);
     const out = await this.proc.requestAsync(op, args, (call) => {
       const before = run.k.log.violations.length;
       const r = servingAt(trackCSites(run.k.log), siteOf(call), () => this.serveAsync(run, call));
@@ -359,6 +376,10 @@ class CExporterUnit {
 /** The exporter unit of a running C process as an exporter plugin (vfio: true). */
 export function cExporter(proc: CUnitProcess, opts: { name: string; basedOn: string; sources: readonly string[]; iommufdMap: boolean }): KernelCExporter {
   const unit = new CExporterUnit(proc, opts.name, opts.iommufdMap);
+  for (const src of opts.sources) {
+    const m = /^(\S+:\d+) (\w+) /.exec(src);
+    if (m) unit.functions.set(m[2]!, `${m[1]} (${m[2]})`);
+  }
   return {
     kind: 'exporter', name: opts.name, vfio: true, profiles: ['v8'], basedOn: opts.basedOn, sources: opts.sources, iommufdMap: opts.iommufdMap, proc,
     description: `drivers/vfio/pci/vfio_pci_dmabuf.c compiled from the kernel under test${opts.iommufdMap ? '' : ' (without vfio_pci_dma_buf_iommufd_map)'}`,

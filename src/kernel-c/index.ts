@@ -164,7 +164,11 @@ export async function loadKernelC(opts: KernelCOptions): Promise<KernelCLoad> {
     builds.push({ unit: spec.kind, cached: b.cached, ms: b.ms, binary: b.binary });
     const proc = new CUnitProcess(b.binary);
     procs.push(proc);
-    conversion = cConversion(proc, spec.variant, items.map((it) => `${it.path}:${it.line} ${it.name} (${it.origin})`));
+    const entry = (name: string | undefined) => items.find((it) => it.name === name && it.kind === 'function');
+    const [mapFn, unmapFn] = [entry(spec.defines['KC_MAP']), entry(spec.defines['KC_UNMAP'])];
+    conversion = cConversion(proc, spec.variant, items.map((it) => `${it.path}:${it.line} ${it.name} (${it.origin})`), {
+      ...(mapFn ? { map: `${mapFn.path}:${mapFn.line} (${mapFn.name})` } : {}), ...(unmapFn ? { unmap: `${unmapFn.path}:${unmapFn.line} (${unmapFn.name})` } : {}),
+    });
   }
   let cexp: KernelCExporter | undefined;
   if (exporter) {
