@@ -113,7 +113,12 @@ export class CUnitProcess {
   static onSpawn: ((pid: number) => void) | undefined;
   static onExit: ((pid: number) => void) | undefined;
 
-  constructor(readonly binary: string) {}
+  /** The heartbeat label of this unit's requests (the pool's watchdog names it when the C hangs). */
+  private readonly label: string;
+
+  constructor(readonly binary: string) {
+    this.label = `kernel C ${basename(binary)}`;
+  }
 
   /** A string the unit sent (file names, size expressions, WARN conditions) by its id. */
   str(id: number): string {
@@ -223,7 +228,7 @@ export class CUnitProcess {
 
   /** One request: `op` with its words; service calls go to `serve` until DONE. */
   request(op: number, args: readonly bigint[], serve: ServiceHandler): RequestOutcome {
-    beat(`kernel C ${basename(this.binary)}`, `request ${op}`);
+    beat(this.label, `request ${op}`);
     if (!this.child) this.spawnChild();
     this.lastCall = null;
     ftruncateSync(this.rfd, 0);
@@ -285,7 +290,7 @@ export class CUnitProcess {
   }
 
   private startChan(op: number, args: readonly bigint[]): { chan: number; child: ChildProcess } | RequestOutcome {
-    beat(`kernel C ${basename(this.binary)}`, `request ${op}`);
+    beat(this.label, `request ${op}`);
     if (!this.child) this.spawnChild();
     let chan = 1;
     while (this.busy.has(chan)) chan++;

@@ -71,7 +71,8 @@ describe('kernel C units run inside the pool workers', () => {
   it('a unit that hangs is PLUGIN-TIMEOUT; its worker is replaced and the unit process killed with it', async () => {
     const dir = tree('hang', '\tif (pdev->p2pdma)\n\t\treturn 0;\n', '\tfor (;;)\n\t\t;\n');
     const { report, binary } = await runTree(dir, 1500);
-    expect(report.violations.some((v) => v.implementation === 'c:p2pdma' && v.rule === 'PLUGIN-TIMEOUT')).toBe(true);
+    const timeout = report.violations.find((v) => v.implementation === 'c:p2pdma' && v.rule === 'PLUGIN-TIMEOUT')!;
+    expect(timeout.message).toMatch(/last hook entered: kernel C route: request \d+/);
     expect(report.results.filter((r) => r.implementation === 'p2pdma' && r.runs > 0).length).toBeGreaterThan(0);
     expect(existsSync(binary)).toBe(true);
     expect(running(binary)).toEqual([]);
