@@ -16,10 +16,26 @@ export const STEP_TIMEOUT_MS = 1000;
 const AFTER_HANG_MS = 20;
 const EIO = '-EIO';
 const FAILED: Result<never> = { ok: false, errno: EIO };
-/** An async hook in flight: when it must have settled, and how to end it if it has not. */
-interface InFlight {
+/** An async hook in flight: when it must have settled, and how to end it if it has not.
+ *  A class, not closures: under tsx (esbuild keepNames) a named closure costs a defineProperty per hook. */
+class InFlight {
   readonly deadline: number;
-  readonly expire: () => void;
+  readonly ms: number;
+  readonly hungBefore: boolean;
+
+  constructor(readonly guard: Guard, readonly k: Kernel, readonly hook: string, readonly fallback: unknown, readonly resolve: (v: unknown) => void) {
+    this.hungBefore = guard.hung;
+    this.ms = this.hungBefore ? AFTER_HANG_MS : guard.timeoutMs;
+    this.deadline = performance.now() + this.ms;
+  }
+
+  /** PLUGIN-TIMEOUT: the hook did not settle in time; the step gets the fallback, and the plugin's later hooks the short time-out. */
+  expire(): void {
+    const { guard, hook, ms } = this;
+    guard.hung = true;
+    this.k.report('PLUGIN-TIMEOUT', `${guard.plugin}: ${hook} did not return within ${ms} ms${this.hungBefore ? ' (it hung before: later hooks get the short time-out)' : ''}`, { plugin: guard.plugin, hook, ms });
+    this.resolve(this.fallback);
+  }
 }
 
 class Guard {
@@ -46,35 +62,29 @@ class Guard {
 
   /** An async hook: its result, or `fallback` when it throws, rejects (PLUGIN-THROW) or does not settle within the time-out (PLUGIN-TIMEOUT). */
   async<T>(k: Kernel, hook: string, fallback: T, call: () => Promise<T>): Promise<T> {
-    const hungBefore = this.hung;
-    const ms = hungBefore ? AFTER_HANG_MS : this.timeoutMs;
-    const threw = (how: string, e: unknown): T => {
-      k.report('PLUGIN-THROW', `${this.plugin}: ${hook} ${how}: ${e instanceof Error ? e.message : String(e)}`, { plugin: this.plugin, hook });
-      return fallback;
-    };
     beat(this.plugin, hook);
     let pending: Promise<T>;
     try {
       pending = call();
     } catch (e) {
-      return Promise.resolve(threw('threw', e));
+      return Promise.resolve(this.threw(k, hook, 'threw', e, fallback));
     }
     return new Promise<T>((resolve) => {
-      const entry: InFlight = {
-        deadline: performance.now() + ms,
-        expire: () => {
-          this.hung = true;
-          k.report('PLUGIN-TIMEOUT', `${this.plugin}: ${hook} did not return within ${ms} ms${hungBefore ? ' (it hung before: later hooks get the short time-out)' : ''}`, { plugin: this.plugin, hook, ms });
-          resolve(fallback);
-        },
-      };
+      const entry = new InFlight(this, k, hook, fallback, resolve as (v: unknown) => void);
       this.watch(entry);
       Promise.resolve(pending).then(
         (r) => this.settled(entry) && resolve(r),
-        (e: unknown) => this.settled(entry) && resolve(threw('rejected', e)),
+        (e: unknown) => this.settled(entry) && resolve(this.threw(k, hook, 'rejected', e, fallback)),
       );
     });
   }
+
+  /** PLUGIN-THROW for a hook that threw or rejected; the step gets `fallback`. */
+  threw<T>(k: Kernel, hook: string, how: string, e: unknown, fallback: T): T {
+    k.report('PLUGIN-THROW', `${this.plugin}: ${hook} ${how}: ${e instanceof Error ? e.message : String(e)}`, { plugin: this.plugin, hook });
+    return fallback;
+  }
+
 
   /** A hook settled: false when it had already timed out (its answer comes too late). */
   private settled(entry: InFlight): boolean {
