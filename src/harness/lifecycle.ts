@@ -120,10 +120,12 @@ export class Real {
   private track(a: DmaBufAttachment): void {
     const ops = a.importer_ops;
     const inner = ops.move_notify?.bind(ops);
+    const real = this;
+    // A method, not an arrow property: under tsx (esbuild keepNames) that costs a defineProperty per attach.
     (a as { importer_ops: typeof ops }).importer_ops = {
       ...ops,
-      move_notify: (x) => {
-        this.notified.set(a, (this.notified.get(a) ?? 0) + 1);
+      move_notify(x) {
+        real.notified.set(a, (real.notified.get(a) ?? 0) + 1);
         inner?.(x);
       },
     };
