@@ -145,7 +145,8 @@ int kshim_devm_add_action(struct device *dev, void (*action)(void *), void *data
 #define PCIBIOS_SUCCESSFUL 0x00
 #define PCIBIOS_DEVICE_NOT_FOUND 0x86
 
-/* pci_ids.h: the vendors and devices the allow list names */
+/* pci_ids.h: the vendors and devices the allow list names (values as include/linux/pci_ids.h,
+ * drivers/dma/idxd/registers.h and qat_common/adf_accel_devices.h define them) */
 #define PCI_VENDOR_ID_INTEL 0x8086
 #define PCI_VENDOR_ID_GOOGLE 0x1ae0
 #define PCI_VENDOR_ID_NVIDIA 0x10de
