@@ -106,7 +106,7 @@ describe('the faithful ports on every machine: only documented findings', () => 
       fc.assert(fc.property(conversionCaseArb(), fc.constantFrom(...PLATFORMS), (c0, platform) => {
         const c = { ...c0, platform };
         expect(unexplained(impl.limit, c, runConversion(impl, c).log.violations)).toEqual([]);
-      }), { numRuns: budget(120), seed: 5 });
+      }), { numRuns: budget(60), seed: 5 });
     });
   }
 });
@@ -193,7 +193,7 @@ describe('the run chooses the machine and records it', () => {
     const bug = seededBugs().find((b) => b.plugin.name === 'bug:dma-iova-link-unchecked')!;
     const targets = allTargets([bug.plugin]);
     const platform = on('refuse', 'iommu');
-    const { report } = await runConformance({ seed: 3, runs: 200, profiles: ['mainline'], platform, executor: inProcess(targets), baseline: { version: 1, findings: [] }, bail: false, replayCommand: (id) => id, progress: () => undefined });
+    const { report } = await runConformance({ seed: 3, runs: 100, profiles: ['mainline'], platform, executor: inProcess(targets), baseline: { version: 1, findings: [] }, bail: false, replayCommand: (id) => id, progress: () => undefined });
     expect(report.platform).toEqual(platform);
     expect(report.violations.length).toBeGreaterThan(0);
     // A target checked by several parts wraps each input as { part, input }.
