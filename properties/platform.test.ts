@@ -18,6 +18,9 @@ import { runConformance, inProcess } from '../src/harness/runner.ts';
 import { allTargets } from '../src/harness/targets.ts';
 import { seededBugs } from '../src/bugs/index.ts';
 import { budget } from './budget.ts';
+import { renderHtml } from '../src/report/html.ts';
+import { renderMarkdown } from '../src/report/markdown.ts';
+import { validateReport } from '../src/report/validate.ts';
 
 const GiB = 1n << 30n;
 const PAGE = 4096n;
@@ -195,6 +198,9 @@ describe('the run chooses the machine and records it', () => {
     const platform = on('refuse', 'iommu');
     const { report } = await runConformance({ seed: 3, runs: 100, profiles: ['mainline'], platform, executor: inProcess(targets), baseline: { version: 1, findings: [] }, bail: false, replayCommand: (id) => id, progress: () => undefined });
     expect(report.platform).toEqual(platform);
+    expect(validateReport(JSON.parse(JSON.stringify(report))).ok).toBe(true);
+    expect(renderHtml(report)).toContain('IOMMU refuse, dma_map_phys dma-iommu');
+    expect(renderMarkdown(report)).toContain('IOMMU refuse, dma_map_phys dma-iommu');
     expect(report.violations.length).toBeGreaterThan(0);
     // A target checked by several parts wraps each input as { part, input }.
     for (const v of report.violations) expect((v.counterexample.input as { input: { platform?: Platform } }).input.platform).toEqual(platform);
