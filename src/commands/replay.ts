@@ -16,7 +16,7 @@ import { readJsonFile } from '../report/validate.ts';
 import { parseFlags, UsageError } from './usage.ts';
 
 /** What `replay --help` prints. */
-export const USAGE = 'usage: dmabuf-conform replay <report.json|case.json> [--case ID] [--exporter PATH|name] [--importer PATH|name] [--plugin PATH|name]';
+export const USAGE = 'usage: dmabuf-conform replay <report.json|case.json> [--case ID] [--exporter PATH|name] [--importer PATH|name] [--plugin PATH|name] [--kernel-tree DIR] [--kernel-patch FILE...]';
 
 interface ReplayArgs {
   readonly file: string;
@@ -24,14 +24,17 @@ interface ReplayArgs {
   readonly exporter?: string;
   readonly importer?: string;
   readonly plugin?: string;
+  /** The kernel's own C of the run that found the case (a `c:...` implementation). */
+  readonly kernelTree?: string;
+  readonly kernelPatches: readonly string[];
 }
 
 function parse(args: readonly string[]): ReplayArgs {
-  const { values, positionals } = parseFlags(args, { case: { type: 'string' }, exporter: { type: 'string' }, importer: { type: 'string' }, plugin: { type: 'string' } }, USAGE);
+  const { values, positionals } = parseFlags(args, { case: { type: 'string' }, exporter: { type: 'string' }, importer: { type: 'string' }, plugin: { type: 'string' }, 'kernel-tree': { type: 'string' }, 'kernel-patch': { type: 'string', multiple: true } }, USAGE);
   const [file, ...extra] = positionals;
   if (!file) throw new UsageError(USAGE);
   if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}' (${USAGE})`);
-  return { file, caseId: values.case, exporter: values.exporter, importer: values.importer, plugin: values.plugin };
+  return { file, caseId: values.case, exporter: values.exporter, importer: values.importer, plugin: values.plugin, kernelTree: values['kernel-tree'] as string | undefined, kernelPatches: (values['kernel-patch'] as string[] | undefined) ?? [] };
 }
 
 /** report.json read and checked against schemas/report.schema.json; every problem is one line naming the file. */
@@ -86,15 +89,29 @@ function caseOf(file: string, caseId: string | undefined): ReplayCase {
 async function replayCase(a: ReplayArgs, v: ReplayCase): Promise<Found> {
   const [{ loadPlugin }, { targetsOf }] = await Promise.all([import('../harness/load.ts'), import('../harness/catalog.ts')]);
   const given = [...(a.exporter ? [await loadPlugin(a.exporter, '--exporter', 'exporter')] : []), ...(a.importer ? [await loadPlugin(a.importer, '--importer', 'importer')] : []), ...(a.plugin ? [await loadPlugin(a.plugin, '--plugin')] : [])];
+  // The kernel's own C, built (or found in the cache) as the run built it.
+  let closeC = () => undefined as void;
+  if (a.kernelTree !== undefined || a.kernelPatches.length) {
+    const { kernelCPlugins } = await import('../kernel-c/plugins.ts');
+    const kc = await kernelCPlugins({ ...(a.kernelTree === undefined ? {} : { tree: a.kernelTree }), patches: [...a.kernelPatches] });
+    if (!kc.ok) throw new UsageError(kc.message);
+    given.push(...kc.plugins);
+    closeC = () => kc.close();
+  }
   const targets = targetsOf(given);
   const target = targets.find((t) => t.name === v.implementation);
-  if (!target) throw new UsageError(`${v.implementation}: not a bundled implementation; replay a plugin's case with the run's --exporter/--importer`);
+  if (!target) {
+    closeC();
+    throw new UsageError(`${v.implementation}: not a bundled implementation; replay a plugin's case with the run's --exporter/--importer${/^c:/.test(v.implementation) ? ' (a kernel C unit: --kernel-tree/--kernel-patch)' : ''}`);
+  }
   let found: Found;
   try {
     found = await target.replay(v.input);
   } catch (e) {
     // The input was edited (or written by another version): it does not describe a case this implementation can run.
     throw new UsageError(`${v.where}: cannot be replayed (${(e instanceof Error ? e.message : String(e)).split('\n')[0]})`);
+  } finally {
+    closeC();
   }
   // Every case of a report has a step (the schema says so); an input that replays none was edited into something else.
   if (found.counterexample.steps.length === 0) throw new UsageError(`${v.where}: cannot be replayed (it gives no step)`);

@@ -250,7 +250,7 @@ async function runWith(a: RunArgs, executor: Executor, baseline: Baseline, older
   }
   const empty = emptySelection(targets, a.profiles, a.rules);
   if (empty) throw new UsageError(`nothing to check: ${empty}`);
-  const given = a.plugins.map(([flag, spec]) => ` ${flag} ${spec}`).join('');
+  const given = a.plugins.map(([flag, spec]) => ` ${flag} ${spec}`).join('') + (a.kernelTree === undefined ? '' : ` --kernel-tree ${a.kernelTree}`) + a.kernelPatches.map((p) => ` --kernel-patch ${p}`).join('');
   if (!a.quiet) process.stderr.write(`dmabuf-conform run: seed ${a.seed} (${describePlatform(a.platform)}), ${a.timeMs === undefined ? `${a.runs} runs per search` : `${a.runs} runs per search for ${a.timeMs} ms`}, ${targets.length} implementation(s)${a.shard ? `, shard ${a.shard.index}/${a.shard.total}` : ''}, corpus ${a.corpus} (${corpus.length} entr${corpus.length === 1 ? 'y' : 'ies'})\n`);
   const { report, newCount } = await runConformance({
     seed: a.seed, runs: a.runs, ...(a.timeMs === undefined ? {} : { timeMs: a.timeMs }), ...(a.exhaustive === undefined ? {} : { exhaustive: a.exhaustive }),

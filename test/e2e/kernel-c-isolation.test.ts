@@ -91,6 +91,12 @@ describe('run --kernel-tree (the route unit of the fixture tree, in the pool wor
     const bug = await cli('run', '--plugin', 'p2pdma', '--profile', 'v8', '--runs', '10', '--out', join(tmp, 'bug'), '--kernel-tree', join(REPO_ROOT, 'test/fixtures/kernel-tree-bug'));
     expect(bug.code).toBe(1);
     expect(bug.out).toMatch(/NEW ROUTE-MAPTYPE c:p2pdma: .*\[drivers\/pci\/p2pdma\.c:\d+ \(\w+\)\]/);
+    // The printed replay command carries the tree: the C's counterexample replays.
+    const replay = /replay: .*? replay (\S+) --case '([^']+)'(.*)$/m.exec(bug.out)!;
+    expect(replay[3]).toContain('--kernel-tree');
+    const again = await cli('replay', replay[1]!, '--case', replay[2]!, ...replay[3]!.trim().split(/\s+/));
+    expect(again.out).toMatch(/reproduced ROUTE-MAPTYPE/);
+    expect(again.code).toBe(0);
   });
 });
 
