@@ -60,10 +60,6 @@ export const LIFECYCLE_FINDINGS: readonly LifecycleFinding[] = [
   // released, memory decode cleared and the function reset while importers still map the BARs; the cleanup's revoke
   // comes after. Fixed by "vfio/pci: Clean up DMABUFs before disabling function" (torvalds/linux d97708701434).
   { id: 'close-disables-before-cleanup', rule: 'REV-WINDOW', profiles: ['v8', 'rfc', 'converter'], applies: (c, v) => c.op === 'event' && c.event === 'close' && v.evidence?.['kind'] === 'mmio-gone' && v.evidence?.['site'] === 'vfio_pci_core_disable' },
-  // The seed's close order (002 v8 10/11: vfio_pci_core_disable(), then vfio_pci_dma_buf_cleanup()): the BAR regions are
-  // released, memory decode cleared and the function reset while importers still map the BARs; the cleanup's revoke
-  // comes after. Fixed by "vfio/pci: Clean up DMABUFs before disabling function" (torvalds/linux d97708701434).
-  { id: 'close-disables-before-cleanup', rule: 'REV-WINDOW', profiles: ['v8', 'rfc', 'converter'], applies: (c, v) => c.op === 'event' && c.event === 'close' && v.evidence?.['kind'] === 'mmio-gone' && v.evidence?.['site'] === 'vfio_pci_core_disable' },
   // reports/FINDINGS.md 1 (iova-link-offset-zero) met by a DMA importer's map of a multi-range dma-buf through an IOVA:
   // every range linked at offset 0. The consequence depends on the IOMMU (src/kernel/platform.ts): the overlapping link
   // itself (every flavour), and on a refusing IOMMU the map failing -EEXIST where the model says ok.
