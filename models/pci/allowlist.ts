@@ -1,17 +1,21 @@
 // The host-bridge allow list of drivers/pci/p2pdma.c (pci_p2pdma_whitelist[]
 // with pci_host_bridge_dev() and __host_bridge_whitelist()), restated from
-// mainline as of v6.19 (early 2026). Sources, all in torvalds/linux:
-// feaea1fe8b36 "PCI/P2PDMA: Add Intel 3rd Gen Intel Xeon Scalable Processors
-// to whitelist" (8086:09a2), 7b94b53db34f (Sky Lake-E root ports B, C, D:
+// the PCI tree (kernelorg-mirror/linux_kernel_git_pci_pci drivers/pci/p2pdma.c
+// at cd2698d76c31). Earlier sources, all in torvalds/linux: feaea1fe8b36
+// "PCI/P2PDMA: Add Intel 3rd Gen Intel Xeon Scalable Processors to
+// whitelist" (8086:09a2), 7b94b53db34f (Sky Lake-E root ports B, C, D:
 // 8086:2031-2033), 1af7c26c59eb "PCI/P2PDMA: Whitelist Intel Skylake-E Root
-// Ports at any devfn" (the first-device lookup below). The index holds
-// drivers/pci/p2pdma.c only at 02917e9f (2019, before the table), so the
-// table was read from later copies quoted in linux-pci threads.
+// Ports at any devfn" (the first-device lookup below). Until issue 12 this
+// table stopped at Google's entry: the route unit, compiled from that file,
+// answered THRU_HOST_BRIDGE on the Intel accelerator, NVIDIA and Zhaoxin root
+// buses where the model said NOT_SUPPORTED. Device ids as include/linux/pci_ids.h.
 import type { Device, HostBridge, AllowList, Topology } from './topology.ts';
 import { isPci } from './topology.ts';
 
 export const PCI_VENDOR_ID_INTEL = 0x8086;
 export const PCI_VENDOR_ID_GOOGLE = 0x1ae0;
+export const PCI_VENDOR_ID_NVIDIA = 0x10de;
+export const PCI_VENDOR_ID_ZHAOXIN = 0x1d17;
 /** PCI_ANY_ID: an entry that matches every device of its vendor. */
 export const PCI_ANY_ID = -1;
 
@@ -37,7 +41,26 @@ export const P2PDMA_ALLOW_LIST: readonly AllowEntry[] = [
   entry(PCI_VENDOR_ID_INTEL, 0x2033, false, 'Intel Sky Lake-E'),
   entry(PCI_VENDOR_ID_INTEL, 0x2020, false, 'Intel Sky Lake-E'),
   entry(PCI_VENDOR_ID_INTEL, 0x09a2, false, 'Intel 3rd Gen Xeon Scalable (Ice Lake-SP)'),
+  entry(PCI_VENDOR_ID_INTEL, 0x0b25, false, 'Intel DSA (Sapphire Rapids)'),
+  entry(PCI_VENDOR_ID_INTEL, 0x0cfe, false, 'Intel IAX (Sapphire Rapids)'),
+  entry(PCI_VENDOR_ID_INTEL, 0x11fb, false, 'Intel DSA (Granite Rapids-D)'),
+  entry(PCI_VENDOR_ID_INTEL, 0x1212, false, 'Intel DSA (Diamond Rapids)'),
+  entry(PCI_VENDOR_ID_INTEL, 0x1216, false, 'Intel IAA (Diamond Rapids)'),
+  entry(PCI_VENDOR_ID_INTEL, 0x4940, false, 'Intel QAT 4xxx'),
+  entry(PCI_VENDOR_ID_INTEL, 0x4942, false, 'Intel QAT 401xx'),
+  entry(PCI_VENDOR_ID_INTEL, 0x4944, false, 'Intel QAT 402xx'),
+  entry(PCI_VENDOR_ID_INTEL, 0x4946, false, 'Intel QAT 420xx'),
+  entry(PCI_VENDOR_ID_INTEL, 0x4948, false, 'Intel QAT 6xxx'),
   entry(PCI_VENDOR_ID_GOOGLE, PCI_ANY_ID, false, 'Google SoCs (any device)'),
+  entry(PCI_VENDOR_ID_NVIDIA, 0x2f95, false, 'NVIDIA CPUs'),
+  entry(PCI_VENDOR_ID_NVIDIA, 0x2f96, false, 'NVIDIA CPUs'),
+  entry(PCI_VENDOR_ID_NVIDIA, 0x2f97, false, 'NVIDIA CPUs'),
+  entry(PCI_VENDOR_ID_NVIDIA, 0x2f98, false, 'NVIDIA CPUs'),
+  entry(PCI_VENDOR_ID_ZHAOXIN, 0x1003, true, 'Zhaoxin KX-6000/KH-40000/KX-6000G/KX-7000/KH-50000'),
+  entry(PCI_VENDOR_ID_ZHAOXIN, 0x1005, true, 'Zhaoxin KX-6000/KH-40000/KX-6000G/KX-7000/KH-50000'),
+  entry(PCI_VENDOR_ID_ZHAOXIN, 0x1006, true, 'Zhaoxin KX-6000/KH-40000/KX-6000G/KX-7000/KH-50000'),
+  entry(PCI_VENDOR_ID_ZHAOXIN, 0x1007, true, 'Zhaoxin KX-6000/KH-40000/KX-6000G/KX-7000/KH-50000'),
+  entry(PCI_VENDOR_ID_ZHAOXIN, 0x1008, false, 'Zhaoxin KX-6000/KH-40000/KX-6000G/KX-7000/KH-50000'),
 ];
 
 /** "8086:2030" → vendor and device, or null when not that form. */

@@ -18,7 +18,7 @@ interface RootSpec { readonly pciId: string; readonly onRootPort: boolean }
 interface HostBridgeSpec { readonly allowList: AllowList; readonly root: RootSpec | null; readonly rootPorts: RootPortSpec[]; readonly rciep: FnSpec[] }
 
 /** Root-device IDs: listed any-host-bridge, same-host-bridge only, Google's any-device entry, not listed. */
-const ROOT_IDS = ['8086:2030', '8086:2031', '8086:09a2', '8086:3c00', '8086:2f01', '1ae0:00f1', '1022:1480', '8086:4668'];
+const ROOT_IDS = ['8086:2030', '8086:2031', '8086:09a2', '8086:3c00', '8086:2f01', '8086:0b25', '1ae0:00f1', '10de:2f96', '1d17:1003', '1d17:1008', '1022:1480', '8086:4668'];
 
 const NO_ACS: Acs = { rr: false, cr: false, ec: false };
 

@@ -29,11 +29,14 @@ export interface PciP2pdma {
 
 const REQ_SAME_HOST_BRIDGE = 1 << 0;
 const PCI_VENDOR_ID_GOOGLE = 0x1ae0;
+const PCI_VENDOR_ID_NVIDIA = 0x10de;
+const PCI_VENDOR_ID_ZHAOXIN = 0x1d17;
 const PCI_ANY_ID = 0xffff;
 
-/** pci_p2pdma_whitelist, the full mainline table (v6.19; commits cited in
- *  models/pci/allowlist.ts): Xeon E5/E7 same-host-bridge, Sky Lake-E,
- *  Ice Lake-SP, and Google's any-device entry. */
+/** pci_p2pdma_whitelist as in the PCI tree (kernelorg-mirror/linux_kernel_git_pci_pci
+ *  drivers/pci/p2pdma.c at cd2698d76c31; earlier commits cited in models/pci/allowlist.ts):
+ *  Xeon E5/E7 same-host-bridge, Sky Lake-E, Ice Lake-SP, the Intel DSA/IAX/IAA/QAT
+ *  devices, Google's any-device entry, NVIDIA CPUs, Zhaoxin (same host bridge but 1008). */
 const pci_p2pdma_whitelist: readonly { vendor: number; device: number; flags: number }[] = [
   { vendor: PCI_VENDOR_ID_INTEL, device: 0x3c00, flags: REQ_SAME_HOST_BRIDGE },
   { vendor: PCI_VENDOR_ID_INTEL, device: 0x3c01, flags: REQ_SAME_HOST_BRIDGE },
@@ -45,7 +48,26 @@ const pci_p2pdma_whitelist: readonly { vendor: number; device: number; flags: nu
   { vendor: PCI_VENDOR_ID_INTEL, device: 0x2033, flags: 0 },
   { vendor: PCI_VENDOR_ID_INTEL, device: 0x2020, flags: 0 },
   { vendor: PCI_VENDOR_ID_INTEL, device: 0x09a2, flags: 0 },
+  { vendor: PCI_VENDOR_ID_INTEL, device: 0x0b25, flags: 0 }, // PCI_DEVICE_ID_INTEL_DSA_SPR0
+  { vendor: PCI_VENDOR_ID_INTEL, device: 0x0cfe, flags: 0 }, // PCI_DEVICE_ID_INTEL_IAX_SPR0
+  { vendor: PCI_VENDOR_ID_INTEL, device: 0x11fb, flags: 0 }, // PCI_DEVICE_ID_INTEL_DSA_GNRD
+  { vendor: PCI_VENDOR_ID_INTEL, device: 0x1212, flags: 0 }, // PCI_DEVICE_ID_INTEL_DSA_DMR
+  { vendor: PCI_VENDOR_ID_INTEL, device: 0x1216, flags: 0 }, // PCI_DEVICE_ID_INTEL_IAA_DMR
+  { vendor: PCI_VENDOR_ID_INTEL, device: 0x4940, flags: 0 }, // PCI_DEVICE_ID_INTEL_QAT_4XXX
+  { vendor: PCI_VENDOR_ID_INTEL, device: 0x4942, flags: 0 }, // PCI_DEVICE_ID_INTEL_QAT_401XX
+  { vendor: PCI_VENDOR_ID_INTEL, device: 0x4944, flags: 0 }, // PCI_DEVICE_ID_INTEL_QAT_402XX
+  { vendor: PCI_VENDOR_ID_INTEL, device: 0x4946, flags: 0 }, // PCI_DEVICE_ID_INTEL_QAT_420XX
+  { vendor: PCI_VENDOR_ID_INTEL, device: 0x4948, flags: 0 }, // PCI_DEVICE_ID_INTEL_QAT_6XXX
   { vendor: PCI_VENDOR_ID_GOOGLE, device: PCI_ANY_ID, flags: 0 },
+  { vendor: PCI_VENDOR_ID_NVIDIA, device: 0x2f95, flags: 0 },
+  { vendor: PCI_VENDOR_ID_NVIDIA, device: 0x2f96, flags: 0 },
+  { vendor: PCI_VENDOR_ID_NVIDIA, device: 0x2f97, flags: 0 },
+  { vendor: PCI_VENDOR_ID_NVIDIA, device: 0x2f98, flags: 0 },
+  { vendor: PCI_VENDOR_ID_ZHAOXIN, device: 0x1003, flags: REQ_SAME_HOST_BRIDGE },
+  { vendor: PCI_VENDOR_ID_ZHAOXIN, device: 0x1005, flags: REQ_SAME_HOST_BRIDGE },
+  { vendor: PCI_VENDOR_ID_ZHAOXIN, device: 0x1006, flags: REQ_SAME_HOST_BRIDGE },
+  { vendor: PCI_VENDOR_ID_ZHAOXIN, device: 0x1007, flags: REQ_SAME_HOST_BRIDGE },
+  { vendor: PCI_VENDOR_ID_ZHAOXIN, device: 0x1008, flags: 0 },
 ];
 
 export interface Cpuinfo {
