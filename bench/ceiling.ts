@@ -3,7 +3,7 @@
 // fc.check exactly as the lifecycle bench runs its sequences. Lifecycle steps/s
 // are judged as a ratio of this, measured in the same run on the same machine.
 import fc from 'fast-check';
-import { since } from './stats.ts';
+import { cpuMs, cpuSince, since } from './stats.ts';
 
 type Model = { n: number };
 type Real = { n: number };
@@ -33,6 +33,8 @@ export interface CeilingBench {
   readonly steps: number;
   readonly ms: number;
   readonly stepsPerSecond: number;
+  /** CPU time of the best round (the process, all threads). */
+  readonly cpuMs: number;
 }
 
 /** Generate and run `sequences` counter sequences of up to `maxCommands` commands; best of 3 after a warm-up. */
@@ -40,13 +42,14 @@ export function benchCeiling(seed: number, sequences: number, maxCommands: numbe
   const arb = fc.commands([fc.constant(new Inc()), fc.constant(new Dec())], { maxCommands });
   const once = (s: number) => {
     let steps = 0;
+    const c0 = cpuMs();
     const t0 = performance.now();
     fc.assert(fc.property(arb, (cmds) => {
       const m = { n: 0 };
       fc.modelRun(() => ({ model: m, real: { n: 0 } }), cmds);
       steps += [...cmds].filter((c) => (c as unknown as { hasRan: boolean }).hasRan).length;
     }), { seed: s, numRuns: sequences });
-    return { sequences, steps, ms: since(t0) };
+    return { sequences, steps, ms: since(t0), cpuMs: cpuSince(c0) };
   };
   once(seed + 1);
   const rounds = [once(seed), once(seed), once(seed)];

@@ -7,7 +7,7 @@ import { dmaImporter, iommufdImporter, vfioPci } from '../src/harness/bundled.ts
 import { lcCommandsArb, lifecycleSetup } from '../src/harness/lifecycle-prop.ts';
 import type { LifecycleConfig } from '../src/harness/lifecycle.ts';
 import { lifecycleConfig, MAX_COMMANDS } from '../src/harness/suites/lifecycle.ts';
-import { since } from './stats.ts';
+import { cpuMs, cpuSince, since } from './stats.ts';
 
 export interface Throughput {
   readonly checkers: boolean;
@@ -15,6 +15,8 @@ export interface Throughput {
   readonly steps: number;
   readonly ms: number;
   readonly stepsPerSecond: number;
+  /** CPU time of the process over the round (all threads): on a loaded machine it grows less than the wall time. */
+  readonly cpuMs: number;
 }
 
 export interface StepsBench {
@@ -44,10 +46,11 @@ const ROUNDS = 3;
 const configWith = (checkers: boolean): LifecycleConfig => ({ ...lifecycleConfig(vfioPci, { dma: dmaImporter, iommufd: iommufdImporter }), checkers });
 
 async function round(cfg: LifecycleConfig, seed: number, sequences: number): Promise<Throughput> {
+  const c0 = cpuMs();
   const t0 = performance.now();
   const steps = await runSequences(cfg, seed, sequences);
   const ms = since(t0);
-  return { checkers: cfg.checkers ?? true, sequences, steps, ms, stepsPerSecond: Math.round((steps / ms) * 1000) };
+  return { checkers: cfg.checkers ?? true, sequences, steps, ms, stepsPerSecond: Math.round((steps / ms) * 1000), cpuMs: cpuSince(c0) };
 }
 
 const best = (rounds: readonly Throughput[]): Throughput => rounds.reduce((a, b) => (b.ms < a.ms ? b : a));

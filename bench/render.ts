@@ -2,7 +2,7 @@
 import type { ConversionBench } from './conversion.ts';
 import type { ExhaustiveBench } from './exhaustive.ts';
 import type { ColdStartBench, TimeBench } from './cli.ts';
-import { ceilingRatio, COLD_START_MAX_MS, CONVERSION_65536_MAX_MS, detectedInTime, EXHAUSTIVE_K6_MAX_MS, fastEnough, isDeep, MIN_CEILING_RATIO, MIN_SPEEDUP, MIN_STEPS_PER_SECOND, NPM_TEST_MAX_MS, TIME_SLACK, type Goal, type StepsAndCeiling } from './goals.ts';
+import { ceilingCpuRatio, ceilingRatio, COLD_START_MAX_MS, CONVERSION_65536_MAX_MS, detectedInTime, EXHAUSTIVE_K6_MAX_MS, fastEnough, isDeep, MIN_CEILING_RATIO, MIN_SPEEDUP, MIN_STEPS_PER_SECOND, NPM_TEST_MAX_MS, TIME_SLACK, type Goal, type StepsAndCeiling } from './goals.ts';
 import type { StepsBench, Throughput } from './lifecycle-steps.ts';
 import type { NpmTestBench } from './npm-test.ts';
 import { BASELINE_BUDGET_FACTOR, type BugBench, type Detection, type Speedup } from './seeded-bugs.ts';
@@ -45,7 +45,7 @@ export function stepsTable(s: StepsBench): string {
 
 export function ceilingLine(r: StepsAndCeiling): string {
   const c = r.ceiling;
-  return `fast-check ceiling (two-command counter model, fc.commands + fc.modelRun, same seed and sequence count): ${fmt(c.steps)} steps in ${fmt(c.ms, 1)} ms = ${fmt(c.stepsPerSecond)} steps/s; lifecycle (checkers on) / ceiling = 1/${fmt(1 / ceilingRatio(r), 1)} (goal ≥ 1/4: ${mark(ceilingRatio(r) >= MIN_CEILING_RATIO)})`;
+  return `fast-check ceiling (two-command counter model, fc.commands + fc.modelRun, same seed and sequence count): ${fmt(c.steps)} steps in ${fmt(c.ms, 1)} ms = ${fmt(c.stepsPerSecond)} steps/s; lifecycle (checkers on) / ceiling = 1/${fmt(1 / ceilingRatio(r), 1)} (goal ≥ 1/4: ${mark(ceilingRatio(r) >= MIN_CEILING_RATIO)}); per CPU second 1/${fmt(1 / ceilingCpuRatio(r), 1)} (${fmt((r.lifecycleSteps.on.cpuMs * 1000) / r.lifecycleSteps.on.steps, 2)} vs ${fmt((c.cpuMs * 1000) / c.steps, 2)} CPU µs a step)`;
 }
 
 export function cliTable(cold: readonly ColdStartBench[], time: TimeBench): string {
