@@ -51,7 +51,7 @@ describe('isolated searches', () => {
 
   it('a plugin that does not load is one line from its worker (exit 2), never a crash of the runner', async () => {
     const bad = join(tmp, 'bad.ts');
-    writeFileSync(bad, 'export default { kind: "exporter", name: "x", profiles: ["v8"] };\n');
+    writeFileSync(bad, 'export default { kind: "exporter", name: "x", description: "no probe", profiles: ["v8"] };\n');
     await expect(workerPool([{ spec: bad, flag: '--exporter' }])).rejects.toThrow(/an exporter plugin needs probe\(kernel, device\)/);
   });
 });
