@@ -161,17 +161,19 @@ export function summarise(raw: RawReport, equivalents: readonly Equivalent[], da
       const line = m.location.start.line;
       const at = (e: Equivalent) => (e.code === undefined ? e.line === line : (lines[line - 1] ?? '').includes(e.code));
       let key: keyof Counts;
-      if (m.status === 'Survived' || m.status === 'NoCoverage') {
+      // A listed equivalent that timed out is still equivalent: on a loaded machine its run only took too long.
+      if (m.status === 'Survived' || m.status === 'NoCoverage' || m.status === 'Timeout') {
         const eq = equivalents.find((e) => e.file === file && at(e) && e.mutator === m.mutatorName && firstLine(e.replacement) === replacement);
         if (eq) {
           matched.add(eq);
           key = 'equivalent';
+        } else if (m.status === 'Timeout') {
+          key = 'timeout';
         } else {
           key = m.status === 'Survived' ? 'survived' : 'noCoverage';
           survivors.push({ file, line, column: m.location.start.column, mutator: m.mutatorName, replacement, status: m.status });
         }
       } else if (m.status === 'Killed') key = 'killed';
-      else if (m.status === 'Timeout') key = 'timeout';
       else if (m.status === 'CompileError') key = 'compileError';
       else if (m.status === 'RuntimeError') key = 'runtimeError';
       else key = 'ignored';
@@ -218,7 +220,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     const s = summarise({ files }, EQUIVALENT, new Date().toISOString().slice(0, 10));
     writeFileSync(SUMMARY, `${JSON.stringify(s, null, 2)}\n`);
     const stale = s.equivalents.filter((e) => !e.matched);
-    if (stale.length) process.stderr.write(`bench/mutation.ts: ${stale.length} equivalent(s) no longer match a surviving mutant: ${stale.map((e) => `${e.file}:${e.line}`).join(', ')}\n`);
+    if (stale.length) process.stderr.write(`bench/mutation.ts: ${stale.length} equivalent(s) no longer match a surviving or timed-out mutant: ${stale.map((e) => `${e.file}:${e.line}`).join(', ')}\n`);
   }
   const s = readMutation();
   if (!s) {
