@@ -2,22 +2,21 @@
 // sooner than a uniform baseline), lifecycle throughput with and without the
 // checkers, exhaustive mode, the conversion model, and `npm test`; prints
 // tables with every goal met or missed and writes reports/bench.json.
+import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { DEFAULT_RUNS, DEFAULT_SEED } from '../src/commands/run.ts';
 import { UsageError } from '../src/commands/usage.ts';
 import { writeAtomic } from '../src/harness/runner.ts';
 import { seededBugs as allSeededBugs } from '../src/bugs/index.ts';
 import { BENCH_USAGE, parseBenchArgs, SECTIONS, type BenchArgs, type Section } from './args.ts';
-import { benchCeiling } from './ceiling.ts';
 import { benchColdStart, benchTime, ensureBuild, type ColdStartBench, type TimeBench } from './cli.ts';
-import { benchConversion } from './conversion.ts';
-import { benchExhaustive, type ExhaustiveBench } from './exhaustive.ts';
-import { goals } from './goals.ts';
-import { benchSteps } from './lifecycle-steps.ts';
+import type { ConversionBench } from './conversion.ts';
+import type { ExhaustiveBench } from './exhaustive.ts';
+import { goals, type StepsAndCeiling } from './goals.ts';
 import { benchNpmTest } from './npm-test.ts';
 import { baselineTable, bugsTable, ceilingLine, cliTable, conversionTable, exhaustiveTable, goalsTable, npmTestLine, stepsTable } from './render.ts';
-import { MAX_COMMANDS } from '../src/harness/suites/lifecycle.ts';
 import { benchBug, type BugBench } from './seeded-bugs.ts';
 import { fmt } from './table.ts';
 
@@ -28,6 +27,14 @@ const BUDGET = { quick: DEFAULT_RUNS, deep: 5 * DEFAULT_RUNS };
 const SEQUENCES = { quick: 5_000, deep: 20_000 };
 
 const say = (text: string): void => void process.stdout.write(`${text}\n\n`);
+
+/** A throughput section measured in a fresh process (this one's runtime flags: tsx), its figures. */
+function isolated<T>(section: string, ...args: string[]): T {
+  const script = fileURLToPath(new URL('./isolated.ts', import.meta.url));
+  const r = spawnSync(process.execPath, [...process.execArgv, script, section, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`bench section ${section} failed (exit ${r.status ?? r.signal})`);
+  return JSON.parse(r.stdout) as T;
+}
 
 async function seededBugs(budget: number): Promise<BugBench[]> {
   const bugs = allSeededBugs();
@@ -46,20 +53,17 @@ async function bench(args: BenchArgs): Promise<void> {
   const on = (s: Section) => args.only.has(s);
   const loadAtStart = loadavg();
   say(`dmabuf-conform bench (${depth}): seeds ${SEEDS.join(', ')}; node ${process.version}, ${cpus().length} CPUs, load average ${load()}${args.only.size < SECTIONS.length ? `; only ${[...args.only].join(', ')}` : ''}`);
-  // Throughput first, while only the faithful port has run: the bug searches leave the JIT megamorphic.
-  const lifecycleSteps = on('steps') ? await benchSteps(DEFAULT_SEED, SEQUENCES[depth]) : null;
-  const ceiling = on('steps') ? benchCeiling(DEFAULT_SEED, SEQUENCES[depth], MAX_COMMANDS) : null;
-  if (lifecycleSteps && ceiling) {
-    say(stepsTable(lifecycleSteps));
-    say(ceilingLine({ lifecycleSteps, ceiling }));
+  // Throughput first, each section in a process of its own (bench/isolated.ts): another section's
+  // runs, and the bug searches most, leave the JIT megamorphic.
+  const measured = on('steps') ? isolated<StepsAndCeiling>('steps', String(DEFAULT_SEED), String(SEQUENCES[depth])) : null;
+  const { lifecycleSteps, ceiling } = measured ?? { lifecycleSteps: null, ceiling: null };
+  if (measured) {
+    say(stepsTable(measured.lifecycleSteps));
+    say(ceilingLine(measured));
   }
-  let exhaustive: ExhaustiveBench[] | null = null;
-  if (on('exhaustive')) {
-    exhaustive = [];
-    for (const k of [4, 5, 6]) exhaustive.push(await benchExhaustive(k));
-    say(exhaustiveTable(exhaustive));
-  }
-  const conversion = on('conversion') ? [1, 1_000, 65_536].map(benchConversion) : null;
+  const exhaustive = on('exhaustive') ? isolated<ExhaustiveBench[]>('exhaustive') : null;
+  if (exhaustive) say(exhaustiveTable(exhaustive));
+  const conversion = on('conversion') ? isolated<ConversionBench[]>('conversion') : null;
   if (conversion) say(conversionTable(conversion));
   let coldStart: ColdStartBench[] | null = null;
   let time: TimeBench | null = null;
