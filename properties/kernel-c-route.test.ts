@@ -4,7 +4,7 @@
 // the ACS control answered from the topology. The seeds hold no complete
 // routing functions, so the C here is test/fixtures/kernel-tree (written for
 // this project from models/pci in the kernel's style, not kernel text) and a
-// copy with one token changed (kernel-tree-bug). Builds are cached.
+// copy with one token changed, made at test time (test/fixtures/kernel-tree-bug.ts). Builds are cached.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,14 +19,18 @@ import { loadKernelC, type KernelCUnits } from '../src/kernel-c/index.ts';
 import { kernelCPlugins } from '../src/kernel-c/plugins.ts';
 import { checkTopology, RouteBench, ROUTE_IMPLS } from '../src/rules/route.ts';
 import { ViolationLog } from '../src/rules/violation.ts';
+import { KERNEL_TREE, kernelTreeWithBug } from '../test/fixtures/kernel-tree-bug.ts';
 
-const TREE = join(REPO_ROOT, 'test', 'fixtures', 'kernel-tree');
-const BUG_TREE = join(REPO_ROOT, 'test', 'fixtures', 'kernel-tree-bug');
+const TREE = KERNEL_TREE;
+const BUG_TREE = kernelTreeWithBug();
 const FILE = 'drivers/pci/p2pdma.c';
 /** Topologies per property: every call is a round trip to the unit, so the gate keeps it small; DMABUF_KC_ROUTE_RUNS deepens. */
 const RUNS = Number(process.env.DMABUF_KC_ROUTE_RUNS ?? '6');
 const tmp = mkdtempSync(join(tmpdir(), 'dmabuf-kc-route-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+  rmSync(BUG_TREE, { recursive: true, force: true });
+});
 
 async function routeOf(tree: string): Promise<{ plugin: RoutePlugin; close: () => void; units: KernelCUnits }> {
   const units = await loadKernelC({ tree });

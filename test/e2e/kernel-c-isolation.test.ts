@@ -20,6 +20,7 @@ import { checkTopology, RouteBench, ROUTE_IMPLS } from '../../src/rules/route.ts
 import { ViolationLog } from '../../src/rules/violation.ts';
 import type { Report } from '../../src/report/types.ts';
 import { cliIn } from '../../properties/cli-helpers.ts';
+import { kernelTreeWithBug } from '../fixtures/kernel-tree-bug.ts';
 
 const FILE = 'drivers/pci/p2pdma.c';
 const FIXTURE = readFileSync(join(REPO_ROOT, 'test', 'fixtures', 'kernel-tree', FILE), 'utf8');
@@ -88,7 +89,7 @@ describe('run --kernel-tree (the route unit of the fixture tree, in the pool wor
     expect(report.implementations.map((i) => i.name)).toEqual(expect.arrayContaining(['c:p2pdma', 'p2pdma']));
     expect(report.violations).toEqual([]);
     expect(r.code).toBe(0);
-    const bug = await cli('run', '--plugin', 'p2pdma', '--profile', 'v8', '--runs', '10', '--out', join(tmp, 'bug'), '--kernel-tree', join(REPO_ROOT, 'test/fixtures/kernel-tree-bug'));
+    const bug = await cli('run', '--plugin', 'p2pdma', '--profile', 'v8', '--runs', '10', '--out', join(tmp, 'bug'), '--kernel-tree', kernelTreeWithBug());
     expect(bug.code).toBe(1);
     expect(bug.out).toMatch(/NEW ROUTE-MAPTYPE c:p2pdma: .*\[drivers\/pci\/p2pdma\.c:\d+ \(\w+\)\]/);
     // The printed replay command carries the tree: the C's counterexample replays.
