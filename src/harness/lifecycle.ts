@@ -46,9 +46,12 @@ function barsOf(setup: LcSetup, i: number): Bar[] {
   return setup.bars.map((b) => (b.type === 'mem' ? { ...b, start: b.start + (BigInt(i) << 36n) } : b));
 }
 
-function deviceConfig(i: number, setup: LcSetup): DeviceConfig {
-  const facts = { ...(setup.p2pdma === false ? { p2pdma: false } : {}), ...(setup.busy?.length ? { busy: setup.busy } : {}) };
-  return { name: `vdev${i}`, bars: barsOf(setup, i), pageSize: setup.pageSize, ...facts, routeTo(dev) { return dev === null ? 'THRU_HOST_BRIDGE' : setup.dmaRoute; } };
+/** Device i's configuration. The device facts of the VFIO create path (p2pdma, BARs another driver holds,
+ *  unassigned BARs) are given only to a VFIO exporter: the model does not ask them of an exporter whose create is its own. */
+function deviceConfig(i: number, setup: LcSetup, vfio: boolean): DeviceConfig {
+  const facts = vfio ? { ...(setup.p2pdma === false ? { p2pdma: false } : {}), ...(setup.busy?.length ? { busy: setup.busy } : {}) } : {};
+  const bars = vfio ? barsOf(setup, i) : barsOf(setup, i).map(({ mappable: _m, ...b }) => b);
+  return { name: `vdev${i}`, bars, pageSize: setup.pageSize, ...facts, routeTo(dev) { return dev === null ? 'THRU_HOST_BRIDGE' : setup.dmaRoute; } };
 }
 
 /** The request a legacy create command sent: nRanges page-sized ranges of BAR 0, or a misaligned one. */
@@ -106,7 +109,7 @@ export class Real {
 
   constructor(readonly cfg: LifecycleConfig, readonly setup: LcSetup = defaultSetup(cfg)) {
     this.k = new Kernel({ checkers: cfg.checkers ?? true, pageSize: setup.pageSize, faults: { allocFails: [], syncFails: false, iovaRefused: !setup.iova }, ...(cfg.platform ? { platform: cfg.platform } : {}) });
-    const configs = Array.from({ length: cfg.devices }, (_, i) => deviceConfig(i, setup));
+    const configs = Array.from({ length: cfg.devices }, (_, i) => deviceConfig(i, setup, cfg.exporter.vfio === true));
     this.devices = configs.map((c) => cfg.exporter.probe(this.k, c));
     this.env = { devs: configs.map((c, i) => devView(c, this.devices[i]!, cfg.exporter.vfio === true)), dmaRoute: setup.dmaRoute, iova: setup.iova, ...(cfg.exporter.vfio ? {} : { opaque: true }) };
   }
@@ -144,7 +147,7 @@ export class Real {
         const before = new Set(dmabuf.attachments);
         const plugin = this.cfg.importers[c.importer];
         const dev = `${c.importer}-client`;
-        const route = deviceConfig(this.devOf(dmabuf), this.setup).routeTo(c.importer === 'iommufd' ? null : dev);
+        const route = deviceConfig(this.devOf(dmabuf), this.setup, false).routeTo(c.importer === 'iommufd' ? null : dev);
         const r = await plugin.attach(this.k, dmabuf, this.devices[this.devOf(dmabuf)]!, { p2p: c.p2p, dev, route, profile: this.cfg.profile ?? 'v8' });
         if (!r.ok) return r.errno;
         const added = [...dmabuf.attachments].find((x) => !before.has(x));
