@@ -136,8 +136,12 @@ class LcCommand implements fc.AsyncCommand<LcModel, Real, false> {
     const all = r.k.log.violations;
     if (all.length === 0) return;
     const by = explainAll(r.cfg.profile, all, m.cmds);
-    const bad = all.filter((v, i) => by[i] === null && this.judge.want(v));
-    m.diverged ||= by.some((id, i) => id !== null && all[i]!.step === m.steps - 1 && CORRUPTING.has(id));
+    // A documented finding that corrupts the kernel (a double free, a reference put twice) ends the judging:
+    // what else this step and the later ones show follows from the corruption (a C run shows more of it
+    // than a port: AddressSanitizer lets the C go on after the use after free).
+    const corrupted = by.some((id, i) => id !== null && all[i]!.step === m.steps - 1 && CORRUPTING.has(id));
+    m.diverged ||= corrupted;
+    const bad = all.filter((v, i) => by[i] === null && this.judge.want(v) && !(corrupted && v.step === m.steps - 1));
     by.forEach((id, i) => {
       if (id !== null && this.judge.findings && !this.judge.findings.has(id) && this.judge.want(all[i]!)) this.judge.findings.set(id, { cmds: [...m.cmds], setup: r.setup });
     });
