@@ -61,6 +61,14 @@ export {
   type CreateOps, type GetDmabufPhys,
 } from './impl/vfio/dmabuf_phys.ts';
 export { CONVERTER_PAL, RFC_POSTED, RFC_REVIEW_FIX, vfioMatchOps, type VfioMatchVariant } from './impl/vfio/vfio_pci_dmabuf_match.ts';
+// vfio-pci as merged (profile mainline): a variant is `vfioExporter(name, description, { port: { ...MAINLINE_PORT, move: ... },
+// profiles: ['mainline'] })`. The drain (1a8a5227f229) is drainOf(k, priv): a Kref of live mappings and a Completion.
+export { vfioPciFirstDrain, vfioPciMainline } from './harness/bundled.ts';
+export {
+  cleanupMainline, dma_buf_attach_revocable, drainOf, MAINLINE_FIRST_DRAIN_PORT, MAINLINE_PORT, MainlineDmabufOps,
+  vfio_pci_core_feature_dma_buf_mainline, vfio_pci_core_setup_barmap, vfio_pci_dma_buf_move_mainline, type Drain,
+} from './impl/vfio/vfio_pci_dmabuf_mainline.ts';
+export { Completion, Kref } from './kernel/completion.ts';
 // The conversion helper (dma_buf_map of 002 v8 06/11; dma_buf_phys_vec_to_sgt of mainline) and its helpers.
 export {
   dma_buf_free_sgt, dma_buf_map, dma_buf_phys_vec_to_sgt, dma_buf_unmap, MAINLINE_OPS,
@@ -77,6 +85,6 @@ export { RFC_MATCH_CORE } from './rules/match.ts';
 export { DmaBufConverters, type PalExpOps } from './impl/converters.ts';
 export { CORE_CONVERTERS } from './rules/match-convert.ts';
 // The importers: a dynamic DMA importer and iommufd (003).
-export { dmaImporter, DmaImporterAttachment } from './impl/dma_importer.ts';
-export { IommufdAttachment, iommufdImporter, iommufdPlugin } from './impl/iommufd.ts';
+export { dmaImporter, DmaImporterAttachment, dmaImporterLate } from './impl/dma_importer.ts';
+export { IommufdAttachment, iommufdImporter, iommufdMainline, iommufdPlugin } from './impl/iommufd.ts';
 export { matchImporters } from './impl/match_importers.ts';

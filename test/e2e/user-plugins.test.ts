@@ -41,6 +41,15 @@ describe('a user\'s one-line bugs, given to the default run', () => {
     expect(JSON.stringify(race?.counterexample.input)).toContain('"race"');
   });
 
+  it('a variant of the exporter as merged (profile mainline) is written from the public entry: the close order bug is REV-WINDOW; an unmodified copy shows only documented findings', async () => {
+    const copy = join(tmp, 'mainline-copy.ts');
+    writeFileSync(copy, "import { MAINLINE_PORT, vfioExporter } from 'dmabuf-conform';\nexport default vfioExporter('my-mainline-copy', 'an unmodified copy of vfio-pci:mainline', { port: MAINLINE_PORT, profiles: ['mainline'] });\n");
+    const r = await run('mainline', '--exporter', resolve('test/plugins', 'mainline-close-disables-first.ts'), '--exporter', copy);
+    expect(newRules(r.report, 'user-mainline-close-disables-first')).toContain('REV-WINDOW');
+    expect(newRules(r.report, 'my-mainline-copy')).toEqual([]);
+    expect(r.code).toBe(1);
+  });
+
   it('unmodified copies of the bundled VFIO exporter and iommufd importer, written as the user\'s own .ts plugins, show only documented findings', async () => {
     const exporter = join(tmp, 'copy.ts');
     writeFileSync(exporter, "import { vfioExporter } from 'dmabuf-conform';\nexport default vfioExporter('my-vfio-copy', 'an unmodified copy of vfio-pci');\n");

@@ -7,10 +7,10 @@
 //   importers, waits for the fences on the reservation object, drops its own
 //   reference and waits for the completion the last put fires; an unrevoke
 //   re-arms both. Close drains every dma-buf it still finds on the list.
-// - its 7.1-rc fix (lore 20260416131815.2729131-2-mattev@meta.com and the
-//   alternative it gave way to, 20260429142242.70f746b4@nvidia.com; no merged
-//   commit in the tree read): close revokes and drains
-//   only the dma-bufs not revoked already.
+// - its 7.1-rc fix: close revokes and drains only the dma-bufs not revoked
+//   already (the first proposal, lore 20260416131815.2729131-2-mattev@meta.com;
+//   merged as c64a647c84f3, which drains through the idempotent revoke path
+//   instead: the same outcome under the suite).
 // - "dma-buf: Add dma_buf_attach_revocable()" (588650a367b0) and "vfio: Permit
 //   VFIO to work with pinned importers" (0b45a66ffb1e): attach refuses an
 //   importer that cannot be revoked with -EOPNOTSUPP; pin succeeds (before
@@ -204,7 +204,9 @@ export function vfio_pci_core_setup_barmap(vdev: VfioPciCoreDevice, bar: number)
  *  - the drain armed on the new dma-buf (kref_init, init_completion; 1a8a5227f229);
  *  - a failed dma_buf_fd() puts the dma-buf and returns: its release frees priv and phys_vec and puts the
  *    registration ("vfio/pci: Fix double free in dma-buf feature", e98137f0a874, CVE-2026-31468). */
-const feature_dma_buf_mainline: VfioDmabufPort['feature_dma_buf'] = async (vdev, ops, req, phys = vfioDmaBufPhysFromRequest) => {
+/** vfio_pci_core_feature_dma_buf() as merged: the BAR claimed first (702809dabdec), a failed dma_buf_fd() only
+ *  puts the dma-buf (e98137f0a874). Errors as the v8 create's, plus -ENODEV for a BAR that cannot be claimed. */
+export const vfio_pci_core_feature_dma_buf_mainline: VfioDmabufPort['feature_dma_buf'] = async (vdev, ops, req, phys = vfioDmaBufPhysFromRequest) => {
   const site = 'vfio_pci_core_feature_dma_buf';
   const { k } = vdev;
   const created = createPriv(vdev, req, phys, site, { setupBarmap: (bar) => vfio_pci_core_setup_barmap(vdev, bar) });
@@ -231,7 +233,7 @@ const feature_dma_buf_mainline: VfioDmabufPort['feature_dma_buf'] = async (vdev,
 /** The port as merged with the fix of its cleanup. */
 export const MAINLINE_PORT: VfioDmabufPort = {
   ...V8_PORT,
-  feature_dma_buf: feature_dma_buf_mainline,
+  feature_dma_buf: vfio_pci_core_feature_dma_buf_mainline,
   move: vfio_pci_dma_buf_move_mainline,
   cleanup: cleanupMainline(true),
   makeOps: (k, cfg) => new MainlineDmabufOps(k, cfg.routeTo),
