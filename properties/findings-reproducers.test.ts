@@ -74,3 +74,15 @@ describe('replay of one case: bad input is one line', () => {
     for (const m of [await one(replayFile([neither])), await one(replayFile([edited]))]) expect(m).not.toContain('\n');
   });
 });
+
+describe('a lifecycle counterexample draws the exporter it ran on', () => {
+  it('the report topology has the setup\'s BARs and p2pdma fact, not a generic device', async () => {
+    const file = join(DIR, 'L1-cleanup-notifies-revoked.json');
+    const entry = JSON.parse(readFileSync(file, 'utf8')) as { input: { input: { setup: { bars: { start: { $u64: string } }[] } } } };
+    const { found } = await replayFile([file]);
+    const topo = found.counterexample.topology as { devices: { id: string; p2pdma?: boolean; bars?: { start: string }[] }[] };
+    const vdev0 = topo.devices.find((d) => d.id === 'vdev0')!;
+    expect(vdev0.bars!.map((b) => b.start)).toEqual(entry.input.input.setup.bars.map((b) => b.start.$u64));
+    expect(vdev0.p2pdma).toBe(true);
+  });
+});

@@ -42,7 +42,7 @@ async function lifecycleFound(cfg: LifecycleConfig, cmds: readonly LcCmd[], setu
   const run = await runLifecycle(cfg, cmds, { keepGoing: true, ...(setup ? { setup } : {}) });
   const explainedBy = explainAll(cfg.profile, run.violations, cmds);
   const failing = Math.max(0, run.steps.findIndex((s) => s.rule));
-  return { violations: run.violations, explainedBy, counterexample: { suite: 'lifecycle', steps: run.steps, failingStep: failing, ...pictureFor(setup?.dmaRoute ?? cfg.route), input: lcInput(cmds, setup, cfg.platform) } };
+  return { violations: run.violations, explainedBy, counterexample: { suite: 'lifecycle', steps: run.steps, failingStep: failing, ...pictureFor(setup?.dmaRoute ?? cfg.route, setup), input: lcInput(cmds, setup, cfg.platform) } };
 }
 
 const propertyOf = (cfg: LifecycleConfig, judge: LcJudge, stateAware = true) => lifecycleProperty(cfg, { stateAware, maxCommands: MAX_COMMANDS, judge });
