@@ -57,7 +57,7 @@ describe('JUnit XML', () => {
     expect(body).toContain(`replay: ${report.violations[0]!.replay}`);
     const out = elements(root, 'system-out').map(textOf);
     expect(out).toHaveLength(1);
-    expect(out[0]).toMatch(/^known finding \(baseline\)\nREV-MAP \(v8\)/);
+    expect(out[0]).toMatch(/^known: a documented finding \(reports\/FINDINGS\.md\) or in the baseline\nREV-MAP \(v8\)/);
     expect(out[0]!.split('\n').filter((l) => /^[ >] \d+\. /.test(l))).toHaveLength(6);
     expect(elements(root, 'skipped')).toHaveLength(1);
   });
@@ -110,7 +110,7 @@ describe('TAP 13', () => {
     expect(results).toHaveLength(report.results.length);
     expect(results[0]).toBe('not ok 1 - bug:route-acs-client-inclusive ROUTE-MAPTYPE');
     expect(results[3]).toMatch(TAP_RESULT_SKIP);
-    expect(results[4]).toBe('not ok 5 - bug:rev-map-ignores-revoked REV-MAP # TODO known finding (baseline)');
+    expect(results[4]).toBe('not ok 5 - bug:rev-map-ignores-revoked REV-MAP # TODO known: documented finding or baseline');
     expect(results.filter((l) => l.startsWith('not ok') && !l.includes(' # TODO '))).toHaveLength(1);
     expect(renderTap(report)).not.toMatch(/# XFAIL/);
     expect(yaml).toHaveLength(2);
@@ -153,7 +153,7 @@ describe('Markdown summary', () => {
     expect(lines).toContain('**Reason:** calc\\_map\\_type\\_and\\_dist\\(gpu0, gpu1\\) = BUS\\_ADDR, model NOT\\_SUPPORTED');
     expect(lines).toContain('| **2** | importer → core | `pci_p2pdma_map_type(gpu0, gpu1)` | **BUS\\_ADDR** | **NOT\\_SUPPORTED ← ROUTE-MAPTYPE** |');
     expect(lines).toContain(`Replay: \`${report.violations[1]!.replay}\``);
-    expect(lines.indexOf('## New violations (1)')).toBeLessThan(lines.indexOf('<details><summary>Known findings in the baseline (1)</summary>'));
+    expect(lines.indexOf('## New violations (1)')).toBeLessThan(lines.indexOf('<details><summary>Known: documented findings and baseline entries (1)</summary>'));
     expect(lines.filter((l) => /^\| \**\d+\**/.test(l))).toHaveLength(2 + 6);
   });
 

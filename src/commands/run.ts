@@ -266,7 +266,7 @@ async function runWith(a: RunArgs, executor: Executor, baseline: Baseline, older
   }
   if (!a.quiet) {
     const s = report.summary;
-    process.stdout.write(`${report.implementations.length} implementations, ${s.checks} checks in ${(report.timings.totalMs / 1000).toFixed(1)} s (seed ${a.seed}): ${s.known} known finding(s) (${a.baseline ?? relative(process.cwd(), DEFAULT_BASELINE)}), ${s.new} new — reports in ${a.out}/\n`);
+    process.stdout.write(`${report.implementations.length} implementations, ${s.checks} checks in ${(report.timings.totalMs / 1000).toFixed(1)} s (seed ${a.seed}): ${s.known} known (documented findings, and baseline ${a.baseline ?? relative(process.cwd(), DEFAULT_BASELINE)}), ${s.new} new — reports in ${a.out}/\n`);
     const cut = report.budget.cutShort ?? [];
     if (cut.length) process.stdout.write(`--time ${a.timeMs} ms cut short the first round of ${cut.length} implementation(s): ${cut.join(', ')}\n`);
     for (const v of report.violations.filter((x) => !x.known)) process.stdout.write(`NEW ${v.rule} ${v.implementation}: ${v.message}\n    replay: ${v.replay}\n`);

@@ -7,7 +7,7 @@ import { failingText, htmlEscape, sequenceSvg, topologySvg } from './svg.ts';
 import { familiesOf, familyOf, implementationsOf, worstStatus } from './text.ts';
 import type { Report, RuleStatus, ViolationRecord } from './types.ts';
 
-const STATUS_LABEL: Record<RuleStatus, string> = { violation: 'new violation', known: 'known (baseline)', pass: 'pass', 'not-applicable': 'not checked' };
+const STATUS_LABEL: Record<RuleStatus, string> = { violation: 'new violation', known: 'known (documented finding or baseline)', pass: 'pass', 'not-applicable': 'not checked' };
 const MARK: Record<RuleStatus, string> = { violation: '✗', known: '●', pass: '✓', 'not-applicable': '' };
 
 /** Violation sections start open up to this many; beyond it only the new ones do. */
@@ -145,7 +145,7 @@ export function renderHtml(r: Report): string {
 <div class="filters">${options('f-impl', 'implementation', implementationsOf(r).map((i) => [i, i]))}${options('f-family', 'family', familiesOf(r).map((f) => [f, f]))}${options('f-status', 'status', statuses)}<span class="count"><span id="shown">${r.violations.length}</span> of ${r.violations.length} violation(s) shown</span></div>
 <h2>Summary: implementations × rule families</h2>
 ${matrix(r, firstOf)}
-<p class="muted">${MARK.violation} new violation · ${MARK.known} known finding (baseline) · ${MARK.pass} pass · the number counts violations; a cell links to the first one.</p>
+<p class="muted">${MARK.violation} new violation · ${MARK.known} known (a documented finding of reports/FINDINGS.md, or in the baseline) · ${MARK.pass} pass · the number counts violations; a cell links to the first one.</p>
 ${checks(r, anchorOf)}
 <h2>Violations (${r.violations.length}: ${r.summary.new} new, ${r.summary.known} known)</h2>
 ${order.map(([i, v]) => section(v, `v${i}`, open(v))).join('\n')}

@@ -23,7 +23,7 @@ function testcase(x: RuleResult, listed: readonly ViolationRecord[]): string {
   switch (x.status) {
     case 'not-applicable': return `${open}<skipped message="not checked in this run"/></testcase>`;
     case 'pass': return `${open}</testcase>`;
-    case 'known': return `${open}<system-out>${xmlEscape(`known finding (baseline)\n${body}`)}</system-out></testcase>`;
+    case 'known': return `${open}<system-out>${xmlEscape(`known: a documented finding (reports/FINDINGS.md) or in the baseline\n${body}`)}</system-out></testcase>`;
     case 'violation': {
       const first = listed.find((v) => !v.known) ?? listed[0];
       return `${open}<failure message="${xmlAttr(oneLine(first?.message ?? 'violation'))}" type="${xmlAttr(x.rule)}">${xmlEscape(body)}</failure></testcase>`;

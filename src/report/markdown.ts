@@ -76,11 +76,11 @@ export function renderMarkdown(r: Report): string {
   const known = r.violations.filter((v) => v.known);
   const out = [
     '# dmabuf-conform report', '',
-    `Seed ${r.seed} · profiles ${r.profiles.join(', ')}${r.platform ? ` · IOMMU ${r.platform.iommu}, dma_map_phys ${r.platform.dmaMap === 'iommu' ? 'dma-iommu' : 'dma-direct'}` : ''} · ${r.budget.runs} runs per search · ${r.summary.checks} checks: **${r.summary.new} new**, ${r.summary.known} known (baseline).`, '',
+    `Seed ${r.seed} · profiles ${r.profiles.join(', ')}${r.platform ? ` · IOMMU ${r.platform.iommu}, dma_map_phys ${r.platform.dmaMap === 'iommu' ? 'dma-iommu' : 'dma-direct'}` : ''} · ${r.budget.runs} runs per search · ${r.summary.checks} checks: **${r.summary.new} new**, ${r.summary.known} known (documented findings or baseline).`, '',
     ...matrix(r), '',
-    `${MARK.pass} pass · ${MARK.known} known finding (baseline) · ${MARK.violation} new violation · blank: not checked · the number counts violations`, '',
+    `${MARK.pass} pass · ${MARK.known} known (a documented finding of reports/FINDINGS.md, or in the baseline) · ${MARK.violation} new violation · blank: not checked · the number counts violations`, '',
   ];
   if (fresh.length > 0) out.push(`## New violations (${fresh.length})`, '', ...capped(fresh, MAX_NEW));
-  if (known.length > 0) out.push(`<details><summary>Known findings in the baseline (${known.length})</summary>`, '', ...capped(known, MAX_KNOWN), '</details>', '');
+  if (known.length > 0) out.push(`<details><summary>Known: documented findings and baseline entries (${known.length})</summary>`, '', ...capped(known, MAX_KNOWN), '</details>', '');
   return `${out.join('\n')}\n`;
 }

@@ -50,7 +50,7 @@ function testPoint(x: RuleResult, n: number, byId: ReadonlyMap<string, Violation
   switch (x.status) {
     case 'not-applicable': return [`ok ${desc} # SKIP not checked in this run`];
     case 'pass': return [`ok ${desc}`];
-    case 'known': return [`not ok ${desc} # TODO known finding (baseline)`, ...diagnostics(listed)];
+    case 'known': return [`not ok ${desc} # TODO known: documented finding or baseline`, ...diagnostics(listed)];
     case 'violation': return [`not ok ${desc}`, ...diagnostics(listed)];
   }
 }
