@@ -26,6 +26,10 @@ export const MUTATION_SUITES = [
   'properties/route-examples.test.ts',
   'properties/sgt.test.ts',
   'properties/mutation-*.test.ts',
+  // Issue 13's suites (the close path, create faults, importers that unmap later): in-process lifecycles.
+  'properties/close-path.test.ts',
+  'properties/create-faults.test.ts',
+  'properties/late-unmap.test.ts',
 ];
 
 // Spread, not mergeConfig: mergeConfig would append to the base's include list.
