@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cliIn } from './cli-helpers.ts';
 import { progressPrinter } from '../src/commands/run.ts';
+import { UsageError } from '../src/commands/usage.ts';
+import { loadPlugin } from '../src/harness/load.ts';
 import type { Progress } from '../src/harness/runner.ts';
 import { PASSAGES } from '../src/rules/passages.ts';
 import { RULES } from '../src/rules/registry.ts';
@@ -85,8 +87,16 @@ describe('run: bad usage is one line and exit 2', () => {
       ['syntax.ts', "export default {\n  kind: 'exporter', name: 'x' +\n", /the plugin failed to load: .*syntax\.ts:3:0: ERROR: Unexpected end of file/],
       ['number.ts', 'export default 42;', /default export is not a plugin object/],
     ];
+    // The loader's one-line errors, in-process (the CLI prints a UsageError as one line, exit 2: checked
+    // below end to end for a shape error, a throwing module and a .ts syntax error through tsx).
     for (const [file, text, msg] of shapes) {
       writeFileSync(join(tmp, file), text);
+      const e = await loadPlugin(join(tmp, file), '--exporter', 'exporter').then(() => undefined, (x: unknown) => x);
+      expect(e).toBeInstanceOf(UsageError);
+      expect((e as Error).message.split('\n')).toHaveLength(1);
+      if (file !== 'syntax.ts') expect((e as Error).message).toMatch(msg);
+    }
+    for (const [file, , msg] of shapes.filter(([f]) => ['no-probe.mjs', 'throws.mjs', 'syntax.ts'].includes(f))) {
       const r = await cli('run', '--exporter', join(tmp, file));
       expect([r.code, r.err.trim().split('\n').length]).toEqual([2, 1]);
       expect(r.err).toMatch(msg);
