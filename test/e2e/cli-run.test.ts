@@ -29,7 +29,7 @@ describe('run: findings, baseline and exit codes', () => {
     expect(first.out).toMatch(/replay: npx dmabuf-conform replay .*report\.json --case 'bug:rev-init-not-revoked\/REV-INIT\/0' --exporter bug:rev-init-not-revoked/);
     const again = await cli('run', ...base, '--baseline', join(tmp, 'b.json'));
     expect(again.code).toBe(0);
-    expect(again.out).toMatch(/\d+ known finding\(s\) .*, 0 new/);
+    expect(again.out).toMatch(/\d+ known \(documented findings, and baseline .*\), 0 new/);
     expect(existsSync(join(tmp, 'bug', 'corpus'))).toBe(true);
     // Issue 15 item 2: the corpus is dirname(--out)/corpus unless --corpus says otherwise, and the report says which it used.
     expect(again.err).toContain(`corpus ${join(tmp, 'bug', 'corpus')} (`);
@@ -54,7 +54,7 @@ describe('run: findings, baseline and exit codes', () => {
     expect((await cli('replay', file, '--case', 'nope')).err).toMatch(/no case 'nope'/);
     expect((await cli('replay', file)).code).toBe(0);
     expect((await cli('replay', join(tmp, 'none.json'))).code).toBe(2);
-    expect((await cli('replay', emptyBaseline)).err).toMatch(/not a dmabuf-conform report/);
+    expect((await cli('replay', emptyBaseline)).err).toMatch(/neither a dmabuf-conform report \(it has no \/schemaVersion\) nor one case/);
   });
 
   it('--quiet prints nothing; --rules limits the checks; --bail stops at the first new violation', async () => {
@@ -116,7 +116,7 @@ describe('a third-party plugin by path', () => {
     try {
       const r = await cli('run', '--exporter', 'gpu.ts', '--out', 'out');
       expect(r.code, r.err).toBe(0);
-      expect(r.out).toMatch(/\d+ known finding\(s\) \(.*reports\/baseline\.json\), 0 new/);
+      expect(r.out).toMatch(/\d+ known \(documented findings, and baseline .*reports\/baseline\.json\), 0 new/);
     } finally {
       process.chdir(cwd);
       rmSync(dir, { recursive: true, force: true });
@@ -126,7 +126,7 @@ describe('a third-party plugin by path', () => {
   it('the faithful importers checked against vfio-pci inherit its documented findings', async () => {
     const r = await cli('run', '--importer', 'iommufd', '--out', join(tmp, 'imp'));
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/\d+ known finding\(s\) .*, 0 new/);
+    expect(r.out).toMatch(/\d+ known \(documented findings, and baseline .*\), 0 new/);
   });
 
   it('examples/plugins/gpu-exporter.ts loads through tsx, runs under each profile it declares, and shows only the findings of the exporter it is based on', async () => {
