@@ -21,7 +21,7 @@ import { RULES } from '../src/rules/registry.ts';
 const shipped = JSON.parse(readFileSync('reports/baseline.json', 'utf8')) as Baseline;
 const base: Omit<RunOptions, 'seed' | 'targets'> = { runs: DEFAULT_RUNS, profiles: [...PROFILES], baseline: shipped, bail: false, replayCommand: (id) => `replay ${id}`, progress: () => undefined };
 const seeds = Number(process.env.DMABUF_CATALOG_SEEDS ?? '2');
-const faithfulRuns = Number(process.env.DMABUF_CATALOG_RUNS ?? '60');
+const faithfulRuns = Number(process.env.DMABUF_CATALOG_RUNS ?? '40');
 
 describe('checks on the checker', () => {
   it('every file of src/bugs/ (but the helpers and the registry) is a seeded bug, each a plugin with targets of its own, and every rule is broken by one', () => {
@@ -33,11 +33,12 @@ describe('checks on the checker', () => {
     expect(RULES.map((r) => r.id).filter((id) => !broken.has(id))).toEqual([]);
   });
 
-  it('self-test finds seeded bugs of every kind through the user path, with their own rule, within the default budget', async () => {
+  // Two kinds here (the quick ones); .ci/run's self-test step runs every seeded bug of every kind.
+  it('self-test finds seeded bugs through the user path, with their own rule, within the default budget', async () => {
     const one = (kind: string) => seededBugs().find((b) => b.plugin.kind === kind)!.plugin.name;
-    const { rows } = await selfTest(DEFAULT_SEED, DEFAULT_RUNS, new Set(['route', 'pal', 'conversion', 'match', 'converter'].map(one)));
+    const { rows } = await selfTest(DEFAULT_SEED, DEFAULT_RUNS, new Set(['pal', 'match'].map(one)));
     expect(rows.filter((r) => !r.found).map((r) => `${r.bug} (${r.rule}): showed ${r.rules.join(', ')}`)).toEqual([]);
-    expect(rows).toHaveLength(5);
+    expect(rows).toHaveLength(2);
   });
 
   it('the bundled correct implementations show no violation beyond the documented findings, over several seeds', async () => {
@@ -51,10 +52,10 @@ describe('checks on the checker', () => {
   });
 
   it('the same seed gives a byte-identical JSON report, timings aside', async () => {
-    const targets = allTargets([...bundledPlugins(), ...seededBugs().map((b) => b.plugin)]).filter((_, i) => i % 6 === 0);
+    const targets = allTargets([...bundledPlugins(), ...seededBugs().map((b) => b.plugin)]).filter((_, i) => i % 12 === 0);
     const strip = (s: string) => s.slice(0, s.indexOf('"timings"'));
-    const a = await runConformance({ ...base, runs: 30, seed: 9, targets });
-    const b = await runConformance({ ...base, runs: 30, seed: 9, targets });
+    const a = await runConformance({ ...base, runs: 20, seed: 9, targets });
+    const b = await runConformance({ ...base, runs: 20, seed: 9, targets });
     expect(a.report.violations.length).toBeGreaterThan(0);
     expect(strip(reportJson(b.report))).toBe(strip(reportJson(a.report)));
     expect(reportJson(a.report).indexOf('"timings"')).toBeGreaterThan(reportJson(a.report).lastIndexOf('"violations"'));

@@ -18,6 +18,7 @@ import { loadKernelC, type KernelCConversion } from '../src/kernel-c/index.ts';
 import { runConversion, type ConversionCase } from '../src/rules/conversion.ts';
 import { CONVERSION_FINDINGS, V8_DMA_BUF_MAP } from '../src/rules/conversion-impls.ts';
 import type { Violation } from '../src/rules/violation.ts';
+import { budget } from './budget.ts';
 
 const SEEDS = join(REPO_ROOT, '..', 'shared', 'seeds');
 const seed = (prefix: string) => (existsSync(SEEDS) ? readdirSync(SEEDS).find((f) => f.startsWith(prefix)) : undefined);
@@ -150,7 +151,7 @@ describe.skipIf(skip)('kernel C: dma_buf_map() of 002 v8 06/11 under the convers
         expect(rulesOf(notWarn)).toEqual(rulesOf(port.log.violations));
         if (port.result === 'ok') expect(cOut.segments).toEqual(port.segments);
       }),
-      { seed: 1201, numRuns: 120 },
+      { seed: 1201, numRuns: budget(30) },
     );
   });
 

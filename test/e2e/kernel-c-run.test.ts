@@ -1,12 +1,14 @@
 // `dmabuf-conform run --kernel-patch`: the C units of seed 002 (and 003's
 // mangled hunk, named) enter the run beside the plugins given; bad kernel
-// input is one line and exit 2. Skipped without ../shared/seeds.
+// input is one line and exit 2. Skipped without ../shared/seeds. An end-to-end
+// check (about 11 s of CPU: pool workers, the units built or taken from the cache),
+// so .ci/run runs it after the test gate.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Report } from '../src/report/types.ts';
-import { cliIn } from './cli-helpers.ts';
+import type { Report } from '../../src/report/types.ts';
+import { cliIn } from '../../properties/cli-helpers.ts';
 
 const P002 = '../shared/seeds/002_1379aab826d3415b.txt';
 const P003 = '../shared/seeds/003_8f4712741c71a171.txt';
