@@ -6,7 +6,7 @@ import { vfioExporter } from '../harness/bundled.ts';
 import { dma_buf_fd, dma_buf_put } from '../impl/dma-buf-core.ts';
 import { vfioDmaBufPhysFromRequest } from '../impl/vfio/dmabuf_phys.ts';
 import { VfioPciCore, V8_PORT, type VfioDmabufPort } from '../impl/vfio/vfio_pci_core.ts';
-import { createPriv, createViewOf, exportPriv, freeCreateAllocs, type CreateAllocs } from '../impl/vfio/vfio_pci_dmabuf.ts';
+import { createAndExport, createViewOf, freeCreateAllocs, type CreateAllocs } from '../impl/vfio/vfio_pci_dmabuf.ts';
 import { MAINLINE_PORT, drainOf, vfio_pci_core_setup_barmap } from '../impl/vfio/vfio_pci_dmabuf_mainline.ts';
 
 const SITE = 'vfio_pci_core_feature_dma_buf';
@@ -30,19 +30,9 @@ export const palUnwindPhysVecLeak = vfioExporter('bug:pal-unwind-phys-vec-leak',
 function mainlineCreateWith(claimBar: boolean, fallThrough: boolean): VfioDmabufPort['feature_dma_buf'] {
   return async (vdev, ops, req, phys = vfioDmaBufPhysFromRequest) => {
     const { k } = vdev;
-    const created = createPriv(vdev, req, phys, SITE, claimBar ? { setupBarmap: (bar) => vfio_pci_core_setup_barmap(vdev, bar) } : {});
-    if (!created.ok) return created;
-    const privObj = created.value;
-    if (!vdev.registration.tryGet()) {
-      freeCreateAllocs(k, { privObj, phys_vec: privObj.value.phys_vec }, SITE);
-      return { ok: false, errno: '-ENODEV' };
-    }
-    const dmabuf = await exportPriv(vdev, ops, privObj, SITE);
-    if (!dmabuf) {
-      vdev.registration.put(SITE);
-      freeCreateAllocs(k, { privObj, phys_vec: privObj.value.phys_vec }, SITE);
-      return { ok: false, errno: '-ENOMEM' };
-    }
+    const exported = await createAndExport(vdev, ops, req, phys, SITE, claimBar ? { setupBarmap: (bar) => vfio_pci_core_setup_barmap(vdev, bar) } : {});
+    if (!exported.ok) return exported;
+    const { privObj, dmabuf } = exported.value;
     drainOf(k, privObj.value);
     if (dma_buf_fd(k, dmabuf, req.openFlags) < 0) {
       await dma_buf_put(dmabuf, SITE);

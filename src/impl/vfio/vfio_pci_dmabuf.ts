@@ -189,6 +189,27 @@ export async function exportPriv(vdev: VfioPciCoreDevice, ops: VfioPciDmabufOps,
   return dmabuf;
 }
 
+/** The create up to dma_buf_export(), the same in 002 v8 10/11 and in mainline: priv and phys_vec (createPriv),
+ *  the device registration (-ENODEV), the export (-ENOMEM), each failure unwound through err_dev_put,
+ *  err_free_phys and err_free_priv. What follows dma_buf_fd() differs between the two. */
+export async function createAndExport(vdev: VfioPciCoreDevice, ops: VfioPciDmabufOps, req: DmaBufRequest, physFromRequest: typeof vfioDmaBufPhysFromRequest, site: string, extra: Partial<VfioDeviceView> = {}): Promise<Result<{ privObj: KObj<VfioPciDmaBuf>; dmabuf: DmaBuf }>> {
+  const { k } = vdev;
+  const created = createPriv(vdev, req, physFromRequest, site, extra);
+  if (!created.ok) return created;
+  const privObj = created.value;
+  if (!vdev.registration.tryGet()) {
+    freeCreateAllocs(k, { privObj, phys_vec: privObj.value.phys_vec }, site);
+    return { ok: false, errno: '-ENODEV' };
+  }
+  const dmabuf = await exportPriv(vdev, ops, privObj, site);
+  if (!dmabuf) {
+    vdev.registration.put(site);
+    freeCreateAllocs(k, { privObj, phys_vec: privObj.value.phys_vec }, site);
+    return { ok: false, errno: '-ENOMEM' };
+  }
+  return { ok: true, value: { privObj, dmabuf } };
+}
+
 /** vfio_pci_core_feature_dma_buf() as posted in 002 v8 10/11: the validation ports with priv and phys_vec
  *  allocated before get_dmabuf_phys(), the registration, the export, revoked-at-birth, the list, then
  *  dma_buf_fd(). Its error unwind is the seed's: a failed dma_buf_fd() puts the dma-buf (whose release
@@ -199,20 +220,9 @@ export async function exportPriv(vdev: VfioPciCoreDevice, ops: VfioPciDmabufOps,
 export async function vfio_pci_core_feature_dma_buf(vdev: VfioPciCoreDevice, ops: VfioPciDmabufOps, req: DmaBufRequest, physFromRequest = vfioDmaBufPhysFromRequest): Promise<Result<DmaBuf>> {
   const site = 'vfio_pci_core_feature_dma_buf';
   const { k } = vdev;
-  const created = createPriv(vdev, req, physFromRequest, site);
-  if (!created.ok) return created;
-  const privObj = created.value;
-  if (!vdev.registration.tryGet()) {
-    freeCreateAllocs(k, { privObj, phys_vec: privObj.value.phys_vec }, site);
-    return { ok: false, errno: '-ENODEV' };
-  }
-  const dmabuf = await exportPriv(vdev, ops, privObj, site);
-  if (!dmabuf) {
-    // err_dev_put, err_free_phys, err_free_priv
-    vdev.registration.put(site);
-    freeCreateAllocs(k, { privObj, phys_vec: privObj.value.phys_vec }, site);
-    return { ok: false, errno: '-ENOMEM' };
-  }
+  const exported = await createAndExport(vdev, ops, req, physFromRequest, site);
+  if (!exported.ok) return exported;
+  const { privObj, dmabuf } = exported.value;
   // dma_buf_fd() consumes the reference, when the file closes the dmabuf will be released.
   const fd = dma_buf_fd(k, dmabuf, req.openFlags);
   if (fd < 0) {

@@ -32,7 +32,7 @@ import { dma_buf_free_sgt, dma_buf_phys_vec_to_sgt, type DmaBufDma } from '../dm
 import { dma_buf_fd, dma_buf_move_notify, dma_buf_put, type DmaBuf, type DmaBufAttachment } from '../dma-buf-core.ts';
 import type { VfioDmabufPort } from './vfio_pci_core.ts';
 import { V8_PORT } from './vfio_pci_core.ts';
-import { VfioPciDmabufOps, createPriv, exportPriv, freeCreateAllocs, type VfioPciCoreDevice, type VfioPciDmaBuf } from './vfio_pci_dmabuf.ts';
+import { VfioPciDmabufOps, createAndExport, type VfioPciCoreDevice, type VfioPciDmaBuf } from './vfio_pci_dmabuf.ts';
 import { vfioDmaBufPhysFromRequest } from './dmabuf_phys.ts';
 
 /** The drain state mainline adds to struct vfio_pci_dma_buf. */
@@ -209,19 +209,9 @@ export function vfio_pci_core_setup_barmap(vdev: VfioPciCoreDevice, bar: number)
 export const vfio_pci_core_feature_dma_buf_mainline: VfioDmabufPort['feature_dma_buf'] = async (vdev, ops, req, phys = vfioDmaBufPhysFromRequest) => {
   const site = 'vfio_pci_core_feature_dma_buf';
   const { k } = vdev;
-  const created = createPriv(vdev, req, phys, site, { setupBarmap: (bar) => vfio_pci_core_setup_barmap(vdev, bar) });
-  if (!created.ok) return created;
-  const privObj = created.value;
-  if (!vdev.registration.tryGet()) {
-    freeCreateAllocs(k, { privObj, phys_vec: privObj.value.phys_vec }, site);
-    return { ok: false, errno: '-ENODEV' };
-  }
-  const dmabuf = await exportPriv(vdev, ops, privObj, site);
-  if (!dmabuf) {
-    vdev.registration.put(site);
-    freeCreateAllocs(k, { privObj, phys_vec: privObj.value.phys_vec }, site);
-    return { ok: false, errno: '-ENOMEM' };
-  }
+  const exported = await createAndExport(vdev, ops, req, phys, site, { setupBarmap: (bar) => vfio_pci_core_setup_barmap(vdev, bar) });
+  if (!exported.ok) return exported;
+  const { privObj, dmabuf } = exported.value;
   drainOf(k, privObj.value);
   if (dma_buf_fd(k, dmabuf, req.openFlags) < 0) {
     await dma_buf_put(dmabuf, site);
