@@ -7,7 +7,7 @@ import { dma_buf_free_sgt, type DmaBufDma } from '../impl/dma-buf-mapping.ts';
 import { IommufdAttachment, iommufdPlugin } from '../impl/iommufd.ts';
 import { MAINLINE_PORT, MainlineDmabufOps, drainOf } from '../impl/vfio/vfio_pci_dmabuf_mainline.ts';
 import { dma_buf_move_notify } from '../impl/dma-buf-core.ts';
-import type { VfioPciCoreDevice } from '../impl/vfio/vfio_pci_dmabuf.ts';
+import { moveWalk, type VfioPciCoreDevice } from '../impl/vfio/vfio_pci_dmabuf.ts';
 import { vfioExporter } from '../harness/bundled.ts';
 
 /** unmap_dma_buf frees the table but forgets the drain's kref_put: the next revoke waits for an unmap that already happened. */
@@ -36,29 +36,22 @@ export const revPinDetachPinned = iommufdPlugin('bug:rev-pin-detach-pinned', (k,
 async function moveWithoutWait(vdev: VfioPciCoreDevice, revoked: boolean): Promise<void> {
   const site = 'vfio_pci_dma_buf_move';
   const { k } = vdev;
-  vdev.memory_lock.assertHeldWrite('LOCK-MEMLOCK', site);
-  for (const privObj of [...vdev.dmabufs]) {
-    const priv = k.heap.use(privObj, site);
-    const dmabuf = priv.dmabuf!;
-    if (!dmabuf.file.getFileActive()) continue;
-    if (priv.revoked !== revoked) {
-      const d = drainOf(k, priv);
-      await dmabuf.resv.lock(site);
-      if (revoked) {
-        priv.revoked = true;
-        dma_buf_move_notify(k, dmabuf);
-        d.kref.put(site, () => d.comp.complete());
-      } else {
-        d.kref.init();
-        d.comp.reinit();
-        priv.revoked = false;
-        dma_buf_move_notify(k, dmabuf);
-      }
-      dmabuf.resv.unlock(site);
-      // (the revoke's `wait_for_completion(&priv->comp)` is missing here)
+  await moveWalk(vdev, revoked, site, async (priv, dmabuf) => {
+    const d = drainOf(k, priv);
+    await dmabuf.resv.lock(site);
+    if (revoked) {
+      priv.revoked = true;
+      dma_buf_move_notify(k, dmabuf);
+      d.kref.put(site, () => d.comp.complete());
+    } else {
+      d.kref.init();
+      d.comp.reinit();
+      priv.revoked = false;
+      dma_buf_move_notify(k, dmabuf);
     }
-    await dmabuf.file.fput(site);
-  }
+    dmabuf.resv.unlock(site);
+    // (the revoke's `wait_for_completion(&priv->comp)` is missing here)
+  });
 }
 
 export const revDrainNoWait = vfioExporter('bug:rev-drain-no-wait', 'mainline revoke without wait_for_completion(): the device is reset while a late importer still maps it', {

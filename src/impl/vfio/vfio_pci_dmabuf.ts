@@ -236,23 +236,30 @@ export async function vfio_pci_core_feature_dma_buf(vdev: VfioPciCoreDevice, ops
   return { ok: true, value: dmabuf };
 }
 
-/** vfio_pci_dma_buf_move(): revoke or unrevoke every live dma-buf of the device. */
-export async function vfio_pci_dma_buf_move(vdev: VfioPciCoreDevice, revoked: boolean): Promise<void> {
-  const site = 'vfio_pci_dma_buf_move';
+/** The walk of vfio_pci_dma_buf_move() in every version (002 v8 10/11 and mainline): with memory_lock held
+ *  for write, each dma-buf of the device whose file is still live (get_file_active()) gets `transition`
+ *  when its revoked state is not `revoked`, and its file reference back (fput()). */
+export async function moveWalk(vdev: VfioPciCoreDevice, revoked: boolean, site: string, transition: (priv: VfioPciDmaBuf, dmabuf: DmaBuf) => Promise<void>): Promise<void> {
   const { k } = vdev;
   vdev.memory_lock.assertHeldWrite('LOCK-MEMLOCK', site);
   for (const privObj of [...vdev.dmabufs]) {
     const priv = k.heap.use(privObj, site);
     const dmabuf = priv.dmabuf!;
     if (!dmabuf.file.getFileActive()) continue;
-    if (priv.revoked !== revoked) {
-      await dmabuf.resv.lock(site);
-      priv.revoked = revoked;
-      dma_buf_move_notify(k, dmabuf);
-      dmabuf.resv.unlock(site);
-    }
+    if (priv.revoked !== revoked) await transition(priv, dmabuf);
     await dmabuf.file.fput(site);
   }
+}
+
+/** vfio_pci_dma_buf_move(): revoke or unrevoke every live dma-buf of the device. */
+export async function vfio_pci_dma_buf_move(vdev: VfioPciCoreDevice, revoked: boolean): Promise<void> {
+  const site = 'vfio_pci_dma_buf_move';
+  await moveWalk(vdev, revoked, site, async (priv, dmabuf) => {
+    await dmabuf.resv.lock(site);
+    priv.revoked = revoked;
+    dma_buf_move_notify(vdev.k, dmabuf);
+    dmabuf.resv.unlock(site);
+  });
 }
 
 /** vfio_pci_dma_buf_cleanup(): at close, every dma-buf is revoked for good and let go. */

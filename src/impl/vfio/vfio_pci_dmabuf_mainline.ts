@@ -32,7 +32,7 @@ import { dma_buf_free_sgt, dma_buf_phys_vec_to_sgt, type DmaBufDma } from '../dm
 import { dma_buf_fd, dma_buf_move_notify, dma_buf_put, type DmaBuf, type DmaBufAttachment } from '../dma-buf-core.ts';
 import type { VfioDmabufPort } from './vfio_pci_core.ts';
 import { V8_PORT } from './vfio_pci_core.ts';
-import { VfioPciDmabufOps, createAndExport, type VfioPciCoreDevice, type VfioPciDmaBuf } from './vfio_pci_dmabuf.ts';
+import { VfioPciDmabufOps, createAndExport, moveWalk, type VfioPciCoreDevice, type VfioPciDmaBuf } from './vfio_pci_dmabuf.ts';
 import { vfioDmaBufPhysFromRequest } from './dmabuf_phys.ts';
 
 /** The drain state mainline adds to struct vfio_pci_dma_buf. */
@@ -126,26 +126,16 @@ async function revokeAndDrain(k: Kernel, priv: VfioPciDmaBuf, dmabuf: DmaBuf, si
 export async function vfio_pci_dma_buf_move_mainline(vdev: VfioPciCoreDevice, revoked: boolean): Promise<void> {
   const site = 'vfio_pci_dma_buf_move';
   const { k } = vdev;
-  vdev.memory_lock.assertHeldWrite('LOCK-MEMLOCK', site);
-  for (const privObj of [...vdev.dmabufs]) {
-    const priv = k.heap.use(privObj, site);
-    const dmabuf = priv.dmabuf!;
-    if (!dmabuf.file.getFileActive()) continue;
-    if (priv.revoked !== revoked) {
-      if (revoked) {
-        await revokeAndDrain(k, priv, dmabuf, site);
-      } else {
-        const d = drainOf(k, priv);
-        await dmabuf.resv.lock(site);
-        d.kref.init();
-        d.comp.reinit();
-        priv.revoked = false;
-        dma_buf_move_notify(k, dmabuf);
-        dmabuf.resv.unlock(site);
-      }
-    }
-    await dmabuf.file.fput(site);
-  }
+  await moveWalk(vdev, revoked, site, async (priv, dmabuf) => {
+    if (revoked) return revokeAndDrain(k, priv, dmabuf, site);
+    const d = drainOf(k, priv);
+    await dmabuf.resv.lock(site);
+    d.kref.init();
+    d.comp.reinit();
+    priv.revoked = false;
+    dma_buf_move_notify(k, dmabuf);
+    dmabuf.resv.unlock(site);
+  });
 }
 
 function list_del(vdev: VfioPciCoreDevice, priv: KObj<VfioPciDmaBuf>): void {
