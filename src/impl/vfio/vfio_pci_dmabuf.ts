@@ -114,7 +114,7 @@ export class VfioPciDmabufOps implements DmaBufOps {
   }
 }
 
-function list_del(vdev: VfioPciCoreDevice, priv: KObj<VfioPciDmaBuf>): void {
+export function list_del(vdev: VfioPciCoreDevice, priv: KObj<VfioPciDmaBuf>): void {
   const i = vdev.dmabufs.indexOf(priv);
   if (i >= 0) vdev.dmabufs.splice(i, 1);
 }
@@ -262,25 +262,34 @@ export async function vfio_pci_dma_buf_move(vdev: VfioPciCoreDevice, revoked: bo
   });
 }
 
-/** vfio_pci_dma_buf_cleanup(): at close, every dma-buf is revoked for good and let go. */
-export async function vfio_pci_dma_buf_cleanup(vdev: VfioPciCoreDevice): Promise<void> {
-  const site = 'vfio_pci_dma_buf_cleanup';
+/** The walk of vfio_pci_dma_buf_cleanup() in every version: memory_lock taken for write, each dma-buf whose
+ *  file is still live (get_file_active()) gets `revoke` (which takes it off the device), then the device
+ *  registration reference it held and its file reference are put. */
+export async function cleanupWalk(vdev: VfioPciCoreDevice, site: string, revoke: (privObj: KObj<VfioPciDmaBuf>, priv: VfioPciDmaBuf, dmabuf: DmaBuf) => Promise<void>): Promise<void> {
   const { k } = vdev;
   await vdev.memory_lock.downWrite(site);
   for (const privObj of [...vdev.dmabufs]) {
     const priv = k.heap.use(privObj, site);
     const dmabuf = priv.dmabuf!;
     if (!dmabuf.file.getFileActive()) continue;
-    await dmabuf.resv.lock(site);
-    list_del(vdev, privObj);
-    priv.vdev = null;
-    priv.revoked = true;
-    dma_buf_move_notify(k, dmabuf);
-    dmabuf.resv.unlock(site);
+    await revoke(privObj, priv, dmabuf);
     vdev.registration.put(site);
     await dmabuf.file.fput(site);
   }
   vdev.memory_lock.upWrite(site);
+}
+
+/** vfio_pci_dma_buf_cleanup(): at close, every dma-buf is revoked for good and let go. */
+export async function vfio_pci_dma_buf_cleanup(vdev: VfioPciCoreDevice): Promise<void> {
+  const site = 'vfio_pci_dma_buf_cleanup';
+  await cleanupWalk(vdev, site, async (privObj, priv, dmabuf) => {
+    await dmabuf.resv.lock(site);
+    list_del(vdev, privObj);
+    priv.vdev = null;
+    priv.revoked = true;
+    dma_buf_move_notify(vdev.k, dmabuf);
+    dmabuf.resv.unlock(site);
+  });
 }
 
 /** vfio_pci_dma_buf_iommufd_map() (003): the private interconnect to iommufd. */

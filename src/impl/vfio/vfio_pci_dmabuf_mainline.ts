@@ -32,7 +32,7 @@ import { dma_buf_free_sgt, dma_buf_phys_vec_to_sgt, type DmaBufDma } from '../dm
 import { dma_buf_fd, dma_buf_move_notify, dma_buf_put, type DmaBuf, type DmaBufAttachment } from '../dma-buf-core.ts';
 import type { VfioDmabufPort } from './vfio_pci_core.ts';
 import { V8_PORT } from './vfio_pci_core.ts';
-import { VfioPciDmabufOps, createAndExport, moveWalk, type VfioPciCoreDevice, type VfioPciDmaBuf } from './vfio_pci_dmabuf.ts';
+import { VfioPciDmabufOps, cleanupWalk, createAndExport, list_del, moveWalk, type VfioPciCoreDevice, type VfioPciDmaBuf } from './vfio_pci_dmabuf.ts';
 import { vfioDmaBufPhysFromRequest } from './dmabuf_phys.ts';
 
 /** The drain state mainline adds to struct vfio_pci_dma_buf. */
@@ -138,36 +138,20 @@ export async function vfio_pci_dma_buf_move_mainline(vdev: VfioPciCoreDevice, re
   });
 }
 
-function list_del(vdev: VfioPciCoreDevice, priv: KObj<VfioPciDmaBuf>): void {
-  const i = vdev.dmabufs.indexOf(priv);
-  if (i >= 0) vdev.dmabufs.splice(i, 1);
-}
-
 /** vfio_pci_dma_buf_cleanup(): `skipRevoked` false is the code as first merged (1a8a5227f229), true its 7.1-rc fix. */
 export function cleanupMainline(skipRevoked: boolean) {
   return async function vfio_pci_dma_buf_cleanup(vdev: VfioPciCoreDevice): Promise<void> {
     const site = 'vfio_pci_dma_buf_cleanup';
-    const { k } = vdev;
-    await vdev.memory_lock.downWrite(site);
-    for (const privObj of [...vdev.dmabufs]) {
-      const priv = k.heap.use(privObj, site);
-      const dmabuf = priv.dmabuf!;
-      if (!dmabuf.file.getFileActive()) continue;
+    await cleanupWalk(vdev, site, async (privObj, priv, dmabuf) => {
       const detachFromDevice = () => {
         list_del(vdev, privObj);
         priv.vdev = null;
       };
-      if (skipRevoked && priv.revoked) {
-        await dmabuf.resv.lock(site);
-        detachFromDevice();
-        dmabuf.resv.unlock(site);
-      } else {
-        await revokeAndDrain(k, priv, dmabuf, site, detachFromDevice);
-      }
-      vdev.registration.put(site);
-      await dmabuf.file.fput(site);
-    }
-    vdev.memory_lock.upWrite(site);
+      if (!(skipRevoked && priv.revoked)) return revokeAndDrain(vdev.k, priv, dmabuf, site, detachFromDevice);
+      await dmabuf.resv.lock(site);
+      detachFromDevice();
+      dmabuf.resv.unlock(site);
+    });
   };
 }
 
