@@ -20,7 +20,7 @@ import { RULES } from '../src/rules/registry.ts';
 
 const shipped = JSON.parse(readFileSync('reports/baseline.json', 'utf8')) as Baseline;
 const base: Omit<RunOptions, 'seed' | 'targets'> = { runs: DEFAULT_RUNS, profiles: [...PROFILES], baseline: shipped, bail: false, replayCommand: (id) => `replay ${id}`, progress: () => undefined };
-const seeds = Number(process.env.DMABUF_CATALOG_SEEDS ?? '2');
+const seeds = Number(process.env.DMABUF_CATALOG_SEEDS ?? '1');
 const faithfulRuns = Number(process.env.DMABUF_CATALOG_RUNS ?? '40');
 
 describe('checks on the checker', () => {
@@ -41,7 +41,7 @@ describe('checks on the checker', () => {
     expect(rows).toHaveLength(2);
   });
 
-  it('the bundled correct implementations show no violation beyond the documented findings, over several seeds', async () => {
+  it("the bundled correct implementations show no violation beyond the documented findings, on seeds other than the default run's (DMABUF_CATALOG_SEEDS=N for more than one)", async () => {
     const faithful = allTargets(bundledPlugins());
     expect(faithful.map((t) => t.suite)).toEqual(expect.arrayContaining(['route', 'convert', 'lifecycle', 'match']));
     for (let s = 0; s < seeds; s++) {
