@@ -19,6 +19,13 @@ export interface Segment {
   readonly len: U64;
 }
 
+/** A stretch of DMA addresses [addr, addr + len) that the table covers in order: one range at its
+ *  DMA address, or a whole IOVA span. The table has ⌈len / max⌉ entries for it. */
+export interface DmaSpan {
+  readonly addr: DmaAddr;
+  readonly len: U64;
+}
+
 /** How the DMA API mapped the PAL: a bus address (no IOMMU work), one IOVA
  *  span, or one dma_map_phys per range (IOVA allocation refused). */
 export type DmaPath =
@@ -26,29 +33,50 @@ export type DmaPath =
   | { readonly kind: 'iova'; readonly base: DmaAddr }
   | { readonly kind: 'per-range'; readonly addrs: readonly DmaAddr[] };
 
-/** Split [addr, addr + len) into entries of at most `max`, appended to `out`: `full` entries of
- *  exactly `max`, then the rest (1..max bytes). One bigint per entry (its address): 65,536
- *  ranges of 16 GiB are 327,680 entries. */
-export function split(addr: DmaAddr, len: U64, max: U64, out: Segment[] = []): Segment[] {
-  if (len === 0n) return out;
-  const full = (len - 1n) / max;
-  // A count a loop can reach is far below 2^53: Number() is exact wherever this loop ends.
-  let a = addr;
-  for (let i = 0, n = Number(full); i < n; i++, a += max) out.push({ addr: a, len: max });
-  out.push({ addr: a, len: len - full * max });
+/** How DMA address spans become scatterlist entries, in table order: an entry at every multiple
+ *  of `max` below a span's `len`, `max` long or the rest (1..max bytes). `visit` sees each entry
+ *  and its index until it returns false, so a table of 327,680 entries (65,536 ranges of 16 GiB)
+ *  is read without being held. */
+export function forEachEntry(spans: readonly DmaSpan[], max: U64, visit: (addr: DmaAddr, len: U64, index: number) => boolean): void {
+  let index = 0;
+  for (let { addr, len } of spans) {
+    for (; len > 0n; index++) {
+      const entry = len < max ? len : max;
+      if (!visit(addr, entry, index)) return;
+      addr += entry;
+      len -= entry;
+    }
+  }
+}
+
+/** The entries of spans, as an array. */
+export function tableEntries(spans: readonly DmaSpan[], max: U64): Segment[] {
+  const out: Segment[] = [];
+  forEachEntry(spans, max, (addr, len) => out.push({ addr, len }) > 0);
   return out;
 }
 
-/** Split each range at its DMA address, in order, into one table (no per-range arrays to flatten). */
-function splitEach(phys: readonly PhysVec[], addrOf: (p: PhysVec, i: number) => DmaAddr, max: U64): Segment[] {
-  const out: Segment[] = [];
-  phys.forEach((p, i) => split(addrOf(p, i), p.len, max, out));
-  return out;
-}
+/** [addr, addr + len) split into entries of at most `max`. */
+export const split = (addr: DmaAddr, len: U64, max: U64): Segment[] => tableEntries([{ addr, len }], max);
 
 /** Number of entries the split gives, without building them. */
 export function countSegments(len: U64, max: U64): U64 {
   return (len + max - 1n) / max;
+}
+
+/** The first index at which a table's entries differ from the spans' (an entry missing on either
+ *  side counts), with the model's entry there; null when they are the same. */
+export function firstDifference(got: readonly Segment[], spans: readonly DmaSpan[], max: U64): { index: number; want: Segment | undefined } | null {
+  let diff: { index: number; want: Segment | undefined } | null = null;
+  let read = 0;
+  forEachEntry(spans, max, (addr, len, index) => {
+    const g = got[index];
+    read = index + 1;
+    if (g && g.addr === addr && g.len === len) return true;
+    diff = { index, want: { addr, len } };
+    return false;
+  });
+  return diff ?? (read === got.length ? null : { index: read, want: undefined });
 }
 
 /** The DMA path a route takes: BUS_ADDR maps nothing; THRU_HOST_BRIDGE
@@ -60,21 +88,20 @@ export function dmaPathKind(route: MapType, iovaAvailable: boolean): Result<DmaP
   return err('-EINVAL');
 }
 
-/** The segments a PAL must become: exact addresses and lengths, in order;
- *  -EINVAL when the table would need more than UINT_MAX entries. */
-export function expectedSegments(phys: readonly PhysVec[], size: U64, path: DmaPath, max: U64): Result<Segment[]> {
+/** Each range at its DMA address: paddr + bus offset, or where dma_map_phys() put it. */
+function rangeSpans(phys: readonly PhysVec[], path: Exclude<DmaPath, { kind: 'iova' }>): DmaSpan[] {
+  return phys.map((p, i) => ({ addr: path.kind === 'bus-addr' ? (p.paddr + path.busOffset) & U64_MAX : path.addrs[i]!, len: p.len }));
+}
+
+/** The DMA address spans a PAL must become, in order (BUS_ADDR: each range at paddr + bus offset;
+ *  IOVA: one span; refused IOVA: each range where dma_map_phys() put it), and the number of
+ *  entries they are cut into; -EINVAL when the table would need more than UINT_MAX entries. */
+export function expectedSpans(phys: readonly PhysVec[], size: U64, path: DmaPath, max: U64): Result<{ spans: DmaSpan[]; nents: number }> {
+  const spans = path.kind === 'iova' ? [{ addr: path.base, len: size }] : rangeSpans(phys, path);
   let nents = 0n;
-  if (path.kind === 'iova') nents = countSegments(size, max);
-  else for (const p of phys) nents += countSegments(p.len, max);
-  if (nents > UINT_MAX) return err('-EINVAL');
-  switch (path.kind) {
-    case 'bus-addr':
-      return ok(splitEach(phys, (p) => (p.paddr + path.busOffset) & U64_MAX, max));
-    case 'iova':
-      return ok(split(path.base, size, max));
-    case 'per-range':
-      return ok(splitEach(phys, (_, i) => path.addrs[i]!, max));
-  }
+  for (const s of spans) nents += countSegments(s.len, max);
+  // At most UINT_MAX: Number() is exact.
+  return nents > UINT_MAX ? err('-EINVAL') : ok({ spans, nents: Number(nents) });
 }
 
 /** The IOVA layout a span must have: range i linked at the sum of the lengths before it. */
@@ -100,7 +127,10 @@ export interface FailurePoints {
 
 export interface Conversion {
   readonly path: DmaPath['kind'];
-  readonly segments: readonly Segment[];
+  /** The table: these spans cut into entries of at most `max` (tableEntries()), `nents` in all. */
+  readonly spans: readonly DmaSpan[];
+  readonly max: U64;
+  readonly nents: number;
 }
 
 /** What dma_buf_phys_vec_to_sgt() must return: -ENOMEM where an allocation,
@@ -115,11 +145,11 @@ export function expectedConversion(phys: readonly PhysVec[], size: U64, route: M
   if (!kind.ok) return kind;
   if (route === 'THRU_HOST_BRIDGE' && fp.stateAlloc) return err('-ENOMEM');
   const path: DmaPath = kind.value === 'bus-addr' ? { kind: 'bus-addr', busOffset } : kind.value === 'iova' ? { kind: 'iova', base: iovaBase } : { kind: 'per-range', addrs: rangeAddrs ?? phys.map((p) => p.paddr) };
-  const segments = expectedSegments(phys, size, path, max);
-  if (!segments.ok) return segments;
-  if (segments.value.length === 0) return err('-EINVAL');
+  const table = expectedSpans(phys, size, path, max);
+  if (!table.ok) return table;
+  if (table.value.nents === 0) return err('-EINVAL');
   if (fp.sgAlloc) return err('-ENOMEM');
   if (kind.value === 'per-range' && fp.mapFailsAt !== undefined && fp.mapFailsAt < phys.length) return err('-ENOMEM');
   if (kind.value === 'iova' && ((fp.linkFailsAt !== undefined && fp.linkFailsAt < phys.length) || fp.syncFails)) return err('-ENOMEM');
-  return ok({ path: kind.value, segments: segments.value });
+  return ok({ path: kind.value, ...table.value, max });
 }

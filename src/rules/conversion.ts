@@ -4,7 +4,7 @@
 import { resultTag, type Errno, type Result } from '../../models/errno.ts';
 import type { PhysVec } from '../../models/pal.ts';
 import type { MapType, P2PProvider } from '../../models/pci/types.ts';
-import { expectedConversion, iovaLinks, maxSegmentSize, type Conversion, type SegmentLimit } from '../../models/sgt.ts';
+import { expectedConversion, firstDifference, iovaLinks, maxSegmentSize, type Conversion, type SegmentLimit } from '../../models/sgt.ts';
 import { UINT_MAX, hex, isAligned, type DmaAddr, type PageSize, type U64 } from '../../models/u64.ts';
 import { DmaApi, type DmaDir } from '../kernel/dma.ts';
 import type { FaultPlan } from '../kernel/faults.ts';
@@ -98,12 +98,11 @@ export function checkTable(k: TableKernel, d: DmaBufDma, exp: Result<Conversion>
   if (BigInt(sgt.nents) > UINT_MAX || segs.some((s) => s.len === 0n)) log.report('LEN-NENTS', `table of ${sgt.nents} entries has unused entries`, { nents: sgt.nents });
   if (sgt.orig_nents !== 0 || sgt.sgl?.some((s) => s.page !== null || s.length !== 0)) log.report('LEN-NOCPU', `CPU list present: orig_nents ${sgt.orig_nents}`, { orig_nents: sgt.orig_nents });
   if (exp.ok) {
-    const want = exp.value.segments;
-    const same = want.length === segs.length && want.every((w, i) => w.addr === segs[i]!.addr && w.len === segs[i]!.len);
-    if (!same) {
-      const first = want.findIndex((w, i) => !segs[i] || w.addr !== segs[i]!.addr || w.len !== segs[i]!.len);
+    const diff = firstDifference(segs, exp.value.spans, exp.value.max);
+    if (diff) {
+      const { index, want } = diff;
       const rule = exp.value.path === 'bus-addr' ? 'ROUTE-BUSADDR' : 'LEN-ADDR';
-      log.report(rule, `segment ${first} is ${segs[first] ? `${hex(segs[first]!.addr)}+${hex(segs[first]!.len)}` : 'missing'}, the model says ${want[first] ? `${hex(want[first]!.addr)}+${hex(want[first]!.len)}` : 'none'} (${exp.value.path})`, { kind: `addr-${exp.value.path}`, index: first });
+      log.report(rule, `segment ${index} is ${segs[index] ? `${hex(segs[index]!.addr)}+${hex(segs[index]!.len)}` : 'missing'}, the model says ${want ? `${hex(want.addr)}+${hex(want.len)}` : 'none'} (${exp.value.path})`, { kind: `addr-${exp.value.path}`, index });
     }
     if (exp.value.path === 'iova' && d.state) checkIova(k, d, c.phys);
   }
