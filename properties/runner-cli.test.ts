@@ -67,10 +67,10 @@ describe('run: bad usage is one line and exit 2', () => {
   it('a corpus entry whose input no longer replays is one line naming the file, exit 2, before any search and with no report written', async () => {
     const dir = join(tmp, 'stale');
     mkdirSync(join(dir, 'corpus'), { recursive: true });
-    writeFileSync(join(dir, 'corpus', 'x.json'), JSON.stringify({ implementation: 'vfio-pci', rule: 'REV-MAP', input: { part: 'gone', input: {} } }));
+    writeFileSync(join(dir, 'corpus', 'x.json'), JSON.stringify({ implementation: 'vfio-pci', rule: 'REV-MAP', input: { part: 'route', input: { topology: {}, pairs: [], offsets: [] } } }));
     const r = await cli('run', '--exporter', 'vfio-pci', '--out', join(dir, 'latest'), '--quiet');
     expect(r.code).toBe(2);
-    expect(r.err).toBe(`dmabuf-conform run: ${join(dir, 'corpus', 'x.json')}: /input: cannot be replayed (no part 'gone' in vfio-pci (parts: lifecycle, export))\n`);
+    expect(r.err).toBe(`dmabuf-conform run: ${join(dir, 'corpus', 'x.json')}: /input: cannot be replayed (no part 'route' in vfio-pci (parts: lifecycle, export))\n`);
     expect(existsSync(join(dir, 'latest'))).toBe(false);
   });
 

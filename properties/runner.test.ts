@@ -118,6 +118,9 @@ describe('guarded plugin hooks', () => {
   });
 });
 
+/** A lifecycle input in the corpus-entry format (the part it ran in, and that part's input). */
+const LC_INPUT = { part: 'lifecycle', input: { cmds: [{ op: 'event', dev: 0, event: 'flr' }] } };
+
 /** A target whose search finds nothing and whose replay shows one violation: only the corpus can report it. */
 function corpusOnly(name: string): Target & { replayed: unknown[] } {
   const replayed: unknown[] = [];
@@ -129,12 +132,12 @@ describe('the failure corpus', () => {
   it('is replayed first, as regression tests: its cases are reported even when the search finds nothing, and each is written once', async () => {
     const dir = join(tmp, 'corpus');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'a.json'), JSON.stringify({ implementation: 'plugin-x', rule: 'REV-MAP', input: { cmds: [1] } }));
-    writeFileSync(join(dir, 'b.json'), JSON.stringify({ implementation: 'someone-else', rule: 'REV-MAP', input: {} }));
+    writeFileSync(join(dir, 'a.json'), JSON.stringify({ implementation: 'plugin-x', rule: 'REV-MAP', input: LC_INPUT }));
+    writeFileSync(join(dir, 'b.json'), JSON.stringify({ implementation: 'someone-else', rule: 'REV-MAP', input: { part: 'lifecycle', input: { cmds: [] } } }));
     const t = corpusOnly('plugin-x');
     const { report } = await runConformance({ ...opts, seed: 1, targets: [t], corpusDir: dir });
-    expect(t.replayed).toEqual([{ cmds: [1] }]);
-    expect(report.violations.map((v) => [v.implementation, v.rule, v.message])).toEqual([['plugin-x', 'REV-MAP', 'replayed {"cmds":[1]}']]);
+    expect(t.replayed).toEqual([LC_INPUT]);
+    expect(report.violations.map((v) => [v.implementation, v.rule, v.message])).toEqual([['plugin-x', 'REV-MAP', `replayed ${JSON.stringify(LC_INPUT)}`]]);
     // The report says which corpus it used and how many of its entries this run replayed.
     expect(report.corpus).toEqual({ path: dir, replayed: 1 });
     const before = readdirSync(dir).length;
@@ -146,8 +149,9 @@ describe('the failure corpus', () => {
     const cases: [string, string, RegExp][] = [
       ['broken.json', '{', /broken\.json: not JSON \(/],
       ['no-input.json', JSON.stringify({ implementation: 'plugin-x', rule: 'REV-MAP' }), /no-input\.json: \/input: missing \(required\)/],
-      ['bad-rule.json', JSON.stringify({ implementation: 'plugin-x', rule: 'NOPE-1', input: {} }), /bad-rule\.json: \/rule: unknown rule 'NOPE-1'/],
-      ['extra.json', JSON.stringify({ implementation: 'plugin-x', rule: 'REV-MAP', input: {}, note: 1 }), /extra\.json: \/note: unknown field/],
+      ['bad-rule.json', JSON.stringify({ implementation: 'plugin-x', rule: 'NOPE-1', input: LC_INPUT }), /bad-rule\.json: \/rule: unknown rule 'NOPE-1'/],
+      ['extra.json', JSON.stringify({ implementation: 'plugin-x', rule: 'REV-MAP', input: LC_INPUT, note: 1 }), /extra\.json: \/note: unknown field/],
+      ['no-input-input.json', JSON.stringify({ implementation: 'plugin-x', rule: 'REV-MAP', input: { part: 'lifecycle' } }), /no-input-input\.json: \/input\/input: missing \(required\)$/],
     ];
     for (const [file, text, msg] of cases) {
       const dir = mkdtempSync(join(tmp, 'bad-corpus-'));
@@ -161,7 +165,7 @@ describe('the failure corpus', () => {
     }
     // A dangling input: the target's replay throws; no search runs, the file is named.
     const dir = mkdtempSync(join(tmp, 'bad-corpus-'));
-    writeFileSync(join(dir, 'dangling.json'), JSON.stringify({ implementation: 'plugin-x', rule: 'REV-MAP', input: { att: 7 } }));
+    writeFileSync(join(dir, 'dangling.json'), JSON.stringify({ implementation: 'plugin-x', rule: 'REV-MAP', input: { part: 'lifecycle', input: { cmds: [{ op: 'map', att: 7 }] } } }));
     let searched = false;
     const t: Target = { ...corpusOnly('plugin-x'), search: async () => ((searched = true), { failures: [], findings: [] }), replay: async () => { throw new Error('no attachment att7'); } };
     const err = await runConformance({ ...opts, seed: 1, targets: [t], corpusDir: dir }).then(() => null, (e: unknown) => e);

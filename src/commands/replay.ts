@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import type { ExporterPlugin, ImporterPlugin } from '../harness/plugin.ts';
 import type { Found } from '../harness/suite.ts';
 import type { Report } from '../report/types.ts';
-import { readJsonFile } from '../report/validate.ts';
+import { readJsonFile, validateValue } from '../report/validate.ts';
 import { parseFlags, UsageError } from './usage.ts';
 
 /** What `replay --help` prints. */
@@ -58,7 +58,11 @@ function pick(report: Report, file: string, caseId: string | undefined): ReplayC
   const at = caseId ? report.violations.findIndex((x) => x.id === caseId) : Math.max(0, report.violations.findIndex((x) => !x.known));
   const v = report.violations[at];
   if (!v) throw new UsageError(caseId ? `${file}: no case '${caseId}' (ids: ${report.violations.slice(0, 5).map((x) => x.id).join(', ')}${report.violations.length > 5 ? ', ...' : ''})` : `${file}: the report has no violations`);
-  return { title: `${v.id}: ${v.rule} — ${v.message}`, implementation: v.implementation, rule: v.rule, input: v.counterexample.input, where: `${file}: /violations/${at}/counterexample/input` };
+  const where = `${file}: /violations/${at}/counterexample/input`;
+  // The report schema leaves a counterexample's input to its suite; the corpus-entry schema says what each part's is.
+  const checked = validateValue('corpus-entry', { implementation: v.implementation, rule: v.rule, input: v.counterexample.input });
+  if (!checked.ok) throw new UsageError(checked.error.replace(/^\/input/, where));
+  return { title: `${v.id}: ${v.rule} — ${v.message}`, implementation: v.implementation, rule: v.rule, input: v.counterexample.input, where };
 }
 
 /** What a file's JSON looks like: a report (it names a schemaVersion), one case (it names any field of one), or neither. */
