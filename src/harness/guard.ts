@@ -129,8 +129,15 @@ class Guard {
   }
 }
 
+/** A guarded device's own device and the kernel it was probed on, under a key only the guard knows.
+ *  On the device, not in a WeakMap: every WeakMap entry is an ephemeron the garbage collector walks,
+ *  and each run probes new devices (a WeakMap made a run's setup 8 times dearer). */
+const PROBED = Symbol('probed');
+type Probed = { readonly raw: ExporterDevice; readonly k: Kernel };
+const probedOf = (d: ExporterDevice | undefined): Probed | undefined => (d as { [PROBED]?: Probed } | undefined)?.[PROBED];
+
 /** A proxy of `target` whose listed methods are replaced; everything else is the target's own. */
-function override<T extends object>(target: T, methods: Partial<T>): T {
+function override<T extends object>(target: T, methods: Partial<T> & { readonly [PROBED]?: Probed }): T {
   return new Proxy(target, { get(t, p) { return p in methods ? methods[p as keyof T] : Reflect.get(t, p, t); } });
 }
 
@@ -140,6 +147,7 @@ function guardDevice(g: Guard, k: Kernel, d: ExporterDevice): ExporterDevice {
   const iommufdMap = d.iommufdMap?.bind(d);
   const matchOps = d.matchOps?.bind(d);
   return override(d, {
+    [PROBED]: { raw: d, k },
     create(req) { return g.async(k, 'create', FAILED, () => d.create(req)); },
     event(e) { return g.async(k, `event(${e})`, EIO, () => d.event(e)); },
     isRevoked(b) { return g.sync(k, 'isRevoked', true, () => d.isRevoked(b)); },
@@ -159,21 +167,17 @@ function deadDevice(name: string): ExporterDevice {
 /** An exporter plugin whose every hook is guarded (timeoutMs: the step time-out). */
 export function guardExporter(p: ExporterPlugin, timeoutMs = STEP_TIMEOUT_MS): ExporterPlugin {
   const g = new Guard(p.name, timeoutMs);
-  /** guarded device -> the plugin's own device and the kernel it was probed on */
-  const probed = new WeakMap<ExporterDevice, { raw: ExporterDevice; k: Kernel }>();
   const hotReset = p.hotReset?.bind(p);
   return {
     ...p,
     probe(k, cfg) {
       const raw = g.sync(k, 'probe', deadDevice(cfg.name), () => p.probe(k, cfg));
-      const guarded = guardDevice(g, k, raw);
-      probed.set(guarded, { raw, k });
-      return guarded;
+      return guardDevice(g, k, raw);
     },
     ...(hotReset ? {
       hotReset: async (devices: readonly ExporterDevice[]) => {
-        const first = devices[0] && probed.get(devices[0]);
-        const raws = devices.map((d) => probed.get(d)?.raw ?? d);
+        const first = probedOf(devices[0]);
+        const raws = devices.map((d) => probedOf(d)?.raw ?? d);
         return first ? g.async(first.k, 'hotReset', EIO, () => hotReset(raws)) : hotReset(raws);
       },
     } : {}),

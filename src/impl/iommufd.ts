@@ -9,13 +9,10 @@ import type { ExporterDevice, ImporterAttachment, ImporterPlugin } from '../harn
 import type { RuleId } from '../rules/registry.ts';
 import { dma_buf_detach, dma_buf_dynamic_attach, dma_buf_pin, dma_buf_put, dma_buf_unpin, type DmaBuf, type DmaBufAttachment } from './dma-buf-core.ts';
 
-const domains = new WeakMap<Kernel, IommuDomain>();
-
-/** The one IOMMU domain iommufd maps into on a simulated kernel. */
+/** The one IOMMU domain iommufd maps into on a simulated kernel (the kernel keeps it: a WeakMap
+ *  entry per kernel is an ephemeron every garbage collection walks, and every run has a kernel). */
 export function iommufdDomain(k: Kernel): IommuDomain {
-  let d = domains.get(k);
-  if (!d) domains.set(k, (d = new IommuDomain()));
-  return d;
+  return (k.iommufdDomain ??= new IommuDomain());
 }
 
 let nextArea = 1;

@@ -11,6 +11,7 @@ import { ViolationLog } from '../rules/violation.ts';
 import { DmaApi } from './dma.ts';
 import { NO_FAULTS, type FaultPlan } from './faults.ts';
 import { KFile, Registration } from './files.ts';
+import type { IommuDomain } from './iommu.ts';
 import { LockDep, ResvLock, RwSem, type Blocked } from './locks.ts';
 import { Heap } from './objects.ts';
 import type { Platform } from './platform.ts';
@@ -40,6 +41,8 @@ export class Kernel {
   /** The fault plan of the services that are not the DMA API's (get_unused_fd_flags); a create fault arms it per operation. */
   faults: FaultPlan;
   private nextFd = 3;
+  /** The IOMMU domain iommufd maps into (src/impl/iommufd.ts iommufdDomain), made at its first use. */
+  iommufdDomain: IommuDomain | undefined;
 
   constructor(opts: { checkers?: boolean; pageSize?: PageSize; faults?: FaultPlan; platform?: Platform } = {}) {
     this.heap = new Heap(this.log);
