@@ -126,7 +126,10 @@ export function devProvider(v: DevView, owner: string, bar: number): { owner: st
  *  where the profile's create makes it, and whether kzalloc(priv)/kcalloc(phys_vec) succeed. */
 export function createView(v: DevView, owner: string, registered: boolean, profile: Profile = 'v8', allocOk = true): VfioDeviceView {
   return {
-    hasGetDmabufPhys: true, bars: v.bars, pageSize: v.pageSize, registrationAlive: registered, provider: (bar) => devProvider(v, owner, bar), allocPriv: () => allocOk,
+    hasGetDmabufPhys: true, bars: v.bars, pageSize: v.pageSize, registrationAlive: registered,
+    // Methods, not arrow properties: under tsx (esbuild keepNames) each named arrow costs a defineProperty per create.
+    provider(bar) { return devProvider(v, owner, bar); },
+    allocPriv() { return allocOk; },
     ...(v.nvgrace ? { nvgrace: v.nvgrace } : {}), ...(spec(profile).createClaimsBar ? { setupBarmap: setupBarmapOf(v.bars, v.busy) } : {}),
   };
 }

@@ -88,7 +88,7 @@ function dmaImporterPlugin(name: string, late: boolean, profiles: ImporterPlugin
     async attach(k, dmabuf, _exporter, { p2p, dev }) {
       const imp = new DmaImporterAttachment(k, dmabuf, late);
       dmabuf.file.get('dma_buf_get');
-      const r = await dma_buf_dynamic_attach(k, dmabuf, dev, { allow_peer2peer: p2p, move_notify: (a) => imp.move_notify(a) });
+      const r = await dma_buf_dynamic_attach(k, dmabuf, dev, { allow_peer2peer: p2p, move_notify(a) { imp.move_notify(a); } });
       if (!r.ok) {
         await dma_buf_put(dmabuf, 'dma_buf_get');
         return r;

@@ -105,7 +105,7 @@ export function iommufdPlugin(name: string, make: (k: Kernel, d: DmaBuf, e: Expo
       const imp = make(k, dmabuf, exporter);
       dmabuf.file.get('dma_buf_get');
       // iommufd has no DMA-able struct device: dev is NULL (003).
-      const r = await dma_buf_dynamic_attach(k, dmabuf, null, { allow_peer2peer: true, move_notify: (a) => imp.move_notify(a) });
+      const r = await dma_buf_dynamic_attach(k, dmabuf, null, { allow_peer2peer: true, move_notify(a) { imp.move_notify(a); } });
       if (!r.ok) {
         await dma_buf_put(dmabuf, 'dma_buf_get');
         return r;

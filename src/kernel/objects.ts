@@ -28,11 +28,14 @@ export class KObj<T> {
   }
 }
 
+/** No allocation fails (a shared function: under tsx, esbuild keepNames, an arrow per heap costs a defineProperty per run). */
+const neverFails = (): boolean => false;
+
 export class Heap {
   private nextId = 1;
   private readonly liveObjs = new Set<KObj<unknown>>();
   /** Returns true when this allocation must fail (fault injection). */
-  failAlloc: (kind: string, site: Site) => boolean = () => false;
+  failAlloc: (kind: string, site: Site) => boolean = neverFails;
 
   constructor(private readonly log: ViolationLog, public checkers = true) {}
 
