@@ -1,40 +1,48 @@
-// dmabuf-conform replay <report.json|case.json> [--case ID] [--exporter PATH|name] [--importer PATH|name]:
+// dmabuf-conform replay <report.json|case.json> [--case ID] [--exporter PATH|name]... [--importer PATH|name]... [--plugin PATH|name]...:
 // re-run one counterexample exactly and print it step by step (command,
 // result, the model's expectation, the rule that broke, and the documented
-// finding that explains it). The file is a report (one of its violations,
+// finding that explains it), after a header saying what is replayed: the
+// implementation, the simulated machine (IOMMU flavour, dma_map_phys path) and
+// the fault injection of the case. The file is a report (one of its violations,
 // by --case) or one case in the corpus-entry format (`implementation`,
 // `rule`, `input`: a corpus file, or a reproducer of examples/findings/).
-// A case of a user plugin needs the same --exporter/--importer as the run
-// that found it. The file is checked by its shipped schema first; a file that
-// breaks it, or a counterexample that no longer replays, is one line naming
-// the file and field (exit 2). Exit 0 when the rule broke again, 1 when not.
+// Plugins given (--exporter/--importer/--plugin, bundled names or files, loaded
+// as `run` loads them; the kernel's C with --kernel-tree/--kernel-patch) choose
+// where it runs: the case's own implementation when they give it (a plugin's
+// case needs the run's flags), else each implementation they give that runs
+// the case's part (another version, or the user's fix). The file is checked by
+// its shipped schema first; a file that breaks it, or a counterexample that no
+// longer replays, is one line naming the file and field (exit 2). Exit 0 when
+// the rule broke again on every implementation replayed, 1 when not.
 import { readFileSync } from 'node:fs';
-import type { ExporterPlugin, ImporterPlugin } from '../harness/plugin.ts';
-import type { Found } from '../harness/suite.ts';
+import type { Found, Target } from '../harness/suite.ts';
 import type { Report } from '../report/types.ts';
 import { readJsonFile, validateValue } from '../report/validate.ts';
+import { DEFAULT_PLATFORM, describePlatform, type Platform } from '../kernel/platform.ts';
 import { parseFlags, UsageError } from './usage.ts';
 
-/** What `replay --help` prints. */
-export const USAGE = 'usage: dmabuf-conform replay <report.json|case.json> [--case ID] [--exporter PATH|name] [--importer PATH|name] [--plugin PATH|name] [--kernel-tree DIR] [--kernel-patch FILE...]';
+/** What `replay --help` prints (one line, as every command's usage). */
+export const USAGE = "usage: dmabuf-conform replay <report.json|case.json> [--case ID] [--exporter PATH|name]... [--importer PATH|name]... [--plugin PATH|name]... [--kernel-tree DIR] [--kernel-patch FILE...] — the implementations given (bundled names such as vfio-pci:mainline, or plugin files, loaded as run loads them) choose where the case runs: its own implementation when they give it (a plugin's case needs the run's flags), else on each implementation they give that runs the case (to confirm a fix); the header names the simulated machine (IOMMU flavour, dma_map_phys path) and the case's fault injection, '>' marks the step where its rule broke; exit 0 when the rule broke again on every implementation replayed, 1 when not, 2 on bad input";
+const USAGE_LINE = USAGE.split(' — ')[0]!;
 
 interface ReplayArgs {
   readonly file: string;
   readonly caseId?: string;
-  readonly exporter?: string;
-  readonly importer?: string;
-  readonly plugin?: string;
+  /** Plugins given: [flag, spec]. */
+  readonly given: readonly (readonly [flag: '--exporter' | '--importer' | '--plugin', spec: string])[];
   /** The kernel's own C of the run that found the case (a `c:...` implementation). */
   readonly kernelTree?: string;
   readonly kernelPatches: readonly string[];
 }
 
 function parse(args: readonly string[]): ReplayArgs {
-  const { values, positionals } = parseFlags(args, { case: { type: 'string' }, exporter: { type: 'string' }, importer: { type: 'string' }, plugin: { type: 'string' }, 'kernel-tree': { type: 'string' }, 'kernel-patch': { type: 'string', multiple: true } }, USAGE);
+  const many = { type: 'string', multiple: true } as const;
+  const { values, positionals } = parseFlags(args, { case: { type: 'string' }, exporter: many, importer: many, plugin: many, 'kernel-tree': { type: 'string' }, 'kernel-patch': many }, USAGE_LINE);
   const [file, ...extra] = positionals;
-  if (!file) throw new UsageError(USAGE);
-  if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}' (${USAGE})`);
-  return { file, caseId: values.case, exporter: values.exporter, importer: values.importer, plugin: values.plugin, kernelTree: values['kernel-tree'] as string | undefined, kernelPatches: (values['kernel-patch'] as string[] | undefined) ?? [] };
+  if (!file) throw new UsageError(USAGE_LINE);
+  if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}' (${USAGE_LINE})`);
+  const list = (k: 'exporter' | 'importer' | 'plugin') => ((values[k] as unknown as string[] | undefined) ?? []).map((spec) => [`--${k}`, spec] as const);
+  return { file, caseId: values.case, given: [...list('exporter'), ...list('importer'), ...list('plugin')], kernelTree: values['kernel-tree'] as string | undefined, kernelPatches: (values['kernel-patch'] as unknown as string[] | undefined) ?? [] };
 }
 
 /** report.json read and checked against schemas/report.schema.json; every problem is one line naming the file. */
@@ -90,9 +98,56 @@ function caseOf(file: string, caseId: string | undefined): ReplayCase {
   return { title: `${e.implementation}: ${e.rule}`, implementation: e.implementation, rule: e.rule, input: e.input, where: `${file}: /input` };
 }
 
-async function replayCase(a: ReplayArgs, v: ReplayCase): Promise<Found> {
-  const [{ loadPlugin }, { targetsOf }] = await Promise.all([import('../harness/load.ts'), import('../harness/catalog.ts')]);
-  const given = [...(a.exporter ? [await loadPlugin(a.exporter, '--exporter', 'exporter')] : []), ...(a.importer ? [await loadPlugin(a.importer, '--importer', 'importer')] : []), ...(a.plugin ? [await loadPlugin(a.plugin, '--plugin')] : [])];
+/** The part of the checks a case ran in, and that part's input (the schema has checked the shape). */
+const partOf = (input: unknown): { part: string; input: Record<string, unknown> } => input as { part: string; input: Record<string, unknown> };
+
+const hexNum = (v: unknown): string => (v && typeof v === 'object' && '$u64' in v ? String((v as { $u64: string }).$u64) : String(v));
+
+/** The simulated machine a case runs on, and its fault injection: the header lines of its replay
+ *  (what each part's replay gives the kernel: the input's platform, else DEFAULT_PLATFORM). */
+export function caseConditions(input: unknown): string[] {
+  const { part, input: i } = partOf(input);
+  if (!['conversion', 'converter', 'export', 'lifecycle'].includes(part)) return [`machine: not simulated by the ${part} part (no DMA mapping)`];
+  const p = i.platform as Platform | undefined;
+  const lines = [`machine: ${describePlatform(p ?? DEFAULT_PLATFORM)}${p ? '' : ' (the case names none: the default)'}`];
+  const faults: string[] = [];
+  if (part === 'conversion' || part === 'converter') {
+    const f = i.faults as { allocFails: string[]; mapFailsAt?: number; linkFailsAt?: number; syncFails: boolean; iovaRefused: boolean; fdFails?: boolean };
+    for (const a of f.allocFails) faults.push(`the ${a} allocation fails (-ENOMEM)`);
+    if (f.mapFailsAt !== undefined) faults.push(`dma_map_phys() call ${f.mapFailsAt + 1} fails`);
+    if (f.linkFailsAt !== undefined) faults.push(`dma_iova_link() call ${f.linkFailsAt + 1} fails`);
+    if (f.syncFails) faults.push('dma_iova_sync() fails');
+    if (f.iovaRefused) faults.push('dma_iova_try_alloc() refuses (no IOVA: dma_map_phys per range)');
+    if (f.fdFails) faults.push('get_unused_fd_flags() fails (-EMFILE)');
+    lines.push(`conversion: ${String(i.route)}, ${String(i.dir)}, page size ${hexNum(i.pageSize)}, bus offset ${hexNum(i.busOffset)}`);
+  } else if (part === 'export') {
+    if (i.iovaRefused) faults.push('dma_iova_try_alloc() refuses (no IOVA: dma_map_phys per range)');
+  } else {
+    const setup = i.setup as { iova?: boolean; p2pdma?: boolean; busy?: number[] } | undefined;
+    if (setup?.iova === false) faults.push('dma_iova_try_alloc() refuses (no IOVA: dma_map_phys per range)');
+    if (setup?.p2pdma === false) faults.push('pcim_p2pdma_init() fails (-EOPNOTSUPP: no provider)');
+    if (setup?.busy?.length) faults.push(`BAR(s) ${setup.busy.join(', ')} held by another driver (-EBUSY)`);
+    ((i.cmds as { op: string; fault?: string }[] | undefined) ?? []).forEach((c, n) => {
+      if (c.op === 'create' && c.fault) faults.push(`the create of command ${n + 1} fails at its ${c.fault} step`);
+    });
+  }
+  lines.push(`faults: ${faults.length ? faults.join('; ') : 'none'}`);
+  return lines;
+}
+
+/** One implementation's replay of the case. */
+export interface Replayed {
+  readonly implementation: string;
+  readonly found: Found;
+}
+
+/** The implementations the case replays on: its own (bundled, or among the plugins given), else each given one that runs its part. */
+async function replayCase(a: ReplayArgs, v: ReplayCase): Promise<Replayed[]> {
+  const [{ loadPlugin }, { targetsOf }, { allTargets }] = await Promise.all([import('../harness/load.ts'), import('../harness/catalog.ts'), import('../harness/targets.ts')]);
+  for (const [flag, spec] of a.given) if (spec === '') throw new UsageError(`${flag} needs a value (${USAGE_LINE})`);
+  // Loaded as run's workers load them (loadPlugin): a bundled name, or a module path.
+  const given = [];
+  for (const [flag, spec] of a.given) given.push(await loadPlugin(spec, flag, flag === '--plugin' ? undefined : flag === '--exporter' ? 'exporter' : 'importer'));
   // The kernel's own C, built (or found in the cache) as the run built it.
   let closeC = () => undefined as void;
   if (a.kernelTree !== undefined || a.kernelPatches.length) {
@@ -102,50 +157,85 @@ async function replayCase(a: ReplayArgs, v: ReplayCase): Promise<Found> {
     given.push(...kc.plugins);
     closeC = () => kc.close();
   }
-  const targets = targetsOf(given);
-  const target = targets.find((t) => t.name === v.implementation);
-  if (!target) {
-    closeC();
-    throw new UsageError(`${v.implementation}: not a bundled implementation; replay a plugin's case with the run's --exporter/--importer${/^c:/.test(v.implementation) ? ' (a kernel C unit: --kernel-tree/--kernel-patch)' : ''}`);
-  }
-  let found: Found;
   try {
-    found = await target.replay(v.input);
-  } catch (e) {
-    // The input was edited (or written by another version): it does not describe a case this implementation can run.
-    throw new UsageError(`${v.where}: cannot be replayed (${(e instanceof Error ? e.message : String(e)).split('\n')[0]})`);
+    const { part } = partOf(v.input);
+    const own = targetsOf(given).find((t) => t.name === v.implementation);
+    let chosen: Target[];
+    if (own) chosen = [own];
+    else if (given.length) {
+      const offered = allTargets(given);
+      chosen = offered.filter((t) => t.part.split('+').includes(part));
+      if (!chosen.length) throw new UsageError(`${v.where}: a case of the ${part} part (found on ${v.implementation}); ${offered.length ? `none of the implementations given runs it (${offered.map((t) => `${t.name}: ${t.part}`).join('; ')})` : 'no suite checks what the plugins given provide'}`);
+    } else {
+      throw new UsageError(`${v.implementation}: not a bundled implementation; replay a plugin's case with the run's --exporter/--importer/--plugin${/^c:/.test(v.implementation) ? ' (a kernel C unit: --kernel-tree/--kernel-patch)' : ''}, or choose where to replay it with them (e.g. --exporter vfio-pci:mainline)`);
+    }
+    const out: Replayed[] = [];
+    for (const target of chosen) {
+      let found: Found;
+      try {
+        found = await target.replay(v.input);
+      } catch (e) {
+        // The input was edited (or written by another version): it does not describe a case this implementation can run.
+        throw new UsageError(`${v.where}: cannot be replayed${target.name === v.implementation ? '' : ` on ${target.name}`} (${(e instanceof Error ? e.message : String(e)).split('\n')[0]})`);
+      }
+      // Every case of a report has a step (the schema says so); an input that replays none was edited into something else.
+      if (found.counterexample.steps.length === 0) throw new UsageError(`${v.where}: cannot be replayed (it gives no step)`);
+      out.push({ implementation: target.name, found });
+    }
+    return out;
   } finally {
     closeC();
   }
-  // Every case of a report has a step (the schema says so); an input that replays none was edited into something else.
-  if (found.counterexample.steps.length === 0) throw new UsageError(`${v.where}: cannot be replayed (it gives no step)`);
-  return found;
 }
 
-/** One file's case replayed: what it names (title, rule) and what the replay found. @throws UsageError on bad input */
-export async function replayFile(args: readonly string[]): Promise<{ readonly title: string; readonly rule: string; readonly found: Found }> {
+/** One file's case replayed: what it names (title, rule, implementation, machine), and what each replay found
+ *  (`found`: the first). @throws UsageError on bad input */
+export async function replayFile(args: readonly string[]): Promise<{ readonly title: string; readonly rule: string; readonly implementation: string; readonly conditions: readonly string[]; readonly replays: readonly Replayed[]; readonly found: Found }> {
   const a = parse(args);
   const v = caseOf(a.file, a.caseId);
-  return { title: v.title, rule: v.rule, found: await replayCase(a, v) };
+  const replays = await replayCase(a, v);
+  return { title: v.title, rule: v.rule, implementation: v.implementation, conditions: caseConditions(v.input), replays, found: replays[0]!.found };
 }
 
-/** `replay`: re-run one case step by step; 0 when its rule broke again, 1 when not, 2 on bad input. */
-export async function run(args: string[]): Promise<number> {
-  const { title, rule, found } = await replayFile(args);
-  const v = { title, rule };
+/** The step where `rule` broke (the first of its violations that names a step), else the counterexample's
+ *  failing step; -1 when the rule did not break (nothing to mark). */
+export function stepOfRule(found: Found, rule: string): number {
+  if (!found.violations.some((x) => x.rule === rule)) return -1;
+  const at = found.violations.find((x) => x.rule === rule && x.step !== undefined && x.step < found.counterexample.steps.length)?.step;
+  return at ?? found.counterexample.failingStep;
+}
+
+/** One replay, step by step: '>' marks the step where the case's rule broke; each step names the rules it broke. */
+export function replayLines(found: Found, rule: string): string[] {
   const cx = found.counterexample;
-  process.stdout.write(`replaying ${v.title}\n`);
+  const marked = stepOfRule(found, rule);
   const w = Math.max(7, ...cx.steps.map((s) => s.command.length));
-  process.stdout.write(`      ${'command'.padEnd(w)}  ${'result'.padEnd(12)} model\n`);
-  for (const s of cx.steps) {
-    const mark = s.index === cx.failingStep ? '>' : ' ';
-    process.stdout.write(`${mark} ${String(s.index + 1).padStart(3)}. ${s.command.padEnd(w)}  ${s.result.padEnd(12)} ${s.expected}${s.rule ? `   <- ${s.rule}` : ''}\n`);
-  }
+  const lines = [`      ${'command'.padEnd(w)}  ${'result'.padEnd(12)} model`];
+  cx.steps.forEach((s, i) => {
+    // The rules this step broke: the violations that name it, the step's own label, and the case's rule where it is marked.
+    const broke = [...new Set([...found.violations.filter((x) => x.step === i).map((x) => x.rule), ...(s.rule ? [s.rule] : []), ...(i === marked ? [rule] : [])])];
+    lines.push(`${i === marked ? '>' : ' '} ${String(i + 1).padStart(3)}. ${s.command.padEnd(w)}  ${s.result.padEnd(12)} ${s.expected}${broke.length ? `   <- ${broke.join(', ')}` : ''}`);
+  });
   found.violations.forEach((x, i) => {
     const finding = found.explainedBy[i];
-    process.stdout.write(`  ${x.rule}${x.step === undefined ? '' : ` (step ${x.step + 1})`}: ${x.message}${finding ? `   [documented finding ${finding}]` : ''}\n`);
+    lines.push(`  ${x.rule}${x.step === undefined ? '' : ` (step ${x.step + 1})`}: ${x.message}${finding ? `   [documented finding ${finding}]` : ''}`);
   });
-  const reproduced = found.violations.some((x) => x.rule === v.rule);
-  process.stdout.write(reproduced ? `reproduced ${v.rule}\n` : `did NOT reproduce ${v.rule}\n`);
-  return reproduced ? 0 : 1;
+  return lines;
+}
+
+/** `replay`: re-run one case step by step on each implementation chosen; 0 when its rule broke again on every one, 1 when not, 2 on bad input. */
+export async function run(args: string[]): Promise<number> {
+  const r = await replayFile(args);
+  process.stdout.write(`replaying ${r.title}\n`);
+  for (const l of r.conditions) process.stdout.write(`  ${l}\n`);
+  let all = true;
+  for (const { implementation, found } of r.replays) {
+    process.stdout.write(`  on ${implementation}${implementation === r.implementation ? '' : ` (the case was found on ${r.implementation})`}\n`);
+    for (const l of replayLines(found, r.rule)) process.stdout.write(`${l}\n`);
+    const reproduced = found.violations.some((x) => x.rule === r.rule);
+    all &&= reproduced;
+    const other = found.violations.length - found.violations.filter((x) => x.rule === r.rule).length;
+    process.stdout.write(reproduced ? `reproduced ${r.rule}${r.replays.length > 1 ? ` on ${implementation}` : ''}\n` : `did NOT reproduce ${r.rule}${r.replays.length > 1 || implementation !== r.implementation ? ` on ${implementation}` : ''}${other ? ` (${other} other violation(s) above)` : ' (no rule broke)'}\n`);
+  }
+  return all ? 0 : 1;
 }

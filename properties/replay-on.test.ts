@@ -1,0 +1,104 @@
+// `replay` on another implementation (a documented finding's case on the
+// fixed version, or on the user's plugin), its header (the implementation,
+// the simulated machine, the fault injection of the case) and its step
+// marker (the step where the case's rule broke). In-process, no CLI spawn.
+import { describe, expect, it } from 'vitest';
+import { replayLines, stepOfRule } from '../src/commands/replay.ts';
+import type { Found } from '../src/harness/suite.ts';
+import { cliIn } from './cli-helpers.ts';
+
+const cli = cliIn();
+const D1 = 'examples/findings/D1-first-drain-close-double-put.json';
+const marked = (out: string) => out.split('\n').filter((l) => l.startsWith('>'));
+
+describe('replay --exporter/--importer/--plugin: where the case runs', () => {
+  it("D1's case breaks REV-DRAIN on the first merged drain (its own implementation) and is clean on the fixed mainline", async () => {
+    const own = await cli('replay', D1);
+    expect(own.code).toBe(0);
+    expect(own.out).toContain('  on vfio-pci:mainline-1a8a5227\n');
+    expect(marked(own.out)).toEqual([expect.stringMatching(/^>\s+3\. close\(dev0\) .*<- REV-DRAIN$/)]);
+    expect(own.out).toMatch(/\nreproduced REV-DRAIN\n$/);
+
+    const fixed = await cli('replay', D1, '--exporter', 'vfio-pci:mainline');
+    expect([fixed.code, fixed.err]).toEqual([1, '']);
+    expect(fixed.out).toContain('  on vfio-pci:mainline (the case was found on vfio-pci:mainline-1a8a5227)\n');
+    expect(fixed.out).toContain('    3. close(dev0)');
+    expect(marked(fixed.out)).toEqual([]);
+    expect(fixed.out).toMatch(/\ndid NOT reproduce REV-DRAIN on vfio-pci:mainline \(no rule broke\)\n$/);
+  });
+
+  it("a plugin file goes through run's loader: the user's mainline variant replays the same case", async () => {
+    const r = await cli('replay', D1, '--exporter', 'test/plugins/mainline-close-disables-first.ts');
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('  on user-mainline-close-disables-first (the case was found on vfio-pci:mainline-1a8a5227)\n');
+    // The case's own implementation among those given: the case replays there (a run's printed command keeps working).
+    const both = await cli('replay', D1, '--exporter', 'vfio-pci:mainline-1a8a5227', '--importer', 'iommufd');
+    expect(both.code).toBe(0);
+    expect(both.out).toContain('  on vfio-pci:mainline-1a8a5227\n');
+  });
+
+  it('an implementation that does not run the case, or an unknown one, is one line and exit 2', async () => {
+    const route = await cli('replay', D1, '--plugin', 'p2pdma');
+    expect([route.code, route.out]).toEqual([2, '']);
+    expect(route.err).toBe(`dmabuf-conform replay: ${D1}: /input: a case of the lifecycle part (found on vfio-pci:mainline-1a8a5227); none of the implementations given runs it (p2pdma: route)\n`);
+    const nope = await cli('replay', D1, '--exporter', 'nope');
+    expect(nope.code).toBe(2);
+    expect(nope.err).toMatch(/^dmabuf-conform replay: --exporter nope: no such file, and no bundled plugin of that name \(bundled: .*vfio-pci:mainline/);
+    expect(nope.err.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('replay --help says how to choose the implementation', async () => {
+    const h = await cli('replay', '--help');
+    expect(h.code).toBe(0);
+    expect(h.out).toMatch(/--exporter PATH\|name\]\.\.\./);
+    expect(h.out).toContain('else on each implementation they give that runs the case');
+    expect(h.out).toContain('simulated machine');
+  });
+});
+
+describe("replay's header: the machine and the fault injection of the case", () => {
+  it('a conversion case names its IOMMU flavour and dma_map_phys path, and its faults', async () => {
+    const keep = await cli('replay', 'examples/findings/1-iova-link-offset-zero-keep.json');
+    expect(keep.out).toContain('\n  machine: IOMMU keep (keeps the old entry and WARNs (VT-d)); dma_map_phys dma-direct (DMA address = physical)\n');
+    expect(keep.out).toContain('\n  faults: none\n');
+    const refuse = await cli('replay', 'examples/findings/1-iova-link-offset-zero-refuse.json');
+    expect(refuse.out).toMatch(/\n {2}machine: IOMMU refuse /);
+    const early = await cli('replay', 'examples/findings/7-iova-leak-on-early-error.json');
+    expect(early.out).toContain('\n  faults: the sg_table allocation fails (-ENOMEM)\n');
+    const unwind = await cli('replay', 'examples/findings/6-unwind-walks-unmapped-entries.json');
+    expect(unwind.out).toContain('\n  faults: dma_map_phys() call 2 fails; dma_iova_try_alloc() refuses (no IOVA: dma_map_phys per range)\n');
+  });
+
+  it('a lifecycle case without a machine says it runs on the default; its create faults are named', async () => {
+    const c1 = await cli('replay', 'examples/findings/C1-fd-unwind-double-free.json');
+    expect(c1.out).toContain('\n  machine: IOMMU overwrite (overwrites the old entry); dma_map_phys dma-direct (DMA address = physical) (the case names none: the default)\n');
+    expect(c1.out).toMatch(/\n {2}faults: .*the create of command 1 fails at its fd step\n/);
+    const m3 = await cli('replay', 'examples/findings/M3-rfc-fix-cleaned-einval.json');
+    expect(m3.out).toContain('\n  machine: not simulated by the cleaned part (no DMA mapping)\n');
+  });
+});
+
+describe("replay's step marker: the step where the case's rule broke", () => {
+  const step = (index: number, command: string, rule?: string) => ({ index, from: 'user' as const, to: 'exporter' as const, command, result: 'ok', expected: 'ok', ...(rule ? { rule } : {}) });
+  // A documented finding at step 2, the case's rule at step 4: the counterexample's failingStep is the first.
+  const found: Found = {
+    violations: [{ rule: 'REV-NOTIFY', message: 'notified', step: 1 }, { rule: 'REV-MAP', message: 'mapped', step: 3 }],
+    explainedBy: ['cleanup-notifies-revoked', null],
+    counterexample: { suite: 'lifecycle', failingStep: 1, steps: [step(0, 'create'), step(1, 'close', 'REV-NOTIFY'), step(2, 'open'), step(3, 'map(att0)')], input: {} },
+  };
+
+  it("marks the case's rule's step, labels every step with the rules it broke, and marks nothing when the rule did not break", () => {
+    expect(stepOfRule(found, 'REV-MAP')).toBe(3);
+    const lines = replayLines(found, 'REV-MAP');
+    expect(lines.filter((l) => l.startsWith('>'))).toEqual([expect.stringMatching(/^>\s+4\. map\(att0\) .*<- REV-MAP$/)]);
+    expect(lines.find((l) => /^\s+2\. close/.test(l))).toMatch(/<- REV-NOTIFY$/);
+    expect(stepOfRule(found, 'REV-NOTIFY')).toBe(1);
+    expect(stepOfRule(found, 'UAF-OBJ')).toBe(-1);
+    expect(replayLines(found, 'UAF-OBJ').filter((l) => l.startsWith('>'))).toEqual([]);
+  });
+
+  it('a violation without a step is marked at the failing step, labelled with the case rule', () => {
+    const conv: Found = { violations: [{ rule: 'LEN-ALIGN', message: 'a' }, { rule: 'ROUTE-BUSADDR', message: 'b' }], explainedBy: [null, null], counterexample: { suite: 'convert', failingStep: 0, steps: [step(0, 'map', 'LEN-ALIGN'), step(1, 'free')], input: {} } };
+    expect(replayLines(conv, 'ROUTE-BUSADDR').filter((l) => l.startsWith('>'))).toEqual([expect.stringMatching(/<- LEN-ALIGN, ROUTE-BUSADDR$/)]);
+  });
+});
