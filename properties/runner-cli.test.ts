@@ -143,7 +143,7 @@ describe('progress', () => {
     const show = progressPrinter(false, tty);
     show(p);
     show({ ...p, done: 2 });
-    expect(tty.text).toBe('\r\x1b[K[1/2] vfio-pci (v8) — 400 runs, 1 violation(s), 0 new\r\x1b[K[2/2] vfio-pci (v8) — 400 runs, 1 violation(s), 0 new\n');
+    expect(tty.text).toBe('\r\x1b[K[1/2] vfio-pci (v8) — 400 runs so far, 1 violation(s): 1 known, 0 new\r\x1b[K[2/2] vfio-pci (v8) — 400 runs so far, 1 violation(s): 1 known, 0 new\n');
     const pipe = { isTTY: false, text: '', write(s: string) { this.text += s; } };
     const plain = progressPrinter(false, pipe, 60_000);
     plain(p);

@@ -180,7 +180,7 @@ export function progressPrinter(quiet: boolean, out: { isTTY?: boolean; write(s:
   if (quiet) return () => undefined;
   let last = 0;
   return (p) => {
-    const line = `[${p.done}/${p.total}] ${p.target} (${p.profile}) — ${p.runs} runs, ${p.violations} violation(s), ${p.newOnes} new`;
+    const line = `[${p.done}/${p.total}] ${p.target} (${p.profile}) — ${p.runs} runs so far, ${p.violations} violation(s): ${p.violations - p.newOnes} known, ${p.newOnes} new`;
     if (out.isTTY) out.write(`\r\x1b[K${line}${p.done === p.total ? '\n' : ''}`);
     else if (p.done === p.total || Date.now() - last >= everyMs) {
       last = Date.now();
@@ -266,7 +266,7 @@ async function runWith(a: RunArgs, executor: Executor, baseline: Baseline, older
   }
   if (!a.quiet) {
     const s = report.summary;
-    process.stdout.write(`${report.implementations.length} implementations, ${s.checks} checks in ${(report.timings.totalMs / 1000).toFixed(1)} s (seed ${a.seed}): ${s.known} known (documented findings, and baseline ${a.baseline ?? relative(process.cwd(), DEFAULT_BASELINE)}), ${s.new} new — reports in ${a.out}/\n`);
+    process.stdout.write(`${report.implementations.length} implementations, ${s.checks} checks in ${(report.timings.totalMs / 1000).toFixed(1)} s (seed ${a.seed}): ${s.violations} violation(s): ${s.known} known (documented findings, and baseline ${a.baseline ?? relative(process.cwd(), DEFAULT_BASELINE)}), ${s.new} new — reports in ${a.out}/\n`);
     const cut = report.budget.cutShort ?? [];
     if (cut.length) process.stdout.write(`--time ${a.timeMs} ms cut short the first round of ${cut.length} implementation(s): ${cut.join(', ')}\n`);
     for (const v of report.violations.filter((x) => !x.known)) process.stdout.write(`NEW ${v.rule} ${v.implementation}: ${v.message}\n    replay: ${v.replay}\n`);

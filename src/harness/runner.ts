@@ -38,8 +38,11 @@ export interface Progress {
   readonly profile: Profile;
   readonly done: number;
   readonly total: number;
+  /** Runs done so far, every implementation. */
   readonly runs: number;
+  /** Violations so far as the report counts them (summary.violations: one per fingerprint), every implementation. */
   readonly violations: number;
+  /** Of those, the ones neither a documented finding nor the baseline knows (summary.new). */
   readonly newOnes: number;
 }
 
@@ -320,12 +323,28 @@ async function conformance(opts: RunOptions, exec: Executor): Promise<{ report: 
   };
 
   const profileOf = (t: TargetInfo): Profile => t.profiles.find((p) => opts.profiles.includes(p))!;
-  const isKnown = (t: TargetInfo, h: Hit) => (h.found.explainedBy[h.index] ?? null) !== null || known.has(fingerprint(t, h.rule, null, h.found.counterexample.input));
-  const isNew = (t: TargetInfo, h: Hit) => !isKnown(t, h);
+  /** A hit as the report records it: the documented finding explaining it, its fingerprint, known or new. */
+  const classify = (t: TargetInfo, h: Hit) => {
+    const explained = h.found.explainedBy[h.index] ?? null;
+    const fp = fingerprint(t, h.rule, explained, h.found.counterexample.input);
+    return { explained, fp, known: explained !== null || known.has(fp) };
+  };
+  const isNew = (t: TargetInfo, h: Hit) => !classify(t, h).known;
+  /** What the report will count of a target's hits so far: one violation per fingerprint, rules outside --rules left out. */
+  const counted = (t: TargetInfo) => {
+    const fps = new Map<string, boolean>();
+    for (const h of allHits(t.name)) {
+      if (opts.rules && !opts.rules.has(h.rule)) continue;
+      const c = classify(t, h);
+      if (!fps.has(c.fp)) fps.set(c.fp, c.known);
+    }
+    return [...fps.values()];
+  };
+  // The progress line counts what the final summary counts (report.summary: violations, known, new), so far.
   const tell = (t: TargetInfo, done: number, total: number, label = t.name) => {
-    const seen = targets.map((x) => ({ x, hits: [...new Map(allHits(x.name).map((h) => [h.rule, h])).values()] }));
+    const seen = targets.flatMap(counted);
     const runs = [...runsBy.values()].reduce((a, b) => a + b, 0);
-    opts.progress({ target: label, profile: profileOf(t), done, total, runs, violations: seen.reduce((n, s) => n + s.hits.length, 0), newOnes: seen.reduce((n, s) => n + s.hits.filter((h) => isNew(s.x, h)).length, 0) });
+    opts.progress({ target: label, profile: profileOf(t), done, total, runs, violations: seen.length, newOnes: seen.filter((k) => !k).length });
   };
   const anyNew = () => targets.some((t) => allHits(t.name).some((h) => isNew(t, h)));
   const timeUp = () => deadline !== undefined && Date.now() >= deadline;
@@ -399,12 +418,10 @@ async function conformance(opts: RunOptions, exec: Executor): Promise<{ report: 
       let allKnown = true;
       for (const h of hits.filter((x) => x.rule === rule)) {
         const v = h.found.violations[h.index]!;
-        const explained = h.found.explainedBy[h.index] ?? null;
-        const fp = fingerprint(t, rule, explained, h.found.counterexample.input);
+        const { explained, fp, known: isKnown } = classify(t, h);
         if (fps.has(fp)) continue;
         fps.add(fp);
         const id = `${t.name}/${rule}/${ids.length}`;
-        const isKnown = explained !== null || known.has(fp);
         allKnown &&= isKnown;
         if (!isKnown) newCount++;
         ids.push(id);
