@@ -175,9 +175,22 @@ export async function workerPool(plugins: readonly PluginSpec[], opts: { size?: 
   }
   for (const t of targets) byName.set(t.name, t);
   const count = Math.max(1, Math.min(size, targets.length));
-  const rest = Array.from({ length: count - 1 }, spawn);
-  await Promise.all(rest.map((s) => s.ready));
-  for (const s of [first, ...rest]) release(s);
+  // The other workers start with the first request, while the first one works: a run that stops
+  // before any (nothing to check, a stale corpus entry) waits for one worker's start, not all.
+  // They load what the first loaded; one that cannot now is not replaced (as in `replace`).
+  let grown = count === 1;
+  const grow = () => {
+    if (grown || closed) return;
+    grown = true;
+    for (let i = 1; i < count; i++) {
+      const s = spawn();
+      s.ready.then(() => release(s), () => {
+        if (slots.includes(s)) slots.splice(slots.indexOf(s), 1);
+        void s.stop();
+      });
+    }
+  };
+  release(first);
 
   const watchdog = setInterval(() => {
     const now = performance.now();
@@ -186,6 +199,7 @@ export async function workerPool(plugins: readonly PluginSpec[], opts: { size?: 
 
   let nextId = 0;
   const ask = async <T>(name: string, make: (id: number) => WorkerRequest): Promise<T> => {
+    grow();
     const slot = await acquire();
     try {
       return await new Promise<T>((resolve, reject) => slot.send({ resolve: resolve as (v: unknown) => void, reject, name, req: make(nextId++) }));
