@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cliIn } from './cli-helpers.ts';
-import { progressPrinter } from '../src/commands/run.ts';
+import { besideOut, parseRunArgs, progressPrinter } from '../src/commands/run.ts';
 import { UsageError } from '../src/commands/usage.ts';
 import { loadPlugin } from '../src/harness/load.ts';
 import type { Progress } from '../src/harness/runner.ts';
@@ -163,5 +163,46 @@ describe('the replay command a run prints', () => {
     expect(selfCommand('/w/tool/bin/dmabuf-conform.mjs', '/w/tool')).toBe('npx dmabuf-conform');
     expect(selfCommand('/w/tool/bin/dmabuf-conform.mjs', '/w/mydriver')).toBe('/w/tool/bin/dmabuf-conform.mjs');
     expect(selfCommand(undefined, '/w')).toBe('npx dmabuf-conform');
+  });
+});
+
+describe('--out is a directory, whatever else is on the line', () => {
+  it('after --kernel-patch FILE... it is the reports folder, not a patch; the corpus goes beside it, also for . and x/.', () => {
+    const a = parseRunArgs(['--kernel-patch', 'a.patch', 'b.patch', '--out', 'mine', 'c.patch']);
+    expect([a.out, a.kernelPatches, a.corpus]).toEqual(['mine', ['a.patch', 'b.patch', 'c.patch'], 'corpus']);
+    expect(parseRunArgs([]).corpus).toBe(join('reports', 'corpus'));
+    expect(parseRunArgs(['--out', 'reports/latest/']).corpus).toBe(join('reports', 'corpus'));
+    expect(besideOut('.')).toBe(join('..', 'corpus'));
+    expect(besideOut('mine/.')).toBe('corpus');
+    expect(besideOut('/srv/ci/latest')).toBe('/srv/ci/corpus');
+  });
+
+  it.each([
+    [['--kernel-patch', join(tmp, 'none.patch'), '--out', resolve('package.json')], /--out .*package\.json: exists and is not a directory$/],
+    [['--kernel-tree', 'test/fixtures/kernel-tree', '--out', join(resolve('package.json'), 'latest')], /--out .*package\.json is a file, not a directory$/],
+  ])('a file given as --out is refused before any kernel C is read or built: %j', async (args, msg) => {
+    const r = await cli('run', ...args);
+    expect([r.code, r.out]).toEqual([2, '']);
+    expect(r.err.trim()).toMatch(msg);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('--kernel-tree / --kernel-patch: what is wrong, precisely', () => {
+  const notTree = join(tmp, 'not-a-tree');
+  mkdirSync(notTree, { recursive: true });
+  it.each([
+    [['--kernel-tree', 'README.md'], /^kernel tree README\.md: is a file, not a directory \(give the top of a kernel source tree\)$/],
+    [['--kernel-tree', join(tmp, 'no-tree')], /^kernel tree .*no-tree: no such directory$/],
+    [['--kernel-tree', notTree], /^kernel tree .*not-a-tree: not a kernel tree: it has none of drivers\/dma-buf\/dma-buf-mapping\.c, drivers\/dma-buf\/dma-buf\.c, drivers\/vfio\/pci\/vfio_pci_dmabuf\.c, drivers\/pci\/p2pdma\.c$/],
+    [['--kernel-patch', tmp], /^patch .*: is a directory, not a patch or mbox file \(a source tree is --kernel-tree\)$/],
+    [['--kernel-patch', join(tmp, 'none.patch')], /^patch .*none\.patch: no such file$/],
+  ])('run %j: one line, exit 2, nothing written', async (args, msg) => {
+    const out = join(tmp, 'kc-out');
+    const r = await cli('run', '--plugin', 'p2pdma', '--quiet', '--out', out, ...args);
+    expect([r.code, r.out]).toEqual([2, '']);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err.trim().replace(/^dmabuf-conform run: /, '')).toMatch(msg);
+    expect(existsSync(out)).toBe(false);
   });
 });

@@ -3,7 +3,7 @@
 // and every counterexample into the corpus beside it (reports/corpus/).
 // Exit 0 when every violation is in the baseline, 1 on a new one, 2 on bad usage.
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { PACKAGE_ROOT } from '../package-root.ts';
 import { parseArgs } from 'node:util';
 import { PROFILES, isProfile, type Profile } from '../../models/profiles.ts';
@@ -115,7 +115,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     ...(str('rules') === undefined ? {} : { rules: new Set(list('--rules', str('rules')!, isRuleId, 'rule', 'see dmabuf-conform rules')) }),
     plugins: [...many('exporter').map((x): [string, string, PluginKind] => ['--exporter', x, 'exporter']), ...many('importer').map((x): [string, string, PluginKind] => ['--importer', x, 'importer']), ...many('plugin').map((x): [string, string, undefined] => ['--plugin', x, undefined])],
     out: str('out') ?? 'reports/latest',
-    corpus: str('corpus') ?? join(dirname(str('out') ?? 'reports/latest'), 'corpus'),
+    corpus: str('corpus') ?? besideOut(str('out') ?? 'reports/latest'),
     ...(str('shard') === undefined ? {} : { shard: shardArg(str('shard')!) }),
     ...(str('baseline') === undefined ? {} : { baseline: str('baseline')! }),
     ...(str('write-baseline') === undefined ? {} : { writeBaseline: str('write-baseline')! }),
@@ -124,6 +124,13 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     ...(str('kernel-tree') === undefined ? {} : { kernelTree: str('kernel-tree')! }),
     kernelPatches: [...many('kernel-patch'), ...(v['kernel-patch'] ? positionals : [])],
   };
+}
+
+/** The default corpus: the folder `corpus` beside the --out directory (reports/corpus for reports/latest).
+ *  --out is a directory whatever its spelling: `.`, `..` or `x/.` have their corpus beside them, not inside. */
+export function besideOut(out: string): string {
+  const corpus = resolve(out, '..', 'corpus');
+  return isAbsolute(out) ? corpus : relative(process.cwd(), corpus) || '.';
 }
 
 /** Can `dir` be made (or is it) a writable directory? Checked before any work. */

@@ -88,8 +88,20 @@ function exporterItems(fragments: readonly Fragment[]): { items: Item[]; iommufd
   return { items, iommufdMap: index.get(EXPORTER_UNIT.iommufdMap)?.kind === 'function' };
 }
 
+/** The files a kernel tree is read for: each unit's source. */
+const UNIT_FILES = [...new Set([...CONVERSION_UNITS.map((u) => u.path), EXPORTER_UNIT.path, ROUTE_UNIT.path])];
+
+/** What is wrong with `tree` as a kernel source tree, or null: missing, a file, or none of the units' files in it. */
+function treeProblem(tree: string): string | null {
+  if (!existsSync(tree)) return 'no such directory';
+  if (!statSync(tree).isDirectory()) return 'is a file, not a directory (give the top of a kernel source tree)';
+  if (!UNIT_FILES.some((f) => existsSync(join(tree, f)))) return `not a kernel tree: it has none of ${UNIT_FILES.join(', ')}`;
+  return null;
+}
+
 /** Find, extract and compile the C units of a kernel tree or of patches.
- *  Errors (exit 2): -ENOENT a tree or patch that cannot be read, or no C compiler (the Debian package named);
+ *  Errors (exit 2): -ENOENT a tree that is missing, a file, or holds none of the units' files, a patch that is
+ *  missing (-EINVAL a directory) or cannot be read, or no C compiler (the Debian package named);
  *  -ENODATA-like absence is -EINVAL: patches that contain no unit's functions (the missing names listed);
  *  -EINVAL a compile error (the compiler's first error, file:line). A tree without a unit's file skips that unit. */
 export async function loadKernelC(opts: KernelCOptions): Promise<KernelCLoad> {
@@ -99,7 +111,8 @@ export async function loadKernelC(opts: KernelCOptions): Promise<KernelCLoad> {
   let exporter: { items: Item[]; iommufdMap: boolean } | undefined;
   let route: Item[] | undefined;
   if (opts.tree !== undefined) {
-    if (!existsSync(opts.tree) || !statSync(opts.tree).isDirectory()) return fail('-ENOENT', `kernel tree ${opts.tree}: no such directory`);
+    const bad = treeProblem(opts.tree);
+    if (bad) return fail('-ENOENT', `kernel tree ${opts.tree}: ${bad}`);
     const absent: string[] = [];
     for (const spec of CONVERSION_UNITS) {
       const file = join(opts.tree, spec.path);
@@ -127,6 +140,8 @@ export async function loadKernelC(opts: KernelCOptions): Promise<KernelCLoad> {
   if (opts.patches?.length) {
     const fragments: Fragment[] = [];
     for (const p of opts.patches) {
+      if (!existsSync(p)) return fail('-ENOENT', `patch ${p}: no such file`);
+      if (statSync(p).isDirectory()) return fail('-EINVAL', `patch ${p}: is a directory, not a patch or mbox file (a source tree is --kernel-tree)`);
       const fr = readPatch(p);
       if (!fr) return fail('-ENOENT', `patch ${p}: cannot be read`);
       fragments.push(...fr);

@@ -41,7 +41,7 @@ describe.skipIf(!existsSync(P002))('run --kernel-patch (skipped without ../share
 
   it.each([
     [['--kernel-patch', 'package.json'], /^package\.json: no dma_buf_phys_vec_to_sgt\/dma_buf_free_sgt/],
-    [['--kernel-patch', join(tmp, 'none.patch')], /^patch .*none\.patch: cannot be read$/],
+    [['--kernel-patch', join(tmp, 'none.patch')], /^patch .*none\.patch: no such file$/],
     [['--kernel-tree', join(tmp, 'no-tree')], /^kernel tree .*no-tree: no such directory$/],
   ])('bad kernel input %j is one line, exit 2', async (args, msg) => {
     const r = await cli('run', '--plugin', 'p2pdma', '--quiet', '--out', join(tmp, 'bad'), ...args);
