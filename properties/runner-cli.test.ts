@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cliIn } from './cli-helpers.ts';
-import { besideOut, parseRunArgs, progressPrinter } from '../src/commands/run.ts';
+import { besideOut, parseRunArgs, progressPrinter, shellWord } from '../src/commands/run.ts';
+import { replayAt } from '../src/commands/merge-reports.ts';
 import { UsageError } from '../src/commands/usage.ts';
 import { loadPlugin } from '../src/harness/load.ts';
 import type { Progress } from '../src/harness/runner.ts';
@@ -188,6 +189,15 @@ describe('--out is a directory, whatever else is on the line', () => {
     expect(besideOut('.')).toBe(join('..', 'corpus'));
     expect(besideOut('mine/.')).toBe('corpus');
     expect(besideOut('/srv/ci/latest')).toBe('/srv/ci/corpus');
+  });
+
+  it("the replay command names --out's report as one shell word, and merge-reports points it at its own --out however the tool was called", () => {
+    expect(shellWord('reports/latest/report.json')).toBe('reports/latest/report.json');
+    expect(shellWord('my out/report.json')).toBe("'my out/report.json'");
+    expect(shellWord("it's/report.json")).toBe("'it'\\''s/report.json'");
+    expect(replayAt("npx dmabuf-conform replay shard-1/report.json --case 'x/REV-MAP/0' --exporter ./a.ts", 'reports/latest')).toBe("npx dmabuf-conform replay reports/latest/report.json --case 'x/REV-MAP/0' --exporter ./a.ts");
+    // run by the bin's path (selfCommand), from a folder with a space: the merged --out replaced all the same.
+    expect(replayAt("/w/tool/bin/dmabuf-conform.mjs replay 'my shards/1/report.json' --case 'x/REV-MAP/0'", 'my merged')).toBe("/w/tool/bin/dmabuf-conform.mjs replay 'my merged/report.json' --case 'x/REV-MAP/0'");
   });
 
   it.each([

@@ -8,7 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJsonFile, writeReports } from '../report/index.ts';
 import type { Report } from '../report/types.ts';
-import { checkOutDir } from './run.ts';
+import { checkOutDir, shellWord } from './run.ts';
 import { parseFlags, UsageError } from './usage.ts';
 
 export const USAGE = 'usage: dmabuf-conform merge-reports DIR... [--out DIR] [--quiet]  (each DIR holds the report.json of one run --shard i/n)';
@@ -48,8 +48,9 @@ function checkSameRun(shards: readonly Shard[]): void {
   if (missing.length) throw new UsageError(`shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${total}`).join(', ')} missing: give every shard's report`);
 }
 
-/** The replay command of a case, pointed at the merged report. */
-const replayAt = (cmd: string, out: string) => cmd.replace(/^(npx dmabuf-conform replay ).*?(\/report\.json --case )/, `$1${out}$2`);
+/** The replay command of a case, pointed at the merged report (whatever the tool was called as:
+ *  npx, or the bin by its path; the shard's report path as run printed it, quoted or not). */
+export const replayAt = (cmd: string, out: string): string => cmd.replace(/^(.*? replay )(?:'(?:[^']|'\\'')*'|\S+)( --case )/, (_m, head: string, tail: string) => `${head}${shellWord(join(out, 'report.json'))}${tail}`);
 
 /**
  * The shards' reports as the unsharded run's: implementations in the run's order (each from the shard

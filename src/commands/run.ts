@@ -202,6 +202,12 @@ export function pluginSpecs(given: RunArgs['plugins']): PluginSpec[] {
   return given.map(([flag, spec, kind]) => ({ spec, flag, ...(kind ? { kind } : {}) }));
 }
 
+/** A word of a printed command as a shell reads it: as it is when it can be, else in single quotes
+ *  (a --out folder or a plugin path with a space still replays when pasted). */
+export function shellWord(s: string): string {
+  return s === 'npx dmabuf-conform' || /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
 /** How the user can call this tool again from where they are: `npx dmabuf-conform` when npx finds it
  *  (installed in this folder's node_modules, or this folder is the tool's own checkout), else its bin by path. */
 export function selfCommand(bin = process.argv[1], cwd = process.cwd()): string {
@@ -257,12 +263,12 @@ async function runWith(a: RunArgs, executor: Executor, baseline: Baseline, older
   }
   const empty = emptySelection(targets, a.profiles, a.rules);
   if (empty) throw new UsageError(`nothing to check: ${empty}`);
-  const given = a.plugins.map(([flag, spec]) => ` ${flag} ${spec}`).join('') + (a.kernelTree === undefined ? '' : ` --kernel-tree ${a.kernelTree}`) + a.kernelPatches.map((p) => ` --kernel-patch ${p}`).join('');
+  const given = a.plugins.map(([flag, spec]) => ` ${flag} ${shellWord(spec)}`).join('') + (a.kernelTree === undefined ? '' : ` --kernel-tree ${shellWord(a.kernelTree)}`) + a.kernelPatches.map((p) => ` --kernel-patch ${shellWord(p)}`).join('');
   if (!a.quiet) process.stderr.write(`dmabuf-conform run: seed ${a.seed} (${describePlatform(a.platform)}), ${a.timeMs === undefined ? `${a.runs} runs per search` : `${a.runs} runs per search for ${a.timeMs} ms`}, ${targets.length} implementation(s)${a.shard ? `, shard ${a.shard.index}/${a.shard.total}` : ''}, corpus ${a.corpus} (${corpus.length} entr${corpus.length === 1 ? 'y' : 'ies'})\n`);
   const { report, newCount } = await runConformance({
     seed: a.seed, runs: a.runs, ...(a.timeMs === undefined ? {} : { timeMs: a.timeMs }), ...(a.exhaustive === undefined ? {} : { exhaustive: a.exhaustive }),
     profiles: a.profiles, platform: a.platform, ...(a.rules ? { rules: a.rules } : {}), executor, baseline, corpusDir: a.corpus, corpus, ...(a.shard ? { shard: a.shard } : {}), bail: a.bail,
-    replayCommand: (id) => `${selfCommand()} replay ${a.out}/report.json --case '${id}'${given}`,
+    replayCommand: (id) => `${shellWord(selfCommand())} replay ${shellWord(join(a.out, 'report.json'))} --case '${id}'${given}`,
     progress: progressPrinter(a.quiet),
   });
   writeReports(report, a.out);
