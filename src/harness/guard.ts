@@ -159,6 +159,9 @@ function guardDevice(g: Guard, k: Kernel, d: ExporterDevice): ExporterDevice {
 /** What a matchOps hook that threw leaves: a dma-buf nobody can attach to. */
 const DEAD_MATCH_OPS: MatchDmaBufOps = { attach: () => '-EIO', match_mapping: () => '-EIO' };
 
+/** A probe threw (Guard.sync's fallback). */
+const PROBE_THREW = Symbol('probe threw');
+
 /** What a probe that threw leaves: a device whose every hook fails. */
 function deadDevice(name: string): ExporterDevice {
   return { name, async create() { return FAILED; }, async event() { return EIO; }, isRevoked() { return true; } };
@@ -171,8 +174,9 @@ export function guardExporter(p: ExporterPlugin, timeoutMs = STEP_TIMEOUT_MS): E
   return {
     ...p,
     probe(k, cfg) {
-      const raw = g.sync(k, 'probe', deadDevice(cfg.name), () => p.probe(k, cfg));
-      return guardDevice(g, k, raw);
+      // The dead device only when the probe threw: not built for every probe.
+      const raw = g.sync<ExporterDevice | typeof PROBE_THREW>(k, 'probe', PROBE_THREW, () => p.probe(k, cfg));
+      return guardDevice(g, k, raw === PROBE_THREW ? deadDevice(cfg.name) : raw);
     },
     ...(hotReset ? {
       hotReset: async (devices: readonly ExporterDevice[]) => {
