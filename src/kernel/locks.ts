@@ -12,7 +12,7 @@
 // reportBlocked() (a wait-for cycle is LOCK-ORDER, a lock never released is
 // LOCK-BALANCE) instead of hanging the run.
 import { isRuleId, type RuleId } from '../rules/registry.ts';
-import { requireLabel, type Site } from './objects.ts';
+import { isLabel, requireLabel, type Site } from './objects.ts';
 
 export interface LockOwnerContext {
   currentTask(): string;
@@ -174,6 +174,9 @@ function requireAssertion(rule: string, site: Site, lock: string): void {
   requireLabel(site, `assertion site on ${lock}`);
 }
 
+/** What an acquisition that did not sleep returns. */
+const TAKEN: Promise<void> = Promise.resolve();
+
 type Waiter = { readonly write: boolean; readonly task: string; readonly site: Site; readonly wake: () => void };
 
 /** A sleeping lock with readers/writers and a FIFO wait queue. */
@@ -203,7 +206,22 @@ export abstract class Lock {
     return this.writer === task;
   }
 
-  protected async acquire(write: boolean, site: Site): Promise<void> {
+  /** Without a race scheduler a lock nobody holds or waits for is taken at once: the caller's await gets an
+   *  already-settled promise and no async frame is made (most acquisitions of a lifecycle step). Everything
+   *  else (a preemption point, a recursive acquisition, a wait) is sleepingAcquire(). */
+  protected acquire(write: boolean, site: Site): Promise<void> {
+    if (this.ctx.preemptible) return this.sleepingAcquire(write, site);
+    const task = this.ctx.currentTask();
+    // A reader taking it again is a recursive acquisition (free() already refuses a held write lock); a blank
+    // site is refused by sleepingAcquire() as a rejection, as every acquisition's.
+    if (this.queue.length > 0 || !this.free(write) || this.readers.has(task) || !isLabel(site)) return this.sleepingAcquire(write, site);
+    this.dep.check(this, site, task);
+    this.grant(write, task, site);
+    this.dep.acquired(this, site, task);
+    return TAKEN;
+  }
+
+  private async sleepingAcquire(write: boolean, site: Site): Promise<void> {
     requireLabel(site, `lock site of ${this.name}`);
     if (this.ctx.preemptible) await this.ctx.preempt(`${site}: ${this.name}`);
     const task = this.ctx.currentTask();

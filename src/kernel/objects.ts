@@ -10,10 +10,13 @@ export type Site = string;
  *  what a report cites. An empty one would make a report that names nothing, so it is a misuse of
  *  this API, refused on every call (not only when a checker fires) with one clear line. */
 export function requireLabel(label: string, what: string): void {
-  // A name that starts with a printable ASCII character is not blank: no trim() (a copy) on every call.
+  if (!isLabel(label)) throw new Error(`simulated kernel: ${what} needs a non-empty name (the kernel function or object it stands for)`);
+}
+
+/** A name that is not blank. One that starts with a printable ASCII character is not: no trim() (a copy) on every call. */
+export function isLabel(label: string): boolean {
   const first = label.charCodeAt(0);
-  if (first > 0x20 && first < 0x7f) return;
-  if (label.trim() === '') throw new Error(`simulated kernel: ${what} needs a non-empty name (the kernel function or object it stands for)`);
+  return (first > 0x20 && first < 0x7f) || label.trim() !== '';
 }
 
 export class KObj<T> {
