@@ -12,8 +12,13 @@ import type { GenCmd, GenRange } from './lifecycle.ts';
 function pick<T>(all: readonly T[], live: (x: T) => boolean, sel: number, stateAware: boolean): number | null {
   if (all.length === 0) return null;
   if (!stateAware) return sel % (all.length + 1) === all.length ? null : sel % (all.length + 1);
-  const ids = all.map((x, i) => (live(x) ? i : -1)).filter((i) => i >= 0);
-  return ids.length ? ids[sel % ids.length]! : sel % all.length;
+  // The (sel mod n)-th of the n live ones, without building their list (this runs at every command's check).
+  let n = 0;
+  for (const x of all) if (live(x)) n++;
+  if (n === 0) return sel % all.length;
+  let k = sel % n;
+  for (let i = 0; i < all.length; i++) if (live(all[i]!) && k-- === 0) return i;
+  return null;
 }
 
 /** Resolve selectors: state-aware picks among live objects, or literal indices (the uniform baseline). */

@@ -4,7 +4,7 @@
 // user space, after it released its locks), exactly once; references dropped below zero are UAF-REF; a dying file
 // (count zero, release pending) touched by anyone but its release — a reference taken with get_file(), its
 // reservation lock taken, its importers notified — is UAF-DYING.
-import { requireLabel, type Site } from './objects.ts';
+import { isLabel, requireLabel, type Site } from './objects.ts';
 import type { RuleId } from '../rules/registry.ts';
 
 interface RefContext {
@@ -12,6 +12,9 @@ interface RefContext {
   /** Run `fn` as the current task's task work: at once when there is no other task, else when its operation returns. */
   taskWork(label: string, fn: () => Promise<void>): Promise<void>;
 }
+
+/** What a put that is not the last returns. */
+const PUT: Promise<void> = Promise.resolve();
 
 export class KFile {
   count = 1;
@@ -54,8 +57,18 @@ export class KFile {
     if (this.count === 0 && !this.released) this.ctx.report('UAF-DYING', `${site} ${what} of ${this.name}, whose file is dying (last reference dropped in ${this.lastPut}, release pending)`, { file: this.name, site, putSite: this.lastPut });
   }
 
-  /** fput() / dma_buf_put(). */
-  async fput(site: Site): Promise<void> {
+  /** fput() / dma_buf_put(). A put that is not the last (nearly every one: get_file_active() and fput()
+   *  around each dma-buf a walk visits) returns an already-settled promise, with no async frame; the last
+   *  put, a put of nothing and a blank site go through lastFput() (a blank site still rejects). */
+  fput(site: Site): Promise<void> {
+    if (this.count > 1 && isLabel(site)) {
+      this.count--;
+      return PUT;
+    }
+    return this.lastFput(site);
+  }
+
+  private async lastFput(site: Site): Promise<void> {
     requireLabel(site, `fput() site of ${this.name}`);
     if (this.count === 0) {
       this.ctx.report('UAF-REF', `${site} drops a reference of ${this.name} that it does not hold (file count already 0, last put in ${this.lastPut})`, { file: this.name, site, putSite: this.lastPut });
