@@ -117,12 +117,19 @@ describe('kernel C: the route unit, bad input and crashes', () => {
   };
 
   it('a tree without drivers/pci/p2pdma.c skips the unit with one line naming the file (no unit left: one line, exit 2)', async () => {
+    // A kernel tree (it has a unit's file: an old dma-buf.c without the conversion) that lacks p2pdma.c.
     const dir = tree('empty');
+    mkdirSync(join(dir, 'drivers', 'dma-buf'), { recursive: true });
+    writeFileSync(join(dir, 'drivers', 'dma-buf', 'dma-buf.c'), 'int dma_buf_init(void)\n{\n\treturn 0;\n}\n');
     const r = await loadKernelC({ tree: dir });
     expect(r.ok && r.value.skipped).toContain(`route unit skipped: no ${FILE} in ${dir}`);
     const p = await kernelCPlugins({ tree: dir });
     expect(p.ok).toBe(false);
     expect(!p.ok && p.message.split('\n')).toHaveLength(1);
+    // A folder with none of the units' files is not a kernel tree, and says so.
+    const bare = join(tmp, 'bare');
+    mkdirSync(bare, { recursive: true });
+    expect(await loadKernelC({ tree: bare })).toMatchObject({ ok: false, exitCode: 2, message: expect.stringMatching(/: not a kernel tree: it has none of .*drivers\/pci\/p2pdma\.c$/) });
   });
 
   it('a p2pdma.c without the routing functions is skipped naming them', async () => {
