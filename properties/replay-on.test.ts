@@ -47,6 +47,16 @@ describe('replay --exporter/--importer/--plugin: where the case runs', () => {
     expect(nope.err.trim().split('\n')).toHaveLength(1);
   });
 
+  it("a worker's crash in a report (part 'isolation') says how to see it again, in one line", async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const file = join(mkdtempSync(join(tmpdir(), 'dmabuf-iso-')), 'x.json');
+    writeFileSync(file, JSON.stringify({ implementation: 'vfio-pci', rule: 'PLUGIN-EXIT', input: { part: 'isolation', input: { why: 'exited', seed: 1, round: 0 } } }));
+    const r = await cli('replay', file);
+    expect([r.code, r.out, r.err]).toEqual([2, '', `dmabuf-conform replay: ${file}: /input: a worker that ended (PLUGIN-EXIT), not a case to replay: run again with the run's --seed to see it\n`]);
+  });
+
   it('replay --help says how to choose the implementation', async () => {
     const h = await cli('replay', '--help');
     expect(h.code).toBe(0);

@@ -175,6 +175,19 @@ describe('the failure corpus', () => {
     expect(searched).toBe(false);
   });
 
+  it("a worker's crash or hang (part 'isolation') is reported but never written to the corpus, and one left in a corpus is not replayed", async () => {
+    const dir = mkdtempSync(join(tmp, 'iso-corpus-'));
+    const crash: Found = { violations: [{ rule: 'PLUGIN-EXIT', message: 'exits ended its worker' }], explainedBy: [null], counterexample: { suite: 'lifecycle', steps: [{ index: 0, from: 'user', to: 'exporter', command: 'search of exits', result: 'exited', expected: 'a result', rule: 'PLUGIN-EXIT' }], failingStep: 0, input: { part: 'isolation', input: { why: 'exited', seed: 1, round: 0, runs: 30 } } } };
+    const t: Target & { replayed: unknown[] } = { ...corpusOnly('exits'), rules: ['PLUGIN-EXIT'], search: async () => ({ failures: [crash], findings: [] }) };
+    const { report } = await runConformance({ ...opts, seed: 1, targets: [t], corpusDir: dir });
+    expect(report.violations.map((v) => v.rule)).toEqual(['PLUGIN-EXIT']);
+    expect(readdirSync(dir)).toEqual([]);
+    // An earlier version wrote them: the next run is not blocked by one.
+    writeFileSync(join(dir, 'old.json'), JSON.stringify({ implementation: 'exits', rule: 'PLUGIN-EXIT', input: crash.counterexample.input }));
+    await runConformance({ ...opts, seed: 1, targets: [t], corpusDir: dir });
+    expect(t.replayed).toEqual([]);
+  });
+
   it('a bundled seeded bug found once is found again from the corpus with the same fingerprint', async () => {
     const dir = join(tmp, 'corpus2');
     const targets = bugTargets('bug:route-busaddr-sign');

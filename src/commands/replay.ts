@@ -158,7 +158,8 @@ async function replayCase(a: ReplayArgs, v: ReplayCase): Promise<Replayed[]> {
     closeC = () => kc.close();
   }
   try {
-    const { part } = partOf(v.input);
+    const { part, input: partInput } = partOf(v.input);
+    if (part === 'isolation') throw new UsageError(`${v.where}: a worker that ${({ hung: 'hung', exited: 'ended', tampered: 'had its built-ins changed' } as Record<string, string>)[String((partInput as { why?: unknown }).why)] ?? 'failed'} (${v.rule}), not a case to replay: run again with the run's --seed to see it`);
     const own = targetsOf(given).find((t) => t.name === v.implementation);
     let chosen: Target[];
     if (own) chosen = [own];

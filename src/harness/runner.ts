@@ -362,7 +362,10 @@ async function conformance(opts: RunOptions, exec: Executor): Promise<{ report: 
   };
 
   // The corpus first, before any search: an entry that no longer replays is bad input.
-  const entriesOf = new Map(targets.map((t) => [t.name, corpus.filter((e) => e.implementation === t.name)]));
+  // A worker's crash or hang (part 'isolation': PLUGIN-EXIT, PLUGIN-TIMEOUT ...) names the seed and round, not a case
+  // a target can replay: never written to the corpus, and skipped in a corpus an earlier version wrote.
+  const replayable = (input: unknown) => (input as { part?: unknown } | null)?.part !== 'isolation';
+  const entriesOf = new Map(targets.map((t) => [t.name, corpus.filter((e) => e.implementation === t.name && replayable(e.input))]));
   const withCorpus = targets.filter((t) => entriesOf.get(t.name)!.length > 0);
   const unreplayable: string[] = [];
   await lanes(withCorpus, async (t) => {
@@ -433,7 +436,7 @@ async function conformance(opts: RunOptions, exec: Executor): Promise<{ report: 
 
   if (opts.corpusDir) {
     mkdirSync(opts.corpusDir, { recursive: true });
-    for (const r of records) writeAtomic(join(opts.corpusDir, `${sha(`${r.implementation}|${r.rule}|${canonical(r.counterexample.input)}`)}.json`), `${JSON.stringify({ implementation: r.implementation, rule: r.rule, input: r.counterexample.input }, null, 2)}\n`);
+    for (const r of records.filter((x) => replayable(x.counterexample.input))) writeAtomic(join(opts.corpusDir, `${sha(`${r.implementation}|${r.rule}|${canonical(r.counterexample.input)}`)}.json`), `${JSON.stringify({ implementation: r.implementation, rule: r.rule, input: r.counterexample.input }, null, 2)}\n`);
   }
 
   const report: Report = {
