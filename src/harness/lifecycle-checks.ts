@@ -14,13 +14,12 @@ import type { RuleId } from '../rules/registry.ts';
 import type { Real } from './lifecycle.ts';
 import type { ImporterAttachment } from './plugin.ts';
 
-/** PAL-UNWIND: a create that failed left nothing of what it allocated (`before`: the live objects when it
- *  started). The seed's unwind frees priv and phys_vec and puts the registration (err_dev_put,
+/** PAL-UNWIND: a create that failed left nothing of what it allocated (`before.firstId`: the heap's next
+ *  object id when it started, so what it allocated has that id or a higher one). The seed's unwind frees priv and phys_vec and puts the registration (err_dev_put,
  *  err_free_phys, err_free_priv), and after dma_buf_export() only dma_buf_put() undoes it (002 v8 10/11:
  *  "dma_buf_put() now frees priv"). A second free or put of the same objects is UAF-OBJ / UAF-REF. */
-export function checkCreateUnwind(real: Real, c: Extract<LcCmd, { op: 'create' }>, before: { readonly live: readonly KObj<unknown>[]; readonly registrations: readonly number[] }): void {
-  const had = new Set(before.live);
-  const left = real.k.heap.live().filter((o) => !had.has(o));
+export function checkCreateUnwind(real: Real, c: Extract<LcCmd, { op: 'create' }>, before: { readonly firstId: number; readonly registrations: readonly number[] }): void {
+  const left = real.k.heap.live().filter((o) => o.id >= before.firstId);
   // vfio_device_try_get_registration() taken and never put: the device can never finish unregistering.
   const kept = real.k.registrations.filter((r, i) => r.count > (before.registrations[i] ?? 0));
   if (left.length === 0 && kept.length === 0) return;

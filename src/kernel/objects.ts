@@ -73,6 +73,11 @@ export class Heap {
     return obj.value;
   }
 
+  /** The id the next allocation gets: every object allocated from now on has this id or a higher one. */
+  get nextObjectId(): number {
+    return this.nextId;
+  }
+
   live(kind?: string): KObj<unknown>[] {
     return [...this.liveObjs].filter((o) => kind === undefined || o.kind === kind);
   }
