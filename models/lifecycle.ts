@@ -36,6 +36,9 @@ export interface DevView {
   readonly p2pdma?: boolean;
   /** BARs whose regions another driver holds: pci_request_selected_regions() on them fails -EBUSY. */
   readonly busy?: readonly number[];
+  /** false: the exporter has no vfio_pci_dma_buf_iommufd_map() (002 without 003), so iommufd's map of
+   *  its dma-bufs fails -EOPNOTSUPP (sym_vfio_pci_dma_buf_iommufd_map(): symbol_get() finds nothing). */
+  readonly privateInterconnect?: boolean;
 }
 
 /** The fault points of the create path (VFIO_DEVICE_FEATURE_DMA_BUF, 002 v8 10/11) a create command may
@@ -82,7 +85,11 @@ export interface AttState {
   readonly importer: Importer;
   readonly mapped: boolean;
   readonly detached: boolean;
-  /** iommufd: revoked once, revoked for good (IOMMUFD-REVOKED, v8). */
+  /** iommufd: a map got the range from the exporter (iopt_map_dmabuf() filled pages->dmabuf.phys). */
+  readonly filled: boolean;
+  /** iommufd: revoked for good (IOMMUFD-REVOKED). Over the private interconnect (003) only once filled:
+   *  iopt_revoke_notify() zeroes pages->dmabuf.phys.len, so a revoke before the first fill leaves the
+   *  map to the exporter, which refuses a revoked dma-buf (REV-MAP). */
   readonly dead: boolean;
 }
 
@@ -156,7 +163,7 @@ class Step {
   readonly atts: AttState[];
   readonly notify = new Map<number, number>();
 
-  constructor(readonly s: LcState) {
+  constructor(readonly s: LcState, readonly profile: Profile) {
     this.devs = [...s.devs];
     this.bufs = [...s.bufs];
     this.atts = [...s.atts];
@@ -171,7 +178,7 @@ class Step {
     this.atts.forEach((a, i) => {
       if (a.buf !== b || a.detached) return;
       this.notify.set(i, (this.notify.get(i) ?? 0) + 1);
-      this.atts[i] = { ...a, mapped: false, dead: a.dead || a.importer === 'iommufd' };
+      this.atts[i] = { ...a, mapped: false, dead: a.dead || (a.importer === 'iommufd' && (a.filled || spec(this.profile).iommufdPath !== 'private-interconnect')) };
     });
   }
 
@@ -272,13 +279,15 @@ function mapResult(st: Step, a: AttState, profile: Profile): string {
   if (a.mapped) return '-EBUSY';
   // ROUTE-NOMAP: only BUS_ADDR and THRU_HOST_BRIDGE can be mapped.
   if (a.importer === 'dma') return b.revoked ? '-ENODEV' : st.s.env.dmaRoute === 'BUS_ADDR' || st.s.env.dmaRoute === 'THRU_HOST_BRIDGE' ? 'ok' : '-EINVAL';
-  if (a.dead || b.revoked) return '-ENODEV';
+  if (a.dead) return '-ENODEV';
+  if (spec(profile).iommufdPath === 'private-interconnect' && st.s.env.devs[b.dev]!.privateInterconnect === false) return '-EOPNOTSUPP';
+  if (b.revoked) return '-ENODEV';
   return b.nRanges !== 1 && !spec(profile).iommufdMultiRange ? '-EOPNOTSUPP' : 'ok';
 }
 
 /** The result of `c` in state `s`, and the next state (models/profiles.ts says what differs by profile). */
 export function step(s: LcState, c: LcCmd, profile: Profile = 'v8'): { next: LcState; expect: Expectation } {
-  const st = new Step(s);
+  const st = new Step(s, profile);
   switch (c.op) {
     case 'create': {
       const dev = st.devs[c.dev]!;
@@ -299,7 +308,7 @@ export function step(s: LcState, c: LcCmd, profile: Profile = 'v8'): { next: LcS
       if (spec(profile).mappingTypes && b.cleaned) return st.done('-ENODEV');
       if (c.importer === 'dma' && !c.p2p) return st.done(spec(profile).attachWithoutP2P);
       if (b.revoked) return st.done('-ENODEV');
-      st.atts.push({ buf: c.buf, importer: c.importer, mapped: false, detached: false, dead: false });
+      st.atts.push({ buf: c.buf, importer: c.importer, mapped: false, detached: false, filled: false, dead: false });
       return st.done('ok');
     }
     case 'close-fd': {
@@ -322,7 +331,7 @@ export function step(s: LcState, c: LcCmd, profile: Profile = 'v8'): { next: LcS
   switch (c.op) {
     case 'map': {
       const r = mapResult(st, a, profile);
-      if (r === 'ok') st.atts[c.att] = { ...a, mapped: true };
+      if (r === 'ok') st.atts[c.att] = { ...a, mapped: true, filled: true };
       return st.done(r);
     }
     case 'unmap':

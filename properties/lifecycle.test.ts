@@ -129,6 +129,36 @@ describe('FINDINGS in the lifecycle', () => {
   });
 });
 
+describe('iommufd over the private interconnect: a revoke before the first fill leaves the map to the exporter (003 iopt_revoke_notify)', () => {
+  const attachRevokeMap = [
+    createCmd(0, 1),
+    { op: 'attach', buf: 0, importer: 'iommufd', p2p: true },
+    { op: 'event', dev: 0, event: 'mem-off' },
+    { op: 'map', att: 0 },
+    { op: 'event', dev: 0, event: 'mem-on' },
+    { op: 'map', att: 0 },
+    { op: 'event', dev: 0, event: 'flr' },
+    { op: 'map', att: 0 },
+  ] as const;
+  it('the exporter refuses the revoked dma-buf (-ENODEV), maps it once memory is back; revoked once filled, for good', async () => {
+    const r = await runLifecycle(cfgOf(vfioPci), [...attachRevokeMap], { keepGoing: true });
+    expect(r.steps.map((s) => s.result)).toEqual(['ok', 'ok', 'ok', '-ENODEV', 'ok', 'ok', 'ok', '-ENODEV']);
+    expect(r.steps.every((s) => s.result === s.expected)).toBe(true);
+    expect(r.violations.filter((v) => v.rule !== 'REV-IMPORTER')).toEqual([]);
+  });
+  it('an exporter whose private interconnect ignores revoked hands iommufd revoked MMIO: REV-MAP at that map', async () => {
+    const bug = lifecycleBugExporters().find((e) => e.name === 'bug:rev-iommufd-map-ignores-revoked')!;
+    const r = await runLifecycle(cfgOf(bug), [...attachRevokeMap], { keepGoing: true });
+    expect(r.violations.find((v) => v.rule === 'REV-MAP')).toMatchObject({ step: 3, message: 'map(att0) returned ok, the model says -ENODEV' });
+  });
+  it('an exporter without the private interconnect (002 alone): iommufd maps nothing, -EOPNOTSUPP, as the model says', async () => {
+    const without003 = { ...vfioPci, probe: (k: Kernel, c: Parameters<typeof vfioPci.probe>[1]) => Object.assign(vfioPci.probe(k, c), { iommufdMap: undefined }) };
+    const r = await runLifecycle(cfgOf(without003), [createCmd(0, 1), { op: 'attach', buf: 0, importer: 'iommufd', p2p: true }, { op: 'map', att: 0 }], { keepGoing: true });
+    expect(r.steps.map((s) => [s.result, s.expected])).toEqual([['ok', 'ok'], ['ok', 'ok'], ['-EOPNOTSUPP', '-EOPNOTSUPP']]);
+    expect(r.violations).toEqual([]);
+  });
+});
+
 describe('IOMMUFD-ONE: the private interconnect hands out only what is a single-range VFIO dma-buf', () => {
   it('a dma-buf of another exporter is -EOPNOTSUPP, a revoked one -ENODEV, two ranges -EOPNOTSUPP, one range its PAL entry', async () => {
     const k = new Kernel();

@@ -88,6 +88,19 @@ export const iommufdAnyRanges: VfioDmabufPort = {
   },
 };
 
+/** vfio_pci_dma_buf_iommufd_map() without the revoked check: iommufd's first map after a revoke gets the range. */
+export const iommufdMapIgnoresRevoked: VfioDmabufPort = {
+  ...V8_PORT,
+  iommufd_map: (k, ops, attachment) => {
+    attachment.dmabuf.resv.assertHeld('LOCK-RESV', 'vfio_pci_dma_buf_iommufd_map');
+    if (attachment.dmabuf.ops !== ops) return { ok: false, errno: '-EOPNOTSUPP' };
+    const priv = ops.priv(attachment.dmabuf, 'vfio_pci_dma_buf_iommufd_map');
+    // BUG: no `if (priv->revoked) return -ENODEV;`
+    if (priv.nr_ranges !== 1) return { ok: false, errno: '-EOPNOTSUPP' };
+    return { ok: true, value: k.heap.use(priv.phys_vec, 'vfio_pci_dma_buf_iommufd_map')[0]! };
+  },
+};
+
 class MapIgnoresRevoked extends VfioPciDmabufOps {
   override map_dma_buf(attachment: DmaBufAttachment, dir: DmaDir) {
     const site = 'vfio_pci_dma_buf_map';

@@ -24,6 +24,7 @@ export function lifecycleBugExporters(): Seeded<ExporterPlugin>[] {
     vfioExporter('bug:rev-hot-reset-undo-keeps-revoked', 'a hot reset that loses the memory_lock trylock to an overlapping one leaves the dma-bufs it revoked revoked', { device: HotResetUndoKeepsRevoked, bugOf: 'REV-WINDOW' }),
     vfioExporter('bug:rev-reenable-cleaned', 'cleanup leaves the dma-buf on the device list; a later enable unrevokes it', { port: port.cleanupKeepsOnList, bugOf: 'REV-CLEANUP' }),
     vfioExporter('bug:rev-map-ignores-revoked', 'map does not check revoked', { port: port.mapIgnoresRevoked, bugOf: 'REV-MAP' }),
+    vfioExporter('bug:rev-iommufd-map-ignores-revoked', 'the private interconnect hands iommufd the range of a revoked dma-buf', { port: port.iommufdMapIgnoresRevoked, bugOf: 'REV-MAP' }),
     vfioExporter('bug:rev-init-not-revoked', 'a dma-buf created with memory disabled starts unrevoked', { port: port.createNeverRevoked, bugOf: 'REV-INIT' }),
     vfioExporter('bug:rev-notify-noop', 'move_notify sent without a transition', { port: port.notifyNoopTransition, bugOf: 'REV-NOTIFY' }),
     vfioExporter('bug:uaf-registration-double-put', 'registration put by cleanup and again by release', { port: port.cleanupKeepsVdev, bugOf: 'UAF-REF' }),

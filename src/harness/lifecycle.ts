@@ -86,9 +86,10 @@ export function readLcInput(input: unknown): { cmds: LcCmd[]; setup?: LcSetup; p
  *  nvgrace-like exporter declared at probe (its regions 2 and 4 export that memory, not BARs 2 and 4). */
 function devView(c: DeviceConfig, device: ExporterDevice, vfio: boolean): DevView {
   const nvgrace = (device as { vdev?: { view?: { nvgrace?: NvgraceMemory } } }).vdev?.view?.nvgrace;
+  const iommufd = device.iommufdMap ? {} : { privateInterconnect: false };
   // The device facts of the VFIO create path (providers, BAR claims) are not asked of an exporter whose create is its own.
-  if (!vfio) return { bars: c.bars.map(({ mappable: _m, ...b }) => b), pageSize: c.pageSize, ...(nvgrace ? { nvgrace } : {}) };
-  return { bars: c.bars, pageSize: c.pageSize, ...(nvgrace ? { nvgrace } : {}), ...(c.p2pdma === false ? { p2pdma: false } : {}), ...(c.busy?.length ? { busy: c.busy } : {}) };
+  if (!vfio) return { bars: c.bars.map(({ mappable: _m, ...b }) => b), pageSize: c.pageSize, ...(nvgrace ? { nvgrace } : {}), ...iommufd };
+  return { bars: c.bars, pageSize: c.pageSize, ...(nvgrace ? { nvgrace } : {}), ...(c.p2pdma === false ? { p2pdma: false } : {}), ...(c.busy?.length ? { busy: c.busy } : {}), ...iommufd };
 }
 
 /** An attachment's importer ops with its move_notify calls counted (Real.track). A class, not a spread
@@ -271,7 +272,10 @@ export function resultRule(c: LcCmd, s: LcState, profile?: Profile): RuleId {
     case 'attach': return spec(profile ?? 'v8').mappingTypes && s.bufs[c.buf]?.cleaned ? 'MATCH-CLEANED' : 'REV-MAP';
     case 'map': {
       const a = s.atts[c.att];
-      if (a?.importer === 'iommufd') return a.dead ? 'IOMMUFD-REVOKED' : 'IOMMUFD-ONE';
+      if (a?.importer === 'iommufd' && a.dead) return 'IOMMUFD-REVOKED';
+      // A map of a revoked dma-buf must fail -ENODEV, whatever else the route or the range count would say.
+      if (a && s.bufs[a.buf]?.revoked) return 'REV-MAP';
+      if (a?.importer === 'iommufd') return 'IOMMUFD-ONE';
       return s.env.dmaRoute === 'BUS_ADDR' || s.env.dmaRoute === 'THRU_HOST_BRIDGE' ? 'REV-MAP' : 'ROUTE-NOMAP';
     }
     case 'event': return c.event === 'close' || c.event === 'unbind' ? 'REV-CLEANUP' : 'REV-WINDOW';

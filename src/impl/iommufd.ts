@@ -20,7 +20,9 @@ let nextArea = 1;
 export class IommufdAttachment implements ImporterAttachment {
   attach!: KObj<DmaBufAttachment>;
   mapping: IommuMapping | null = null;
-  /** pages->dmabuf revoked: v8 never maps it again. */
+  /** iopt_map_dmabuf() got the range from the exporter: pages->dmabuf.phys is filled. */
+  filled = false;
+  /** iopt_revoke_notify() ran (pages->dmabuf.phys.len = 0): filled pages are never mapped again in v8. */
   revoked = false;
   readonly area = `area${nextArea++}`;
 
@@ -51,9 +53,12 @@ export class IommufdAttachment implements ImporterAttachment {
 
   protected mapLocked(): string {
     if (this.mapping) return '-EBUSY';
-    if (this.revoked) return '-ENODEV';
+    // Before the first fill a revoke zeroed nothing: the exporter answers (vfio_pci_dma_buf_iommufd_map refuses a revoked dma-buf).
+    if (this.filled && this.revoked) return '-ENODEV';
     const phys = this.exporter.iommufdMap ? this.exporter.iommufdMap(this.k.heap.use(this.attach, 'iopt_map_dmabuf')) : { ok: false as const, errno: '-EOPNOTSUPP' as const };
     if (!phys.ok) return phys.errno;
+    this.filled = true;
+    this.revoked = false;
     const iova = iommufdDomain(this.k).iommu_map(phys.value.paddr, phys.value.len, IOMMU_READ | IOMMU_WRITE | IOMMU_MMIO, this.area);
     this.mapping = { iova, paddr: phys.value.paddr, size: phys.value.len, prot: IOMMU_READ | IOMMU_WRITE | IOMMU_MMIO, owner: this.area };
     return 'ok';

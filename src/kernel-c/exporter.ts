@@ -310,6 +310,17 @@ class CExporterUnit {
     };
   }
 
+  /** vfio_pci_dma_buf_iommufd_map() of the C (003): the attachment's one range, or its errno. */
+  iommufdMap(run: Run, attach: DmaBufAttachment): Result<PhysVec> {
+    const att = run.atts.get(attach);
+    const b = this.bufOf(run, attach.dmabuf);
+    if (att === undefined || !b) return { ok: false, errno: '-EOPNOTSUPP' };
+    const w = this.sync(run, b.dev ?? [...run.devs.values()][0]!, 'iommufd_map', REQ.EXP_IOMMUFD_MAP, [att]);
+    if (!w) return { ok: false, errno: '-EIO' };
+    if (w[0] !== 0n) return { ok: false, errno: errnoName(w[0]!) ?? '-EIO' };
+    return { ok: true, value: { paddr: w[1]!, len: w[2]! } };
+  }
+
   /** The functions of vfio_pci_dmabuf.c a VfioPciCore calls, as requests to the C. */
   port(run: Run): VfioDmabufPort {
     const unit = this;
@@ -335,16 +346,7 @@ class CExporterUnit {
         const d = dev(vdev);
         await unit.async(run, d, 'cleanup', REQ.EXP_CLEANUP, [d.cPtr]);
       },
-      iommufd_map(_k, _ops, attach): Result<PhysVec> {
-        if (!unit.hasIommufdMap) return { ok: false, errno: '-EOPNOTSUPP' };
-        const att = run.atts.get(attach);
-        const b = unit.bufOf(run, attach.dmabuf);
-        if (att === undefined || !b) return { ok: false, errno: '-EOPNOTSUPP' };
-        const w = unit.sync(run, b.dev ?? [...run.devs.values()][0]!, 'iommufd_map', REQ.EXP_IOMMUFD_MAP, [att]);
-        if (!w) return { ok: false, errno: '-EIO' };
-        if (w[0] !== 0n) return { ok: false, errno: errnoName(w[0]!) ?? '-EIO' };
-        return { ok: true, value: { paddr: w[1]!, len: w[2]! } };
-      },
+      ...(unit.hasIommufdMap ? { iommufd_map: (_k: Kernel, _ops: VfioPciDmabufOps, attach: DmaBufAttachment) => unit.iommufdMap(run, attach) } : {}),
       makeOps: (k, cfg) => new VfioPciDmabufOps(k, cfg.routeTo),
       // The core around the C (vfio_pci_core.c) is the simulated one of the seed: disable, then the dma-buf cleanup.
       closeOrder: 'disable-first',

@@ -201,7 +201,7 @@ export async function loadKernelC(opts: KernelCOptions): Promise<KernelCLoad> {
       procs.push(proc);
       const sources = [...conv.items, ...exporter.items].map((it) => `${it.path}:${it.line} ${it.name} (${it.origin})`);
       cexp = cExporter(proc, { name: 'c:v8:vfio-pci', basedOn: EXPORTER_UNIT.basedOn, sources, iommufdMap: exporter.iommufdMap });
-      if (!exporter.iommufdMap) notes.push(`exporter unit: ${EXPORTER_UNIT.path} has no ${EXPORTER_UNIT.iommufdMap} (003): the iommufd importer's map gets -EOPNOTSUPP (IOMMUFD-ONE against the model)`);
+      if (!exporter.iommufdMap) notes.push(`exporter unit: ${EXPORTER_UNIT.path} has no ${EXPORTER_UNIT.iommufdMap} (003): it offers iommufd no private interconnect: iommufd's map gets -EOPNOTSUPP, as the model expects`);
     }
   }
   let croute: KernelCRoute | undefined;

@@ -18,7 +18,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const cli = cliIn();
 
 describe.skipIf(!existsSync(P002))('run --kernel-patch (skipped without ../shared/seeds)', () => {
-  it('checks the C conversion and exporter units of 002; their documented findings are known, 003\'s missing interconnect is the only new failure', async () => {
+  it('checks the C conversion and exporter units of 002; their documented findings are known and nothing is new', async () => {
     const out = join(tmp, 'latest');
     const r = await cli('run', '--plugin', 'p2pdma', '--profile', 'v8', '--runs', '3', '--out', out, '--kernel-patch', P002, P003);
     expect(r.err).toMatch(/kernel C: .*003_8f4712741c71a171\.txt:\d+: the hunk @@ -82,6 \+82,40 @@ of drivers\/vfio\/pci\/vfio_pci_dmabuf\.c \(adding vfio_pci_dma_buf_iommufd_map\) is mangled/);
@@ -28,15 +28,13 @@ describe.skipIf(!existsSync(P002))('run --kernel-patch (skipped without ../share
     // The conversion's findings (FINDINGS 1-9) are known by id on the C as on the port.
     expect(of('c:v8:dma_buf_map').length).toBeGreaterThan(0);
     expect(of('c:v8:dma_buf_map').filter((v) => !v.known)).toEqual([]);
-    // The exporter: L1/L2 known; what is new is the private interconnect 003 could not give (iommufd's map, and its unmap).
+    // The exporter: L1/L2 known, nothing new. 003's private interconnect could not be compiled, so iommufd's map
+    // is -EOPNOTSUPP, as the model says for an exporter without vfio_pci_dma_buf_iommufd_map. After C1 (a failed
+    // dma_buf_fd frees priv twice, which AddressSanitizer lets the C survive) a run is not judged further, as on the port.
     const exp = of('c:v8:vfio-pci');
     expect(exp.filter((v) => v.known).some((v) => v.rule === 'REV-NOTIFY' || v.rule === 'REV-IMPORTER')).toBe(true);
-    expect([...new Set(exp.filter((v) => !v.known).map((v) => v.rule))].sort()).toEqual(expect.arrayContaining(['IOMMUFD-ONE']));
-    for (const v of exp.filter((x) => !x.known)) expect(['IOMMUFD-ONE', 'REV-WINDOW', 'IOMMUFD-MMIO']).toContain(v.rule);
-    // Nothing new at a create: after C1 (a failed dma_buf_fd frees priv twice, which AddressSanitizer lets the C
-    // survive) the run is not judged further, as on the port (a fresh user's trial saw a NEW REV-WINDOW there).
-    for (const v of exp.filter((x) => !x.known)) expect(v.counterexample.steps[v.counterexample.failingStep!]!.command).not.toMatch(/^create\(/);
-    expect(r.code).toBe(1);
+    expect(exp.filter((v) => !v.known)).toEqual([]);
+    expect(r.code).toBe(0);
   }, 60_000);
 
   it.each([

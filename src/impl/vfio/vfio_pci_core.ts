@@ -22,7 +22,8 @@ export interface VfioDmabufPort {
   readonly feature_dma_buf: typeof vfio_pci_core_feature_dma_buf;
   readonly move: typeof vfio_pci_dma_buf_move;
   readonly cleanup: typeof vfio_pci_dma_buf_cleanup;
-  readonly iommufd_map: typeof vfio_pci_dma_buf_iommufd_map;
+  /** The private interconnect (003); a file without it (002 alone) offers iommufd nothing. */
+  readonly iommufd_map?: typeof vfio_pci_dma_buf_iommufd_map;
   readonly makeOps: (k: Kernel, cfg: DeviceConfig) => VfioPciDmabufOps;
   /** vfio_pci_core_close_device(): vfio_pci_core_disable() before vfio_pci_dma_buf_cleanup() (002 v8 10/11, and
    *  torvalds/linux until d97708701434), or the cleanup first ("vfio/pci: Clean up DMABUFs before disabling
@@ -44,9 +45,13 @@ export class VfioPciCore implements ExporterDevice {
   readonly ops: VfioPciDmabufOps;
   open = true;
   bound = true;
+  /** vfio_pci_dma_buf_iommufd_map() (003), when the port has it. */
+  readonly iommufdMap?: (attach: DmaBufAttachment) => Result<PhysVec>;
 
   constructor(readonly k: Kernel, readonly cfg: DeviceConfig, readonly port: VfioDmabufPort = V8_PORT) {
     this.ops = port.makeOps(k, cfg);
+    const iommufdMap = port.iommufd_map;
+    if (iommufdMap) this.iommufdMap = (attach) => iommufdMap(k, this.ops, attach);
     this.vdev = {
       name: cfg.name, k, memory_lock: k.newRwSem(`${cfg.name}.memory_lock`), dmabufs: [], registration: k.newRegistration(cfg.name),
       providers: this.pcim_p2pdma_init(), view: { hasGetDmabufPhys: true, bars: cfg.bars, pageSize: cfg.pageSize, ...(cfg.nvgrace ? { nvgrace: cfg.nvgrace } : {}) },
@@ -76,10 +81,6 @@ export class VfioPciCore implements ExporterDevice {
 
   isRevoked(dmabuf: DmaBuf): boolean {
     return (dmabuf.priv as KObj<VfioPciDmaBuf>).value.revoked;
-  }
-
-  iommufdMap(attach: DmaBufAttachment): Result<PhysVec> {
-    return this.port.iommufd_map(this.k, this.ops, attach);
   }
 
   /** vfio_pci_zap_and_down_write_memory_lock(). */
