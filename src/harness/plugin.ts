@@ -46,7 +46,9 @@ export interface ExporterDevice {
   event(e: DeviceEvent): Promise<string>;
   /** Checker access to the observable state: is this dma-buf revoked now? */
   isRevoked(dmabuf: DmaBuf): boolean;
-  /** The private interconnect of 003 (vfio_pci_dma_buf_iommufd_map), when offered. */
+  /** The private interconnect of 003 (vfio_pci_dma_buf_iommufd_map), when offered: the attachment's one range, or
+   *  -ENODEV (revoked), -EOPNOTSUPP (not this exporter's, or several ranges). Without it iommufd's map of this
+   *  device's dma-bufs fails -EOPNOTSUPP, as the model expects (002 alone). */
   iommufdMap?(attach: DmaBufAttachment): Result<PhysVec>;
   /** Profiles rfc and converter (001, 000, 004): the mapping-type dma_buf_ops of one of this device's
    *  dma-bufs — attach, and match_mapping with the exporter's match list (PAL entries carry
