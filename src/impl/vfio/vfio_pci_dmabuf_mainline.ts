@@ -41,17 +41,20 @@ export interface Drain {
   readonly comp: Completion;
 }
 
-const drains = new WeakMap<VfioPciDmaBuf, Drain>();
+/** struct vfio_pci_dma_buf as mainline has it: with its kref and completion (on the struct, as in the kernel;
+ *  a WeakMap beside it made every dma-buf an ephemeron the garbage collector walks). */
+interface MainlineVfioPciDmaBuf extends VfioPciDmaBuf {
+  drain?: Drain;
+}
 
 export function drainOf(k: Kernel, priv: VfioPciDmaBuf): Drain {
-  let d = drains.get(priv);
-  if (!d) {
+  const p = priv as MainlineVfioPciDmaBuf;
+  if (!p.drain) {
     const name = priv.dmabuf?.name ?? 'dmabuf';
     const kref = new Kref(k, `${name}.kref`);
-    d = { kref, comp: new Completion(k, `${name}.comp`, kref) };
-    drains.set(priv, d);
+    p.drain = { kref, comp: new Completion(k, `${name}.comp`, kref) };
   }
-  return d;
+  return p.drain;
 }
 
 /** The release of the drain kref: the last mapping is gone. */
