@@ -57,7 +57,7 @@ function checkSgt(impl: ConverterImpl, c: ConversionCase, provider: P2PProvider,
   const got = v.ok ? segments(v.conv.dma) : v.errno;
   if (JSON.stringify(got) !== JSON.stringify(want)) log.report('MATCH-CONVERT', `PAL→SGT gave ${JSON.stringify(got)}, dma_buf_phys_vec_to_sgt gives ${JSON.stringify(want)}`, { converter: got, direct: want });
   if (v.ok) conv.palToSgtUnmap(ATTACH, exp, v.conv, c.dir);
-  if (residue(k) !== residue(direct)) log.report('MATCH-CONVERT', `after revoke PAL→SGT leaves ${residue(k)}, the direct path leaves ${residue(direct)}`, { converter: residue(k), direct: residue(direct) });
+  if (residue(k) !== residue(direct)) log.report('MATCH-CONVERT', `${v.ok ? 'after revoke' : `after a failed map (${v.errno})`} PAL→SGT leaves ${residue(k)}, the direct path leaves ${residue(direct)}`, { converter: residue(k), direct: residue(direct) });
 }
 
 function checkDomain(impl: ConverterImpl, c: ConversionCase, log: ViolationLog): void {
