@@ -186,7 +186,8 @@ export function vfio_pci_core_setup_barmap(vdev: VfioPciCoreDevice, bar: number)
 export const vfio_pci_core_feature_dma_buf_mainline: VfioDmabufPort['feature_dma_buf'] = async (vdev, ops, req, phys = vfioDmaBufPhysFromRequest) => {
   const site = 'vfio_pci_core_feature_dma_buf';
   const { k } = vdev;
-  const exported = await createAndExport(vdev, ops, req, phys, site, { setupBarmap: (bar) => vfio_pci_core_setup_barmap(vdev, bar) });
+  // A method, not a named arrow: under tsx (esbuild keepNames) an arrow costs a defineProperty per create.
+  const exported = await createAndExport(vdev, ops, req, phys, site, { setupBarmap(bar) { return vfio_pci_core_setup_barmap(vdev, bar); } });
   if (!exported.ok) return exported;
   const { privObj, dmabuf } = exported.value;
   drainOf(k, privObj.value);
