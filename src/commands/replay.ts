@@ -16,6 +16,7 @@
 // the rule broke again on every implementation replayed, 1 when not.
 import { readFileSync } from 'node:fs';
 import type { Found, Target } from '../harness/suite.ts';
+import type { Plugin } from '../harness/plugin.ts';
 import type { Report } from '../report/types.ts';
 import { readJsonFile, validateValue } from '../report/validate.ts';
 import { DEFAULT_PLATFORM, describePlatform, type Platform } from '../kernel/platform.ts';
@@ -145,18 +146,35 @@ export interface Replayed {
 async function replayCase(a: ReplayArgs, v: ReplayCase): Promise<Replayed[]> {
   const [{ loadPlugin }, { targetsOf }, { allTargets }] = await Promise.all([import('../harness/load.ts'), import('../harness/catalog.ts'), import('../harness/targets.ts')]);
   for (const [flag, spec] of a.given) if (spec === '') throw new UsageError(`${flag} needs a value (${USAGE_LINE})`);
-  // Loaded as run's workers load them (loadPlugin): a bundled name, or a module path.
-  const given = [];
-  for (const [flag, spec] of a.given) given.push(await loadPlugin(spec, flag, flag === '--plugin' ? undefined : flag === '--exporter' ? 'exporter' : 'importer'));
-  // The kernel's own C, built (or found in the cache) as the run built it.
+  const { kernelCPlugins, selectKernelC } = await import('../kernel-c/plugins.ts');
+  const flags = a.given.map(([flag, spec]) => [flag, spec, flag === '--plugin' ? undefined : flag === '--exporter' ? 'exporter' : 'importer'] as const);
+  // The kernel's own C, built (or found in the cache) as the run built it; its units are chosen by name as
+  // run chooses them (--exporter c:v8:vfio-pci), every unit when none is named.
   let closeC = () => undefined as void;
+  let rest = flags;
+  let cUnits: Plugin[] = [];
   if (a.kernelTree !== undefined || a.kernelPatches.length) {
-    const { kernelCPlugins } = await import('../kernel-c/plugins.ts');
     const kc = await kernelCPlugins({ ...(a.kernelTree === undefined ? {} : { tree: a.kernelTree }), patches: [...a.kernelPatches] });
     if (!kc.ok) throw new UsageError(kc.message);
-    given.push(...kc.plugins);
     closeC = () => kc.close();
+    try {
+      const sel = selectKernelC(flags, kc.plugins.map((p) => ({ name: p.name, kind: p.kind })));
+      rest = sel.rest;
+      cUnits = kc.plugins.filter((p) => !sel.only || sel.only.includes(p.name));
+    } catch (e) {
+      closeC();
+      throw e;
+    }
+  } else rest = selectKernelC(flags, null).rest;
+  // Loaded as run's workers load them (loadPlugin): a bundled name, or a module path.
+  const given: Plugin[] = [];
+  try {
+    for (const [flag, spec, kind] of rest) given.push(await loadPlugin(spec, flag, kind));
+  } catch (e) {
+    closeC();
+    throw e;
   }
+  given.push(...cUnits);
   try {
     const { part, input: partInput } = partOf(v.input);
     if (part === 'isolation') throw new UsageError(`${v.where}: a worker that ${({ hung: 'hung', exited: 'ended', tampered: 'had its built-ins changed' } as Record<string, string>)[String((partInput as { why?: unknown }).why)] ?? 'failed'} (${v.rule}), not a case to replay: run again with the run's --seed to see it`);

@@ -17,7 +17,7 @@ import { writeReports } from '../report/index.ts';
 import { isRuleId, type RuleId } from '../rules/registry.ts';
 import { UsageError } from './usage.ts';
 import { DMA_MAP_PATHS, IOMMU_FLAVOURS, describePlatform, isDmaMapPath, isIommuFlavour, platformOfSeed, type Platform } from '../kernel/platform.ts';
-import { kernelCPlugins } from '../kernel-c/plugins.ts';
+import { kernelCPlugins, selectKernelC } from '../kernel-c/plugins.ts';
 
 export const DEFAULT_SEED = 42;
 export const DEFAULT_RUNS = 400;
@@ -196,9 +196,10 @@ export function progressPrinter(quiet: boolean, out: { isTTY?: boolean; write(s:
   };
 }
 
-/** The plugins a run checks, as its workers load them: the ones given, else every bundled faithful port. */
-export function pluginSpecs(given: RunArgs['plugins']): PluginSpec[] {
-  if (given.length === 0) return bundledPlugins().map((p) => ({ spec: p.name, flag: 'bundled' }));
+/** The plugins a run checks, as its workers load them: the ones given, else every bundled faithful port
+ *  (none with --kernel-tree/--kernel-patch, `kernelC`: then the C units are what the run checks). */
+export function pluginSpecs(given: RunArgs['plugins'], kernelC = false): PluginSpec[] {
+  if (given.length === 0) return kernelC ? [] : bundledPlugins().map((p) => ({ spec: p.name, flag: 'bundled' }));
   return given.map(([flag, spec, kind]) => ({ spec, flag, ...(kind ? { kind } : {}) }));
 }
 
@@ -239,14 +240,23 @@ export async function run(argv: string[]): Promise<number> {
   // kernel's own C (--kernel-tree/--kernel-patch) is built here first (bad input is one line before
   // any search; the builds fill the cache), then each worker loads its units from the cache and
   // runs them: a C unit that crashes or hangs is that worker's finding, never the runner's end.
-  const kernelC = a.kernelTree !== undefined || a.kernelPatches.length ? { ...(a.kernelTree === undefined ? {} : { tree: a.kernelTree }), patches: a.kernelPatches } : null;
-  if (kernelC) {
-    const kc = await kernelCPlugins(kernelC);
+  // The C units are selected by name as bundled plugins are (--exporter c:v8:vfio-pci); with
+  // --kernel-tree/--kernel-patch and no selection the C units alone run (no bundled port), and a
+  // selection that names no C unit runs every C unit beside the plugins it names.
+  const wantC = a.kernelTree !== undefined || a.kernelPatches.length > 0;
+  // Without them a `c:` name is one line (exit 2) saying they are needed.
+  let rest = wantC ? a.plugins : selectKernelC(a.plugins, null).rest;
+  let kernelC: { tree?: string; patches: string[]; only?: string[] } | null = null;
+  if (wantC) {
+    const kc = await kernelCPlugins({ ...(a.kernelTree === undefined ? {} : { tree: a.kernelTree }), patches: a.kernelPatches });
     if (!kc.ok) throw new UsageError(kc.message);
     kc.close();
     if (!a.quiet) for (const l of kc.lines) process.stderr.write(`kernel C: ${l}\n`);
+    const selection = selectKernelC(a.plugins, kc.plugins.map((p) => ({ name: p.name, kind: p.kind })));
+    rest = selection.rest;
+    kernelC = { ...(a.kernelTree === undefined ? {} : { tree: a.kernelTree }), patches: a.kernelPatches, ...(selection.only ? { only: selection.only } : {}) };
   }
-  const executor = await workerPool(pluginSpecs(a.plugins), kernelC ? { kernelC } : {});
+  const executor = await workerPool(pluginSpecs(rest, wantC), kernelC ? { kernelC } : {});
   try {
     return await runWith(a, executor, baseline, older, corpus);
   } finally {

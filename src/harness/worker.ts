@@ -22,6 +22,8 @@ export interface PluginSpec {
 export interface KernelCSpec {
   readonly tree?: string;
   readonly patches?: readonly string[];
+  /** The C units to run, by name (--exporter c:v8:vfio-pci ...); absent: every unit built. */
+  readonly only?: readonly string[];
 }
 
 export interface WorkerInit {
@@ -89,7 +91,8 @@ async function main(): Promise<void> {
       CUnitProcess.onExit = (pid) => post({ type: 'c-unit', pid, alive: false });
       const kc = await kernelCPlugins({ ...(init.kernelC.tree === undefined ? {} : { tree: init.kernelC.tree }), patches: [...(init.kernelC.patches ?? [])] });
       if (!kc.ok) throw new Error(kc.message);
-      plugins.push(...kc.plugins);
+      const only = init.kernelC.only;
+      plugins.push(...kc.plugins.filter((p) => !only || only.includes(p.name)));
     }
     exec = inProcess(init.separately ? plugins.flatMap((p) => allTargets([p])) : allTargets(plugins));
   } catch (e) {

@@ -1,6 +1,7 @@
 // `dmabuf-conform run --kernel-patch`: the C units of seed 002 (and 003's
-// mangled hunk, named) enter the run beside the plugins given; bad kernel
-// input is one line and exit 2. Skipped without ../shared/seeds. An end-to-end
+// mangled hunk, named) enter the run beside the plugins given, alone when none
+// is given (no bundled port), or as selected by name (--exporter c:v8:vfio-pci);
+// bad kernel input and a wrong selection are one line and exit 2. Skipped without ../shared/seeds. An end-to-end
 // check (about 11 s of CPU: pool workers, the units built or taken from the cache),
 // so .ci/run runs it after the test gate.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -36,6 +37,37 @@ describe.skipIf(!existsSync(P002))('run --kernel-patch (skipped without ../share
     expect(exp.filter((v) => !v.known)).toEqual([]);
     expect(r.code).toBe(0);
   }, 60_000);
+
+  it('--kernel-patch alone runs the C units and no bundled port; --exporter c:v8:vfio-pci runs that unit alone, and its replay line selects it again', async () => {
+    const alone = join(tmp, 'alone');
+    const r = await cli('run', '--profile', 'v8', '--runs', '2', '--quiet', '--out', alone, '--kernel-patch', P002);
+    const names = (JSON.parse(readFileSync(join(alone, 'report.json'), 'utf8')) as Report).implementations.map((i) => i.name);
+    expect(names.sort()).toEqual(['c:v8:dma_buf_map', 'c:v8:vfio-pci']);
+    expect(r.code).toBe(0);
+    const one = join(tmp, 'one');
+    const s = await cli('run', '--runs', '2', '--out', one, '--exporter', 'c:v8:vfio-pci', '--kernel-patch', P002);
+    const report = JSON.parse(readFileSync(join(one, 'report.json'), 'utf8')) as Report;
+    expect(report.implementations.map((i) => i.name)).toEqual(['c:v8:vfio-pci']);
+    expect(s.err).toMatch(/1 implementation\(s\)/);
+    for (const v of report.violations) expect(v.replay).toContain(`--exporter c:v8:vfio-pci --kernel-patch ${P002}`);
+    const v = report.violations[0];
+    if (v) {
+      const rep = await cli('replay', join(one, 'report.json'), '--case', v.id, '--exporter', 'c:v8:vfio-pci', '--kernel-patch', P002);
+      expect(rep.out).toContain('on c:v8:vfio-pci');
+      expect(rep.code).toBe(0);
+    }
+  }, 90_000);
+
+  it.each([
+    [['--exporter', 'c:v8:dma_buf_map', '--kernel-patch', P002], /^--exporter c:v8:dma_buf_map: that kernel C unit is a conversion \(--plugin c:v8:dma_buf_map\)$/],
+    [['--plugin', 'c:p2pdma', '--kernel-patch', P002], /^--plugin c:p2pdma: no kernel C unit of that name \(the C units built: c:v8:dma_buf_map \(conversion\), c:v8:vfio-pci \(exporter\)\)$/],
+    [['--exporter', 'c:v8:vfio-pci'], /^--exporter c:v8:vfio-pci: the name of a kernel C unit: give the C with --kernel-tree DIR or --kernel-patch FILE$/],
+  ])('a C unit selected wrongly %j is one line, exit 2', async (args, msg) => {
+    const r = await cli('run', '--quiet', '--out', join(tmp, 'bad-sel'), ...args);
+    expect(r.code).toBe(2);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err.trim().replace(/^dmabuf-conform( run)?: /, '')).toMatch(msg);
+  });
 
   it.each([
     [['--kernel-patch', 'package.json'], /^package\.json: no dma_buf_phys_vec_to_sgt\/dma_buf_free_sgt/],
