@@ -108,6 +108,9 @@ class CountedOps implements DmaBufAttachOps {
   }
 }
 
+/** A step's move_notify counts when nothing was notified. */
+const NO_NOTIFY: ReadonlyMap<number, number> = new Map();
+
 interface RealAtt {
   readonly handle: ImporterAttachment | null;
   readonly attachment: DmaBufAttachment | null;
@@ -120,7 +123,8 @@ export class Real {
   readonly devices: ExporterDevice[];
   readonly bufs: (DmaBuf | null)[] = [];
   readonly atts: RealAtt[] = [];
-  private notified = new Map<DmaBufAttachment, number>();
+  /** move_notify calls per attachment in the current step (null: none yet, the usual step). */
+  private notified: Map<DmaBufAttachment, number> | null = null;
   /** The configuration the model is given: the devices as probed, the route. */
   readonly env: LcEnv;
   /** Each device's configuration as probed (its routes to the importers). */
@@ -146,6 +150,7 @@ export class Real {
 
   /** One move_notify call of attachment `a` in the current step. */
   countNotify(a: DmaBufAttachment): void {
+    this.notified ??= new Map();
     this.notified.set(a, (this.notified.get(a) ?? 0) + 1);
   }
 
@@ -205,9 +210,16 @@ export class Real {
     return this.bufDev.get(b) ?? 0;
   }
 
+  /** The move_notify counts of the step that ends (null: none); the next step starts without any. */
+  private takeNotified(): Map<DmaBufAttachment, number> | null {
+    const n = this.notified;
+    this.notified = null;
+    return n;
+  }
+
   /** Run one command as a top-level operation; returns its result and the move_notify counts. */
-  async run(c: LcCmd, index: number): Promise<{ result: string; notify: Map<number, number> }> {
-    this.notified = new Map();
+  async run(c: LcCmd, index: number): Promise<{ result: string; notify: ReadonlyMap<number, number> }> {
+    this.notified = null;
     // Deferred work of the step before (an importer's late unmap) runs before this command.
     if (this.k.workPending) await this.k.flushWork();
     this.k.beginOp(() => opName(c), index);
@@ -228,9 +240,11 @@ export class Real {
       this.bufDev.set(b, c.dev);
     }
     this.k.endOp();
+    const notified = this.takeNotified();
+    if (!notified) return { result, notify: NO_NOTIFY };
     const notify = new Map<number, number>();
     this.atts.forEach((a, i) => {
-      const n = a.attachment ? this.notified.get(a.attachment) : undefined;
+      const n = a.attachment ? notified.get(a.attachment) : undefined;
       if (n) notify.set(i, n);
     });
     return { result, notify };
@@ -283,8 +297,13 @@ export function resultRule(c: LcCmd, s: LcState, profile?: Profile): RuleId {
   }
 }
 
+/** REV-NOTIFY: attachment `i` got as many move_notify calls in `c` as the model says. */
+function checkNotify(k: Real['k'], c: LcCmd, i: number, want: number, have: number): void {
+  if (want !== have) k.report('REV-NOTIFY', `att${i} got ${have} move_notify call(s) in ${opName(c)}, the model says ${want}`, { att: i, port: have, model: want });
+}
+
 /** Compare one step of the implementation with the model; report what differs. */
-export function compareStep(real: Real, c: LcCmd, before: LcState, after: LcState, exp: Expectation, got: { result: string; notify: Map<number, number> }): void {
+export function compareStep(real: Real, c: LcCmd, before: LcState, after: LcState, exp: Expectation, got: { result: string; notify: ReadonlyMap<number, number> }): void {
   const k = real.k;
   // A map the IOMMU failed because the port linked onto a linked IOVA (-EEXIST, src/kernel/platform.ts refuse) breaks DMA-IOVA.
   const refused = c.op === 'map' && got.result === '-EEXIST' && k.dma.rejectedLinks.some((l) => l.flavour === 'refuse');
@@ -302,12 +321,9 @@ export function compareStep(real: Real, c: LcCmd, before: LcState, after: LcStat
     const rule: RuleId = b.cleaned ? 'REV-CLEANUP' : i === before.bufs.length ? 'REV-INIT' : 'REV-WINDOW';
     k.report(rule, `buf${i} is ${revoked ? 'revoked' : 'not revoked'}, the model says ${b.revoked ? 'revoked' : 'not revoked'}`, { buf: i });
   });
-  const attIds = new Set([...exp.notify.keys(), ...got.notify.keys()]);
-  for (const i of attIds) {
-    const want = exp.notify.get(i) ?? 0;
-    const have = got.notify.get(i) ?? 0;
-    if (want !== have) k.report('REV-NOTIFY', `att${i} got ${have} move_notify call(s) in ${opName(c)}, the model says ${want}`, { att: i, port: have, model: want });
-  }
+  // Every attachment the model or the port notified: the model's first, then the port's others.
+  for (const [i, want] of exp.notify) checkNotify(k, c, i, want, got.notify.get(i) ?? 0);
+  for (const [i, have] of got.notify) if (!exp.notify.has(i)) checkNotify(k, c, i, 0, have);
   checkMappings(real, after);
 }
 
