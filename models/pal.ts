@@ -96,7 +96,7 @@ export function fillPhysVec(ranges: readonly DmaRange[], start: PhysAddr, len: U
 }
 
 /** The memory a region index exports: a BAR, or nvgrace device memory (with BAR 0's provider). */
-export function exportedMemory(dev: VfioDeviceView, region: number): { start: PhysAddr; len: U64; providerBar: number } | undefined {
+export function exportedMemory(dev: Pick<VfioDeviceView, 'bars' | 'nvgrace'>, region: number): { start: PhysAddr; len: U64; providerBar: number } | undefined {
   const nv = dev.nvgrace;
   if (nv && nv.resmem.memlength !== 0n && region === RESMEM_REGION_INDEX) return { start: nv.resmem.memphys, len: nv.resmem.memlength, providerBar: 0 };
   if (nv && region === USEMEM_REGION_INDEX) return { start: nv.usemem.memphys, len: nv.usemem.memlength, providerBar: 0 };

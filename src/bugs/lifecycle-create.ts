@@ -1,10 +1,11 @@
 // Seeded bugs of the VFIO create path's unwinds and device facts (issue 13
-// items 2 and 4), each one change to a faithful port.
+// items 2 and 4) and of its fill (PAL-FILL through an exporter), each one
+// change to a faithful port.
 import type { Kernel } from '../kernel/kernel.ts';
 import type { DeviceConfig } from '../harness/plugin.ts';
 import { vfioExporter } from '../harness/bundled.ts';
 import { dma_buf_fd, dma_buf_put } from '../impl/dma-buf-core.ts';
-import { vfioDmaBufPhysFromRequest } from '../impl/vfio/dmabuf_phys.ts';
+import { vfio_pci_core_fill_phys_vec, vfioDmaBufPhysFromRequest, type GetDmabufPhys } from '../impl/vfio/dmabuf_phys.ts';
 import { VfioPciCore, V8_PORT, type VfioDmabufPort } from '../impl/vfio/vfio_pci_core.ts';
 import { createAndExport, createViewOf, freeCreateAllocs, type CreateAllocs } from '../impl/vfio/vfio_pci_dmabuf.ts';
 import { MAINLINE_PORT, drainOf, vfio_pci_core_setup_barmap } from '../impl/vfio/vfio_pci_dmabuf_mainline.ts';
@@ -65,5 +66,17 @@ class ProviderWithoutP2pdma extends VfioPciCore {
 
 export const palInputProviderWithoutP2pdma = vfioExporter('bug:pal-input-provider-without-p2pdma', 'providers for every MEM BAR whatever pcim_p2pdma_init() said: exports BARs no provider serves', { device: ProviderWithoutP2pdma, bugOf: 'PAL-INPUT' });
 
-/** The seeded bugs of the create path's unwinds and device facts, for src/bugs/lifecycle.ts. */
-export const createBugExporters = () => [palUnwindPhysVecLeak, uafFdUnwindFallsThrough, palInputUnclaimedBar, palInputProviderWithoutP2pdma];
+/** vfio_pci_core_get_dmabuf_phys() whose fill walks dma_ranges[] forwards but stores into phys_vec[nr_ranges - 1 - i]:
+ *  every entry inside the BAR, the size right, the ranges in reverse order. Only the PAL itself shows it (PAL-FILL). */
+const fillsReversed: GetDmabufPhys = (dev, region_index, dma_ranges) => {
+  const provider = dev.provider(region_index);
+  if (!provider) return { ok: false, errno: '-EINVAL' };
+  const bar = dev.bars.find((b) => b.index === region_index);
+  const phys = vfio_pci_core_fill_phys_vec(dma_ranges, bar?.start ?? 0n, bar?.size ?? 0n);
+  return phys.ok ? { ok: true, value: { phys: phys.value.reverse(), provider } } : phys; // BUG: phys_vec[nr_ranges - 1 - i]
+};
+
+export const palFillReversed = vfioExporter('bug:pal-fill-reversed', 'the create fills phys_vec in reverse request order', { createOps: { get_dmabuf_phys: fillsReversed }, bugOf: 'PAL-FILL' });
+
+/** The seeded bugs of the create path's unwinds, fill and device facts, for src/bugs/lifecycle.ts. */
+export const createBugExporters = () => [palUnwindPhysVecLeak, uafFdUnwindFallsThrough, palInputUnclaimedBar, palInputProviderWithoutP2pdma, palFillReversed];

@@ -1,5 +1,5 @@
 // The per-step checks of the lifecycle comparison beyond results and
-// revoked state: the create path's size (PAL-SIZE), a DMA importer's segments
+// revoked state: the create path's size and PAL (PAL-SIZE, PAL-LIST, PAL-FILL), a DMA importer's segments
 // on the run's route (ROUTE-BUSADDR, LEN-ADDR), and who still holds a mapping
 // (REV-WINDOW, DMA-LEAK, IOMMUFD-MMIO).
 import { mayHoldMapping, type LcCmd, type LcState } from '../../models/lifecycle.ts';
@@ -10,6 +10,8 @@ import { IOMMU_MMIO } from '../kernel/iommu.ts';
 import type { KObj } from '../kernel/objects.ts';
 import type { SgTable } from '../kernel/scatterlist.ts';
 import { iommufdDomain } from '../impl/iommufd.ts';
+import { exportedMemory } from '../../models/pal.ts';
+import { checkHeldPal, firstPalDifference, heldPhysVec } from '../rules/pal.ts';
 import type { RuleId } from '../rules/registry.ts';
 import type { Real } from './lifecycle.ts';
 import type { ImporterAttachment } from './plugin.ts';
@@ -27,12 +29,45 @@ export function checkCreateUnwind(real: Real, c: Extract<LcCmd, { op: 'create' }
   real.k.report('PAL-UNWIND', `the failed create of dev${c.dev} left ${what.join(', ')}`, { objects: left.map((o) => `${o.kind}#${o.id}`), allocSites: left.map((o) => o.allocSite), registrations: kept.map((r) => r.name), ...(c.fault ? { fault: c.fault } : {}) });
 }
 
-/** PAL-SIZE: a dma-buf the model created has the size of its ranges. */
-export function checkCreated(real: Real, before: LcState, after: LcState): void {
+/** PAL-SIZE, PAL-LIST and PAL-FILL at a create the model and the exporter both completed: the dma-buf has
+ *  the size of its ranges, and for a VFIO exporter the phys_vec it holds (rules/pal.ts heldPhysVec: priv's
+ *  phys_vec, when readable; nothing is judged when it is not) is the model's PAL for the request. A dma-buf
+ *  whose PAL is wrong is marked (Real.palWrong): what the checks derive from the model's PAL later (its
+ *  mappings' segments) would only repeat this finding under another rule. */
+export function checkCreated(real: Real, c: Extract<LcCmd, { op: 'create' }>, before: LcState, after: LcState): void {
   const i = before.bufs.length;
-  const want = after.bufs[i]?.pal.size;
-  const got = real.bufs[i]?.size;
-  if (want !== undefined && got !== undefined && got !== want) real.k.report('PAL-SIZE', `buf${i} has size ${hex(got)}, the sum of its ranges is ${hex(want)}`, { buf: i, port: got, model: want });
+  const b = after.bufs[i];
+  const dmabuf = real.bufs[i];
+  if (!b || !dmabuf) return;
+  if (dmabuf.size !== b.pal.size) {
+    real.k.report('PAL-SIZE', `buf${i} has size ${hex(dmabuf.size)}, the sum of its ranges is ${hex(b.pal.size)}`, { buf: i, port: dmabuf.size, model: b.pal.size });
+    real.palWrong.add(i);
+  }
+  // An exporter whose create is not VFIO's fills its own list (the conversion suite judges its helpers).
+  if (after.env.opaque) return;
+  const got = heldPhysVec(dmabuf);
+  const dev = after.env.devs[b.dev];
+  const mem = dev && exportedMemory(dev, c.region);
+  if (!got || !mem) return;
+  if (checkHeldPal(real.k, got, { who: `buf${i}`, regionIndex: c.region, ranges: c.ranges, want: b.pal.phys, mem })) real.palWrong.add(i);
+}
+
+/** PAL-LIST at a DMA importer's map: the PAL the exporter hands out is still the one its create filled (the
+ *  model's, as checkCreated found it), unchanged until unmapped. A dma-buf already found wrong is not judged again. */
+export function checkHeldAtMap(real: Real, att: number, s: LcState): void {
+  const m = s.atts[att];
+  if (s.env.opaque || !m || real.palWrong.has(m.buf)) return;
+  const dmabuf = real.bufs[m.buf];
+  const a = real.atts[att];
+  if (!dmabuf || (a?.attachment && a.attachment.dmabuf !== dmabuf)) return;
+  const got = heldPhysVec(dmabuf);
+  const want = s.bufs[m.buf]?.pal.phys;
+  if (!got || !want) return;
+  const i = firstPalDifference(got, want);
+  if (i < 0) return;
+  const show = (p: { paddr: bigint; len: bigint } | undefined) => (p ? `${hex(p.paddr)}+${hex(p.len)}` : 'missing');
+  real.k.report('PAL-LIST', `buf${m.buf}'s phys_vec changed after its create: at this map of att${att} phys_vec[${i}] is ${show(got[i])}, the create filled ${show(want[i])}`, { buf: m.buf, index: i, port: show(got[i]), model: show(want[i]) });
+  real.palWrong.add(m.buf);
 }
 
 /** The DMA segments of a DMA importer's mapping, when it holds a table the checker can read
@@ -59,8 +94,9 @@ export function checkSegments(real: Real, att: number, s: LcState): void {
   const m = s.atts[att];
   // An exporter whose create is not VFIO's places its ranges where it likes: the conversion suite judges its helpers.
   if (s.env.opaque) return;
-  // After an earlier divergence the model's att may name another dma-buf: judge only the same one.
-  if (a?.importer !== 'dma' || m?.importer !== 'dma' || (a.attachment && a.attachment.dmabuf !== real.bufs[m.buf])) return;
+  // After an earlier divergence the model's att may name another dma-buf: judge only the same one. A dma-buf
+  // whose PAL was found wrong (Real.palWrong) maps what it holds, not the model's PAL: that finding is filed once.
+  if (a?.importer !== 'dma' || m?.importer !== 'dma' || real.palWrong.has(m.buf) || (a.attachment && a.attachment.dmabuf !== real.bufs[m.buf])) return;
   const got = segmentsOf(a.handle);
   const b = s.bufs[m.buf]!;
   const kind = dmaPathKind(s.env.dmaRoute, s.env.iova && b.pal.size !== 0n);

@@ -14,7 +14,7 @@ import { Kernel } from '../kernel/kernel.ts';
 import type { DmaBuf, DmaBufAttachOps, DmaBufAttachment } from '../impl/dma-buf-core.ts';
 import type { Lane, Step } from '../report/types.ts';
 import type { RuleId } from '../rules/registry.ts';
-import { checkCreateUnwind, checkCreated, checkMappings, checkSegments } from './lifecycle-checks.ts';
+import { checkCreateUnwind, checkCreated, checkHeldAtMap, checkMappings, checkSegments } from './lifecycle-checks.ts';
 import { armCreateFault } from '../kernel/faults.ts';
 import { fromInput, toInput } from './suite.ts';
 import type { DeviceConfig, ExporterDevice, ExporterPlugin, ImporterAttachment, ImporterPlugin } from './plugin.ts';
@@ -204,6 +204,8 @@ export class Real {
 
   readonly userFd = new Set<DmaBuf>();
   readonly detached = new Set<number>();
+  /** The dma-bufs (model index) whose size or PAL the create got wrong (lifecycle-checks.ts checkCreated). */
+  readonly palWrong = new Set<number>();
   private readonly bufDev = new Map<DmaBuf, number>();
 
   devOf(b: DmaBuf): number {
@@ -309,8 +311,11 @@ export function compareStep(real: Real, c: LcCmd, before: LcState, after: LcStat
   const refused = c.op === 'map' && got.result === '-EEXIST' && k.dma.rejectedLinks.some((l) => l.flavour === 'refuse');
   const rule = c.op === 'create' && (got.result === '-EBADF' || exp.result === '-EBADF') ? 'REV-INIT' : refused ? 'DMA-IOVA' : resultRule(c, before, real.cfg.profile);
   if (got.result !== exp.result) k.report(rule, `${opName(c)} returned ${got.result}, the model says ${exp.result}`, { port: got.result, model: exp.result });
-  if (c.op === 'create' && got.result === 'ok' && exp.result === 'ok' && real.bufs.length === after.bufs.length) checkCreated(real, before, after);
-  if (c.op === 'map' && got.result === 'ok') checkSegments(real, c.att, after);
+  if (c.op === 'create' && got.result === 'ok' && exp.result === 'ok' && real.bufs.length === after.bufs.length) checkCreated(real, c, before, after);
+  if (c.op === 'map' && got.result === 'ok') {
+    checkHeldAtMap(real, c.att, after);
+    checkSegments(real, c.att, after);
+  }
   after.bufs.forEach((b, i) => {
     const dmabuf = real.bufs[i];
     if (!dmabuf) return;

@@ -114,8 +114,12 @@ function checkIova(k: TableKernel, d: DmaBufDma, phys: readonly PhysVec[]): void
   if (!alloc) return;
   const want = iovaLinks(phys);
   const got = alloc.links.map((l) => ({ offset: l.offset, len: l.size }));
-  if (want.some((w, i) => !got[i] || got[i]!.offset !== w.offset || got[i]!.len !== w.len)) {
-    k.log.report('DMA-IOVA', `ranges linked at offsets [${got.map((g) => hex(g.offset)).join(', ')}], the span needs [${want.map((w) => hex(w.offset)).join(', ')}]`, { kind: 'link-offsets' });
+  const at = want.findIndex((w, i) => !got[i] || got[i]!.offset !== w.offset || got[i]!.len !== w.len);
+  if (at >= 0) {
+    // Name what differs, offset or length: two lists of offsets alone read the same when only a length is wrong.
+    const link = (l: { offset: U64; len: U64 } | undefined) => (l ? `${hex(l.offset)}+${hex(l.len)}` : 'missing');
+    const list = (ls: readonly { offset: U64; len: U64 }[]) => `[${ls.map(link).join(', ')}]`;
+    k.log.report('DMA-IOVA', `IOVA link ${at} (offset+length) is ${link(got[at])}, the span needs ${link(want[at])}: linked ${list(got)}, needed ${list(want)}`, { kind: 'link-offsets', index: at, port: link(got[at]), model: link(want[at]) });
   }
   const ready = k.dma.iovaCoverage(alloc.id, 0n, d.size);
   if (!ready.linked) k.log.report('DMA-IOVA', 'IOVA span handed out before it was linked in full', { kind: 'unlinked' });

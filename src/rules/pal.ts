@@ -1,11 +1,12 @@
 // The PAL checkers (PAL-INPUT, PAL-FILL, PAL-SIZE, PAL-LIST): the VFIO
 // create path of an implementation against models/pal.ts.
 import { resultTag, type Result } from '../../models/errno.ts';
-import { exportedMemory, vfioDmaBufCreate, type DmaBufRequest, type Pal, type VfioDeviceView } from '../../models/pal.ts';
+import { exportedMemory, vfioDmaBufCreate, type DmaBufRequest, type DmaRange, type Pal, type PhysVec, type VfioDeviceView } from '../../models/pal.ts';
 import { hex } from '../../models/u64.ts';
 import { vfioDmaBufPhysFromRequest } from '../impl/vfio/dmabuf_phys.ts';
 import type { RuleId } from './registry.ts';
 import type { ViolationLog } from './violation.ts';
+import type { DmaBuf } from '../impl/dma-buf-core.ts';
 
 export interface PalImpl {
   readonly name: string;
@@ -37,4 +38,75 @@ export function checkPal(impl: PalImpl, view: VfioDeviceView, req: DmaBufRequest
 export function barEndsAtTop(view: VfioDeviceView, req: DmaBufRequest): boolean {
   const bar = view.bars.find((b) => b.index === req.regionIndex);
   return bar !== undefined && bar.start + bar.size === 1n << 64n;
+}
+
+const vec = (p: PhysVec | undefined) => (p ? `${hex(p.paddr)}+${hex(p.len)}` : 'missing');
+const isPhysVec = (p: unknown): p is PhysVec => typeof (p as PhysVec | null)?.paddr === 'bigint' && typeof (p as PhysVec).len === 'bigint';
+
+/**
+ * The phys_vec an exporter holds for a dma-buf, read without calling it: `dmabuf->priv->phys_vec` (struct
+ * vfio_pci_dma_buf, the KObj of the ports and of every VfioPciCore-based plugin), as a KObj or a plain array.
+ * null when there is nothing readable there (a plugin's own priv, the kernel's C, a priv or phys_vec already
+ * freed): the PAL checks then judge nothing. Never throws, never touches the heap's KASAN accounting.
+ */
+export function heldPhysVec(dmabuf: DmaBuf): readonly PhysVec[] | null {
+  try {
+    const priv = dmabuf.priv as { value?: unknown; freed?: boolean } | null | undefined;
+    if (!priv || priv.freed === true) return null;
+    const field = (priv.value as { phys_vec?: unknown } | null | undefined)?.phys_vec as { value?: unknown; freed?: boolean } | unknown[] | null | undefined;
+    if (!field) return null;
+    if (!Array.isArray(field) && field.freed === true) return null;
+    const list = Array.isArray(field) ? field : field.value;
+    return Array.isArray(list) && list.every(isPhysVec) ? (list as readonly PhysVec[]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** What the create asked for and the model answered, for the held-PAL checks. */
+export interface HeldPalCase {
+  /** How a message names the dma-buf ("buf0", "the dma-buf"). */
+  readonly who: string;
+  readonly regionIndex: number;
+  readonly ranges: readonly DmaRange[];
+  /** The model's PAL for the request (models/pal.ts vfioDmaBufCreate). */
+  readonly want: readonly PhysVec[];
+  /** The memory the region exports (models/pal.ts exportedMemory). */
+  readonly mem: { readonly start: bigint; readonly len: bigint };
+}
+
+/**
+ * PAL-LIST and PAL-FILL on the phys_vec a created dma-buf holds (`got`, heldPhysVec): PAL-LIST when it has
+ * another number of entries than the request has ranges or an entry leaves the exported memory; PAL-FILL at
+ * the first entry that differs from the model's PAL (paddr = start + offset, len = length, in request order).
+ * Each message names the entry, the range it fills, what the exporter holds and what the model says.
+ * @returns true when the held PAL is wrong: what is derived from it later (a mapping's segments) is not judged.
+ */
+export function checkHeldPal(log: Pick<ViolationLog, 'report'>, got: readonly PhysVec[], c: HeldPalCase): boolean {
+  const { who, want, mem } = c;
+  const end = mem.start + mem.len;
+  const range = (i: number) => (c.ranges[i] ? `range ${i} (offset ${hex(c.ranges[i]!.offset)}, length ${hex(c.ranges[i]!.length)} of region ${c.regionIndex})` : `no range (the request has ${c.ranges.length})`);
+  let wrong = false;
+  if (got.length !== c.ranges.length) {
+    log.report('PAL-LIST', `${who} holds ${got.length} phys_vec entries, the request has ${c.ranges.length} ranges`, { entries: got.length, ranges: c.ranges.length });
+    wrong = true;
+  }
+  const outside = got.findIndex((p) => p.paddr < mem.start || p.paddr + p.len > end);
+  if (outside >= 0) {
+    log.report('PAL-LIST', `${who}'s phys_vec[${outside}] ${vec(got[outside])} is outside region ${c.regionIndex} [${hex(mem.start)}, ${hex(end)}) (${range(outside)})`, { index: outside, port: vec(got[outside]), region: c.regionIndex });
+    wrong = true;
+  }
+  const i = firstPalDifference(got, want);
+  if (i >= 0) {
+    log.report('PAL-FILL', `${who}'s phys_vec[${i}] is ${vec(got[i])}, the model's PAL has ${vec(want[i])} for ${range(i)}`, { index: i, port: vec(got[i]), model: vec(want[i]) });
+    wrong = true;
+  }
+  return wrong;
+}
+
+/** The first index where two PALs differ (an entry one has and the other not included); -1 when equal. */
+export function firstPalDifference(a: readonly PhysVec[], b: readonly PhysVec[]): number {
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i]?.paddr !== b[i]?.paddr || a[i]?.len !== b[i]?.len) return i;
+  return -1;
 }

@@ -3,8 +3,9 @@
 // VFIO_DEVICE_FEATURE_DMA_BUF request (any region, ROM and absent BARs
 // included) and a random route to a DMA importer (BUS_ADDR with the BAR's
 // bus offset, THRU_HOST_BRIDGE with IOVA granted or refused, NOT_SUPPORTED).
-// The create is judged against models/pal.ts (PAL-INPUT, PAL-SIZE); a v8
-// map through the dma-buf's own ops against models/sgt.ts (LEN-*, DMA-*,
+// The create is judged against models/pal.ts (PAL-INPUT, PAL-SIZE, and on the
+// phys_vec the dma-buf holds, when readable, PAL-LIST and PAL-FILL); a v8 map
+// of a dma-buf whose create was right, through its own ops, against models/sgt.ts (LEN-*, DMA-*,
 // ROUTE-BUSADDR, ROUTE-NOMAP) with the same table checks as the conversion
 // suite, and what the unmap leaves live (DMA-LEAK).
 import fc from 'fast-check';
@@ -23,7 +24,7 @@ import type { KObj } from '../../kernel/objects.ts';
 import type { Step } from '../../report/types.ts';
 import { checkTable, faultPoints, rangeAddrs, resultRule, type ConversionCase } from '../../rules/conversion.ts';
 import { explainConversion } from '../../rules/conversion-impls.ts';
-import { barEndsAtTop } from '../../rules/pal.ts';
+import { barEndsAtTop, checkHeldPal, heldPhysVec } from '../../rules/pal.ts';
 import type { RuleId } from '../../rules/registry.ts';
 import type { Violation } from '../../rules/violation.ts';
 import { guardExporter } from '../guard.ts';
@@ -32,7 +33,7 @@ import type { DeviceConfig, ExporterPlugin } from '../plugin.ts';
 import { family, fromInput, onPlatform, searchFound, toInput, wanted, type Found, type Judged, type Target } from '../suite.ts';
 import { platformOf, type Platform } from '../../kernel/platform.ts';
 
-export const EXPORT_RULES: RuleId[] = ['PAL-INPUT', 'PAL-SIZE', ...family('LEN'), ...family('DMA'), 'ROUTE-BUSADDR', 'ROUTE-NOMAP', 'UAF-OBJ', 'PLUGIN-THROW', 'PLUGIN-TIMEOUT'];
+export const EXPORT_RULES: RuleId[] = ['PAL-INPUT', 'PAL-FILL', 'PAL-SIZE', 'PAL-LIST', ...family('LEN'), ...family('DMA'), 'ROUTE-BUSADDR', 'ROUTE-NOMAP', 'UAF-OBJ', 'PLUGIN-THROW', 'PLUGIN-TIMEOUT'];
 const DIR = 'DMA_BIDIRECTIONAL';
 
 export interface ExportCase extends PalCase {
@@ -122,8 +123,14 @@ async function exportSteps(k: Kernel, p: ExporterPlugin, c: ExportCase, profile:
   const result = r.ok ? 'ok' : r.errno;
   if (result !== resultTag(model)) k.report('PAL-INPUT', `create returned ${result}, the model says ${resultTag(model)}`, { port: result, model: resultTag(model), region: c.req.regionIndex });
   if (!r.ok || !model.ok) return { k, result, model };
-  if (r.value.size !== model.value.size) k.report('PAL-SIZE', `dma-buf size ${hex(r.value.size)}, the ranges add up to ${hex(model.value.size)}`, { port: hex(r.value.size), model: hex(model.value.size) });
-  const mapped = spec(profile).mappingTypes ? undefined : await mapOnce(k, r.value, c, model.value, profile);
+  let wrong = r.value.size !== model.value.size;
+  if (wrong) k.report('PAL-SIZE', `dma-buf size ${hex(r.value.size)}, the ranges add up to ${hex(model.value.size)}`, { port: hex(r.value.size), model: hex(model.value.size) });
+  const held = heldPhysVec(r.value);
+  const mem = exportedMemory(c.view, c.req.regionIndex)!;
+  if (held && checkHeldPal(k, held, { who: 'the dma-buf', regionIndex: c.req.regionIndex, ranges: c.req.ranges.slice(0, c.req.nrRanges), want: model.value.phys, mem })) wrong = true;
+  // A dma-buf whose size or PAL is wrong is not mapped: the map is judged against the model's PAL, and would
+  // only repeat the create's finding under the conversion's rules (LEN-SUM, ROUTE-BUSADDR, DMA-IOVA).
+  const mapped = spec(profile).mappingTypes || wrong ? undefined : await mapOnce(k, r.value, c, model.value, profile);
   await dma_buf_put(r.value, 'export_suite_close');
   return { k, result, model, ...(mapped ? { mapped } : {}) };
 }
@@ -142,7 +149,7 @@ async function judged(p: ExporterPlugin, c: ExportCase, profile: Profile): Promi
 
 async function found(p: ExporterPlugin, c: ExportCase, profile: Profile): Promise<Found> {
   const { run, violations, explainedBy } = await judged(p, c, profile);
-  const rule = (pal: boolean) => violations.find((v) => (v.rule === 'PAL-INPUT' || v.rule === 'PAL-SIZE') === pal)?.rule;
+  const rule = (pal: boolean) => violations.find((v) => v.rule.startsWith('PAL-') === pal)?.rule;
   const createRule = rule(true);
   const steps: Step[] = [{ index: 0, from: 'user', to: 'exporter', command: `VFIO_DEVICE_FEATURE_DMA_BUF(region ${c.req.regionIndex}, ${c.req.nrRanges} ranges)`, result: run.result, expected: resultTag(run.model), ...(createRule ? { rule: createRule } : {}) }];
   if (run.mapped) {

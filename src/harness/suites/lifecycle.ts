@@ -22,7 +22,7 @@ import { race, RACE_SCENARIOS, raceScheduler } from '../race.ts';
 import { family, timeLimit, type Found, type Search, type SearchOptions, type Suite, type Target } from '../suite.ts';
 
 // The create path and the DMA importer's mapping are judged at every create and map too (src/harness/lifecycle.ts).
-export const LIFECYCLE_RULES: RuleId[] = [...family('LOCK'), ...family('REV'), ...family('UAF'), ...family('IOMMUFD'), ...family('PLUGIN'), 'PAL-INPUT', 'PAL-SIZE', 'PAL-UNWIND', 'ROUTE-BUSADDR', 'ROUTE-NOMAP', 'LEN-ADDR'];
+export const LIFECYCLE_RULES: RuleId[] = [...family('LOCK'), ...family('REV'), ...family('UAF'), ...family('IOMMUFD'), ...family('PLUGIN'), 'PAL-INPUT', 'PAL-FILL', 'PAL-SIZE', 'PAL-LIST', 'PAL-UNWIND', 'ROUTE-BUSADDR', 'ROUTE-NOMAP', 'LEN-ADDR'];
 
 /** Commands per generated lifecycle. */
 export const MAX_COMMANDS = 16;
