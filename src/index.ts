@@ -44,7 +44,7 @@ export { DMA_MAPPING_ERROR, DmaApi, type DmaDir } from './kernel/dma.ts';
 
 // ---- the dma-buf core (drivers/dma-buf/dma-buf.c) ---------------------------
 export {
-  dma_buf_detach, dma_buf_dynamic_attach, dma_buf_export, dma_buf_map_attachment, dma_buf_move_notify, dma_buf_put, dma_buf_unmap_attachment,
+  dma_buf_detach, dma_buf_dynamic_attach, dma_buf_export, dma_buf_fd, dma_buf_map_attachment, dma_buf_move_notify, dma_buf_put, dma_buf_unmap_attachment,
   type DmaBuf, type DmaBufAttachOps, type DmaBufAttachment, type DmaBufOps,
 } from './impl/dma-buf-core.ts';
 
@@ -56,6 +56,16 @@ export {
   __vfio_pci_memory_enabled, vfio_pci_core_feature_dma_buf, vfio_pci_dma_buf_cleanup, vfio_pci_dma_buf_iommufd_map, vfio_pci_dma_buf_move,
   VfioPciDmabufOps, type VfioPciCoreDevice, type VfioPciDmaBuf,
 } from './impl/vfio/vfio_pci_dmabuf.ts';
+// The create path's pieces, to vary vfio_pci_core_feature_dma_buf() one line at a time as the port is written
+// (a `port: { ...V8_PORT, feature_dma_buf }` of vfioExporter): createAndExport() is everything up to dma_buf_fd()
+// (validation, fill, registration, export, the device list), createPriv() / exportPriv() its two halves,
+// createViewOf() / freeCreateAllocs() the allocation of priv and phys_vec and its unwind, list_del() the device
+// list's removal; moveWalk() / cleanupWalk() the walks of vfio_pci_dma_buf_move() and _cleanup(). heldPhysVec()
+// is what the PAL checks read of a dma-buf (dmabuf->priv->phys_vec): a plugin's own priv without it is not judged.
+export {
+  cleanupWalk, createAndExport, createPriv, createViewOf, exportPriv, freeCreateAllocs, list_del, moveWalk, type CreateAllocs,
+} from './impl/vfio/vfio_pci_dmabuf.ts';
+export { heldPhysVec } from './rules/pal.ts';
 export {
   createOps, nvgrace_get_dmabuf_phys, validate_dmabuf_input, vfio_pci_core_fill_phys_vec, vfio_pci_core_get_dmabuf_phys, vfioDmaBufPhysFromRequest,
   type CreateOps, type GetDmabufPhys,

@@ -2,15 +2,10 @@
 // with one change, marked BUG, plugged into the VFIO device as its port.
 import { dma_buf_move_notify, type DmaBuf, type DmaBufAttachment } from '../impl/dma-buf-core.ts';
 import { V8_PORT, type VfioDmabufPort } from '../impl/vfio/vfio_pci_core.ts';
-import { VfioPciDmabufOps, type VfioPciCoreDevice, type VfioPciDmaBuf } from '../impl/vfio/vfio_pci_dmabuf.ts';
+import { VfioPciDmabufOps, list_del, type VfioPciDmaBuf } from '../impl/vfio/vfio_pci_dmabuf.ts';
 import type { KObj } from '../kernel/objects.ts';
 import type { DmaDir } from '../kernel/dma.ts';
 import { dma_buf_map } from '../impl/dma-buf-mapping.ts';
-
-function list_del(vdev: VfioPciCoreDevice, priv: KObj<VfioPciDmaBuf>): void {
-  const i = vdev.dmabufs.indexOf(priv);
-  if (i >= 0) vdev.dmabufs.splice(i, 1);
-}
 
 /** vfio_pci_dma_buf_move() with the listed changes. */
 function move(bug: { noResv?: boolean; noTransitionCheck?: boolean; doublePut?: boolean; moveNotRevoke?: boolean }): VfioDmabufPort['move'] {

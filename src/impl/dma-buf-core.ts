@@ -57,9 +57,12 @@ export function dma_buf_export(k: Kernel, name: string, ops: DmaBufOps, size: bi
   return dmabuf;
 }
 
-/** dma_buf_fd(): install the dma-buf's file in a new descriptor, consuming the export's reference;
- *  the descriptor, or a negative errno (-EMFILE when get_unused_fd_flags() finds the table full),
- *  in which case the reference is still the caller's to put. */
+/** dma_buf_fd() (drivers/dma-buf/dma-buf.c): install the dma-buf's file in a new descriptor, consuming the
+ *  export's reference. `_flags` are the open flags (O_CLOEXEC...), accepted and not modelled.
+ *  @returns the descriptor (3 and up), or a negative errno as a number: -24 (-EMFILE) when get_unused_fd_flags()
+ *  finds the table full (the create's `fd` fault point), in which case the reference is still the caller's to
+ *  put (dma_buf_put(), which releases the dma-buf: the exporter's release frees priv). A use of a released
+ *  dma-buf is UAF-OBJ. */
 export function dma_buf_fd(k: Kernel, dmabuf: DmaBuf, _flags: number): number {
   k.heap.use(dmabuf.obj, 'dma_buf_fd');
   return k.get_unused_fd_flags('dma_buf_fd');

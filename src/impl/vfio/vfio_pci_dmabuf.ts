@@ -114,6 +114,11 @@ export class VfioPciDmabufOps implements DmaBufOps {
   }
 }
 
+/** `list_del(&priv->dmabufs_elm)` (drivers/vfio/pci/vfio_pci_dmabuf.c, in vfio_pci_dma_buf_release() and
+ *  vfio_pci_dma_buf_cleanup()): take priv off `vdev->dmabufs`, the list vfio_pci_dma_buf_move() and the cleanup
+ *  walk. The caller holds `vdev->memory_lock` for write, as both kernel callers do (the lock checker does not
+ *  look here: the walks that read the list assert it). Unlike the kernel's, a second list_del of the same
+ *  priv is a no-op here, not list corruption: a double removal shows as the walk it breaks (REV-*, UAF-*). */
 export function list_del(vdev: VfioPciCoreDevice, priv: KObj<VfioPciDmaBuf>): void {
   const i = vdev.dmabufs.indexOf(priv);
   if (i >= 0) vdev.dmabufs.splice(i, 1);
@@ -197,9 +202,23 @@ export async function exportPriv(vdev: VfioPciCoreDevice, ops: VfioPciDmabufOps,
   return dmabuf;
 }
 
-/** The create up to dma_buf_export(), the same in 002 v8 10/11 and in mainline: priv and phys_vec (createPriv),
- *  the device registration (-ENODEV), the export (-ENOMEM), each failure unwound through err_dev_put,
- *  err_free_phys and err_free_priv. What follows dma_buf_fd() differs between the two. */
+/**
+ * vfio_pci_core_feature_dma_buf() up to, not including, dma_buf_fd(): the part that is the same in 002 v8 10/11
+ * and in mainline (drivers/vfio/pci/vfio_pci_dmabuf.c). In order: the validation and fill with priv and phys_vec
+ * allocated where the seed allocates them (createPriv: `physFromRequest` on createViewOf's view, `extra` merged
+ * into that view, e.g. mainline's `setupBarmap`), vfio_device_try_get_registration(), dma_buf_export() (exportPriv:
+ * revoked-at-birth under memory_lock and the reservation lock, then `list_add_tail(&priv->dmabufs_elm,
+ * &vdev->dmabufs)`). Each failure is unwound as the kernel's err_dev_put, err_free_phys and err_free_priv do.
+ * A variant of the create writes its own tail after this prefix: dma_buf_fd(), and on its failure the unwind.
+ *
+ * @param site the kernel function the calls are made from (KASAN and lockdep name it in a report).
+ * @returns `{ privObj, dmabuf }`: priv (struct vfio_pci_dma_buf, whose `phys_vec` the PAL checks read) and the
+ *   exported dma-buf, on the device's list, whose export reference is the caller's (install it with dma_buf_fd()
+ *   or drop it with dma_buf_put(), whose release frees priv and phys_vec and puts the registration); or an errno:
+ *   what `physFromRequest` answers (-EOPNOTSUPP, -EINVAL, -ENODEV, -EFAULT, -EOVERFLOW, -ENOMEM: models/pal.ts
+ *   vfioDmaBufCreate's order), -ENOMEM when priv or phys_vec cannot be allocated, -ENODEV when the device is
+ *   unregistering, -ENOMEM when dma_buf_export() fails. After a failure nothing it allocated is left (PAL-UNWIND).
+ */
 export async function createAndExport(vdev: VfioPciCoreDevice, ops: VfioPciDmabufOps, req: DmaBufRequest, physFromRequest: typeof vfioDmaBufPhysFromRequest, site: string, extra: Partial<VfioDeviceView> = {}): Promise<Result<{ privObj: KObj<VfioPciDmaBuf>; dmabuf: DmaBuf }>> {
   const { k } = vdev;
   const created = createPriv(vdev, req, physFromRequest, site, extra);
