@@ -77,6 +77,25 @@ describe.skipIf(!HAVE)('kernel C exporter: vfio_pci_dmabuf.c of 002 v8 10/11 (sk
     expect(show(k.violations)).toEqual(show(p.violations));
   });
 
+  it('a wrong errno from the create names the entry point and what it returned, and the trail of the C\'s crossings (the bug is between them)', async () => {
+    // The one-token change of the trial's c5: a range that ends at the end of the BAR is refused.
+    const r = await loadKernelC({ patches: [P002], transform: (_p, t) => t.replace('if (end > max_addr)', 'if (end >= max_addr)') });
+    if (!r.ok) throw new Error(r.message);
+    try {
+      const k = await runLifecycle(cfgOf(r.value.exporter!), [{ op: 'create', dev: 0, region: 0, ranges: [{ offset: 0n, length: 0x100000n }] }]);
+      const v = k.violations.find((x) => x.rule === 'PAL-INPUT')!;
+      expect(v.evidence?.['cReturned']).toBe('vfio_pci_core_feature_dma_buf returned -EINVAL');
+      expect(v.message).toMatch(/ \[vfio_pci_core_feature_dma_buf returned -EINVAL; after the C's last call, drivers\/vfio\/pci\/vfio_pci_dmabuf\.c:\d+ \(vfio_pci_core_feature_dma_buf\)\]$/);
+      const trail = v.evidence?.['cTrail'] as string[];
+      expect(trail[0]).toMatch(/^-> vfio_pci_core_feature_dma_buf \(drivers\/vfio\/pci\/vfio_pci_dmabuf\.c:\d+\)$/);
+      expect(trail.at(-1)).toBe('<- vfio_pci_core_feature_dma_buf returned -EINVAL');
+      expect(trail.slice(1, -1).every((l) => /^drivers\/vfio\/pci\/vfio_pci_dmabuf\.c:\d+ \(vfio_pci_core_feature_dma_buf\): (alloc|kfree|\w+)$/.test(l))).toBe(true);
+      expect(trail.some((l) => / \(kc_probe\)/.test(l))).toBe(false);
+    } finally {
+      r.value.close();
+    }
+  }, 60_000);
+
   it('the lifecycle suite (serial search and races) finds on the C exactly what it finds on the port of the same text', async () => {
     // 002 alone has no private interconnect (003's hunk cannot be compiled): the like-for-like port is
     // vfio-pci without vfio_pci_dma_buf_iommufd_map; iommufd's map is -EOPNOTSUPP on both, as the model says.

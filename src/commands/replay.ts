@@ -235,9 +235,18 @@ export function replayLines(found: Found, rule: string): string[] {
     const broke = [...new Set([...found.violations.filter((x) => x.step === i).map((x) => x.rule), ...(s.rule ? [s.rule] : []), ...(i === marked ? [rule] : [])])];
     lines.push(`${i === marked ? '>' : ' '} ${String(i + 1).padStart(3)}. ${s.command.padEnd(w)}  ${s.result.padEnd(12)} ${s.expected}${broke.length ? `   <- ${broke.join(', ')}` : ''}`);
   });
+  let shown = '';
   found.violations.forEach((x, i) => {
     const finding = found.explainedBy[i];
     lines.push(`  ${x.rule}${x.step === undefined ? '' : ` (step ${x.step + 1})`}: ${x.message}${finding ? `   [documented finding ${finding}]` : ''}`);
+    // A kernel C unit's: its last crossings of the bridge (entries, the services it called, returns), oldest first.
+    const trail = x.evidence?.['cTrail'];
+    if (Array.isArray(trail) && trail.length) {
+      const text = trail.map((l) => `        ${String(l)}`);
+      if (text.join('\n') === shown) lines.push(`      the C's last crossings of the bridge: as above`);
+      else lines.push(`      the C's last crossings of the bridge, oldest first:`, ...text);
+      shown = text.join('\n');
+    }
   });
   return lines;
 }

@@ -22,6 +22,20 @@ export const OP = {
   EXPORT: 26, DMA_BUF_FD: 27, MOVE_NOTIFY: 28, REG_TRYGET: 29, REG_PUT: 30, MEM_ENABLED: 31, PROVIDER: 33,
   PCI_READ_CONFIG: 34,
 } as const;
+/** The kernel function each op serves (c/shim/*.c), for the trail of the C's calls. */
+export const OP_NAME: Readonly<Record<number, string>> = {
+  [OP.RESV_ASSERT]: 'dma_resv_assert_held', [OP.ALLOC]: 'alloc', [OP.FREE]: 'kfree', [OP.MAP_TYPE]: 'pci_p2pdma_map_type',
+  [OP.BUS_ADDR_MAP]: 'pci_p2pdma_bus_addr_map', [OP.SG_ALLOC]: 'sg_alloc_table', [OP.SG_FREE]: 'sg_free_table',
+  [OP.IOVA_TRY_ALLOC]: 'dma_iova_try_alloc', [OP.IOVA_LINK]: 'dma_iova_link', [OP.IOVA_SYNC]: 'dma_iova_sync',
+  [OP.IOVA_DESTROY]: 'dma_iova_destroy', [OP.IOVA_FREE]: 'dma_iova_free', [OP.MAP_PHYS]: 'dma_map_phys',
+  [OP.MAPPING_ERROR]: 'dma_mapping_error', [OP.UNMAP_PHYS]: 'dma_unmap_phys', [OP.WARN]: 'WARN', [OP.NULL_SG]: 'sg_next (NULL)',
+  [OP.DOWN_WRITE]: 'down_write', [OP.UP_WRITE]: 'up_write', [OP.ASSERT_WRITE]: 'lockdep_assert_held_write',
+  [OP.RESV_LOCK]: 'dma_resv_lock', [OP.RESV_UNLOCK]: 'dma_resv_unlock', [OP.GET_FILE_ACTIVE]: 'get_file_active', [OP.FPUT]: 'fput',
+  [OP.EXPORT]: 'dma_buf_export', [OP.DMA_BUF_FD]: 'dma_buf_fd', [OP.MOVE_NOTIFY]: 'dma_buf_move_notify',
+  [OP.REG_TRYGET]: 'vfio_device_try_get_registration', [OP.REG_PUT]: 'vfio_device_put_registration',
+  [OP.MEM_ENABLED]: '__vfio_pci_memory_enabled', [OP.PROVIDER]: 'pcim_p2pdma_provider', [OP.PCI_READ_CONFIG]: 'pci_read_config_word',
+};
+
 export const REQ = {
   QUIT: 1, CONV_MAP: 2, CONV_UNMAP: 3,
   EXP_PROBE: 16, EXP_CREATE: 17, EXP_MOVE: 18, EXP_CLEANUP: 19, EXP_ATTACH: 20, EXP_MAP: 21, EXP_UNMAP: 22,
@@ -78,13 +92,27 @@ export function parseSanitizerReport(stderr: string, lastCall: CCall | null, exi
   const ubsan = /([^\s]+:\d+:\d+): runtime error: (.*)/.exec(stderr);
   const frames: CFrame[] = [];
   for (const m of stderr.matchAll(/^\s*#\d+ 0x[0-9a-f]+ in (\S+) (\S+)$/gm)) {
-    if (/^(__|kshim_|abort|raise|__libc|_start|main$)/.test(m[1]!) && frames.length === 0 && !/^kshim_null_sg$/.test(m[1]!)) continue;
-    frames.push({ func: m[1]!, at: m[2]!.replace(/:(\d+):\d+$/, ':$1').replace(/^.*?((?:drivers|include|lib|mm|kernel|c\/units|c\/shim)\/)/, '$1') });
+    const at = m[2]!.replace(/:(\d+):\d+$/, ':$1').replace(/^.*?((?:drivers|include|lib|mm|kernel|c\/units|c\/shim)\/)/, '$1');
+    // The first frames are the shim's (a service the C called) or libc's: the C's own frame is the first after them.
+    if ((/^(__|kshim_|abort|raise|__libc|_start|main$)/.test(m[1]!) || at.startsWith('c/shim/')) && frames.length === 0 && !/^kshim_null_sg$/.test(m[1]!)) continue;
+    frames.push({ func: m[1]!, at });
     if (frames.length === 3) break;
   }
-  const summary = /SUMMARY: (.*)/.exec(stderr)?.[1] ?? ubsan?.[0] ?? stderr.split('\n').find((l) => l.trim()) ?? exitNote;
+  const summary = shimSiteToCaller(/SUMMARY: (.*)/.exec(stderr)?.[1] ?? ubsan?.[0] ?? stderr.split('\n').find((l) => l.trim()) ?? exitNote, frames[0]);
   const kind = asan ? asan[1]! : ubsan ? 'undefined-behavior' : exitNote;
   return { kind, summary: summary.trim(), frames, lastCall };
+}
+
+/** A summary whose site is inside the shim (`.../c/shim/services.c:113 in kshim_p2pdma_bus_addr_map`, or
+ *  `.../c/shim/services.c:113:5: runtime error: ...`) names the C's frame that called it instead
+ *  (`drivers/dma-buf/dma-buf.c:1420 in dma_buf_map, in its call of kshim_p2pdma_bus_addr_map`): the shim is ours, not the C under test. */
+export function shimSiteToCaller(summary: string, caller: CFrame | undefined): string {
+  if (!caller || caller.at.startsWith('c/shim/')) return summary;
+  const asan = /(\S*c\/shim\/[\w.-]+:\d+(?::\d+)?) in (\S+)/.exec(summary);
+  if (asan) return summary.replace(asan[0], `${caller.at} in ${caller.func}, in its call of ${asan[2]}`);
+  const ub = /^(\S*c\/shim\/[\w.-]+:\d+(?::\d+)?):/.exec(summary);
+  if (ub) return summary.replace(ub[1]!, `${caller.at} (${caller.func}, in the shim's ${ub[1]!.replace(/^.*?(c\/shim\/)/, '$1')})`);
+  return summary;
 }
 
 /** A running C unit (one child process), restarted after a crash. */

@@ -14,8 +14,8 @@ import type { KObj } from '../kernel/objects.ts';
 import { newSgTable, sg_alloc_table, sg_free_table, type SgTable } from '../kernel/scatterlist.ts';
 import type { ConversionImpl } from '../rules/conversion.ts';
 import type { RuleId } from '../rules/registry.ts';
-import { servingAt, trackCSites } from './sites.ts';
-import { OP, REQ, siteOf, type CCall, type CrashReport, type CUnitProcess } from './bridge.ts';
+import { crashedC, enteredC, returnedC, servingAt, trackCSites } from './sites.ts';
+import { OP, OP_NAME, REQ, siteOf, type CCall, type CrashReport, type CUnitProcess } from './bridge.ts';
 
 /** The rule a crash of the C is reported under when it is no memory-safety error.
  *  RULES.md names it PLUGIN-EXIT; until the registry has that id, the nearest is PLUGIN-THROW. */
@@ -72,11 +72,12 @@ export interface KernelCConversion extends ConversionImpl {
 export function atSite(k: MappingKernel, call: CCall, fn: () => readonly [bigint, bigint] | undefined): readonly [bigint, bigint] | undefined {
   const before = k.log.violations.length;
   const at = siteOf(call);
-  const r = servingAt(trackCSites(k.log), at, fn);
+  const t = trackCSites(k.log);
+  const r = servingAt(t, at, fn, OP_NAME[call.op]);
   for (let i = before; i < k.log.violations.length; i++) {
     const v = k.log.violations[i]!;
     if (v.evidence?.['cSite'] !== undefined) continue;
-    k.log.violations[i] = { ...v, message: `${v.message} [${at}]`, evidence: { ...v.evidence, cSite: at } };
+    k.log.violations[i] = { ...v, message: `${v.message} [${at}]`, evidence: { ...v.evidence, cSite: at, cTrail: [...t.trail] } };
   }
   return r;
 }
@@ -147,7 +148,7 @@ export function serve(k: MappingKernel, s: CaseState, provider: P2PProvider, att
 export function reportCrash(k: MappingKernel, crash: CrashReport, request: string): void {
   const frames = crash.frames.map((f) => `${f.func} ${f.at}`);
   const last = crash.lastCall ? siteOf(crash.lastCall) : null;
-  const evidence = { kind: `c-${crash.kind}`, summary: crash.summary, frames, ...(last ? { cSite: last } : {}) };
+  const evidence = { kind: `c-${crash.kind}`, summary: crash.summary, frames, ...(last ? { cSite: last } : {}), cTrail: [...trackCSites(k.log).trail] };
   if (crash.lastCall?.op === OP.NULL_SG) {
     k.log.report('LEN-NENTS', `${request} writes past the end of the table (sg_next() returned NULL) [${last}]: the kernel oopses`, evidence);
   } else if (/use-after-free|double-free|invalid-free/.test(crash.kind)) {
@@ -185,17 +186,23 @@ export function readTable(k: MappingKernel, s: CaseState, w: readonly bigint[], 
 export function cConversion(proc: CUnitProcess, variant: ConversionVariant, sources: readonly string[], entries: { map?: string; unmap?: string } = {}): KernelCConversion {
   const cases = new WeakMap<MappingKernel, CaseState>();
   const sgtOf = new WeakMap<KObj<DmaBufDma>, bigint>();
+  // The entry points' names (`path:line (name)` of entries, else the variant's: c:v8:dma_buf_map → dma_buf_map/dma_buf_unmap).
+  const nameIn = (at: string | undefined) => (at ? /\((\w+)\)$/.exec(at)?.[1] : undefined);
+  const ENTRY = [nameIn(entries.map) ?? 'map', nameIn(entries.unmap) ?? 'unmap'] as const;
   const caseOf = (k: MappingKernel) => cases.get(k) ?? (cases.set(k, { objs: new Map(), tables: new Map(), states: new Map() }), cases.get(k)!);
 
   function map(k: MappingKernel, attach: Attachment, provider: P2PProvider, phys: readonly PhysVec[], size: U64, dir: DmaDir): MapResult {
     const s = caseOf(k);
     const args = [k.dma.pageSize, DIR_OF[dir], size, provider.busOffset, BigInt(phys.length), ...phys.flatMap((p) => [p.paddr, p.len])];
-    if (entries.map) trackCSites(k.log).last = entries.map;
+    const t = trackCSites(k.log);
+    enteredC(t, ENTRY[0], entries.map);
     const out = proc.request(REQ.CONV_MAP, args, (call) => atSite(k, call, () => serve(k, s, provider, attach, proc, call)));
     if (!out.ok) {
+      crashedC(t, ENTRY[0], out.crash.kind);
       reportCrash(k, out.crash, `${variant.name} map`);
       return { ok: false, errno: '-EFAULT' };
     }
+    returnedC(t, ENTRY[0], out.words[0] === 0n ? `ERR_PTR(${errnoName(out.words[1]!) ?? String(BigInt.asIntN(64, out.words[1]!))})` : 'an sg_table');
     return readTable(k, s, out.words, variant.name, sgtOf);
   }
 
@@ -209,9 +216,13 @@ export function cConversion(proc: CUnitProcess, variant: ConversionVariant, sour
     // The C reads the table through its own memory; a kernel object freed before
     // this point is a use after free there (AddressSanitizer reports it).
     const provider: P2PProvider = { owner: 'exporter', bar: 0, busOffset: 0n };
-    if (entries.unmap) trackCSites(k.log).last = entries.unmap;
+    const t = trackCSites(k.log);
+    enteredC(t, ENTRY[1], entries.unmap);
     const out = proc.request(REQ.CONV_UNMAP, [sgt, DIR_OF[dir]], (call) => atSite(k, call, () => serve(k, s, provider, attach, proc, call)));
-    if (!out.ok) reportCrash(k, out.crash, `${variant.name} unmap`);
+    if (!out.ok) {
+      crashedC(t, ENTRY[1], out.crash.kind);
+      reportCrash(k, out.crash, `${variant.name} unmap`);
+    } else returnedC(t, ENTRY[1], '');
   }
 
   return { name: variant.name, limit: variant.limit, basedOn: variant.basedOn, sources, map, unmap, close: () => proc.close() };

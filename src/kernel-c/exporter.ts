@@ -30,9 +30,8 @@ import { VfioPciDmabufOps, __vfio_pci_memory_enabled, type VfioPciCoreDevice } f
 import type { DmaDir } from '../kernel/dma.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import type { KObj } from '../kernel/objects.ts';
-import type { Violation } from '../rules/violation.ts';
-import { OP, REQ, siteOf, type CCall, type CrashReport, type CUnitProcess, type RequestOutcome } from './bridge.ts';
-import { servingAt, trackCSites } from './sites.ts';
+import { OP, OP_NAME, REQ, siteOf, type CCall, type CrashReport, type CUnitProcess, type RequestOutcome } from './bridge.ts';
+import { crashedC, enteredC, returnedC, servingAt, trackCSites } from './sites.ts';
 import { errnoName, r1, readTable, reportCrash, serve, TRUE, type CaseState } from './conversion.ts';
 
 const DIR_OF: Record<DmaDir, bigint> = { DMA_BIDIRECTIONAL: 0n, DMA_TO_DEVICE: 1n, DMA_FROM_DEVICE: 2n };
@@ -81,13 +80,24 @@ function mappingKernel(k: Kernel, routeTo: (dev: string | null) => MapType): Map
   };
 }
 
-/** Violations raised from index `from` on get the C site of the call. */
-function annotate(log: { violations: Violation[] }, from: number, call: CCall): void {
+/** Violations raised from index `from` on get the C site of the call (and the trail of the C's crossings up to it). */
+function annotate(log: Kernel['log'], from: number, call: CCall): void {
   const at = siteOf(call);
   for (let i = from; i < log.violations.length; i++) {
     const v = log.violations[i]!;
     if (v.evidence?.['cSite'] !== undefined) continue;
-    log.violations[i] = { ...v, message: `${v.message} [${at}]`, evidence: { ...v.evidence, cSite: at } };
+    log.violations[i] = { ...v, message: `${v.message} [${at}]`, evidence: { ...v.evidence, cSite: at, cTrail: [...trackCSites(log).trail] } };
+  }
+}
+
+/** What an entry of the C returned, as its reply words say: an errno, an fd, a table; '' for a void entry. */
+function returnOf(op: number, w: readonly bigint[]): string {
+  const errno = (x: bigint) => errnoName(x) ?? String(BigInt.asIntN(64, x));
+  switch (op) {
+    case REQ.EXP_CREATE: return BigInt.asIntN(64, w[0]!) < 0n ? errno(w[0]!) : `fd ${w[0]}`;
+    case REQ.EXP_ATTACH: case REQ.EXP_IOMMUFD_MAP: return w[0] === 0n ? '0' : errno(w[0]!);
+    case REQ.EXP_MAP: return w[0] === 0n ? `ERR_PTR(${errno(w[1]!)})` : 'an sg_table';
+    default: return '';
   }
 }
 
@@ -157,23 +167,23 @@ class CExporterUnit {
     reportCrash(run.mk, crash, `${this.name} ${what}`);
   }
 
-  /** A synchronous request of `dev`; null when the unit crashed (reported) or the device is gone. */
   /** Where the C is entered: until it makes a call, a check after the step names the function. */
   private entered(run: Run, op: number): void {
-    const at = ENTRY_OF[op] === undefined ? undefined : this.functions.get(ENTRY_OF[op]!);
-    if (at) trackCSites(run.k.log).last = at;
+    const fn = ENTRY_OF[op];
+    if (fn !== undefined) enteredC(trackCSites(run.k.log), fn, this.functions.get(fn));
   }
 
+  /** A synchronous request of `dev`; null when the unit crashed (reported) or the device is gone. */
   sync(run: Run, dev: CDevice, what: string, op: number, args: readonly bigint[], mk: MappingKernel = run.mk, attach?: DmaBufAttachment): readonly bigint[] | null {
     if (this.gone(dev)) return null;
     this.entered(run, op);
     const out = this.proc.requestSync(op, args, (call) => {
       const before = run.k.log.violations.length;
-      const r = servingAt(trackCSites(run.k.log), siteOf(call), () => this.serveSync(run, call, mk, attach));
+      const r = servingAt(trackCSites(run.k.log), siteOf(call), () => this.serveSync(run, call, mk, attach), OP_NAME[call.op]);
       annotate(run.k.log, before, call);
       return r;
     });
-    return this.outcome(run, out, what);
+    return this.outcome(run, out, what, op);
   }
 
   private async async(run: Run, dev: CDevice, what: string, op: number, args: readonly bigint[]): Promise<readonly bigint[] | null> {
@@ -181,18 +191,23 @@ class CExporterUnit {
     this.entered(run, op);
     const out = await this.proc.requestAsync(op, args, (call) => {
       const before = run.k.log.violations.length;
-      const r = servingAt(trackCSites(run.k.log), siteOf(call), () => this.serveAsync(run, call));
+      const r = servingAt(trackCSites(run.k.log), siteOf(call), () => this.serveAsync(run, call), OP_NAME[call.op]);
       if (!(r instanceof Promise)) {
         annotate(run.k.log, before, call);
         return r;
       }
       return r.then((x) => (annotate(run.k.log, before, call), x));
     });
-    return this.outcome(run, out, what);
+    return this.outcome(run, out, what, op);
   }
 
-  private outcome(run: Run, out: RequestOutcome, what: string): readonly bigint[] | null {
-    if (out.ok) return out.words;
+  private outcome(run: Run, out: RequestOutcome, what: string, op: number): readonly bigint[] | null {
+    const fn = ENTRY_OF[op];
+    if (out.ok) {
+      if (fn !== undefined) returnedC(trackCSites(run.k.log), fn, returnOf(op, out.words));
+      return out.words;
+    }
+    if (fn !== undefined) crashedC(trackCSites(run.k.log), fn, out.crash.kind);
     this.crash(run, out.crash, what);
     return null;
   }

@@ -4,6 +4,10 @@
 // compared with the model, a lifecycle check after the command) names the
 // last call the C made across the bridge before it: the place the C had
 // reached when the rule broke. Both go in evidence.cSite and in the message.
+// Since that last call is often not the buggy line (a wrong errno names the
+// unwind's kfree), a check after the step also names what the C's last entry
+// point returned (evidence.cReturned, and the message) and the trail of its
+// last crossings of the bridge (evidence.cTrail, printed by replay).
 import type { RuleId } from '../rules/registry.ts';
 import type { ViolationLog } from '../rules/violation.ts';
 
@@ -11,6 +15,44 @@ import type { ViolationLog } from '../rules/violation.ts';
 export interface CSiteTracker {
   serving: number;
   last: string | null;
+  /** The C's last crossings of the bridge, oldest first (at most TRAIL): an entry into the C
+   *  (`-> fn (file:line)`), a service it called (`file:line (func): kfree`), a return (`<- fn returned -EINVAL`). */
+  trail: string[];
+  /** The last entry point of the C that returned, and what: `vfio_pci_core_feature_dma_buf returned -EINVAL`
+   *  (or `... did not return (the unit crashed: heap-use-after-free)`), and the step it returned in: a check
+   *  names it only in that step (a step the C did not enter names no entry's result). */
+  returned: string | null;
+  returnedStep: number | undefined;
+  /** The log's current step. */
+  readonly step: () => number | undefined;
+}
+
+/** How many crossings evidence.cTrail keeps. */
+export const TRAIL = 10;
+
+function note(t: CSiteTracker, line: string): void {
+  t.trail.push(line);
+  if (t.trail.length > TRAIL) t.trail.shift();
+}
+
+/** The C is entered at `fn` (defined at `at`, `file:line (fn)`): until it makes a call, a check after the step names it. */
+export function enteredC(t: CSiteTracker, fn: string, at: string | undefined): void {
+  if (at) t.last = at;
+  note(t, `-> ${fn}${at ? ` (${at.replace(/ \(\w+\)$/, '')})` : ''}`);
+}
+
+/** The entry `fn` returned `what` (`-EINVAL`, `fd 3`, `an sg_table`, `` for void). */
+export function returnedC(t: CSiteTracker, fn: string, what: string): void {
+  t.returned = `${fn} returned${what ? ` ${what}` : ''}`;
+  t.returnedStep = t.step();
+  note(t, `<- ${t.returned}`);
+}
+
+/** The entry `fn` never returned: the unit crashed (`kind`: heap-use-after-free, SEGV, ...). */
+export function crashedC(t: CSiteTracker, fn: string, kind: string): void {
+  t.returned = `${fn} did not return (the unit crashed: ${kind})`;
+  t.returnedStep = t.step();
+  note(t, `<- ${t.returned}`);
 }
 
 const trackers = new WeakMap<ViolationLog, CSiteTracker>();
@@ -26,18 +68,24 @@ const trackers = new WeakMap<ViolationLog, CSiteTracker>();
 export function trackCSites(log: ViolationLog): CSiteTracker {
   const known = trackers.get(log);
   if (known) return known;
-  const t: CSiteTracker = { serving: 0, last: null };
+  const t: CSiteTracker = { serving: 0, last: null, trail: [], returned: null, returnedStep: undefined, step: () => log.step };
   trackers.set(log, t);
   const report = log.report.bind(log);
   log.report = (rule: RuleId, message: string, evidence?: Record<string, unknown>) => {
     if (evidence?.['cSite'] !== undefined || t.serving > 0 || !t.last) return report(rule, message, evidence);
-    report(rule, `${message} [after the C's last call, ${t.last}]`, { ...evidence, cSite: t.last, cSiteIs: 'last-call' });
+    // One line: what the C's entry of this step returned, and where the C last was; the trail goes in evidence (report.json, replay).
+    const returned = t.returned !== null && t.returnedStep === log.step ? t.returned : null;
+    report(rule, `${message} [${returned ? `${returned}; ` : ''}after the C's last call, ${t.last}]`, {
+      ...evidence, cSite: t.last, cSiteIs: 'last-call', ...(returned ? { cReturned: returned } : {}), cTrail: [...t.trail],
+    });
   };
   return t;
 }
 
-/** Serve one C call at `site` (a promise counts until it settles). */
-export function servingAt<R>(t: CSiteTracker, site: string, fn: () => R): R {
+/** Serve one C call at `site` (a promise counts until it settles); `op` names the service in the trail. */
+export function servingAt<R>(t: CSiteTracker, site: string, fn: () => R, op?: string): R {
+  // The calls of the tool's own driver (c/units: the probe's allocations) are not the C under test's.
+  if (op && !/(^|\/)c\/(units|shim)\//.test(site)) note(t, `${site}: ${op}`);
   t.serving++;
   let r: R;
   try {
