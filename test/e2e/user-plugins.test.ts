@@ -41,6 +41,14 @@ describe('a user\'s one-line bugs, given to the default run', () => {
     expect(JSON.stringify(race?.counterexample.input)).toContain('"race"');
   });
 
+  it('a create that fills the last range one page short is new as PAL-FILL alone, at the create: its maps are not filed again under the conversion rules', async () => {
+    const r = await run('fill', '--exporter', resolve('test/plugins', 'fill-short-page.ts'));
+    expect(r.code).toBe(1);
+    expect(newRules(r.report, 'user-fill-short-page')).toEqual(['PAL-FILL']);
+    const v = r.report.violations.find((x) => x.implementation === 'user-fill-short-page' && x.rule === 'PAL-FILL')!;
+    expect(v.message).toMatch(/phys_vec\[\d+\] is 0x[0-9a-f]+\+0x[0-9a-f]+, the model's PAL has 0x[0-9a-f]+\+0x[0-9a-f]+ for range \d+ \(offset /);
+  });
+
   it('a variant of the exporter as merged (profile mainline) is written from the public entry: the close order bug is REV-WINDOW; an unmodified copy shows only documented findings', async () => {
     const copy = join(tmp, 'mainline-copy.ts');
     writeFileSync(copy, "import { MAINLINE_PORT, vfioExporter } from 'dmabuf-conform';\nexport default vfioExporter('my-mainline-copy', 'an unmodified copy of vfio-pci:mainline', { port: MAINLINE_PORT, profiles: ['mainline'] });\n");
