@@ -4,7 +4,7 @@
 // bad kernel input and a wrong selection are one line and exit 2. Skipped without ../shared/seeds. An end-to-end
 // check (about 11 s of CPU: pool workers, the units built or taken from the cache),
 // so .ci/run runs it after the test gate.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -56,6 +56,25 @@ describe.skipIf(!existsSync(P002))('run --kernel-patch (skipped without ../share
       expect(rep.out).toContain('on c:v8:vfio-pci');
       expect(rep.code).toBe(0);
     }
+  }, 90_000);
+
+  it('a wrong errno of the C (the trial\'s c5: a range ending at the BAR\'s end refused) names the entry and what it returned in one line; replay prints the C\'s trail', async () => {
+    const patch = join(tmp, 'c5-fill-end-offbyone.patch');
+    writeFileSync(patch, readFileSync(P002, 'utf8').replace('if (end > max_addr)', 'if (end >= max_addr)'));
+    const out = join(tmp, 'c5');
+    const r = await cli('run', '--runs', '40', '--out', out, '--exporter', 'c:v8:vfio-pci', '--kernel-patch', patch);
+    expect(r.code).toBe(1);
+    const line = r.out.split('\n').find((l) => l.startsWith('NEW PAL-INPUT c:v8:vfio-pci: create('))!;
+    expect(line).toMatch(/returned -EINVAL, the model says ok \[vfio_pci_core_feature_dma_buf returned -EINVAL; after the C's last call, drivers\/vfio\/pci\/vfio_pci_dmabuf\.c:\d+ \(vfio_pci_core_feature_dma_buf\)\]$/);
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report;
+    const v = report.violations.find((x) => x.rule === 'PAL-INPUT' && !x.known)!;
+    expect((v.evidence as Record<string, unknown>)['cTrail']).toEqual(expect.arrayContaining(['<- vfio_pci_core_feature_dma_buf returned -EINVAL']));
+    const rep = await cli('replay', join(out, 'report.json'), '--case', v.id, '--exporter', 'c:v8:vfio-pci', '--kernel-patch', patch);
+    expect(rep.code).toBe(0);
+    const lines = rep.out.split('\n');
+    const at = lines.indexOf('      the C\'s last crossings of the bridge, oldest first:');
+    expect(at).toBeGreaterThan(0);
+    expect(lines.slice(at + 1)).toEqual(expect.arrayContaining([expect.stringMatching(/^ {8}-> vfio_pci_core_feature_dma_buf \(drivers\/vfio\/pci\/vfio_pci_dmabuf\.c:\d+\)$/), '        <- vfio_pci_core_feature_dma_buf returned -EINVAL']));
   }, 90_000);
 
   it.each([
