@@ -75,6 +75,13 @@ export interface HeldPalCase {
   readonly mem: { readonly start: bigint; readonly len: bigint };
 }
 
+/** How a message names range `i` of the request. A function of its own, not an arrow in checkHeldPal: under
+ *  tsx (esbuild keepNames) a named arrow costs a defineProperty at every create. */
+function rangeName(c: HeldPalCase, i: number): string {
+  const r = c.ranges[i];
+  return r ? `range ${i} (offset ${hex(r.offset)}, length ${hex(r.length)} of region ${c.regionIndex})` : `no range (the request has ${c.ranges.length})`;
+}
+
 /**
  * PAL-LIST and PAL-FILL on the phys_vec a created dma-buf holds (`got`, heldPhysVec): PAL-LIST when it has
  * another number of entries than the request has ranges or an entry leaves the exported memory; PAL-FILL at
@@ -85,7 +92,6 @@ export interface HeldPalCase {
 export function checkHeldPal(log: Pick<ViolationLog, 'report'>, got: readonly PhysVec[], c: HeldPalCase): boolean {
   const { who, want, mem } = c;
   const end = mem.start + mem.len;
-  const range = (i: number) => (c.ranges[i] ? `range ${i} (offset ${hex(c.ranges[i]!.offset)}, length ${hex(c.ranges[i]!.length)} of region ${c.regionIndex})` : `no range (the request has ${c.ranges.length})`);
   let wrong = false;
   if (got.length !== c.ranges.length) {
     log.report('PAL-LIST', `${who} holds ${got.length} phys_vec entries, the request has ${c.ranges.length} ranges`, { entries: got.length, ranges: c.ranges.length });
@@ -93,12 +99,12 @@ export function checkHeldPal(log: Pick<ViolationLog, 'report'>, got: readonly Ph
   }
   const outside = got.findIndex((p) => p.paddr < mem.start || p.paddr + p.len > end);
   if (outside >= 0) {
-    log.report('PAL-LIST', `${who}'s phys_vec[${outside}] ${vec(got[outside])} is outside region ${c.regionIndex} [${hex(mem.start)}, ${hex(end)}) (${range(outside)})`, { index: outside, port: vec(got[outside]), region: c.regionIndex });
+    log.report('PAL-LIST', `${who}'s phys_vec[${outside}] ${vec(got[outside])} is outside region ${c.regionIndex} [${hex(mem.start)}, ${hex(end)}) (${rangeName(c, outside)})`, { index: outside, port: vec(got[outside]), region: c.regionIndex });
     wrong = true;
   }
   const i = firstPalDifference(got, want);
   if (i >= 0) {
-    log.report('PAL-FILL', `${who}'s phys_vec[${i}] is ${vec(got[i])}, the model's PAL has ${vec(want[i])} for ${range(i)}`, { index: i, port: vec(got[i]), model: vec(want[i]) });
+    log.report('PAL-FILL', `${who}'s phys_vec[${i}] is ${vec(got[i])}, the model's PAL has ${vec(want[i])} for ${rangeName(c, i)}`, { index: i, port: vec(got[i]), model: vec(want[i]) });
     wrong = true;
   }
   return wrong;
