@@ -96,6 +96,19 @@ describe.skipIf(!HAVE)('kernel C exporter: vfio_pci_dmabuf.c of 002 v8 10/11 (sk
     }
   }, 60_000);
 
+  it('PAL-FILL reads the C\'s priv->phys_vec: a fill one page short is PAL-FILL at the create; the unmodified C holds the model\'s PAL', async () => {
+    const create = { op: 'create', dev: 0, region: 0, ranges: [{ offset: 0n, length: 0x2000n }] } as const;
+    const r = await loadKernelC({ patches: [P002], transform: (_p, t) => t.replace('phys_vec[i].len = dma_ranges[i].length;', 'phys_vec[i].len = dma_ranges[i].length - PAGE_SIZE;') });
+    if (!r.ok) throw new Error(r.message);
+    try {
+      const k = await runLifecycle(cfgOf(r.value.exporter!), [create]);
+      expect(k.violations.map((v) => [v.rule, v.message.replace(/ \[[^\]]*\]$/, '')])).toEqual([['PAL-FILL', "buf0's phys_vec[0] is 0x38000000000+0x1000, the model's PAL has 0x38000000000+0x2000 for range 0 (offset 0x0, length 0x2000 of region 0)"]]);
+    } finally {
+      r.value.close();
+    }
+    expect((await runLifecycle(cfgOf(c), [create])).violations).toEqual([]);
+  }, 60_000);
+
   it('the lifecycle suite (serial search and races) finds on the C exactly what it finds on the port of the same text', async () => {
     // 002 alone has no private interconnect (003's hunk cannot be compiled): the like-for-like port is
     // vfio-pci without vfio_pci_dma_buf_iommufd_map; iommufd's map is -EOPNOTSUPP on both, as the model says.

@@ -64,6 +64,7 @@ enum kshim_req {
 	KSHIM_REQ_EXP_IOMMUFD_MAP = 25,
 	KSHIM_REQ_EXP_UNBIND = 26,
 	KSHIM_REQ_EXP_FREE_DMABUF = 27,
+	KSHIM_REQ_EXP_PHYS_VEC = 28,
 	/* the route unit (c/units/route.c), on channel 0 */
 	KSHIM_REQ_ROUTE_SETUP = 40,
 	KSHIM_REQ_ROUTE_INIT = 41,

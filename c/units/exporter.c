@@ -169,6 +169,23 @@ void kshim_unit_request(u64 op, const u64 *a, u64 n)
 		r[0] = ((struct vfio_pci_dma_buf *)dmabuf->priv)->revoked;
 		break;
 	}
+	case KSHIM_REQ_EXP_PHYS_VEC: {
+		/* What the checks read of a created dma-buf: priv->nr_ranges, then each phys_vec entry. */
+		struct vfio_pci_dma_buf *priv = ((struct dma_buf *)kc_ptr(a[0]))->priv;
+		u64 *w = calloc(1 + 2 * (u64)priv->nr_ranges, sizeof(*w));
+		u32 i;
+
+		if (!w)
+			abort();
+		w[0] = priv->nr_ranges;
+		for (i = 0; i < priv->nr_ranges; i++) {
+			w[1 + 2 * i] = priv->phys_vec[i].paddr;
+			w[2 + 2 * i] = priv->phys_vec[i].len;
+		}
+		kc_done(w, 1 + 2 * (u64)priv->nr_ranges);
+		free(w);
+		return;
+	}
 	case KSHIM_REQ_EXP_IOMMUFD_MAP: {
 #ifdef KC_IOMMUFD_MAP
 		struct dma_buf_phys_vec phys = { 0, 0 };

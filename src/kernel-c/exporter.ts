@@ -283,7 +283,16 @@ class CExporterUnit {
     const dmabuf = dma_buf_export(run.k, `${dev?.name ?? 'c'}.dmabuf${priv.id}`, this.ops(run, id), size, priv);
     if (!dmabuf) return FALSE;
     run.bufs.set(id, { dmabuf, ptr, dev });
+    // What the PAL checks read of a dma-buf (rules/pal.ts heldPhysVec): the C's priv->phys_vec, read when asked.
+    Object.defineProperty(priv.value, 'phys_vec', { get: () => (priv.freed ? null : this.heldPhysVec(run, dev, ptr)), configurable: true });
     return r1(id);
+  }
+
+  /** priv->phys_vec of a C dma-buf, entry by entry (null when the unit cannot answer). */
+  private heldPhysVec(run: Run, dev: CDevice | null, ptr: bigint): PhysVec[] | null {
+    const w = this.sync(run, dev ?? [...run.devs.values()][0]!, 'phys_vec', REQ.EXP_PHYS_VEC, [ptr]);
+    if (!w) return null;
+    return Array.from({ length: Number(w[0]) }, (_, i) => ({ paddr: w[1 + 2 * i]!, len: w[2 + 2 * i]! }));
   }
 
   /** The dma_buf_ops of one C dma-buf, as the simulated dma-buf core calls them. */
