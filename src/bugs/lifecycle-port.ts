@@ -71,30 +71,21 @@ export const createNeverRevoked: VfioDmabufPort = {
   },
 };
 
-/** vfio_pci_dma_buf_iommufd_map() without the nr_ranges check. */
-export const iommufdAnyRanges: VfioDmabufPort = {
-  ...V8_PORT,
-  iommufd_map: (k, ops, attachment) => {
-    attachment.dmabuf.resv.assertHeld('LOCK-RESV', 'vfio_pci_dma_buf_iommufd_map');
+/** vfio_pci_dma_buf_iommufd_map() (003) with the listed changes. */
+function iommufdMap(bug: { anyRanges?: boolean; ignoreRevoked?: boolean }): VfioDmabufPort['iommufd_map'] {
+  return (k, ops, attachment) => {
+    const site = 'vfio_pci_dma_buf_iommufd_map';
+    attachment.dmabuf.resv.assertHeld('LOCK-RESV', site);
     if (attachment.dmabuf.ops !== ops) return { ok: false, errno: '-EOPNOTSUPP' };
-    const priv = ops.priv(attachment.dmabuf, 'vfio_pci_dma_buf_iommufd_map');
-    if (priv.revoked) return { ok: false, errno: '-ENODEV' };
-    return { ok: true, value: k.heap.use(priv.phys_vec, 'vfio_pci_dma_buf_iommufd_map')[0]! }; // BUG: nr_ranges != 1 not refused
-  },
-};
+    const priv = ops.priv(attachment.dmabuf, site);
+    if (!bug.ignoreRevoked && priv.revoked) return { ok: false, errno: '-ENODEV' }; // BUG (ignoreRevoked): iommufd's first map after a revoke gets the range
+    if (!bug.anyRanges && priv.nr_ranges !== 1) return { ok: false, errno: '-EOPNOTSUPP' }; // BUG (anyRanges): nr_ranges != 1 not refused
+    return { ok: true, value: k.heap.use(priv.phys_vec, site)[0]! };
+  };
+}
 
-/** vfio_pci_dma_buf_iommufd_map() without the revoked check: iommufd's first map after a revoke gets the range. */
-export const iommufdMapIgnoresRevoked: VfioDmabufPort = {
-  ...V8_PORT,
-  iommufd_map: (k, ops, attachment) => {
-    attachment.dmabuf.resv.assertHeld('LOCK-RESV', 'vfio_pci_dma_buf_iommufd_map');
-    if (attachment.dmabuf.ops !== ops) return { ok: false, errno: '-EOPNOTSUPP' };
-    const priv = ops.priv(attachment.dmabuf, 'vfio_pci_dma_buf_iommufd_map');
-    // BUG: no `if (priv->revoked) return -ENODEV;`
-    if (priv.nr_ranges !== 1) return { ok: false, errno: '-EOPNOTSUPP' };
-    return { ok: true, value: k.heap.use(priv.phys_vec, 'vfio_pci_dma_buf_iommufd_map')[0]! };
-  },
-};
+export const iommufdAnyRanges: VfioDmabufPort = { ...V8_PORT, iommufd_map: iommufdMap({ anyRanges: true }) };
+export const iommufdMapIgnoresRevoked: VfioDmabufPort = { ...V8_PORT, iommufd_map: iommufdMap({ ignoreRevoked: true }) };
 
 class MapIgnoresRevoked extends VfioPciDmabufOps {
   override map_dma_buf(attachment: DmaBufAttachment, dir: DmaDir) {
