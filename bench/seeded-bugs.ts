@@ -4,7 +4,8 @@
 // with the plain uniform fc.commands baseline in place of the state-aware search.
 import { PROFILES } from '../models/profiles.ts';
 import type { SeededBug } from '../src/bugs/index.ts';
-import { runConformance } from '../src/harness/runner.ts';
+import { workerPool } from '../src/harness/pool.ts';
+import { runConformance, type Executor } from '../src/harness/runner.ts';
 import type { RunCounts, Target } from '../src/harness/suite.ts';
 import { allTargets } from '../src/harness/targets.ts';
 import type { RuleId } from '../src/rules/registry.ts';
@@ -52,17 +53,19 @@ export interface Speedup {
   readonly atLeast: boolean;
 }
 
-/** One run of the runner on the bug alone, as `self-test` and a user's `run` do: when its own rule first showed. */
-async function attempt(bug: SeededBug, seed: number, budget: number, stateAware: boolean): Promise<Attempt> {
-  const targets = allTargets([bug.plugin]);
+/** One run of the runner on the bug alone, as `self-test` and a user's `run` do (the plugin loaded by name
+ *  in a worker: a bug that ends or hangs its process is a finding, not the end of the bench): when its own
+ *  rule first showed. */
+async function attempt(bug: SeededBug, executor: Executor, seed: number, budget: number, stateAware: boolean): Promise<Attempt> {
   let hit: { ms: number; runs: number } | undefined;
   const { report } = await runConformance({
-    seed, runs: budget, profiles: [...PROFILES], targets, baseline: { version: 1, findings: [] }, bail: false, replayCommand: (id) => id, progress: () => undefined,
+    seed, runs: budget, profiles: [...PROFILES], executor, baseline: { version: 1, findings: [] }, bail: false, replayCommand: (id) => id, progress: () => undefined,
     search: { stateAware }, onHit: (_t, rule, ms, runs) => { if (rule === bug.rule && !hit) hit = { ms, runs }; },
   });
   const v = report.violations.find((x) => x.rule === bug.rule && !x.finding);
+  // A worker's exit or hang is the pool's finding, not a search's hit: its time is the run's.
   return {
-    seed, found: hit !== undefined, ms: Math.round(hit?.ms ?? report.timings.totalMs),
+    seed, found: hit !== undefined || v !== undefined, ms: Math.round(hit?.ms ?? report.timings.totalMs),
     runs: hit?.runs ?? report.results.reduce((m, r) => Math.max(m, r.runs), 0),
     shrinks: 0,
     steps: v ? v.counterexample.steps.length : null,
@@ -85,9 +88,14 @@ function detection(attempts: readonly Attempt[]): Detection {
 }
 
 async function detect(t: SeededBug, seeds: readonly number[], budget: number, stateAware: boolean): Promise<Detection> {
-  const attempts: Attempt[] = [];
-  for (const seed of seeds) attempts.push(await attempt(t, seed, budget, stateAware));
-  return detection(attempts);
+  const executor = await workerPool([{ spec: t.plugin.name, flag: 'self-test' }], { separately: true, size: 1 });
+  try {
+    const attempts: Attempt[] = [];
+    for (const seed of seeds) attempts.push(await attempt(t, executor, seed, budget, stateAware));
+    return detection(attempts);
+  } finally {
+    await executor.close();
+  }
 }
 
 /** The uniform baseline gets this many times the budget, so that a deep bug's ratio is measured rather than capped. */
