@@ -178,8 +178,13 @@ class Step {
     this.atts.forEach((a, i) => {
       if (a.buf !== b || a.detached) return;
       this.notify.set(i, (this.notify.get(i) ?? 0) + 1);
-      this.atts[i] = { ...a, mapped: false, dead: a.dead || (a.importer === 'iommufd' && (a.filled || spec(this.profile).iommufdPath !== 'private-interconnect')) };
+      this.atts[i] = { ...a, mapped: false, dead: a.dead || this.revokedForGood(a) };
     });
+  }
+
+  /** iommufd stays revoked (IOMMUFD-REVOKED): over the private interconnect once its pages were filled, else at once. */
+  private revokedForGood(a: AttState): boolean {
+    return a.importer === 'iommufd' && (a.filled || spec(this.profile).iommufdPath !== 'private-interconnect');
   }
 
   /** vfio_pci_dma_buf_move(): each live dma-buf of the device that changes state is notified once. */
