@@ -18,6 +18,14 @@ function stale(since) {
   return ['src', 'models'].some((d) => existsSync(join(root, d)) && walk(join(root, d)));
 }
 
+// A reader that stops early (`| head`) closes the pipe: the rest of the output goes nowhere and the
+// command finishes as it would have (its reports, its exit code), with no stack trace.
+const readerGone = (e) => {
+  if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
+};
+process.stdout.on('error', readerGone);
+process.stderr.on('error', readerGone);
+
 let main;
 if (existsSync(stamp) && !stale(statSync(stamp).mtimeMs)) {
   ({ main } = await import(pathToFileURL(join(root, 'dist', 'src', 'cli.js')).href));

@@ -8,6 +8,7 @@ import { main } from '../../src/cli.ts';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import type { Report } from '../../src/report/types.ts';
 import { PASSAGES } from '../../src/rules/passages.ts';
 import { cliIn } from '../../properties/cli-helpers.ts';
@@ -161,4 +162,13 @@ describe('explain', () => {
     expect((await cli('explain')).code).toBe(2);
   });
 
+});
+
+describe('a reader that stops early', () => {
+  it('`replay ... | true` (the reader gone before the first line): no stack trace, the exit code the command would have had', () => {
+    const bin = resolve('bin/dmabuf-conform.mjs');
+    const r = spawnSync('bash', ['-c', `node ${JSON.stringify(bin)} replay examples/findings/1-iova-link-offset-zero-keep.json 2>${JSON.stringify(join(tmp, 'epipe.err'))} | true; exit "\${PIPESTATUS[0]}"`], { encoding: 'utf8' });
+    expect(readFileSync(join(tmp, 'epipe.err'), 'utf8')).toBe('');
+    expect(r.status).toBe(0);
+  });
 });
