@@ -11,6 +11,8 @@ import type { RuleId } from '../src/rules/registry.ts';
 import { lifecycleBugExporters, lifecycleBugImporters } from '../src/bugs/lifecycle.ts';
 import { budget } from './budget.ts';
 import { LIFECYCLE_RULES } from '../src/harness/suites/lifecycle.ts';
+import { allTargets } from '../src/harness/targets.ts';
+import { seededBugs } from '../src/bugs/index.ts';
 
 const IMPORTERS = { dma: dmaImporter, iommufd: iommufdImporter };
 const cfgOf = (exporter: ExporterPlugin, importers = IMPORTERS, route: LifecycleConfig['route'] = 'THRU_HOST_BRIDGE'): LifecycleConfig => ({ exporter, importers, devices: 2, route });
@@ -126,6 +128,23 @@ describe('FINDINGS in the lifecycle', () => {
     expect(r.steps.every((s) => s.result === s.expected)).toBe(true);
     expect(r.violations).toEqual([]);
     expect(r.model.bufs[0]).toMatchObject({ revoked: true, cleaned: true, released: true });
+  });
+});
+
+describe('a race failure that its two commands show one after the other is shown serially', () => {
+  const caseOf = (f: { counterexample: { input: unknown } }) => (f.counterexample.input as { input: Record<string, unknown> }).input;
+  const searchOf = (name: string) => allTargets([seededBugs().find((b) => b.plugin.name === name)!.plugin]).find((t) => t.suite === 'lifecycle')!.search(42, 400, new Set());
+  it('move_notify without resv: found under the race scheduler, reported as create … mem-off (no schedule to follow)', async () => {
+    const f = (await searchOf('bug:lock-move-notify-no-resv')).failures[0]!;
+    expect(f.violations[0]!.rule).toBe('LOCK-RESV');
+    expect(caseOf(f)).not.toHaveProperty('race');
+    expect(caseOf(f)).toHaveProperty('cmds');
+    expect(f.counterexample.steps[f.counterexample.failingStep!]!.command).toBe('mem-off(dev0)');
+  });
+  it('a race-only failure stays a race: a hot reset that loses the memory_lock trylock to an overlapping one (REV-WINDOW)', async () => {
+    const f = (await searchOf('bug:rev-hot-reset-undo-keeps-revoked')).failures[0]!;
+    expect(f.violations.some((v) => v.rule === 'REV-WINDOW')).toBe(true);
+    expect(caseOf(f)).toHaveProperty('race');
   });
 });
 

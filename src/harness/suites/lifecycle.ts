@@ -132,6 +132,21 @@ async function raceSearch(cfg: LifecycleConfig, rules: readonly RuleId[], seed: 
 
 const merge = (a: Search, b: Search): Search => ({ failures: [...a.failures, ...b.failures], findings: [...a.findings, ...b.findings] });
 
+/** A race's failure that its two commands also show one after the other (either order, after the
+ *  scenario's prefix) is shown as that serial case: fewer steps, no schedule to follow. */
+async function serialIfSo(cfg: LifecycleConfig, rules: readonly RuleId[], found: Search): Promise<Search> {
+  const f = found.failures[0];
+  const sc = RACE_SCENARIOS[(f?.counterexample.input as { race?: number } | undefined)?.race ?? -1];
+  const rule = f?.violations.find((v, i) => f.explainedBy[i] === null && rules.includes(v.rule))?.rule;
+  if (!sc || !rule) return found;
+  for (const cmds of [[...sc.prefix, sc.a, sc.b], [...sc.prefix, sc.b, sc.a]]) {
+    // A serial run that throws past the hooks is the serial search's own kind of failure: keep the race.
+    const serial = await lifecycleFound(cfg, cmds).catch(() => null);
+    if (serial?.violations.some((v, i) => v.rule === rule && serial.explainedBy[i] === null)) return { failures: [serial], findings: found.findings };
+  }
+  return found;
+}
+
 export function lifecycleTarget(name: string, base: LifecycleConfig, kind: Target['kind'], profiles: readonly Profile[] = [base.profile ?? 'v8']): Target {
   // The run's machine when it names one (search), the input's when it names one (replay).
   const on = (platform: Platform | undefined): LifecycleConfig => (platform ? { ...base, platform } : base);
@@ -143,10 +158,10 @@ export function lifecycleTarget(name: string, base: LifecycleConfig, kind: Targe
       // The uniform baseline of the bench is plain fc.commands: no races.
       if (opts.stateAware === false) return serialSearch(cfg, rules, seed, runs, opts);
       const quick = await raceSearch(cfg, rules, seed, RACE_FIRST_RUNS, opts);
-      if (quick.failures.length) return quick;
+      if (quick.failures.length) return serialIfSo(cfg, rules, quick);
       const serial = merge(quick, await serialSearch(cfg, rules, seed, runs * SERIAL_FACTOR, opts));
       if (serial.failures.length) return serial;
-      return merge(serial, await raceSearch(cfg, rules, seed, Math.max(1, Math.ceil(runs / RACE_DIVISOR)), opts));
+      return serialIfSo(cfg, rules, merge(serial, await raceSearch(cfg, rules, seed, Math.max(1, Math.ceil(runs / RACE_DIVISOR)), opts)));
     },
     replay: async (input) => {
       const r = input as LcInput;
