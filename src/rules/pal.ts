@@ -22,16 +22,13 @@ export function checkPal(impl: PalImpl, view: VfioDeviceView, req: DmaBufRequest
   const got = impl.create(view, req);
   if (resultTag(got) !== resultTag(model)) log.report('PAL-INPUT', `create returned ${resultTag(got)}, the model says ${resultTag(model)}`, { port: resultTag(got), model: resultTag(model), region: req.regionIndex });
   if (!got.ok) return;
-  const mem = exportedMemory(view, req.regionIndex)!;
-  const end = mem.start + mem.len;
-  got.value.phys.forEach((p, i) => {
-    if (p.paddr < mem.start || p.paddr + p.len > end) log.report('PAL-LIST', `entry ${i} ${hex(p.paddr)}+${hex(p.len)} is outside the exported region [${hex(mem.start)}, ${hex(end)})`, { index: i });
-  });
-  if (!model.ok) return;
+  // The ranges the create reads: entries past nr_ranges are not part of the request.
+  const c = { who: 'the dma-buf', regionIndex: req.regionIndex, ranges: req.ranges.slice(0, req.nrRanges), mem: exportedMemory(view, req.regionIndex)! };
+  // A create the model refuses has no PAL to compare with: its list is still judged.
+  if (!model.ok) return void checkHeldList(log, got.value.phys, c);
   const want = model.value;
   if (got.value.size !== want.size) log.report('PAL-SIZE', `dma-buf size ${hex(got.value.size)}, the ranges add up to ${hex(want.size)}`, { port: hex(got.value.size), model: hex(want.size) });
-  const same = got.value.phys.length === want.phys.length && want.phys.every((w, i) => got.value.phys[i]!.paddr === w.paddr && got.value.phys[i]!.len === w.len);
-  if (!same) log.report('PAL-FILL', `PAL [${got.value.phys.map((p) => `${hex(p.paddr)}+${hex(p.len)}`).join(', ')}] differs from the model [${want.phys.map((p) => `${hex(p.paddr)}+${hex(p.len)}`).join(', ')}]`, {});
+  checkHeldPal(log, got.value.phys, { ...c, want: want.phys });
 }
 
 /** The documented finding of the faithful create path (reports/FINDINGS.md). */
@@ -77,7 +74,7 @@ export interface HeldPalCase {
 
 /** How a message names range `i` of the request. A function of its own, not an arrow in checkHeldPal: under
  *  tsx (esbuild keepNames) a named arrow costs a defineProperty at every create. */
-function rangeName(c: HeldPalCase, i: number): string {
+function rangeName(c: Omit<HeldPalCase, 'want'>, i: number): string {
   const r = c.ranges[i];
   return r ? `range ${i} (offset ${hex(r.offset)}, length ${hex(r.length)} of region ${c.regionIndex})` : `no range (the request has ${c.ranges.length})`;
 }
@@ -90,21 +87,24 @@ function rangeName(c: HeldPalCase, i: number): string {
  * @returns true when the held PAL is wrong: what is derived from it later (a mapping's segments) is not judged.
  */
 export function checkHeldPal(log: Pick<ViolationLog, 'report'>, got: readonly PhysVec[], c: HeldPalCase): boolean {
-  const { who, want, mem } = c;
-  const end = mem.start + mem.len;
+  const wrong = checkHeldList(log, got, c);
+  const i = firstPalDifference(got, c.want);
+  if (i < 0) return wrong;
+  log.report('PAL-FILL', `${c.who}'s phys_vec[${i}] is ${vec(got[i])}, the model's PAL has ${vec(c.want[i])} for ${rangeName(c, i)}`, { index: i, port: vec(got[i]), model: vec(c.want[i]) });
+  return true;
+}
+
+/** PAL-LIST: one entry per range of the request, each inside the exported memory. @returns true when broken. */
+function checkHeldList(log: Pick<ViolationLog, 'report'>, got: readonly PhysVec[], c: Omit<HeldPalCase, 'want'>): boolean {
+  const end = c.mem.start + c.mem.len;
   let wrong = false;
   if (got.length !== c.ranges.length) {
-    log.report('PAL-LIST', `${who} holds ${got.length} phys_vec entries, the request has ${c.ranges.length} ranges`, { entries: got.length, ranges: c.ranges.length });
+    log.report('PAL-LIST', `${c.who} holds ${got.length} phys_vec entries, the request has ${c.ranges.length} ranges`, { entries: got.length, ranges: c.ranges.length });
     wrong = true;
   }
-  const outside = got.findIndex((p) => p.paddr < mem.start || p.paddr + p.len > end);
+  const outside = got.findIndex((p) => p.paddr < c.mem.start || p.paddr + p.len > end);
   if (outside >= 0) {
-    log.report('PAL-LIST', `${who}'s phys_vec[${outside}] ${vec(got[outside])} is outside region ${c.regionIndex} [${hex(mem.start)}, ${hex(end)}) (${rangeName(c, outside)})`, { index: outside, port: vec(got[outside]), region: c.regionIndex });
-    wrong = true;
-  }
-  const i = firstPalDifference(got, want);
-  if (i >= 0) {
-    log.report('PAL-FILL', `${who}'s phys_vec[${i}] is ${vec(got[i])}, the model's PAL has ${vec(want[i])} for ${rangeName(c, i)}`, { index: i, port: vec(got[i]), model: vec(want[i]) });
+    log.report('PAL-LIST', `${c.who}'s phys_vec[${outside}] ${vec(got[outside])} is outside region ${c.regionIndex} [${hex(c.mem.start)}, ${hex(end)}) (${rangeName(c, outside)})`, { index: outside, port: vec(got[outside]), region: c.regionIndex });
     wrong = true;
   }
   return wrong;
