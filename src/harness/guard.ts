@@ -85,7 +85,6 @@ class Guard {
     return fallback;
   }
 
-
   /** A hook settled: false when it had already timed out (its answer comes too late). */
   private settled(entry: InFlight): boolean {
     if (!this.inFlight.delete(entry)) return false;

@@ -82,14 +82,13 @@ export function readLcInput(input: unknown): { cmds: LcCmd[]; setup?: LcSetup; p
   return { cmds: (r.cmds ?? []).map(normalizeCmd), ...(r.setup ? { setup: r.setup } : {}), ...(r.platform ? { platform: r.platform } : {}) };
 }
 
-/** The device as the model sees it: the harness's BARs and page size, and the device memory an
- *  nvgrace-like exporter declared at probe (its regions 2 and 4 export that memory, not BARs 2 and 4). */
-function devView(c: DeviceConfig, device: ExporterDevice, vfio: boolean): DevView {
+/** The device as the model sees it: the harness's BARs and page size, the device facts deviceConfig() gave
+ *  it (none to an exporter whose create is not VFIO's), the device memory an nvgrace-like exporter declared
+ *  at probe (its regions 2 and 4 export that memory, not BARs 2 and 4), and whether it offers iommufd the
+ *  private interconnect. */
+function devView(c: DeviceConfig, device: ExporterDevice): DevView {
   const nvgrace = (device as { vdev?: { view?: { nvgrace?: NvgraceMemory } } }).vdev?.view?.nvgrace;
-  const iommufd = device.iommufdMap ? {} : { privateInterconnect: false };
-  // The device facts of the VFIO create path (providers, BAR claims) are not asked of an exporter whose create is its own.
-  if (!vfio) return { bars: c.bars.map(({ mappable: _m, ...b }) => b), pageSize: c.pageSize, ...(nvgrace ? { nvgrace } : {}), ...iommufd };
-  return { bars: c.bars, pageSize: c.pageSize, ...(nvgrace ? { nvgrace } : {}), ...(c.p2pdma === false ? { p2pdma: false } : {}), ...(c.busy?.length ? { busy: c.busy } : {}), ...iommufd };
+  return { bars: c.bars, pageSize: c.pageSize, ...(nvgrace ? { nvgrace } : {}), ...(c.p2pdma === false ? { p2pdma: false } : {}), ...(c.busy?.length ? { busy: c.busy } : {}), ...(device.iommufdMap ? {} : { privateInterconnect: false }) };
 }
 
 /** An attachment's importer ops with its move_notify calls counted (Real.track). A class, not a spread
@@ -135,7 +134,7 @@ export class Real {
     const configs = Array.from({ length: cfg.devices }, (_, i) => deviceConfig(i, setup, cfg.exporter.vfio === true));
     this.configs = configs;
     this.devices = configs.map((c) => cfg.exporter.probe(this.k, c));
-    this.env = { devs: configs.map((c, i) => devView(c, this.devices[i]!, cfg.exporter.vfio === true)), dmaRoute: setup.dmaRoute, iova: setup.iova, ...(cfg.exporter.vfio ? {} : { opaque: true }) };
+    this.env = { devs: configs.map((c, i) => devView(c, this.devices[i]!)), dmaRoute: setup.dmaRoute, iova: setup.iova, ...(cfg.exporter.vfio ? {} : { opaque: true }) };
   }
 
   /** The model's initial state for this system. */
