@@ -79,6 +79,13 @@ describe('LEN: the model (hand-worked)', () => {
     expect(firstDifference([...table, table[2]!], spans, 0x2000n)).toEqual({ index: 3, want: undefined });
     expect(firstDifference([], [], 0x2000n)).toBeNull();
   });
+  it('on BUS_ADDR a wrong or missing length is LEN-ADDR; ROUTE-BUSADDR is a wrong address of an entry whose length is right', () => {
+    const tail = CONVERSION_BUGS.find((b) => b.name === 'bug:len-sum-drop-tail')!;
+    const c: ConversionCase = { phys: [{ paddr: 0x10000n, len: 0x2000n }, { paddr: 0x40000n, len: 0x1000n }], size: 0x3000n, route: 'BUS_ADDR', busOffset: 0x1000000n, pageSize: 4096n, faults: { allocFails: [], syncFails: false, iovaRefused: false }, dir: 'DMA_BIDIRECTIONAL' };
+    const rules = runConversion(tail, c).log.violations.map((v) => v.rule);
+    expect(rules).toContain('LEN-ADDR');
+    expect(rules).not.toContain('ROUTE-BUSADDR');
+  });
   it('BUS_ADDR adds the bus offset per range; IOVA is one span; refused IOVA maps each range; others are -EINVAL', () => {
     const phys = [{ paddr: 0x10000n, len: 0x2000n }, { paddr: 0x40000n, len: 0x1000n }];
     const fp = { dmaAlloc: false, stateAlloc: false, sgAlloc: false, syncFails: false, iovaRefused: false };

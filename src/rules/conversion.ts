@@ -101,7 +101,8 @@ export function checkTable(k: TableKernel, d: DmaBufDma, exp: Result<Conversion>
     const diff = firstDifference(segs, exp.value.spans, exp.value.max);
     if (diff) {
       const { index, want } = diff;
-      const rule = exp.value.path === 'bus-addr' ? 'ROUTE-BUSADDR' : 'LEN-ADDR';
+      // ROUTE-BUSADDR is a wrong bus address (paddr + bus_offset) of an entry whose length is right; a wrong or missing length is LEN-ADDR.
+      const rule = exp.value.path === 'bus-addr' && want !== undefined && segs[index]?.len === want.len ? 'ROUTE-BUSADDR' : 'LEN-ADDR';
       log.report(rule, `segment ${index} is ${segs[index] ? `${hex(segs[index]!.addr)}+${hex(segs[index]!.len)}` : 'missing'}, the model says ${want ? `${hex(want.addr)}+${hex(want.len)}` : 'none'} (${exp.value.path})`, { kind: `addr-${exp.value.path}`, index });
     }
     if (exp.value.path === 'iova' && d.state) checkIova(k, d, c.phys);
