@@ -377,7 +377,8 @@ struct dma_buf_export_info {
 	struct dma_resv *resv;
 	void *priv;
 };
-#define DEFINE_DMA_BUF_EXPORT_INFO(name) struct dma_buf_export_info name = { .exp_name = KBUILD_MODNAME, .owner = THIS_MODULE }
+/* An export info named by the module that exports (the shim has one module, no owner). */
+#define DEFINE_DMA_BUF_EXPORT_INFO(name) struct dma_buf_export_info name = { .owner = THIS_MODULE, .exp_name = KBUILD_MODNAME }
 struct dma_buf *kshim_dma_buf_export(const struct dma_buf_export_info *info, struct kshim_site at);
 int kshim_dma_buf_fd(struct dma_buf *dmabuf, int flags, struct kshim_site at);
 void kshim_dma_buf_put(struct dma_buf *dmabuf, struct kshim_site at);
@@ -453,20 +454,18 @@ bool kshim_vfio_pci_memory_enabled(struct vfio_pci_core_device *vdev, struct ksh
 #define vfio_device_put_registration(d) kshim_vfio_device_put_registration((d), KSHIM_SITE)
 #define __vfio_pci_memory_enabled(vdev) kshim_vfio_pci_memory_enabled((vdev), KSHIM_SITE)
 
-/* vfio_check_feature() of drivers/vfio/vfio_main.c, by its documented contract:
- * 1 to do the GET, 0 for a successful PROBE, -EINVAL for flags or a size the
- * feature does not support. */
+/* vfio_check_feature() of drivers/vfio/vfio_main.c, by its documented contract
+ * (include/linux/vfio.h): a GET or SET the feature does not support is -EINVAL;
+ * a PROBE of a supported one is 0; otherwise one of GET and SET and at least
+ * minsz bytes make 1 (do it), anything else -EINVAL. */
 static inline int vfio_check_feature(u32 flags, size_t argsz, u32 supported_ops, size_t minsz)
 {
-	if ((flags & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET)) & ~supported_ops)
-		return -EINVAL;
-	if (flags & VFIO_DEVICE_FEATURE_PROBE)
+	u32 asked = flags & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET);
+	bool supported = (asked & ~supported_ops) == 0;
+
+	if (supported && (flags & VFIO_DEVICE_FEATURE_PROBE))
 		return 0;
-	if (!(flags & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET)))
-		return -EINVAL;
-	if (argsz < minsz)
-		return -EINVAL;
-	return 1;
+	return supported && asked && argsz >= minsz ? 1 : -EINVAL;
 }
 
 /* ---- the unit's side of the bridge (c/units/*.c) ------------------------- */
