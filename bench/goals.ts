@@ -62,6 +62,7 @@ export interface Measured {
   seededBugs: readonly BugBench[] | null;
   lifecycleSteps: StepsBench | null;
   ceiling: CeilingBench | null;
+  asyncCeiling: CeilingBench | null;
   exhaustive: readonly ExhaustiveBench[] | null;
   conversion: readonly ConversionBench[] | null;
   coldStart: readonly ColdStartBench[] | null;
@@ -73,6 +74,8 @@ export interface Measured {
 export interface StepsAndCeiling {
   readonly lifecycleSteps: StepsBench;
   readonly ceiling: CeilingBench;
+  /** The counter model with async commands (fc.asyncModelRun): fast-check's own floor for an async command. */
+  readonly asyncCeiling: CeilingBench;
 }
 
 export const ceilingRatio = (r: StepsAndCeiling): number => r.lifecycleSteps.on.stepsPerSecond / r.ceiling.stepsPerSecond;
@@ -86,7 +89,7 @@ export function goals(r: Measured): Goal[] {
   const k6 = r.exhaustive?.find((e) => e.k === 6);
   const big = r.conversion?.find((c) => c.ranges === 65536);
   const t = r.npmTest;
-  const steps = r.lifecycleSteps && r.ceiling ? { lifecycleSteps: r.lifecycleSteps, ceiling: r.ceiling } : null;
+  const steps = r.lifecycleSteps && r.ceiling && r.asyncCeiling ? { lifecycleSteps: r.lifecycleSteps, ceiling: r.ceiling, asyncCeiling: r.asyncCeiling } : null;
   const bugs = r.seededBugs;
   const skipped = (goal: string): Goal => ({ goal, value: NOT_MEASURED, met: null });
   const ceilingGoal = 'lifecycle steps/s (checkers on) ≥ 1/4 of fast-check\'s counter model (fc.commands + fc.modelRun)';
