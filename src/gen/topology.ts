@@ -140,10 +140,35 @@ export interface TopologyOptions {
   readonly maxSwitchDepth?: number;
 }
 
+/** The host bridges of a machine: each one generated, or now and then a replica of an earlier one.
+ *  Servers build their PCI hierarchy from copies of one root complex (one per socket or die, each
+ *  with the same root ports and the same on-board devices), and where each root complex is a PCI
+ *  domain of its own (arm64 servers, one ACPI segment per root complex; Intel VMD's domains from
+ *  10000; Hyper-V's one domain per passed-through device) every domain numbers its buses from 00:
+ *  the same bus/devfn then names a device in each domain, and only pci_domain_nr() tells them apart.
+ *  lspci prints a root bus as [domain:bus] ("-[0000:00]-" in topologies/lspci) for that reason. The
+ *  simulated PCI core makes each host bridge a domain and enumerates its buses from 00
+ *  (src/kernel/pci.ts), so a replica puts a device at every BDF of the original in another domain. */
+function hostBridgesArb(opts: TopologyOptions): fc.Arbitrary<HostBridgeSpec[]> {
+  const max = opts.maxHostBridges ?? 4;
+  // Per host bridge after the first: fresh 2 times in 3, else a replica of the earlier one at index (n mod i).
+  const replicaOf = fc.oneof({ weight: 2, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.nat() });
+  return fc
+    .tuple(fc.array(hostBridgeArb(opts.maxSwitchDepth ?? 4), { minLength: 1, maxLength: max }), fc.array(replicaOf, { maxLength: max - 1 }))
+    .map(([fresh, replicas]) => {
+      const out: HostBridgeSpec[] = [];
+      fresh.forEach((h, i) => {
+        const r = i > 0 ? replicas[i - 1] : null;
+        out.push(r === null || r === undefined ? h : out[r % i]!);
+      });
+      return out;
+    });
+}
+
 /** A random valid topology. */
 export function topologyArb(opts: TopologyOptions = {}): fc.Arbitrary<Topology> {
   return fc
-    .record({ cpu: cpuArb, hbs: fc.array(hostBridgeArb(opts.maxSwitchDepth ?? 4), { minLength: 1, maxLength: opts.maxHostBridges ?? 4 }) })
+    .record({ cpu: cpuArb, hbs: hostBridgesArb(opts) })
     .map(({ cpu, hbs }) => {
       const f = new Flattener();
       hbs.forEach((h, i) => f.hostBridge(`hb${i}`, h));
@@ -161,15 +186,29 @@ export function endpoints(t: Topology): Device[] {
 
 /** A topology with at least one endpoint, and a sequence of (provider, client)
  *  pairs: providers among the endpoints, clients mostly endpoints and sometimes
- *  any device. Pairs are indices, so the topology shrinks independently. */
+ *  any device. Pairs are indices, so the topology shrinks independently.
+ *  A pair often keeps the provider of the pair before it: the kernel asks about one provider and a
+ *  list of clients (pci_p2pdma_distance_many(provider, clients, num_clients), pci_p2pmem_find_many()),
+ *  and pci_p2pdma_map_type() answers from a cache kept per provider (provider->p2pdma->map_types,
+ *  an xarray indexed by map_types_idx(client)), so what one client stored is read back for another
+ *  only when both are asked of the same provider. */
 export function topologyWithPairsArb(opts: TopologyOptions = {}): fc.Arbitrary<{ topology: Topology; pairs: [string, string][] }> {
-  const pick = fc.tuple(fc.nat(), fc.nat(), fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }));
+  const pick = fc.tuple(
+    fc.nat(), fc.nat(),
+    fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+    // The same provider as the pair before, half the time.
+    fc.boolean(),
+  );
   return fc
     .record({ topology: topologyArb(opts).filter((t) => endpoints(t).length > 0), picks: fc.array(pick, { minLength: 1, maxLength: 8 }) })
     .map(({ topology, picks }) => {
       const eps = endpoints(topology).map((d) => d.id);
       const all = topology.devices.map((d) => d.id);
-      const pairs = picks.map(([p, c, anyDevice]): [string, string] => [eps[p % eps.length]!, anyDevice ? all[c % all.length]! : eps[c % eps.length]!]);
+      const pairs: [string, string][] = [];
+      for (const [p, c, anyDevice, sameProvider] of picks) {
+        const provider = sameProvider && pairs.length > 0 ? pairs[pairs.length - 1]![0] : eps[p % eps.length]!;
+        pairs.push([provider, anyDevice ? all[c % all.length]! : eps[c % eps.length]!]);
+      }
       return { topology, pairs };
     });
 }
