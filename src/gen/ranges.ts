@@ -110,16 +110,61 @@ export function barsArb(page: PageSize): fc.Arbitrary<Bar[]> {
   return fc.uniqueArray(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 3 }).chain((idx) => fc.tuple(...idx.map(bar)));
 }
 
-/** A range relative to a BAR of `size`: inside, at the end, past the end, unaligned, empty, or wrapping. */
-function rangeArb(size: U64, page: PageSize): fc.Arbitrary<DmaRange> {
+/** Page-aligned u64 values at the boundaries of the kernel's u64 arithmetic, and a page either side
+ *  where that is still a u64: 2^32 (a u32 length or count, UINT_MAX), 2^63 (DMA_IOVA_USE_SWIOTLB, the
+ *  top bit of a dma_iova_state size, include/linux/dma-mapping.h: validate_dmabuf_input() refuses a
+ *  total with it set, because dma_iova_try_alloc() would WARN on it) and 2^64 (check_add_overflow() on
+ *  a u64 sum or on `start + offset + length`). A u64 field drawn from here meets each check on both sides. */
+export function u64EdgeArb(page: PageSize): fc.Arbitrary<U64> {
+  const b32 = 1n << 32n;
+  const b63 = 1n << 63n;
+  return fc.constantFrom(b32 - page, b32, b32 + page, b63 - page, b63, b63 + page, U64_MAX - page + 1n);
+}
+
+/** The offset of a range of `length` bytes into a region at `start` of `pages` pages: inside the region
+ *  (page aligned), a u64 edge, or where the range's end, `start + offset + length` (the sum
+ *  vfio_pci_core_fill_phys_vec() checks with check_add_overflow() before comparing the end with the
+ *  region's), lands on 2^64 or a page either side of it: the last end that fits u64, and the first two that wrap. */
+function offsetArb(start: U64, pages: U64, page: PageSize, length: U64): fc.Arbitrary<U64> {
+  const ends = [-page, 0n, page].map((d) => (1n << 64n) + d - start - length).filter((o) => o >= 0n && o <= U64_MAX);
+  return fc.oneof(
+    fc.bigInt({ min: 0n, max: pages - 1n }).map((o) => o * page),
+    u64EdgeArb(page),
+    ...(ends.length ? [fc.constantFrom(...ends)] : []),
+  );
+}
+
+/** A range relative to a BAR at `start` of `size`: inside, at the end, past the end, unaligned, empty,
+ *  or with its length at a u64 edge or one page, and its offset as offsetArb places it (each u64 quantity
+ *  on its own: a length with the SWIOTLB bit and an end that wraps u64 are different checks, and each
+ *  must be met with the other sane). */
+function rangeArb(start: U64, size: U64, page: PageSize): fc.Arbitrary<DmaRange> {
   const pages = size / page;
+  const edge = fc.oneof(fc.constant(page), u64EdgeArb(page)).chain((length) => offsetArb(start, pages, page, length).map((offset) => ({ offset, length })));
   return fc.oneof(
     { weight: 6, arbitrary: fc.tuple(fc.bigInt({ min: 0n, max: pages - 1n }), fc.bigInt({ min: 1n, max: pages })).map(([o, l]) => ({ offset: o * page, length: (l < pages - o ? l : pages - o) * page })) },
     { weight: 1, arbitrary: fc.constant({ offset: size - page, length: page }) },
     { weight: 1, arbitrary: fc.constant({ offset: size - page, length: 2n * page }) },
     { weight: 1, arbitrary: fc.constantFrom({ offset: 0n, length: 0n }, { offset: 1n, length: page }, { offset: 0n, length: page + 1n }) },
-    { weight: 1, arbitrary: fc.constantFrom({ offset: U64_MAX - page + 1n, length: page }, { offset: 0n, length: 1n << 62n }, { offset: 0n, length: 1n << 63n }, { offset: page, length: U64_MAX - page + 1n }) },
+    { weight: 1, arbitrary: edge },
   );
+}
+
+/** 1 to 4 ranges whose lengths add up to a u64 boundary: a u64 edge, or 2^64 itself or a page past it
+ *  (a sum that wraps to 0 or to one page), each offset as offsetArb places it.
+ *  validate_dmabuf_input() judges the total, not each length: the total crosses 2^63 or 2^64 from
+ *  lengths that each stay well below it, and a wrapped total looks small to whatever comes after. */
+function boundaryTotalArb(start: U64, size: U64, page: PageSize): fc.Arbitrary<DmaRange[]> {
+  const pages = size / page;
+  const total = fc.oneof(u64EdgeArb(page), fc.constantFrom(1n << 64n, (1n << 64n) + page));
+  return fc.tuple(total, fc.array(fc.integer({ min: 1, max: 255 }), { minLength: 1, maxLength: 4 })).chain(([t, some]) => {
+    // A length is a u64 field: a total of 2^64 or more takes two ranges at least.
+    const shares = t > U64_MAX && some.length === 1 ? [some[0]!, some[0]!] : some;
+    const all = shares.reduce((a, b) => a + b, 0);
+    const lens = shares.slice(0, -1).map((w) => alignDown((t * BigInt(w)) / BigInt(all), page));
+    lens.push(t - lens.reduce((a, b) => a + b, 0n));
+    return fc.tuple(...lens.map((len) => offsetArb(start, pages, page, len))).map((offs) => offs.map((offset, i) => ({ offset, length: lens[i]! })));
+  });
 }
 
 /** nvgrace-gpu device memory (002 v8 11/11): resmem may be absent (length 0); both page-multiple, placed high. */
@@ -150,7 +195,9 @@ export const palCaseArb: fc.Arbitrary<PalCase> = pageSizeArb.chain((page) =>
     return region.chain((regionIndex) => {
       const mem = exportedMemory(view, regionIndex);
       const size = mem && mem.len > 0n ? mem.len : page;
-      const ranges = fc.array(rangeArb(size, page), { minLength: 1, maxLength: 5 }).chain((rs) => fc.array(fc.nat(rs.length - 1), { maxLength: 2 }).map((d) => [...rs, ...d.map((i) => rs[i]!)]));
+      const start = mem?.start ?? 0n;
+      const some = fc.array(rangeArb(start, size, page), { minLength: 1, maxLength: 5 }).chain((rs) => fc.array(fc.nat(rs.length - 1), { maxLength: 2 }).map((d) => [...rs, ...d.map((i) => rs[i]!)]));
+      const ranges = fc.oneof({ weight: 4, arbitrary: some }, { weight: 1, arbitrary: boundaryTotalArb(start, size, page) });
       return fc.record({
         ranges,
         flags: fc.oneof({ weight: 12, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.constant(1) }),
