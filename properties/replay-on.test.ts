@@ -4,7 +4,12 @@
 // marker (the step where the case's rule broke). In-process, no CLI spawn.
 import { describe, expect, it } from 'vitest';
 import { replayLines, stepOfRule } from '../src/commands/replay.ts';
-import type { Found } from '../src/harness/suite.ts';
+import { toInput, type Found } from '../src/harness/suite.ts';
+import { convertSuite } from '../src/harness/suites/convert.ts';
+import { matchSuite } from '../src/harness/suites/match.ts';
+import { NO_FAULTS } from '../src/kernel/faults.ts';
+import type { ConversionCase } from '../src/rules/conversion.ts';
+import { MAINLINE_PHYS_VEC_TO_SGT, V8_PORT, VfioPciDmabufOps, dma_buf_free_sgt, dma_buf_unmap, matchExporter, vfioExporter, type ConversionPlugin, type DmaBufAttachment, type DmaBufDma, type KObj } from '../src/index.ts';
 import { cliIn } from './cli-helpers.ts';
 
 const cli = cliIn();
@@ -110,5 +115,50 @@ describe("replay's step marker: the step where the case's rule broke", () => {
   it('a violation without a step is marked at the failing step, labelled with the case rule', () => {
     const conv: Found = { violations: [{ rule: 'LEN-ALIGN', message: 'a' }, { rule: 'ROUTE-BUSADDR', message: 'b' }], explainedBy: [null, null], counterexample: { suite: 'convert', failingStep: 0, steps: [step(0, 'map', 'LEN-ALIGN'), step(1, 'free')], input: {} } };
     expect(replayLines(conv, 'ROUTE-BUSADDR').filter((l) => l.startsWith('>'))).toEqual([expect.stringMatching(/<- LEN-ALIGN, ROUTE-BUSADDR$/)]);
+  });
+});
+
+describe("replay's step marker on the step that reported the violation, in every suite's counterexample", () => {
+  const mark = (f: Found, rule: string) => replayLines(f, rule).filter((l) => l.startsWith('>'));
+
+  it("a conversion plugin whose dma_buf_free_sgt() unmaps in the wrong direction: '>' on the free, not the map (DMA-UNMAP)", async () => {
+    // The trial's plugin, as a user writes it: the map is mainline's, the free passes DMA_BIDIRECTIONAL.
+    const plugin: ConversionPlugin = {
+      kind: 'conversion', name: 'user-unmap-dir', description: 'free unmaps bidirectional', profiles: ['v8'], limit: 'page-aligned',
+      map: (k, a, p, phys, size, dir) => MAINLINE_PHYS_VEC_TO_SGT.map(k, a, p, phys, size, dir),
+      unmap: (k, a, dma) => dma_buf_free_sgt(k, a, dma, 'DMA_BIDIRECTIONAL'), // BUG
+    };
+    const c: ConversionCase = { phys: [{ paddr: 0x10000n, len: 0x1000n }], size: 0x1000n, route: 'THRU_HOST_BRIDGE', busOffset: 0n, pageSize: 0x1000n, faults: { ...NO_FAULTS, iovaRefused: true }, dir: 'DMA_FROM_DEVICE' };
+    const f = await convertSuite.targets(plugin, [])[0]!.replay(toInput({ kind: 'conversion', ...c }));
+    expect(f.violations.filter((v) => v.rule === 'DMA-UNMAP').map((v) => v.step)).toEqual([1]);
+    expect(f.counterexample.failingStep).toBe(1);
+    expect(f.counterexample.steps.map((s) => s.rule)).toEqual([undefined, 'DMA-UNMAP']);
+    expect(mark(f, 'DMA-UNMAP')).toEqual([expect.stringMatching(/^>\s+2\. dma_buf_free_sgt\(\) .*<- DMA-UNMAP/)]);
+    // The faithful port: nothing at either step.
+    expect((await convertSuite.targets({ ...plugin, unmap: MAINLINE_PHYS_VEC_TO_SGT.unmap }, [])[0]!.replay(toInput({ kind: 'conversion', ...c }))).violations.filter((v) => v.rule === 'DMA-UNMAP')).toEqual([]);
+  });
+
+  it("an exporter whose unmap_dma_buf unmaps in the wrong direction: the export part's '>' is on its unmap step, not the map", async () => {
+    class WrongDir extends VfioPciDmabufOps {
+      override unmap_dma_buf(attachment: DmaBufAttachment, sgt: KObj<unknown>): void {
+        dma_buf_unmap(this.mappingKernel, { dev: attachment.dev, dmabuf: attachment.dmabuf }, sgt as KObj<DmaBufDma>, 'DMA_TO_DEVICE'); // BUG
+      }
+    }
+    const p = vfioExporter('user-exp-unmap-dir', 'unmap_dma_buf in the wrong direction', { port: { ...V8_PORT, makeOps: (k, cfg) => new WrongDir(k, cfg.routeTo) } });
+    const bars = [{ index: 0, type: 'mem', start: 0xc0000000000n, size: 0x100000n, busOffset: 0n }];
+    const input = toInput({ kind: 'export', bars, req: { regionIndex: 0, openFlags: 0, flags: 0, nrRanges: 1, ranges: [{ offset: 0n, length: 0x1000n }] }, pageSize: 0x1000n, route: 'THRU_HOST_BRIDGE', iovaRefused: true, hasOps: true, alive: true });
+    const f = await convertSuite.targets(p, []).find((t) => t.part === 'export')!.replay(input);
+    expect(f.violations.map((v) => [v.step, v.rule])).toEqual([[2, 'DMA-UNMAP']]);
+    expect(f.counterexample.steps.map((s) => [s.command.replace(/\(.*/, ''), s.rule])).toEqual([['VFIO_DEVICE_FEATURE_DMA_BUF', undefined], ['map', undefined], ['unmap, detach', 'DMA-UNMAP']]);
+    expect(mark(f, 'DMA-UNMAP')).toEqual([expect.stringMatching(/^>\s+3\. unmap, detach .*<- DMA-UNMAP$/)]);
+  });
+
+  it('the cleaned part: a create that fails is marked on the create, the case ends there', async () => {
+    const refuses = { ...matchExporter('rfc'), name: 'refuses' };
+    const probe = refuses.probe.bind(refuses);
+    refuses.probe = (k, cfg) => Object.assign(probe(k, cfg), { create: async () => ({ ok: false as const, errno: '-ENOMEM' as const }) });
+    const f = await matchSuite.targets(refuses, [])[0]!.replay({ events: ['flr'], imp: 'dma-p2p' });
+    expect(f.counterexample.steps.map((s) => [s.command, s.result, s.rule])).toEqual([['create(dev0, 2 ranges)', '-ENOMEM', 'MATCH-CLEANED']]);
+    expect(mark(f, 'MATCH-CLEANED')).toEqual([expect.stringMatching(/^>\s+1\. create/)]);
   });
 });

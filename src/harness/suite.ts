@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import type { Profile } from '../../models/profiles.ts';
 import { hex } from '../../models/u64.ts';
-import type { Counterexample } from '../report/types.ts';
+import type { Counterexample, Step } from '../report/types.ts';
 import { DMA_MAP_PATHS, IOMMU_FLAVOURS, type Platform } from '../kernel/platform.ts';
 import { RULES, type RuleFamily, type RuleId } from '../rules/registry.ts';
 import type { Violation } from '../rules/violation.ts';
@@ -103,6 +103,19 @@ export function toInput(v: unknown): unknown {
 
 export function fromInput<T>(v: unknown): T {
   return JSON.parse(JSON.stringify(v), (_k, x: unknown) => (x && typeof x === 'object' && '$u64' in x ? BigInt((x as { $u64: string }).$u64) : x)) as T;
+}
+
+/** A counterexample's steps labelled from what broke: each step with the first rule reported in it, and the
+ *  failing step where the first violation was (replay's '>' and the report's failingStep). A violation names the
+ *  step its log was at when reported (ViolationLog.step); one without a step, or past the last, counts for the last. */
+export function labelSteps(plain: readonly Step[], violations: readonly Violation[]): Pick<Counterexample, 'steps' | 'failingStep'> {
+  const last = plain.length - 1;
+  const stepOf = (v: Violation) => Math.min(v.step ?? last, last);
+  const steps = plain.map((s, i): Step => {
+    const rule = violations.find((v) => stepOf(v) === i)?.rule;
+    return rule ? { ...s, rule } : s;
+  });
+  return { steps, failingStep: violations[0] ? stepOf(violations[0]) : Math.max(0, last) };
 }
 
 /** A judged input: its violations, and the documented finding explaining each (null: unexplained). */

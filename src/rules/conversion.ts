@@ -145,11 +145,17 @@ export function resultRule(c: ConversionCase, exp: Result<Conversion>, limit: Se
   return 'DMA-UNWIND';
 }
 
+/** The steps of a conversion case, as its counterexample lists them and its violations name them. */
+export const CONVERSION_STEPS = { map: 0, free: 1 } as const;
+
 /** Map, check, free, audit: one conversion case through one implementation. */
 export function runConversion(impl: ConversionImpl, c: ConversionCase): ConversionOutcome {
   const k = new ConversionKernel(c);
   const attach: Attachment = { dev: 'client', dmabuf: { resv: 'resv' } };
   const provider: P2PProvider = { owner: 'exporter', bar: 0, busOffset: c.busOffset };
+  // Each violation names the step it was reported in (0 the map and its checks, 1 dma_buf_free_sgt and the audit
+  // after it): replay's '>' marks that step, not the map, for a bug of the free (an unmap in the wrong direction).
+  k.log.step = CONVERSION_STEPS.map;
   const r = impl.map(k, attach, provider, c.phys, c.size, c.dir);
   const state = r.ok ? r.dma.value.state?.value : undefined;
   const exp = expectedConversion(c.phys, c.size, c.route, faultPoints(c.faults), maxSegmentSize(impl.limit, c.pageSize), c.busOffset, state?.addr ?? 0n, rangeAddrs(k.dma, c.phys));
@@ -162,6 +168,7 @@ export function runConversion(impl: ConversionImpl, c: ConversionCase): Conversi
     return { log: k.log, result, expected: exp, segments: [] };
   }
   const segments = checkTable(k, r.dma.value, exp, impl.limit);
+  k.log.step = CONVERSION_STEPS.free;
   impl.unmap(k, attach, r.dma, c.dir);
   liveAudit(k, 'after dma_buf_free_sgt', 'DMA-LEAK');
   return { log: k.log, result, expected: exp, segments };

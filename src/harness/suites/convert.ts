@@ -7,14 +7,14 @@ import fc from 'fast-check';
 import { hex } from '../../../models/u64.ts';
 import { conversionCaseArb, hugeConversionCaseArb, palCaseArb, palCaseOf, type PalCase } from '../../gen/ranges.ts';
 import type { Step } from '../../report/types.ts';
-import { runConversion, type ConversionCase, type ConversionImpl } from '../../rules/conversion.ts';
+import { CONVERSION_STEPS, runConversion, type ConversionCase, type ConversionImpl } from '../../rules/conversion.ts';
 import { explainConversion } from '../../rules/conversion-impls.ts';
 import { barEndsAtTop, checkPal, type PalImpl } from '../../rules/pal.ts';
 import type { RuleId } from '../../rules/registry.ts';
 import { ViolationLog } from '../../rules/violation.ts';
 import { pictureFor } from '../picture.ts';
 import type { ConversionPlugin, PalPlugin, Plugin } from '../plugin.ts';
-import { family, fromInput, onPlatform, searchFound, toInput, wanted, type Found, type Judged, type Suite, type Target } from '../suite.ts';
+import { family, fromInput, labelSteps, onPlatform, searchFound, toInput, wanted, type Found, type Judged, type Suite, type Target } from '../suite.ts';
 import { exportTargets, EXPORT_RULES } from './export.ts';
 
 export const PAL_RULES: RuleId[] = ['PAL-INPUT', 'PAL-FILL', 'PAL-SIZE', 'PAL-LIST'];
@@ -58,12 +58,11 @@ function conversionJudged(impl: ConversionImpl, c: ConversionCase): Judged & { o
 
 function conversionFound(impl: ConversionImpl, c: ConversionCase): Found {
   const { out, violations, explainedBy } = conversionJudged(impl, c);
-  const first = violations[0];
-  const steps: Step[] = [
-    { index: 0, from: 'importer', to: 'core', command: `map(${c.phys.length} ranges, ${hex(c.size)} bytes, ${c.route})`, result: out.result, expected: out.expected.ok ? 'ok' : out.expected.errno, ...(first ? { rule: first.rule } : {}) },
-    ...(out.result === 'ok' ? [{ index: 1, from: 'importer' as const, to: 'core' as const, command: 'dma_buf_free_sgt()', result: 'ok', expected: 'ok' }] : []),
+  const plain: Step[] = [
+    { index: CONVERSION_STEPS.map, from: 'importer', to: 'core', command: `map(${c.phys.length} ranges, ${hex(c.size)} bytes, ${c.route})`, result: out.result, expected: out.expected.ok ? 'ok' : out.expected.errno },
+    ...(out.result === 'ok' ? [{ index: CONVERSION_STEPS.free, from: 'importer' as const, to: 'core' as const, command: 'dma_buf_free_sgt()', result: 'ok', expected: 'ok' }] : []),
   ];
-  return { violations, explainedBy, counterexample: { suite: 'convert', steps, failingStep: 0, ...pictureFor(c.route), input: toInput({ kind: 'conversion', ...c }) } };
+  return { violations, explainedBy, counterexample: { suite: 'convert', ...labelSteps(plain, violations), ...pictureFor(c.route), input: toInput({ kind: 'conversion', ...c }) } };
 }
 
 /** Mostly ordinary cases, sometimes huge ones (tables past u32 entries). */

@@ -30,11 +30,15 @@ import type { Violation } from '../../rules/violation.ts';
 import { guardExporter } from '../guard.ts';
 import { pictureFor } from '../picture.ts';
 import type { DeviceConfig, ExporterPlugin } from '../plugin.ts';
-import { family, fromInput, onPlatform, searchFound, toInput, wanted, type Found, type Judged, type Target } from '../suite.ts';
+import { family, fromInput, labelSteps, onPlatform, searchFound, toInput, wanted, type Found, type Judged, type Target } from '../suite.ts';
 import { platformOf, type Platform } from '../../kernel/platform.ts';
 
 export const EXPORT_RULES: RuleId[] = ['PAL-INPUT', 'PAL-FILL', 'PAL-SIZE', 'PAL-LIST', ...family('LEN'), ...family('DMA'), 'ROUTE-BUSADDR', 'ROUTE-NOMAP', 'UAF-OBJ', 'PLUGIN-THROW', 'PLUGIN-TIMEOUT'];
 const DIR = 'DMA_BIDIRECTIONAL';
+
+/** The steps of an export case: each violation names the one it was reported in (replay's '>' marks it): the
+ *  create and its PAL checks, the attach and map with the table checks, the unmap and detach with the leak check. */
+const STEPS = { create: 0, map: 1, unmap: 2 } as const;
 
 export interface ExportCase extends PalCase {
   readonly route: MapType;
@@ -74,7 +78,7 @@ interface ExportRun {
   readonly k: Kernel;
   readonly result: string;
   readonly model: Result<Pal>;
-  readonly mapped?: { result: string; expected: string; conv: ConversionCase };
+  readonly mapped?: { result: string; expected: string; conv: ConversionCase; unmapped: boolean };
 }
 
 /** One IOVA allocation's base, when the map made exactly one. */
@@ -87,8 +91,9 @@ function iovaBase(k: Kernel): bigint {
 async function mapOnce(k: Kernel, buf: DmaBuf, c: ExportCase, model: Pal, profile: Profile): Promise<ExportRun['mapped']> {
   const conv = conversionCaseOf(c, model);
   const limit = spec(profile).segmentLimit;
+  k.log.step = STEPS.map;
   const att = await dma_buf_dynamic_attach(k, buf, 'client0', { allow_peer2peer: true, move_notify: () => undefined });
-  if (!att.ok) return { result: att.errno, expected: 'ok', conv };
+  if (!att.ok) return { result: att.errno, expected: 'ok', conv, unmapped: false };
   await buf.resv.lock('export_suite_map');
   const r = dma_buf_map_attachment(k, att.attach, DIR);
   const exp = expectedConversion(conv.phys, conv.size, conv.route, faultPoints(conv.faults), maxSegmentSize(limit, conv.pageSize), conv.busOffset, iovaBase(k), rangeAddrs(k.dma, conv.phys));
@@ -96,12 +101,13 @@ async function mapOnce(k: Kernel, buf: DmaBuf, c: ExportCase, model: Pal, profil
   if (result !== resultTag(exp)) k.report(resultRule(conv, exp, limit, k.dma), `map returned ${result}, the model says ${resultTag(exp)}`, { kind: 'result', port: result, model: resultTag(exp) });
   if (r.ok) {
     checkTable({ c: conv, log: k.log, dma: k.dma }, tableOf(r.sgt), exp, limit);
+    k.log.step = STEPS.unmap;
     dma_buf_unmap_attachment(k, att.attach, r.sgt, DIR);
   }
   buf.resv.unlock('export_suite_map');
   if (k.dma.mappings.length) k.report('DMA-LEAK', `${k.dma.mappings.length} DMA mapping(s) still live after the unmap`, { kind: 'mapping-leak', addrs: k.dma.mappings.map((m) => hex(m.addr)) });
   await dma_buf_detach(k, att.attach);
-  return { result, expected: resultTag(exp), conv };
+  return { result, expected: resultTag(exp), conv, unmapped: r.ok };
 }
 
 /** The run, with a throw past the guarded hooks (a dma_buf_ops member the core calls) as the PLUGIN-THROW it is. */
@@ -117,6 +123,7 @@ async function exportRun(p: ExporterPlugin, c: ExportCase, profile: Profile): Pr
 
 async function exportSteps(k: Kernel, p: ExporterPlugin, c: ExportCase, profile: Profile): Promise<ExportRun> {
   const cfg: DeviceConfig = { name: 'vdev0', bars: c.view.bars, pageSize: c.view.pageSize, ...(c.view.nvgrace ? { nvgrace: c.view.nvgrace } : {}), routeTo: (dev) => (dev === null ? 'THRU_HOST_BRIDGE' : c.route) };
+  k.log.step = STEPS.create;
   const dev = guardExporter(p).probe(k, cfg);
   const model = vfioDmaBufCreate(viewUnder(c.view, profile), c.req);
   const r = await dev.create(c.req);
@@ -149,16 +156,13 @@ async function judged(p: ExporterPlugin, c: ExportCase, profile: Profile): Promi
 
 async function found(p: ExporterPlugin, c: ExportCase, profile: Profile): Promise<Found> {
   const { run, violations, explainedBy } = await judged(p, c, profile);
-  const rule = (pal: boolean) => violations.find((v) => v.rule.startsWith('PAL-') === pal)?.rule;
-  const createRule = rule(true);
-  const steps: Step[] = [{ index: 0, from: 'user', to: 'exporter', command: `VFIO_DEVICE_FEATURE_DMA_BUF(region ${c.req.regionIndex}, ${c.req.nrRanges} ranges)`, result: run.result, expected: resultTag(run.model), ...(createRule ? { rule: createRule } : {}) }];
+  const plain: Step[] = [{ index: STEPS.create, from: 'user', to: 'exporter', command: `VFIO_DEVICE_FEATURE_DMA_BUF(region ${c.req.regionIndex}, ${c.req.nrRanges} ranges)`, result: run.result, expected: resultTag(run.model) }];
   if (run.mapped) {
-    const mapRule = rule(false);
-    steps.push({ index: 1, from: 'importer', to: 'exporter', command: `map(${c.route}${c.route === 'THRU_HOST_BRIDGE' ? (c.iovaRefused ? ', IOVA refused' : ', IOVA') : ''})`, result: run.mapped.result, expected: run.mapped.expected, ...(mapRule ? { rule: mapRule } : {}) });
+    plain.push({ index: STEPS.map, from: 'importer', to: 'exporter', command: `map(${c.route}${c.route === 'THRU_HOST_BRIDGE' ? (c.iovaRefused ? ', IOVA refused' : ', IOVA') : ''})`, result: run.mapped.result, expected: run.mapped.expected });
+    if (run.mapped.unmapped) plain.push({ index: STEPS.unmap, from: 'importer', to: 'exporter', command: 'unmap, detach', result: 'ok', expected: 'ok' });
   }
-  const failing = Math.max(0, steps.findIndex((s) => s.rule));
   const input = toInput({ kind: 'export', bars: c.view.bars, req: c.req, pageSize: c.view.pageSize, ...(c.view.nvgrace ? { nvgrace: c.view.nvgrace } : {}), route: c.route, iovaRefused: c.iovaRefused, hasOps: true, alive: true, ...(c.platform ? { platform: c.platform } : {}) });
-  return { violations, explainedBy, counterexample: { suite: 'convert', steps, failingStep: failing, ...pictureFor(c.route), input } };
+  return { violations, explainedBy, counterexample: { suite: 'convert', ...labelSteps(plain, violations), ...pictureFor(c.route), input } };
 }
 
 function exportCaseOf(input: unknown, deviceMemory: boolean): ExportCase {

@@ -20,7 +20,7 @@ import type { ConverterPlugin, ExporterPlugin, MatchPlugin, Plugin } from '../pl
 import type { RuleId } from '../../rules/registry.ts';
 import { ViolationLog } from '../../rules/violation.ts';
 import { requestFor } from '../lifecycle.ts';
-import { family, fromInput, searchFound, toInput, wanted, type Found, type Judged, type Suite, type Target } from '../suite.ts';
+import { family, fromInput, labelSteps, searchFound, toInput, wanted, type Found, type Judged, type Suite, type Target } from '../suite.ts';
 
 const MATCH_RULES = family('MATCH');
 const CORE_RULES = MATCH_RULES.filter((r) => r !== 'MATCH-CLEANED');
@@ -105,35 +105,40 @@ function importerList(core: DmaBufMatchCore, imp: Imp): DmaBufMappingMatch[] {
 const explainCleaned = (result: string, added: number): string | null => (result === '-EINVAL' && added === 0 ? 'rfc12-fix-cleaned-einval' : null);
 
 /** Export from the plugin's device, run the events, close the device, attach by match-making: what the attach answered. */
-async function cleanedRun(p: ExporterPlugin, profile: Profile, c: CleanedCase): Promise<Judged & { result: string }> {
+async function cleanedRun(p: ExporterPlugin, profile: Profile, c: CleanedCase): Promise<Judged & { result: string; created: string }> {
   const k = new Kernel();
+  // Each violation names the step it was reported in (cleanedFound's steps: the create, each event, the attach).
+  k.log.step = 0;
   const dev = guardExporter(p).probe(k, { name: 'vdev0', bars: [BAR0], pageSize: 4096n, routeTo: () => 'BUS_ADDR' });
   const r = await dev.create(requestFor(2, true));
   if (!r.ok) {
     k.report('MATCH-CLEANED', `create failed ${r.errno} before the attach could be checked`, {});
-    return { result: r.errno, violations: k.log.violations, explainedBy: k.log.violations.map(() => null) };
+    return { result: r.errno, created: r.errno, violations: k.log.violations, explainedBy: k.log.violations.map(() => null) };
   }
   const core = new DmaBufMatchCore(k, profile, (pr, cl) => (pr === 'vdev0' && cl === 'nic0' ? 4 : -1));
   const buf = asMatchDmaBuf(r.value, dev.matchOps!(core, r.value));
-  for (const e of [...c.events, 'close' as const]) await dev.event(e);
+  for (const [i, e] of [...c.events, 'close' as const].entries()) {
+    k.log.step = i + 1;
+    await dev.event(e);
+  }
+  k.log.step = c.events.length + 2;
   const before = buf.attachments.size;
   const a = await core.dma_buf_mapping_attach(buf, importerList(core, c.imp), { allow_peer2peer: c.imp === 'dma-p2p', move_notify: () => undefined }, null);
   const result = a.ok ? 'ok' : a.errno;
   const added = buf.attachments.size - before;
-  k.log.step = c.events.length + 2;
   checkCleaned(k.log, result, added);
-  return { result, violations: k.log.violations, explainedBy: k.log.violations.map((v) => (v.rule === 'MATCH-CLEANED' ? explainCleaned(result, added) : null)) };
+  return { result, created: 'ok', violations: k.log.violations, explainedBy: k.log.violations.map((v) => (v.rule === 'MATCH-CLEANED' ? explainCleaned(result, added) : null)) };
 }
 
 async function cleanedFound(p: ExporterPlugin, profile: Profile, c: CleanedCase): Promise<Found> {
-  const { result, violations, explainedBy } = await cleanedRun(p, profile, c);
-  const first = violations[0];
-  const steps: Step[] = [
-    { index: 0, from: 'user', to: 'exporter', command: 'create(dev0, 2 ranges)', result: 'ok', expected: 'ok' },
+  const { result, created, violations, explainedBy } = await cleanedRun(p, profile, c);
+  const all: Step[] = [
+    { index: 0, from: 'user', to: 'exporter', command: 'create(dev0, 2 ranges)', result: created, expected: 'ok' },
     ...[...c.events, 'close'].map((e, i): Step => ({ index: i + 1, from: 'device', to: 'exporter', command: `${e}(dev0)`, result: 'ok', expected: 'ok' })),
-    { index: c.events.length + 2, from: 'importer', to: 'core', command: `attach(buf0, ${c.imp}, ${profile})`, result, expected: '-ENODEV', ...(first ? { rule: first.rule } : {}) },
+    { index: c.events.length + 2, from: 'importer', to: 'core', command: `attach(buf0, ${c.imp}, ${profile})`, result, expected: '-ENODEV' },
   ];
-  return { violations, explainedBy, counterexample: { suite: 'match', steps, failingStep: steps.length - 1, input: c } };
+  // A create that failed ends the case there.
+  return { violations, explainedBy, counterexample: { suite: 'match', ...labelSteps(created === 'ok' ? all : all.slice(0, 1), violations), input: c } };
 }
 
 /** An exporter that gives its dma-bufs mapping-type ops, under each mapping-type profile it declares. */
