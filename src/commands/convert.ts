@@ -97,7 +97,8 @@ export function convert(c: Case): Converted {
     route: c.route,
     result: out.result,
     segments: out.segments.map((s) => ({ addr: hex(s.addr), len: hex(s.len) })),
-    violations: jsonSafe([...log.violations, ...out.log.violations]) as Converted['violations'],
+    // The conversion's steps (map, free) are replay's; this output lists no steps to index.
+    violations: jsonSafe([...log.violations, ...out.log.violations.map(({ step: _step, ...v }) => v)]) as Converted['violations'],
   };
 }
 
