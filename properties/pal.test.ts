@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { fillPhysVec, validateRanges, vfioDmaBufCreate, type VfioDeviceView } from '../models/pal.ts';
 import { palCaseArb } from '../src/gen/ranges.ts';
-import { PAL_CREATE, barEndsAtTop, checkPal } from '../src/rules/pal.ts';
+import { PAL_CREATE, barEndsAtTop, checkPal, explainTopBar, type PalImpl } from '../src/rules/pal.ts';
+import { createOps, vfioDmaBufPhysFromRequest } from '../src/impl/vfio/dmabuf_phys.ts';
+import { ok } from '../models/errno.ts';
+import { U64_MAX } from '../models/u64.ts';
 import { PAL_BUGS } from '../src/bugs/index.ts';
 
 const PAL_IMPLS = [PAL_CREATE, ...PAL_BUGS];
@@ -83,6 +86,28 @@ describe('PAL: the kernel order of errors (hand-worked)', () => {
 });
 
 describe('PAL finding: a BAR that ends exactly at 2^64', () => {
+  const top = { index: 0, type: 'mem' as const, start: (1n << 64n) - (1n << 32n), size: 1n << 32n, busOffset: 0n };
+  const onTop = { ...view, bars: [top] };
+  /** A create whose validate_dmabuf_input() dropped the DMA_IOVA_USE_SWIOTLB check (a user's bug, not the finding). */
+  const noSwiotlbCheck: PalImpl = { name: 'no-swiotlb-check', create: (v, r) => vfioDmaBufPhysFromRequest(v, r, { ...createOps(v), validate_dmabuf_input: (ranges) => ok(ranges.reduce((n, x) => (n + x.length) & U64_MAX, 0n)) }) };
+  const judge = (impl: PalImpl, r: ReturnType<typeof req>) => {
+    const log = new ViolationLog();
+    checkPal(impl, onTop, r, log);
+    return log.violations.map((v) => ({ rule: v.rule, finding: explainTopBar(onTop, r, v) }));
+  };
+
+  it('explains the faithful create\'s -EINVAL on such a BAR, and not another bug\'s PAL-INPUT on the same BAR', () => {
+    // A valid page: the faithful create refuses it (max_addr wraps), the model accepts it: the finding.
+    expect(judge(PAL_CREATE, req([{ offset: 0n, length: page }]))).toEqual([{ rule: 'PAL-INPUT', finding: 'bar-ends-at-2^64' }]);
+    // Two ranges whose total has bit 63 set: the model and the faithful create refuse -EINVAL (the SWIOTLB bit);
+    // a create without that check answers otherwise on this BAR, and that is a new violation, not the finding.
+    const bit63 = req([{ offset: 0n, length: 1n << 62n }, { offset: 0n, length: 1n << 62n }]);
+    expect(judge(PAL_CREATE, bit63)).toEqual([]);
+    const got = judge(noSwiotlbCheck, bit63);
+    expect(got.map((v) => v.rule)).toContain('PAL-INPUT');
+    expect(got.every((v) => v.finding === null)).toBe(true);
+  });
+
   it('the port rejects every range (max_addr = start + len wraps to 0); the model accepts them', () => {
     const top = { index: 0, type: 'mem' as const, start: (1n << 64n) - 0x10000n, size: 0x10000n, busOffset: 0n };
     const v = { ...view, bars: [top] };

@@ -9,7 +9,7 @@ import { conversionCaseArb } from '../src/gen/ranges.ts';
 import { DmaApi, EEXIST, newIovaState } from '../src/kernel/dma.ts';
 import { NO_FAULTS } from '../src/kernel/faults.ts';
 import { DMA_MAP_PATHS, IOMMU_FLAVOURS, describePlatform, platformOfSeed, type Platform } from '../src/kernel/platform.ts';
-import { runConversion, type ConversionCase } from '../src/rules/conversion.ts';
+import { runConversion, type ConversionCase, type ConversionImpl } from '../src/rules/conversion.ts';
 import { MAINLINE_PHYS_VEC_TO_SGT, V8_DMA_BUF_MAP, explainConversion, unexplained } from '../src/rules/conversion-impls.ts';
 import { ViolationLog } from '../src/rules/violation.ts';
 import { parseRunArgs } from '../src/commands/run.ts';
@@ -142,12 +142,32 @@ describe('finding 1 (iova-link-offset-zero): the consequence on each IOMMU', () 
     });
   }
 
+  it('explains only what the faithful port shows on the same case: an unwind that destroys the whole size stays new', () => {
+    // The third link fails; the faithful unwind destroys what it linked (mapped_len), this one the whole size.
+    const c = caseOf([...TWO_PAGES, { paddr: 0x30000n, len: 0x1000n }], on('keep'), { faults: { ...NO_FAULTS, linkFailsAt: 2 } });
+    const destroysSize: ConversionImpl = {
+      ...MAINLINE_PHYS_VEC_TO_SGT, name: 'destroys-size',
+      map: (k, a, p, phys, size, dir) => {
+        const dma = Object.create(k.dma, { dma_iova_destroy: { value: (st: never, _mapped: bigint, d: never) => k.dma.dma_iova_destroy(st, size, d) } }) as typeof k.dma;
+        return MAINLINE_PHYS_VEC_TO_SGT.map(Object.create(k, { dma: { value: dma } }) as typeof k, a, p, phys, size, dir);
+      },
+    };
+    const faithful = runConversion(MAINLINE_PHYS_VEC_TO_SGT, c).log.violations;
+    expect(unexplained(MAINLINE_PHYS_VEC_TO_SGT.limit, c, faithful)).toEqual([]);
+    const buggy = runConversion(destroysSize, c).log.violations;
+    const fresh = unexplained(destroysSize.limit, c, buggy);
+    expect(fresh.map((v) => `${v.rule} ${String(v.evidence?.['kind'])}`)).toEqual(['DMA-IOVA destroy-size']);
+    expect(fresh[0]!.message).toContain('dma_iova_destroy(0x3000)');
+  });
+
   it('is keyed by exact behaviour: another machine\'s consequence is not excused', () => {
     const keep = caseOf(TWO_PAGES, on('keep'));
     const out = runConversion(MAINLINE_PHYS_VEC_TO_SGT, keep);
-    // The same violations judged as if the machine refused: destroy-size and unlinked are not that finding there.
+    // The same violations judged as if the machine refused: there the faithful port's map fails -EEXIST at the
+    // second link, so none of what the keeping machine showed (its WARN, the unlinked span, the destroy, the table
+    // its free leaks) is that finding's behaviour.
     const asRefuse = { ...keep, platform: on('refuse') };
-    expect(unexplained(MAINLINE_PHYS_VEC_TO_SGT.limit, asRefuse, out.log.violations).map((v) => v.evidence?.['kind'])).toEqual(['link-offsets', 'unlinked', 'destroy-size']);
+    expect(unexplained(MAINLINE_PHYS_VEC_TO_SGT.limit, asRefuse, out.log.violations).map((v) => v.evidence?.['kind'])).toEqual(['link-overlap', 'link-offsets', 'unlinked', 'destroy-size', 'sg-table-leak']);
   });
 
   it('a single range never shows it, on any machine', () => {

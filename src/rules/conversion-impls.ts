@@ -3,7 +3,7 @@
 import { dmaPathKind, maxSegmentSize, type SegmentLimit } from '../../models/sgt.ts';
 import { UINT_MAX } from '../../models/u64.ts';
 import { dma_buf_free_sgt, dma_buf_map, dma_buf_phys_vec_to_sgt, dma_buf_unmap } from '../impl/dma-buf-mapping.ts';
-import type { ConversionCase, ConversionImpl } from './conversion.ts';
+import { runConversion, type ConversionCase, type ConversionImpl } from './conversion.ts';
 import type { RuleId } from './registry.ts';
 import type { Violation } from './violation.ts';
 import { platformOf, type IommuFlavour } from '../kernel/platform.ts';
@@ -84,12 +84,26 @@ export const CONVERSION_FINDINGS: readonly Finding[] = [
   },
 ];
 
-/** For each violation of a conversion case, the documented finding of the design that explains it (null: none). */
+/** The faithful port of each design: a documented finding is its behaviour, so it explains a violation only when
+ *  that port, run on the same case, shows the same violation. */
+const REFERENCE: Readonly<Record<SegmentLimit, ConversionImpl>> = { 'uint-max': V8_DMA_BUF_MAP, 'page-aligned': MAINLINE_PHYS_VEC_TO_SGT };
+
+/** One violation as its rule and evidence say it (u64s in hex): the behaviour two implementations share or not. */
+const behaviour = (v: Violation): string => `${v.rule} ${JSON.stringify(v.evidence ?? {}, (_k, x: unknown) => (typeof x === 'bigint' ? `0x${x.toString(16)}` : x))}`;
+
+/** For each violation of a conversion case, the documented finding of the design that explains it (null: none).
+ *  A finding explains its exact behaviour, nothing more: the case must be one it applies to, the evidence of a kind
+ *  it has, and the design's faithful port must show the same violation (rule and evidence) on the same case. So a
+ *  different bug that breaks the same rule on the same input (an unwind that destroys the whole size where the
+ *  port destroys what it linked) stays new. */
 export function explainConversion(limit: SegmentLimit, c: ConversionCase, violations: readonly Violation[]): (string | null)[] {
   const findings = CONVERSION_FINDINGS.filter((f) => f.limits.includes(limit) && f.applies(c));
   const kindOf = (v: Violation) => (v.evidence as { kind?: string } | undefined)?.kind ?? '';
   const kindsOf = (f: Finding) => f.kindsByIommu?.[platformOf(c).iommu] ?? f.kinds;
-  return violations.map((v) => findings.find((f) => f.rules.includes(v.rule) && (!kindsOf(f) || kindsOf(f)!.includes(kindOf(v))))?.id ?? null);
+  const candidates = violations.map((v) => findings.find((f) => f.rules.includes(v.rule) && (!kindsOf(f) || kindsOf(f)!.includes(kindOf(v))))?.id ?? null);
+  if (candidates.every((id) => id === null)) return candidates;
+  const shown = new Set(runConversion(REFERENCE[limit], c).log.violations.map(behaviour));
+  return candidates.map((id, i) => (id !== null && shown.has(behaviour(violations[i]!)) ? id : null));
 }
 
 /** The violations no documented finding explains. */

@@ -5,7 +5,7 @@ import { exportedMemory, vfioDmaBufCreate, type DmaBufRequest, type DmaRange, ty
 import { hex } from '../../models/u64.ts';
 import { vfioDmaBufPhysFromRequest } from '../impl/vfio/dmabuf_phys.ts';
 import type { RuleId } from './registry.ts';
-import type { ViolationLog } from './violation.ts';
+import type { Violation, ViolationLog } from './violation.ts';
 import type { DmaBuf } from '../impl/dma-buf-core.ts';
 
 export interface PalImpl {
@@ -31,10 +31,21 @@ export function checkPal(impl: PalImpl, view: VfioDeviceView, req: DmaBufRequest
   checkHeldPal(log, got.value.phys, { ...c, want: want.phys });
 }
 
-/** The documented finding of the faithful create path (reports/FINDINGS.md). */
+/** A request of a BAR that ends exactly at 2^64 (reports/FINDINGS.md 10). */
 export function barEndsAtTop(view: VfioDeviceView, req: DmaBufRequest): boolean {
   const bar = view.bars.find((b) => b.index === req.regionIndex);
   return bar !== undefined && bar.start + bar.size === 1n << 64n;
+}
+
+/** The documented finding of the faithful create path (reports/FINDINGS.md 10) that explains a violation, or null.
+ *  It explains its exact behaviour only: a PAL-INPUT on a BAR that ends at 2^64 where the create returned what the
+ *  faithful create returns on that request (max_addr wraps: -EINVAL) and the model says otherwise. Another bug
+ *  that breaks PAL-INPUT on such a BAR (a missing check that lets a range through) stays new. */
+export function explainTopBar(view: VfioDeviceView, req: DmaBufRequest, v: Violation): string | null {
+  if (v.rule !== 'PAL-INPUT' || !barEndsAtTop(view, req)) return null;
+  const ev = v.evidence as { port?: unknown; model?: unknown } | undefined;
+  const faithful = resultTag(PAL_CREATE.create(view, req));
+  return ev?.port === faithful && ev.model !== faithful ? 'bar-ends-at-2^64' : null;
 }
 
 const vec = (p: PhysVec | undefined) => (p ? `${hex(p.paddr)}+${hex(p.len)}` : 'missing');

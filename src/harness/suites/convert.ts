@@ -9,7 +9,7 @@ import { conversionCaseArb, hugeConversionCaseArb, palCaseArb, palCaseOf, type P
 import type { Step } from '../../report/types.ts';
 import { CONVERSION_STEPS, runConversion, type ConversionCase, type ConversionImpl } from '../../rules/conversion.ts';
 import { explainConversion } from '../../rules/conversion-impls.ts';
-import { barEndsAtTop, checkPal, type PalImpl } from '../../rules/pal.ts';
+import { checkPal, explainTopBar, type PalImpl } from '../../rules/pal.ts';
 import type { RuleId } from '../../rules/registry.ts';
 import { ViolationLog } from '../../rules/violation.ts';
 import { pictureFor } from '../picture.ts';
@@ -27,8 +27,7 @@ type Ev = { port?: unknown; model?: unknown } | undefined;
 function palJudged(impl: PalImpl, c: PalCase): Judged {
   const log = new ViolationLog();
   checkPal(impl, c.view, c.req, log);
-  const explained = barEndsAtTop(c.view, c.req) ? 'bar-ends-at-2^64' : null;
-  return { violations: log.violations, explainedBy: log.violations.map((v) => (v.rule === 'PAL-INPUT' ? explained : null)) };
+  return { violations: log.violations, explainedBy: log.violations.map((v) => explainTopBar(c.view, c.req, v)) };
 }
 
 function palFound(impl: PalImpl, c: PalCase): Found {

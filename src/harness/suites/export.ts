@@ -24,7 +24,7 @@ import type { KObj } from '../../kernel/objects.ts';
 import type { Step } from '../../report/types.ts';
 import { checkTable, faultPoints, rangeAddrs, resultRule, type ConversionCase } from '../../rules/conversion.ts';
 import { explainConversion } from '../../rules/conversion-impls.ts';
-import { barEndsAtTop, checkHeldPal, heldPhysVec } from '../../rules/pal.ts';
+import { checkHeldPal, explainTopBar, heldPhysVec } from '../../rules/pal.ts';
 import type { RuleId } from '../../rules/registry.ts';
 import type { Violation } from '../../rules/violation.ts';
 import { guardExporter } from '../guard.ts';
@@ -144,8 +144,7 @@ async function exportSteps(k: Kernel, p: ExporterPlugin, c: ExportCase, profile:
 
 function explain(c: ExportCase, run: ExportRun, profile: Profile, violations: readonly Violation[]): (string | null)[] {
   const conv = run.mapped ? explainConversion(spec(profile).segmentLimit, run.mapped.conv, violations) : violations.map(() => null);
-  const top = barEndsAtTop(c.view, c.req) ? 'bar-ends-at-2^64' : null;
-  return violations.map((v, i) => conv[i] ?? (v.rule === 'PAL-INPUT' ? top : null));
+  return violations.map((v, i) => conv[i] ?? explainTopBar(viewUnder(c.view, profile), c.req, v));
 }
 
 async function judged(p: ExporterPlugin, c: ExportCase, profile: Profile): Promise<Judged & { run: ExportRun }> {
