@@ -17,6 +17,7 @@ import { UsageError } from '../src/commands/usage.ts';
 import { runConformance, inProcess } from '../src/harness/runner.ts';
 import { allTargets } from '../src/harness/targets.ts';
 import { seededBugs } from '../src/bugs/index.ts';
+import { bundledPlugins } from '../src/harness/bundled.ts';
 import { budget } from './budget.ts';
 import { renderHtml } from '../src/report/html.ts';
 import { renderMarkdown } from '../src/report/markdown.ts';
@@ -200,10 +201,11 @@ describe('finding 4 (v8-mapped-len-u32): the clean reproducer is one range of at
 });
 
 describe('the run chooses the machine and records it', () => {
-  it('--iommu / --dma-map, random from the seed by default, bad values one line', () => {
+  it('--iommu / --dma-map pin one machine (the other value the seed\'s), by default none is pinned, bad values one line', () => {
     expect(parseRunArgs(['--iommu', 'keep', '--dma-map', 'iommu']).platform).toEqual({ iommu: 'keep', dmaMap: 'iommu' });
-    expect(parseRunArgs(['--seed', '7']).platform).toEqual(platformOfSeed(7));
-    expect(parseRunArgs(['--seed', '7', '--iommu', 'random']).platform).toEqual(platformOfSeed(7));
+    expect(parseRunArgs(['--seed', '7']).platform).toBeUndefined();
+    expect(parseRunArgs(['--seed', '7', '--iommu', 'random', '--dma-map', 'random']).platform).toBeUndefined();
+    expect(parseRunArgs(['--seed', '7', '--iommu', 'refuse']).platform).toEqual({ iommu: 'refuse', dmaMap: platformOfSeed(7).dmaMap });
     const seen = new Set(Array.from({ length: 40 }, (_, i) => JSON.stringify(platformOfSeed(i))));
     expect(seen.size).toBe(6); // every machine is some seed's
     expect(() => parseRunArgs(['--iommu', 'smmu'])).toThrow(UsageError);
@@ -225,6 +227,24 @@ describe('the run chooses the machine and records it', () => {
     // A target checked by several parts wraps each input as { part, input }.
     for (const v of report.violations) expect((v.counterexample.input as { input: { platform?: Platform } }).input.platform).toEqual(platform);
     const hit = report.violations.find((v) => v.rule === 'DMA-IOVA')!;
+    const again = await targets.find((t) => t.name === hit.implementation)!.replay(hit.counterexample.input);
+    expect(again.violations.map((v) => v.message)).toContain(hit.message);
+  });
+
+  it('a run that pins no machine: every case draws one (lifecycle runs too), its input names it, and it replays on it', async () => {
+    // A seed's one machine used to be the whole run's: a bug only one IOMMU shows went unseen in most runs.
+    const targets = allTargets(bundledPlugins()).filter((t) => t.name === 'vfio-pci' || t.name === 'mainline:dma_buf_phys_vec_to_sgt');
+    const { report } = await runConformance({ seed: 42, runs: 100, profiles: ['v8', 'mainline'], executor: inProcess(targets), baseline: { version: 1, findings: [] }, bail: false, replayCommand: (id) => id, progress: () => undefined });
+    expect(report.platform).toBeUndefined();
+    expect(renderMarkdown(report)).toContain('every machine (drawn per case)');
+    const platformOfCase = (v: (typeof report.violations)[number]): Platform | undefined => {
+      const i = v.counterexample.input as { input?: { platform?: Platform }; platform?: Platform };
+      return i.input?.platform ?? i.platform;
+    };
+    const drawn = (suite: string) => new Set(report.violations.filter((v) => v.counterexample.suite === suite).map((v) => JSON.stringify(platformOfCase(v))));
+    expect(drawn('convert').size).toBeGreaterThan(1);
+    expect(drawn('lifecycle').size).toBeGreaterThan(1);
+    const hit = report.violations.find((v) => v.counterexample.suite === 'lifecycle' && platformOfCase(v) !== undefined)!;
     const again = await targets.find((t) => t.name === hit.implementation)!.replay(hit.counterexample.input);
     expect(again.violations.map((v) => v.message)).toContain(hit.message);
   });

@@ -16,7 +16,7 @@ import { readJsonFile } from '../report/validate.ts';
 import { writeReports } from '../report/index.ts';
 import { isRuleId, type RuleId } from '../rules/registry.ts';
 import { UsageError } from './usage.ts';
-import { DMA_MAP_PATHS, IOMMU_FLAVOURS, describePlatform, isDmaMapPath, isIommuFlavour, platformOfSeed, type Platform } from '../kernel/platform.ts';
+import { DMA_MAP_PATHS, EVERY_MACHINE, IOMMU_FLAVOURS, describePlatform, isDmaMapPath, isIommuFlavour, platformOfSeed, type Platform } from '../kernel/platform.ts';
 import { kernelCPlugins, selectKernelC } from '../kernel-c/plugins.ts';
 
 export const DEFAULT_SEED = 42;
@@ -45,8 +45,9 @@ export interface RunArgs {
   /** The kernel's own C (src/kernel-c): a source tree, or patch / mbox files. */
   kernelTree?: string;
   kernelPatches: string[];
-  /** --iommu / --dma-map, 'random' resolved from the seed: the simulated machine of the run. */
-  platform: Platform;
+  /** --iommu / --dma-map: the simulated machine the run pins; absent (the default, random): every case
+   *  (every lifecycle run) draws its own, and its counterexample's input records it. */
+  platform?: Platform;
 }
 
 export const USAGE = 'usage: dmabuf-conform run [--profile P,...] [--exporter PATH|name] [--importer PATH|name] [--plugin PATH|name]... [--rules IDS] [--seed N] [--runs N | --time 30s] [--exhaustive K] [--out DIR] [--corpus DIR] [--shard I/N] [--baseline FILE] [--write-baseline FILE] [--bail] [--quiet] [--iommu refuse|keep|overwrite|random] [--dma-map direct|iommu|random] [--kernel-tree DIR] [--kernel-patch FILE...]';
@@ -57,12 +58,15 @@ const OPTIONS = {
   'kernel-tree': { type: 'string' }, 'kernel-patch': { type: 'string', multiple: true }, iommu: { type: 'string' }, 'dma-map': { type: 'string' },
 } as const;
 
-/** --iommu and --dma-map: each given value, or (random, the default) the seed's choice. */
-export function platformArg(seed: number, iommu: string | undefined, dmaMap: string | undefined): Platform {
-  const random = platformOfSeed(seed);
+/** --iommu and --dma-map. Neither (or both random, the default): undefined, every case draws its machine.
+ *  One or both given: the run is pinned to one machine, the value not given being the seed's choice. */
+export function platformArg(seed: number, iommu: string | undefined, dmaMap: string | undefined): Platform | undefined {
   if (iommu !== undefined && iommu !== 'random' && !isIommuFlavour(iommu)) throw new UsageError(`--iommu: expected ${IOMMU_FLAVOURS.join(', ')} or random, got '${iommu}'`);
   if (dmaMap !== undefined && dmaMap !== 'random' && !isDmaMapPath(dmaMap)) throw new UsageError(`--dma-map: expected ${DMA_MAP_PATHS.join(', ')} or random, got '${dmaMap}'`);
-  return { iommu: iommu === undefined || iommu === 'random' ? random.iommu : iommu, dmaMap: dmaMap === undefined || dmaMap === 'random' ? random.dmaMap : dmaMap };
+  const pinned = (v: string | undefined) => v !== undefined && v !== 'random';
+  if (!pinned(iommu) && !pinned(dmaMap)) return undefined;
+  const seeded = platformOfSeed(seed);
+  return { iommu: pinned(iommu) ? (iommu as Platform['iommu']) : seeded.iommu, dmaMap: pinned(dmaMap) ? (dmaMap as Platform['dmaMap']) : seeded.dmaMap };
 }
 
 function int(flag: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -105,9 +109,10 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   const str = (k: keyof typeof OPTIONS) => v[k] as string | undefined;
   const many = (k: keyof typeof OPTIONS) => (v[k] as string[] | undefined) ?? [];
   const seed = str('seed') === undefined ? DEFAULT_SEED : int('--seed', str('seed')!, 0, 2 ** 31 - 1);
+  const platform = platformArg(seed, str('iommu'), str('dma-map'));
   return {
     seed,
-    platform: platformArg(seed, str('iommu'), str('dma-map')),
+    ...(platform ? { platform } : {}),
     runs: str('runs') === undefined ? DEFAULT_RUNS : int('--runs', str('runs')!, 1),
     ...(str('time') === undefined ? {} : { timeMs: duration(str('time')!) }),
     ...(str('exhaustive') === undefined ? {} : { exhaustive: int('--exhaustive', str('exhaustive')!, 1, 8) }),
@@ -274,10 +279,10 @@ async function runWith(a: RunArgs, executor: Executor, baseline: Baseline, older
   const empty = emptySelection(targets, a.profiles, a.rules);
   if (empty) throw new UsageError(`nothing to check: ${empty}`);
   const given = a.plugins.map(([flag, spec]) => ` ${flag} ${shellWord(spec)}`).join('') + (a.kernelTree === undefined ? '' : ` --kernel-tree ${shellWord(a.kernelTree)}`) + a.kernelPatches.map((p) => ` --kernel-patch ${shellWord(p)}`).join('');
-  if (!a.quiet) process.stderr.write(`dmabuf-conform run: seed ${a.seed} (${describePlatform(a.platform)}), ${a.timeMs === undefined ? `${a.runs} runs per search` : `${a.runs} runs per search for ${a.timeMs} ms`}, ${targets.length} implementation(s)${a.shard ? `, shard ${a.shard.index}/${a.shard.total}` : ''}, corpus ${a.corpus} (${corpus.length} entr${corpus.length === 1 ? 'y' : 'ies'})\n`);
+  if (!a.quiet) process.stderr.write(`dmabuf-conform run: seed ${a.seed} (${a.platform ? describePlatform(a.platform) : EVERY_MACHINE}), ${a.timeMs === undefined ? `${a.runs} runs per search` : `${a.runs} runs per search for ${a.timeMs} ms`}, ${targets.length} implementation(s)${a.shard ? `, shard ${a.shard.index}/${a.shard.total}` : ''}, corpus ${a.corpus} (${corpus.length} entr${corpus.length === 1 ? 'y' : 'ies'})\n`);
   const { report, newCount } = await runConformance({
     seed: a.seed, runs: a.runs, ...(a.timeMs === undefined ? {} : { timeMs: a.timeMs }), ...(a.exhaustive === undefined ? {} : { exhaustive: a.exhaustive }),
-    profiles: a.profiles, platform: a.platform, ...(a.rules ? { rules: a.rules } : {}), executor, baseline, corpusDir: a.corpus, corpus, ...(a.shard ? { shard: a.shard } : {}), bail: a.bail,
+    profiles: a.profiles, ...(a.platform ? { platform: a.platform } : {}), ...(a.rules ? { rules: a.rules } : {}), executor, baseline, corpusDir: a.corpus, corpus, ...(a.shard ? { shard: a.shard } : {}), bail: a.bail,
     replayCommand: (id) => `${shellWord(selfCommand())} replay ${shellWord(join(a.out, 'report.json'))} --case '${id}'${given}`,
     progress: progressPrinter(a.quiet),
   });

@@ -9,6 +9,7 @@ import { CREATE_FAULTS, DEVICE_EVENTS, type CreateFault, type DeviceEvent } from
 import { spec, type Profile } from '../../models/profiles.ts';
 import type { Bar, MapType } from '../../models/pci/types.ts';
 import type { PageSize } from '../../models/u64.ts';
+import type { Platform } from '../kernel/platform.ts';
 
 /** A run's configuration: one BAR layout for every device (each at its own
  *  address), the page size, pci_p2pdma_map_type() to the DMA importer, and
@@ -23,6 +24,8 @@ export interface LcSetup {
   readonly p2pdma?: boolean;
   /** BARs whose regions another driver holds on every device (pci_request_selected_regions() -EBUSY). */
   readonly busy?: readonly number[];
+  /** The simulated machine of this run, when the search draws one per run (no --iommu/--dma-map). */
+  readonly platform?: Platform;
 }
 
 /** One range of a create, in pages of the region: `len` pages, to the region end, or one page past it;

@@ -12,6 +12,7 @@ import { beat } from './heartbeat.ts';
 import type { Violation } from '../rules/violation.ts';
 import { compareStep, opName, resolve, Real, type GenCmd, type LifecycleConfig } from './lifecycle.ts';
 import { genCmdArb, setupArb, type LcSetup } from '../gen/lifecycle.ts';
+import { platformArb } from './suite.ts';
 
 export interface LcModel {
   state: LcState;
@@ -157,10 +158,13 @@ export function lcCommandsArb(maxCommands = 12, judge: LcJudge = { want: () => t
   return fc.commands([genCmdArb.map((g) => new LcCommand(g, judge))], { maxCommands, size: 'medium' });
 }
 
-/** The property: no unexplained violation of a wanted rule in any generated lifecycle. */
-export function lifecycleProperty(cfg: LifecycleConfig, opts: { stateAware?: boolean; maxCommands?: number; judge?: LcJudge } = {}) {
-  return fc.asyncProperty(setupArb(cfg.profile), lcCommandsArb(opts.maxCommands, opts.judge), async (setup, cmds) => {
-    await fc.asyncModelRun(lifecycleSetup(cfg, opts.stateAware, setup), cmds);
+/** The property: no unexplained violation of a wanted rule in any generated lifecycle. `drawPlatform`: a
+ *  configuration that pins no machine runs each lifecycle on one fast-check draws (after the setup and the
+ *  commands, so they are what they would be without it); else on the configuration's (DEFAULT_PLATFORM). */
+export function lifecycleProperty(cfg: LifecycleConfig, opts: { stateAware?: boolean; maxCommands?: number; judge?: LcJudge; drawPlatform?: boolean } = {}) {
+  const drawn = opts.drawPlatform && !cfg.platform ? platformArb : fc.constant(undefined);
+  return fc.asyncProperty(setupArb(cfg.profile), lcCommandsArb(opts.maxCommands, opts.judge), drawn, async (setup, cmds, platform) => {
+    await fc.asyncModelRun(lifecycleSetup(cfg, opts.stateAware, platform ? { ...setup, platform } : setup), cmds);
   });
 }
 

@@ -130,7 +130,8 @@ export class Real {
   private readonly configs: DeviceConfig[];
 
   constructor(readonly cfg: LifecycleConfig, readonly setup: LcSetup = defaultSetup(cfg)) {
-    this.k = new Kernel({ checkers: cfg.checkers ?? true, pageSize: setup.pageSize, faults: { allocFails: [], syncFails: false, iovaRefused: !setup.iova }, ...(cfg.platform ? { platform: cfg.platform } : {}) });
+    const platform = cfg.platform ?? setup.platform;
+    this.k = new Kernel({ checkers: cfg.checkers ?? true, pageSize: setup.pageSize, faults: { allocFails: [], syncFails: false, iovaRefused: !setup.iova }, ...(platform ? { platform } : {}) });
     const configs = Array.from({ length: cfg.devices }, (_, i) => deviceConfig(i, setup, cfg.exporter.vfio === true));
     this.configs = configs;
     this.devices = configs.map((c) => cfg.exporter.probe(this.k, c));

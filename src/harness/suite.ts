@@ -63,18 +63,21 @@ export interface SearchOptions {
   readonly stateAware?: boolean;
   /** --time: every fc.check stops at this time (epoch ms; fast-check's interruptAfterTimeLimit). */
   readonly deadline?: number;
-  /** The run's simulated machine (--iommu, --dma-map): put into every generated case, so its
-   *  counterexample replays on the same one. Absent: DEFAULT_PLATFORM. */
+  /** The machine the run pins (--iommu, --dma-map): put into every generated case, so its
+   *  counterexample replays on the same one. Absent: each case (a lifecycle run) draws its own. */
   readonly platform?: Platform;
 }
 
-/** Cases of a search, each carrying the machine it runs on: the run's (`run` always names one), or,
- *  for a search given none (self-test, in-process callers), one fast-check chooses per case, so a
- *  checker that only some machine exercises is still met. Either way the case's input records it. */
+/** Every simulated machine (src/kernel/platform.ts): an IOMMU flavour and a dma_map_phys() path. */
+export const platformArb: fc.Arbitrary<Platform> = fc.tuple(fc.constantFrom(...IOMMU_FLAVOURS), fc.constantFrom(...DMA_MAP_PATHS)).map(([iommu, dmaMap]) => ({ iommu, dmaMap }));
+
+/** Cases of a search, each carrying the machine it runs on: the run's when it pins one (--iommu,
+ *  --dma-map), else one fast-check chooses per case, so a checker that only some machine exercises
+ *  is met in every run. Either way the case's input records it. */
 export function onPlatform<T extends object>(arb: fc.Arbitrary<T>, opts: SearchOptions | undefined): fc.Arbitrary<T & { platform: Platform }> {
   const p = opts?.platform;
   if (p) return arb.map((c) => ({ ...c, platform: p }));
-  return fc.tuple(arb, fc.constantFrom(...IOMMU_FLAVOURS), fc.constantFrom(...DMA_MAP_PATHS)).map(([c, iommu, dmaMap]) => ({ ...c, platform: { iommu, dmaMap } }));
+  return fc.tuple(arb, platformArb).map(([c, platform]) => ({ ...c, platform }));
 }
 
 /** The fc.check parameters of a search's deadline: interrupt the runs (and the shrinking) when it passes.

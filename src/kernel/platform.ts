@@ -27,6 +27,9 @@ export interface Platform {
   readonly dmaMap: DmaMapPath;
 }
 
+/** How a run that pins no machine describes itself: each case draws one. */
+export const EVERY_MACHINE = 'every machine: each case draws an IOMMU flavour and a dma_map_phys path (--iommu/--dma-map pin one)';
+
 /** What a kernel built without a platform is: the simulator before issue 13 (tests that name none). */
 export const DEFAULT_PLATFORM: Platform = { iommu: 'overwrite', dmaMap: 'direct' };
 

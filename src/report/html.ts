@@ -132,7 +132,7 @@ export function renderHtml(r: Report): string {
   const order = [...r.violations.entries()].sort(([, a], [, b]) => Number(a.known) - Number(b.known));
   const open = (v: ViolationRecord) => !v.known || r.violations.length <= OPEN_ALL_UP_TO;
   const statuses = (['violation', 'known', 'pass', 'not-applicable'] as const).map((s): [string, string] => [s, STATUS_LABEL[s]]);
-  const meta = `${r.tool.name} ${r.tool.version} · seed ${r.seed} · profiles ${r.profiles.join(', ')}${r.platform ? ` · IOMMU ${r.platform.iommu}, dma_map_phys ${r.platform.dmaMap === 'iommu' ? 'dma-iommu' : 'dma-direct'}` : ''} · ${r.budget.runs} runs per search${r.budget.exhaustive ? ` · exhaustive k=${r.budget.exhaustive}` : ''} · ${r.implementations.length} implementations · ${checkCount(r)} · ${r.summary.new} new · ${r.summary.known} known`;
+  const meta = `${r.tool.name} ${r.tool.version} · seed ${r.seed} · profiles ${r.profiles.join(', ')}${r.platform ? ` · IOMMU ${r.platform.iommu}, dma_map_phys ${r.platform.dmaMap === 'iommu' ? 'dma-iommu' : 'dma-direct'}` : ' · every machine (drawn per case)'} · ${r.budget.runs} runs per search${r.budget.exhaustive ? ` · exhaustive k=${r.budget.exhaustive}` : ''} · ${r.implementations.length} implementations · ${checkCount(r)} · ${r.summary.new} new · ${r.summary.known} known`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">

@@ -42,10 +42,10 @@ async function lifecycleFound(cfg: LifecycleConfig, cmds: readonly LcCmd[], setu
   const run = await runLifecycle(cfg, cmds, { keepGoing: true, ...(setup ? { setup } : {}) });
   const explainedBy = explainAll(cfg.profile, run.violations, cmds);
   const failing = Math.max(0, run.steps.findIndex((s) => s.rule));
-  return { violations: run.violations, explainedBy, counterexample: { suite: 'lifecycle', steps: run.steps, failingStep: failing, ...pictureFor(setup?.dmaRoute ?? cfg.route, setup), input: lcInput(cmds, setup, cfg.platform) } };
+  return { violations: run.violations, explainedBy, counterexample: { suite: 'lifecycle', steps: run.steps, failingStep: failing, ...pictureFor(setup?.dmaRoute ?? cfg.route, setup), input: lcInput(cmds, setup, cfg.platform ?? setup?.platform) } };
 }
 
-const propertyOf = (cfg: LifecycleConfig, judge: LcJudge, stateAware = true) => lifecycleProperty(cfg, { stateAware, maxCommands: MAX_COMMANDS, judge });
+const propertyOf = (cfg: LifecycleConfig, judge: LcJudge, stateAware = true) => lifecycleProperty(cfg, { stateAware, maxCommands: MAX_COMMANDS, judge, drawPlatform: true });
 
 /** Something threw past the guarded hooks (a dma-buf op the core calls, say): re-run the
  *  same seeded search (it is deterministic) and report the shrunk throw as PLUGIN-THROW. */
