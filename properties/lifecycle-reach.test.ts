@@ -19,7 +19,9 @@ import type { Found } from '../src/harness/suite.ts';
 import { lifecycleBugExporters } from '../src/bugs/lifecycle.ts';
 import { createOps, vfioDmaBufPhysFromRequest, type CreateOps } from '../src/impl/vfio/dmabuf_phys.ts';
 import { V8_PORT, VfioPciCore } from '../src/impl/vfio/vfio_pci_core.ts';
-import { vfio_pci_core_feature_dma_buf, VfioPciDmabufOps } from '../src/impl/vfio/vfio_pci_dmabuf.ts';
+import { list_del, vfio_pci_core_feature_dma_buf, VfioPciDmabufOps, type VfioPciDmaBuf } from '../src/impl/vfio/vfio_pci_dmabuf.ts';
+import type { DmaBuf } from '../src/impl/dma-buf-core.ts';
+import type { KObj } from '../src/kernel/objects.ts';
 
 /** Budget of the default run per target and search. */
 const RUNS = 400;
@@ -73,6 +75,23 @@ class BusOffsetIgnored extends VfioPciDmabufOps {
 }
 const busOffsetExporter = vfioExporter('bus-offset-ignored', 'BUS_ADDR mapping without the bus offset', { port: { ...V8_PORT, makeOps: (k, cfg) => new BusOffsetIgnored(k, cfg.routeTo) } });
 
+// (e) The release takes priv off vdev->dmabufs without memory_lock (002 v8 10/11 takes it for write around the
+// list_del_init()): a walk of vfio_pci_dma_buf_move() under the lock races it.
+class ReleaseWithoutMemoryLock extends VfioPciDmabufOps {
+  override async release(dmabuf: DmaBuf): Promise<void> {
+    const site = 'vfio_pci_dma_buf_release';
+    const privObj = dmabuf.priv as KObj<VfioPciDmaBuf>;
+    const priv = this.k.heap.use(privObj, site);
+    if (priv.vdev) {
+      list_del(priv.vdev, privObj); // BUG: down_write(&vdev->memory_lock) dropped
+      priv.vdev.registration.put(site);
+    }
+    this.k.heap.free(priv.phys_vec, site);
+    this.k.heap.free(privObj, site);
+  }
+}
+const releaseNoLockExporter = vfioExporter('release-without-memory-lock', 'release changes vdev->dmabufs without memory_lock', { port: { ...V8_PORT, makeOps: (k, cfg) => new ReleaseWithoutMemoryLock(k, cfg.routeTo) } });
+
 // (d) src/bugs/lifecycle-hot-reset.ts, a race-only bug.
 const hotResetExporter = lifecycleBugExporters().find((p) => p.name === 'bug:rev-hot-reset-undo-keeps-revoked')!;
 
@@ -110,6 +129,13 @@ describe('the lifecycle search finds one-line bugs of the create path, the route
     expect(rulesOf(failures)).toContain('REV-WINDOW');
     const f = failures.find((x) => x.violations.some((v) => v.rule === 'REV-WINDOW'))!;
     expect((f.counterexample.input as { name?: string }).name).toBe('two hot resets of overlapping device sets');
+  });
+
+  it('(e) a release that changes vdev->dmabufs without memory_lock: LOCK-MEMLOCK at the list_del_init()', async () => {
+    const { failures } = await search(releaseNoLockExporter);
+    expect(rulesOf(failures)).toContain('LOCK-MEMLOCK');
+    const f = failures.find((x) => x.violations.some((v) => v.rule === 'LOCK-MEMLOCK'))!;
+    expect(f.violations.find((v) => v.rule === 'LOCK-MEMLOCK')!.message).toMatch(/list_del_init\(&priv->dmabufs_elm\) runs without .*memory_lock held for write/);
   });
 
   it('the faithful port shows none of them with the same budget', async () => {

@@ -114,12 +114,15 @@ export class VfioPciDmabufOps implements DmaBufOps {
   }
 }
 
-/** `list_del(&priv->dmabufs_elm)` (drivers/vfio/pci/vfio_pci_dmabuf.c, in vfio_pci_dma_buf_release() and
+/** `list_del_init(&priv->dmabufs_elm)` (drivers/vfio/pci/vfio_pci_dmabuf.c, in vfio_pci_dma_buf_release() and
  *  vfio_pci_dma_buf_cleanup()): take priv off `vdev->dmabufs`, the list vfio_pci_dma_buf_move() and the cleanup
- *  walk. The caller holds `vdev->memory_lock` for write, as both kernel callers do (the lock checker does not
- *  look here: the walks that read the list assert it). Unlike the kernel's, a second list_del of the same
- *  priv is a no-op here, not list corruption: a double removal shows as the walk it breaks (REV-*, UAF-*). */
-export function list_del(vdev: VfioPciCoreDevice, priv: KObj<VfioPciDmaBuf>): void {
+ *  walk under `vdev->memory_lock`. Every change of the list is made with that lock held for write, as each
+ *  kernel site does (002 v8 10/11: the create's list_add_tail(), the release's and the cleanup's list_del_init()):
+ *  one made without it races a walk (LOCK-MEMLOCK, what KCSAN would see; `site`: the caller, as lockdep names
+ *  it). Unlike the kernel's, a second list_del of the same priv is a no-op here, not list corruption: a double
+ *  removal shows as the walk it breaks (REV-*, UAF-*). */
+export function list_del(vdev: VfioPciCoreDevice, priv: KObj<VfioPciDmaBuf>, site = 'list_del_init(&priv->dmabufs_elm)'): void {
+  vdev.memory_lock.assertHeldWrite('LOCK-MEMLOCK', site);
   const i = vdev.dmabufs.indexOf(priv);
   if (i >= 0) vdev.dmabufs.splice(i, 1);
 }
