@@ -28,7 +28,7 @@ describe('close: vfio_pci_core_disable() and the dma-buf cleanup in the order of
       const window = r.violations.filter((v) => v.rule === 'REV-WINDOW');
       expect(window).toHaveLength(1);
       expect(window[0]!.step).toBe(3);
-      expect(window[0]!.message).toMatch(/^vdev0: BAR regions released, memory decode off and the function reset in vfio_pci_core_disable while (an importer of vdev0\.dmabuf\d+ \(dma-client\)|an iommufd IOMMU mapping of BAR 0) still maps its MMIO$/);
+      expect(window[0]!.message).toMatch(/^dev0: BAR regions released, memory decode off and the function reset in vfio_pci_core_disable while (att0 \(dma-client\) of buf0|an iommufd IOMMU mapping of BAR 0) still maps its MMIO$/);
       expect(explainAll('v8', r.violations, cmds).filter((_, i) => r.violations[i]!.rule === 'REV-WINDOW')).toEqual(['close-disables-before-cleanup']);
       // The cleanup after it still revokes: nothing is mapped when close returns.
       expect(r.violations.filter((v) => v.rule !== 'REV-WINDOW' && v.rule !== 'REV-NOTIFY')).toEqual([]);

@@ -38,7 +38,7 @@ describe('create fault points (issue 13 item 2)', () => {
     const r = await runLifecycle(V8, cmds, { keepGoing: true, setup: setupOf() });
     expect(results(r)).toEqual([['-EMFILE', '-EMFILE']]);
     expect(r.violations.map((v) => `${v.rule}: ${v.message.replace(/#\d+/g, '#n')}`)).toEqual([
-      'UAF-REF: vfio_pci_core_feature_dma_buf drops the last registration reference of vdev0 while the device is still registered',
+      'UAF-REF: vfio_pci_core_feature_dma_buf drops the last registration reference of dev0 while the device is still registered',
       'UAF-OBJ: use after free of priv#n in vfio_pci_core_feature_dma_buf: allocated in vfio_pci_core_feature_dma_buf, freed in vfio_pci_dma_buf_release',
       'UAF-OBJ: double free of phys_vec#n in vfio_pci_core_feature_dma_buf: allocated in vfio_pci_core_feature_dma_buf, freed in vfio_pci_dma_buf_release',
       'UAF-OBJ: double free of priv#n in vfio_pci_core_feature_dma_buf: allocated in vfio_pci_core_feature_dma_buf, freed in vfio_pci_dma_buf_release',
@@ -100,7 +100,7 @@ describe('create fault points (issue 13 item 2)', () => {
     const e = vfioExporter('keeps-registration', 'export failure keeps the registration', { port: { ...V8_PORT, feature_dma_buf: keepsRegistration } });
     const r = await runLifecycle(cfgOf(e, 'v8'), [create(0, 'export')], { setup: setupOf() });
     expect(results(r)).toEqual([['-ENOMEM', '-ENOMEM']]);
-    expect(r.violations.map((v) => `${v.rule}: ${v.message}`)).toEqual(['PAL-UNWIND: the failed create of dev0 left a registration reference of vdev0 taken']);
+    expect(r.violations.map((v) => `${v.rule}: ${v.message}`)).toEqual(['PAL-UNWIND: the failed create of dev0 left a registration reference of dev0 taken']);
   });
 
   it('the mainline create with the unwind before e98137f0a874 is caught under mainline, where C1 is no documented finding', async () => {

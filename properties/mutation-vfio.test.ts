@@ -45,7 +45,7 @@ describe('VFIO exporter behaviours no faithful lifecycle reaches', () => {
     const bad = await runLifecycle({ exporter: leaky, importers: IMPORTERS, devices: 2, route: 'BUS_ADDR' }, cmds, { keepGoing: true });
     const ref = bad.violations.filter((v) => v.rule === 'UAF-REF');
     expect(ref.map((v) => [v.step, v.evidence])).toEqual([[3, { device: 'vdev0', count: 1 }]]);
-    expect(ref[0]!.message).toMatch(/vdev0: 1 registration reference\(s\) still held at unregister/);
+    expect(ref[0]!.message).toMatch(/^dev0: 1 registration reference\(s\) still held at unregister/);
   });
 });
 

@@ -136,7 +136,7 @@ describe('UAF-DYING: a dying dma-buf touched by move through any path, not only 
     const bug = vfioExporter('move-touches-dying', 'move without get_file_active', { port: moveTouchesDying });
     const out = await fc.check(fc.asyncProperty(raceScheduler(), async (s) => {
       const r = await race(cfgOf(bug), prefix, a, b, s);
-      return !r.real.k.log.violations.some((v) => v.rule === 'UAF-DYING' && /takes vdev0\.dmabuf\d+\.resv/.test(v.message));
+      return !r.real.k.log.violations.some((v) => v.rule === 'UAF-DYING' && /takes buf0\.resv/.test(v.message));
     }), { numRuns: 200, seed: 1 });
     expect(out.failed).toBe(true);
   });

@@ -16,6 +16,9 @@ import type { Lane, Step } from '../report/types.ts';
 import type { RuleId } from '../rules/registry.ts';
 import { checkCreateUnwind, checkCreated, checkHeldAtMap, checkMappings, checkSegments } from './lifecycle-checks.ts';
 import { armCreateFault } from '../kernel/faults.ts';
+import type { KObj } from '../kernel/objects.ts';
+import type { CaseNames } from '../rules/violation.ts';
+import { caseNamesOf } from './case-names.ts';
 import { fromInput, toInput } from './suite.ts';
 import type { DeviceConfig, ExporterDevice, ExporterPlugin, ImporterAttachment, ImporterPlugin } from './plugin.ts';
 
@@ -113,11 +116,13 @@ const NO_NOTIFY: ReadonlyMap<number, number> = new Map();
 interface RealAtt {
   readonly handle: ImporterAttachment | null;
   readonly attachment: DmaBufAttachment | null;
+  /** The attachment as a heap object (what a UAF-OBJ report names), for the case's names. */
+  readonly obj: KObj<DmaBufAttachment> | null;
   readonly importer: 'dma' | 'iommufd';
 }
 
 /** The implementation side of one run. */
-export class Real {
+export class Real implements CaseNames {
   readonly k: Kernel;
   readonly devices: ExporterDevice[];
   readonly bufs: (DmaBuf | null)[] = [];
@@ -136,6 +141,12 @@ export class Real {
     this.configs = configs;
     this.devices = configs.map((c) => cfg.exporter.probe(this.k, c));
     this.env = { devs: configs.map((c, i) => devView(c, this.devices[i]!)), dmaRoute: setup.dmaRoute, iova: setup.iova, ...(cfg.exporter.vfio ? {} : { opaque: true }) };
+    this.k.log.names = this;
+  }
+
+  /** The case's names of this run's devices, dma-bufs and attachments, for violation messages (case-names.ts). */
+  caseNames(): ReadonlyMap<string, string> {
+    return caseNamesOf(this.configs, this.bufs, this.atts);
   }
 
   /** The model's initial state for this system. */
@@ -172,7 +183,7 @@ export class Real {
         if (!r.ok) return r.errno;
         const added = [...dmabuf.attachments].find((x) => !before.has(x));
         if (added) this.track(added.value);
-        this.atts.push({ handle: r.value, attachment: added?.value ?? null, importer: c.importer });
+        this.atts.push({ handle: r.value, attachment: added?.value ?? null, obj: added ?? null, importer: c.importer });
         return 'ok';
       }
       case 'close-fd': {

@@ -6,7 +6,7 @@ import type { Errno } from '../../models/errno.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import type { KFile } from '../kernel/files.ts';
 import type { ResvLock } from '../kernel/locks.ts';
-import type { KObj } from '../kernel/objects.ts';
+import { objName, type KObj } from '../kernel/objects.ts';
 import type { DmaDir } from '../kernel/dma.ts';
 
 export interface DmaBufOps {
@@ -113,7 +113,7 @@ export function dma_buf_unpin(k: Kernel, attach: KObj<DmaBufAttachment>): void {
   const a = k.heap.use(attach, site);
   a.dmabuf.resv.assertHeld('LOCK-RESV', site);
   if (!a.pins) {
-    k.report('REV-PIN', `dma_buf_unpin() of an attachment of ${a.dmabuf.name} that is not pinned`, { dmabuf: a.dmabuf.name, pins: 0 });
+    k.report('REV-PIN', `dma_buf_unpin() of ${objName(attach)} of ${a.dmabuf.name}, which is not pinned`, { dmabuf: a.dmabuf.name, pins: 0 });
     return;
   }
   a.pins--;
@@ -125,7 +125,7 @@ export async function dma_buf_detach(k: Kernel, attach: KObj<DmaBufAttachment>):
   const site = 'dma_buf_detach';
   const { dmabuf, pins } = k.heap.use(attach, site);
   // An importer undoes its pins before it detaches (iommufd: unpin, then detach; a42ec590c0b0); a pin left at detach is never undone.
-  if (pins) k.report('REV-PIN', `dma_buf_detach() of an attachment of ${dmabuf.name} still pinned ${pins} time(s): the pin is never undone`, { dmabuf: dmabuf.name, pins });
+  if (pins) k.report('REV-PIN', `dma_buf_detach() of ${objName(attach)} of ${dmabuf.name}, still pinned ${pins} time(s): the pin is never undone`, { dmabuf: dmabuf.name, pins });
   await dmabuf.resv.lock(site);
   dmabuf.attachments.delete(attach);
   dmabuf.resv.unlock(site);
@@ -147,7 +147,7 @@ export function dma_buf_unmap_attachment(k: Kernel, attach: KObj<DmaBufAttachmen
   // The importer hands back a table it no longer owns (unmapped already, by itself or in its
   // move_notify): its stale mapping is used here, first; the exporter is not called with it.
   if (sgt.freed) {
-    k.report('UAF-MAPPING', `importer unmaps an sg_table of ${a.dmabuf.name} already unmapped and freed in ${sgt.freeSite}`, { dmabuf: a.dmabuf.name, allocSite: sgt.allocSite, freeSite: sgt.freeSite });
+    k.report('UAF-MAPPING', `the importer of ${objName(attach)} unmaps an sg_table of ${a.dmabuf.name} already unmapped and freed in ${sgt.freeSite}`, { dmabuf: a.dmabuf.name, allocSite: sgt.allocSite, freeSite: sgt.freeSite });
     return;
   }
   a.maps = Math.max(0, (a.maps ?? 0) - 1);

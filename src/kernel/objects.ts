@@ -34,6 +34,11 @@ export class KObj<T> {
   }
 }
 
+/** How a report names a heap object: `kind#id` (`attachment#15`), as KASAN's reports here do. */
+export function objName(obj: KObj<unknown>): string {
+  return `${obj.kind}#${obj.id}`;
+}
+
 /** No allocation fails (a shared function: under tsx, esbuild keepNames, an arrow per heap costs a defineProperty per run). */
 const neverFails = (): boolean => false;
 

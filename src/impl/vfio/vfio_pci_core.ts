@@ -7,7 +7,7 @@ import type { DeviceEvent } from '../../../models/lifecycle.ts';
 import type { DmaBufRequest, PhysVec } from '../../../models/pal.ts';
 import type { P2PProvider } from '../../../models/pci/types.ts';
 import type { Kernel } from '../../kernel/kernel.ts';
-import type { KObj } from '../../kernel/objects.ts';
+import { objName, type KObj } from '../../kernel/objects.ts';
 import { PciRegions } from '../../kernel/pci.ts';
 import type { DmaBuf, DmaBufAttachment } from '../dma-buf-core.ts';
 import type { DeviceConfig, ExporterDevice } from '../../harness/plugin.ts';
@@ -115,20 +115,30 @@ export class VfioPciCore implements ExporterDevice {
   }
 
   /** Who can still reach this device's MMIO through its dma-bufs: attachments holding a table from
-   *  dma_buf_map_attachment(), and iommufd's IOMMU mappings of one of its BARs. */
-  mmioUsers(): string[] {
-    const users: string[] = [];
+   *  dma_buf_map_attachment(), and iommufd's IOMMU mappings of one of its BARs; each as the evidence lists it
+   *  (`an importer of vdev0.dmabuf7 (dma-client)`) and as the message names it (the attachment itself,
+   *  `attachment#15 (dma-client) of vdev0.dmabuf7`, which a lifecycle case's message calls att1 of buf0). */
+  mmioUsers(): { evidence: string[]; named: string[] } {
+    const evidence: string[] = [];
+    const named: string[] = [];
     for (const privObj of this.vdev.dmabufs) {
       if (privObj.freed) continue;
       const dmabuf = privObj.value.dmabuf;
-      for (const a of dmabuf?.attachments ?? []) if (!a.freed && (a.value.maps ?? 0) > 0) users.push(`an importer of ${dmabuf!.name}${a.value.dev ? ` (${a.value.dev})` : ''}`);
+      for (const a of dmabuf?.attachments ?? []) {
+        if (a.freed || !a.value.maps) continue;
+        const dev = a.value.dev ? ` (${a.value.dev})` : '';
+        evidence.push(`an importer of ${dmabuf!.name}${dev}`);
+        named.push(`${objName(a)}${dev} of ${dmabuf!.name}`);
+      }
     }
     // By BAR, not by iommufd's area name: area names count across the process, a report must not.
     for (const m of iommufdDomain(this.k).mappings) {
       const bar = this.cfg.bars.find((b) => b.type === 'mem' && m.paddr >= b.start && m.paddr < b.start + b.size);
-      if (bar) users.push(`an iommufd IOMMU mapping of BAR ${bar.index}`);
+      if (!bar) continue;
+      evidence.push(`an iommufd IOMMU mapping of BAR ${bar.index}`);
+      named.push(`an iommufd IOMMU mapping of BAR ${bar.index}`);
     }
-    return users;
+    return { evidence, named };
   }
 
   /** The device stops answering at its BARs (memory decode off, regions released, a reset, D3): an importer that
@@ -136,8 +146,8 @@ export class VfioPciCore implements ExporterDevice {
    *  d97708701434: "a tiny window exists in which the function's MSE is cleared and yet BARs could still be
    *  accessed via the DMABUF"). */
   mmioGone(effect: string, site: string): void {
-    const users = this.mmioUsers();
-    if (users.length) this.k.report('REV-WINDOW', `${this.name}: ${effect} in ${site} while ${users.join(', ')} still map${users.length === 1 ? 's' : ''} its MMIO`, { kind: 'mmio-gone', device: this.name, effect, site, users });
+    const { evidence: users, named } = this.mmioUsers();
+    if (users.length) this.k.report('REV-WINDOW', `${this.name}: ${effect} in ${site} while ${named.join(', ')} still map${users.length === 1 ? 's' : ''} its MMIO`, { kind: 'mmio-gone', device: this.name, effect, site, users });
   }
 
   async event(e: DeviceEvent): Promise<string> {

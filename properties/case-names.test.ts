@@ -1,0 +1,77 @@
+// A lifecycle violation's message names the kernel objects as the case's commands do (dev0, buf1, att0:
+// opName), not by the kernel's names (vdev0, vdev0.dmabuf5 from a heap counter, attachment#9), which a reader
+// cannot match with the commands; the evidence keeps the kernel's names (src/harness/case-names.ts).
+import { describe, expect, it } from 'vitest';
+import type { LcCmd } from '../models/lifecycle.ts';
+import { dma_buf_detach, dmaImporter, iommufdImporter, vfioPci, type DmaImporterAttachment, type ImporterPlugin } from '../src/index.ts';
+import { createCmd, runLifecycle } from '../src/harness/lifecycle.ts';
+import { lifecycleConfig } from '../src/harness/suites/lifecycle.ts';
+import { caseNamesOf } from '../src/harness/case-names.ts';
+import { ViolationLog, withCaseNames } from '../src/rules/violation.ts';
+import { KObj } from '../src/kernel/objects.ts';
+
+const v8 = (dma: ImporterPlugin = dmaImporter) => lifecycleConfig(vfioPci, { dma, iommufd: iommufdImporter }, 'v8');
+const CLOSE: LcCmd = { op: 'event', dev: 0, event: 'close' };
+
+describe('lifecycle messages name objects as the case does', () => {
+  it("the close's REV-WINDOW names the device, the mapped attachment and its dma-buf as the commands do (dev0, att0, buf1)", async () => {
+    // buf1 is the kernel's vdev0.dmabuf<n> with n a heap counter; att0 is the first attach of the case.
+    const cmds: LcCmd[] = [createCmd(0, 1), createCmd(0, 1), { op: 'attach', buf: 1, importer: 'dma', p2p: true }, { op: 'map', att: 0 }, CLOSE];
+    const r = await runLifecycle(v8(), cmds, { keepGoing: true });
+    const window = r.violations.find((v) => v.rule === 'REV-WINDOW')!;
+    expect(window.message).toBe('dev0: BAR regions released, memory decode off and the function reset in vfio_pci_core_disable while att0 (dma-client) of buf1 still maps its MMIO');
+    // The evidence keeps the kernel's names.
+    expect(window.evidence).toMatchObject({ device: 'vdev0', users: [expect.stringMatching(/^an importer of vdev0\.dmabuf\d+ \(dma-client\)$/)] });
+    expect(r.violations.map((v) => v.message).join('\n')).not.toMatch(/vdev\d|dmabuf\d|attachment#/);
+  });
+
+  it("a user importer's detach that detaches twice: UAF-OBJ names att1, the case's attachment, not attachment#<n>", async () => {
+    const twice: ImporterPlugin = {
+      ...dmaImporter, name: 'user-detach-twice',
+      async attach(k, dmabuf, exporter, opts) {
+        const r = await dmaImporter.attach(k, dmabuf, exporter, opts);
+        if (!r.ok) return r;
+        const a = r.value as DmaImporterAttachment;
+        const detach = a.detach.bind(a);
+        a.detach = async () => {
+          await detach();
+          await dma_buf_detach(k, a.attach); // BUG
+        };
+        return r;
+      },
+    };
+    const cmds: LcCmd[] = [createCmd(0, 1), { op: 'attach', buf: 0, importer: 'dma', p2p: true }, { op: 'attach', buf: 0, importer: 'dma', p2p: true }, { op: 'detach', att: 1 }];
+    const r = await runLifecycle(v8(twice), cmds, { keepGoing: true });
+    const uaf = r.violations.filter((v) => v.rule === 'UAF-OBJ');
+    expect(uaf.map((v) => [v.step, v.message])).toEqual([
+      [3, 'use after free of att1 in dma_buf_detach: allocated in dma_buf_dynamic_attach, freed in dma_buf_detach'],
+      [3, 'double free of att1 in dma_buf_detach: allocated in dma_buf_dynamic_attach, freed in dma_buf_detach'],
+    ]);
+    expect(uaf[0]!.evidence).toMatchObject({ object: expect.stringMatching(/^attachment#\d+$/) });
+  });
+});
+
+describe('withCaseNames and caseNamesOf', () => {
+  const names = new Map([['vdev0', 'dev0'], ['vdev0.dmabuf7', 'buf0'], ['vdev0.dmabuf71', 'buf1'], ['attachment#1', 'att0']]);
+
+  it('replaces whole names and the head of a dotted one; a name inside a longer one stays', () => {
+    expect(withCaseNames('takes vdev0.dmabuf7.resv of vdev0.dmabuf7, then vdev0.dmabuf71 and vdev0.memory_lock', names)).toBe('takes buf0.resv of buf0, then buf1 and dev0.memory_lock');
+    expect(withCaseNames('attachment#1 and attachment#12 and x.vdev0 and vdev01', names)).toBe('att0 and attachment#12 and x.vdev0 and vdev01');
+    expect(withCaseNames('vdev0.dmabuf7', new Map())).toBe('vdev0.dmabuf7');
+  });
+
+  it('a kernel name two dma-bufs share names neither; the priv is named after its dma-buf', () => {
+    const buf = (name: string, id: number) => ({ name, obj: new KObj('dma_buf', id, 's', null), priv: new KObj('priv', id + 100, 's', {}) }) as never;
+    const t = caseNamesOf([{ name: 'gpu0' }], [buf('bo', 1), buf('bo', 2), buf('bo7', 3)], [{ obj: null }]);
+    expect(t.get('bo')).toBeUndefined();
+    expect([t.get('gpu0'), t.get('bo7'), t.get('dma_buf#2'), t.get('priv#103')]).toEqual(['dev0', 'buf2', 'buf1', "buf2's priv"]);
+  });
+
+  it('a log without names reports the message as given', () => {
+    const log = new ViolationLog();
+    log.report('UAF-REF', 'vdev0.dmabuf7 dropped');
+    log.names = { caseNames: () => names };
+    log.report('UAF-REF', 'vdev0.dmabuf7 dropped');
+    expect(log.violations.map((v) => v.message)).toEqual(['vdev0.dmabuf7 dropped', 'buf0 dropped']);
+  });
+});
