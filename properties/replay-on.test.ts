@@ -3,7 +3,7 @@
 // the simulated machine, the fault injection of the case) and its step
 // marker (the step where the case's rule broke). In-process, no CLI spawn.
 import { describe, expect, it } from 'vitest';
-import { replayLines, stepOfRule } from '../src/commands/replay.ts';
+import { caseConditions, replayLines, stepOfRule } from '../src/commands/replay.ts';
 import { toInput, type Found } from '../src/harness/suite.ts';
 import { convertSuite } from '../src/harness/suites/convert.ts';
 import { matchSuite } from '../src/harness/suites/match.ts';
@@ -90,6 +90,21 @@ describe("replay's header: the machine and the fault injection of the case", () 
     expect(c1.out).toMatch(/\n {2}faults: .*the create of command 1 fails at its fd step\n/);
     const m3 = await cli('replay', 'examples/findings/M3-rfc-fix-cleaned-einval.json');
     expect(m3.out).toContain('\n  machine: not simulated by the cleaned part (no DMA mapping)\n');
+  });
+
+  it('a create path case shows the BARs and the ranges it gave; a route case its topology', async () => {
+    // A fresh user read report.json to learn which range a PAL-INPUT case had sent.
+    const top = await cli('replay', 'examples/findings/10-bar-ends-at-2-64.json');
+    expect(top.out).toContain('\n  device: BAR 0 mem 0xffffffffffff0000+0x10000 (bus offset 0x0); page size 0x1000\n');
+    expect(top.out).toContain('\n  request: region 0, nr_ranges 1: 0x0+0x1000\n');
+    const topology = { cpu: { vendor: 'amd', family: 23 }, hostBridges: [{ id: 'hb0', allowList: 'none' }], devices: [
+      { id: 'rp0', kind: 'root-port', parent: 'hb0', slot: 1, function: 0, bars: [], p2pdma: false },
+      { id: 'ep1', kind: 'endpoint', parent: 'rp0', slot: 0, function: 0, bars: [], p2pdma: true, acs: { rr: true, cr: false, ec: false } },
+    ] };
+    expect(caseConditions({ part: 'route', input: { topology, pairs: [['ep1', 'ep1']] } })).toEqual([
+      'machine: not simulated by the route part (no DMA mapping)', 'topology: CPU amd family 23',
+      '  hb0 host bridge (allow list: none)', '    rp0 root-port 01.0', '      ep1 endpoint 00.0 ACS RR p2pdma',
+    ]);
   });
 });
 

@@ -104,10 +104,51 @@ const partOf = (input: unknown): { part: string; input: Record<string, unknown> 
 
 const hexNum = (v: unknown): string => (v && typeof v === 'object' && '$u64' in v ? String((v as { $u64: string }).$u64) : String(v));
 
-/** The simulated machine a case runs on, and its fault injection: the header lines of its replay
- *  (what each part's replay gives the kernel: the input's platform, else DEFAULT_PLATFORM). */
+type Json = Record<string, unknown>;
+
+/** A BAR as the case gives it: `BAR 0 mem 0x38000000000+0x100000 (bus offset 0x0)`. */
+const barLine = (b: Json): string => `BAR ${String(b.index)} ${String(b.type)} ${hexNum(b.start)}+${hexNum(b.size)}${b.type === 'mem' ? ` (bus offset ${hexNum(b.busOffset)}${b.mappable === false ? ', unassigned' : ''})` : ''}`;
+
+/** What a create path case gives the exporter: the device's BARs and page size, and the request's ranges. */
+function createInput(i: Json): string[] {
+  const req = i.req as { regionIndex: number; nrRanges: number; ranges: Json[] };
+  const ranges = req.ranges.map((r, n) => `${hexNum(r.offset)}+${hexNum(r.length)}${n >= req.nrRanges ? ' (past nr_ranges)' : ''}`);
+  const nvgrace = i.nvgrace ? `; nvgrace device memory ${JSON.stringify(i.nvgrace, (_k, x: unknown) => (x && typeof x === 'object' && '$u64' in x ? (x as { $u64: string }).$u64 : x))}` : '';
+  return [
+    `device: ${((i.bars as Json[]) ?? []).map(barLine).join('; ') || 'no BARs'}; page size ${hexNum(i.pageSize)}${i.p2pdma === false ? '; no p2pdma provider' : ''}${nvgrace}`,
+    `request: region ${req.regionIndex}, nr_ranges ${req.nrRanges}: ${ranges.join(', ') || 'no ranges'}`,
+  ];
+}
+
+/** A route case's topology as an indented tree (host bridges, their ports, switches and endpoints, with ACS bits). */
+function topologyLines(t: { cpu?: Json; hostBridges: Json[]; devices: Json[] }): string[] {
+  const acs = (d: Json): string => {
+    const a = d.acs as Record<string, boolean> | undefined;
+    if (!a) return '';
+    const on = Object.entries(a).filter(([, v]) => v).map(([k]) => k.toUpperCase());
+    return ` ACS ${on.length ? on.join(' ') : 'none'}`;
+  };
+  const lines = [`topology: CPU ${t.cpu ? `${String(t.cpu.vendor)} family ${String(t.cpu.family)}` : 'unknown'}`];
+  const walk = (parent: string, depth: number): void => {
+    for (const d of t.devices.filter((x) => x.parent === parent)) {
+      lines.push(`${'  '.repeat(depth)}${String(d.id)} ${String(d.kind)} ${String(d.slot ?? 0).padStart(2, '0')}.${String(d.function ?? 0)}${acs(d)}${d.p2pdma ? ' p2pdma' : ''}`);
+      walk(String(d.id), depth + 1);
+    }
+  };
+  for (const hb of t.hostBridges) {
+    lines.push(`  ${String(hb.id)} host bridge (allow list: ${String(hb.allowList)})`);
+    walk(String(hb.id), 2);
+  }
+  return lines;
+}
+
+/** The simulated machine a case runs on, its fault injection, and what the case gives the implementation
+ *  (a create's BARs and ranges, a route's topology): the header lines of its replay (the machine is what
+ *  each part's replay gives the kernel: the input's platform, else DEFAULT_PLATFORM). */
 export function caseConditions(input: unknown): string[] {
   const { part, input: i } = partOf(input);
+  if (part === 'pal') return [`machine: not simulated by the ${part} part (no DMA mapping)`, ...createInput(i)];
+  if (part === 'route' && i.topology) return [`machine: not simulated by the ${part} part (no DMA mapping)`, ...topologyLines(i.topology as Parameters<typeof topologyLines>[0])];
   if (!['conversion', 'converter', 'export', 'lifecycle'].includes(part)) return [`machine: not simulated by the ${part} part (no DMA mapping)`];
   const p = i.platform as Platform | undefined;
   const lines = [`machine: ${describePlatform(p ?? DEFAULT_PLATFORM)}${p ? '' : ' (the case names none: the default)'}`];
@@ -123,6 +164,7 @@ export function caseConditions(input: unknown): string[] {
     lines.push(`conversion: ${String(i.route)}, ${String(i.dir)}, page size ${hexNum(i.pageSize)}, bus offset ${hexNum(i.busOffset)}`);
   } else if (part === 'export') {
     if (i.iovaRefused) faults.push('dma_iova_try_alloc() refuses (no IOVA: dma_map_phys per range)');
+    lines.push(...createInput(i));
   } else {
     const setup = i.setup as { iova?: boolean; p2pdma?: boolean; busy?: number[] } | undefined;
     if (setup?.iova === false) faults.push('dma_iova_try_alloc() refuses (no IOVA: dma_map_phys per range)');
