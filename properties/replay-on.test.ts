@@ -11,6 +11,8 @@ import { NO_FAULTS } from '../src/kernel/faults.ts';
 import type { ConversionCase } from '../src/rules/conversion.ts';
 import { MAINLINE_PHYS_VEC_TO_SGT, V8_PORT, VfioPciDmabufOps, dma_buf_free_sgt, dma_buf_unmap, matchExporter, vfioExporter, type ConversionPlugin, type DmaBufAttachment, type DmaBufDma, type KObj } from '../src/index.ts';
 import { cliIn } from './cli-helpers.ts';
+import { seededBugs } from '../src/bugs/index.ts';
+import { allTargets } from '../src/harness/targets.ts';
 
 const cli = cliIn();
 const D1 = 'examples/findings/D1-first-drain-close-double-put.json';
@@ -175,5 +177,19 @@ describe("replay's step marker on the step that reported the violation, in every
     const f = await matchSuite.targets(refuses, [])[0]!.replay({ events: ['flr'], imp: 'dma-p2p' });
     expect(f.counterexample.steps.map((s) => [s.command, s.result, s.rule])).toEqual([['create(dev0, 2 ranges)', '-ENOMEM', 'MATCH-CLEANED']]);
     expect(mark(f, 'MATCH-CLEANED')).toEqual([expect.stringMatching(/^>\s+1\. create/)]);
+  });
+});
+
+describe("a route case's steps", () => {
+  it('a pair that agrees shows the model\'s map type and distance on both sides, not a placeholder', async () => {
+    const bug = seededBugs().find((b) => b.plugin.name === 'bug:route-acs-client-inclusive')!;
+    const target = allTargets([bug.plugin]).find((t) => t.suite === 'route')!;
+    const out = await target.search(1, 400, new Set());
+    const steps = out.failures.flatMap((f) => f.counterexample.steps);
+    expect(steps.length).toBeGreaterThan(0);
+    for (const s of steps.filter((x) => !x.rule)) {
+      expect(s.result).toMatch(/^(BUS_ADDR|THRU_HOST_BRIDGE|NOT_SUPPORTED|MAP_NONE) \(distance -?\d+\)$/);
+      expect(s.expected).toBe(s.result);
+    }
   });
 });

@@ -271,11 +271,12 @@ export function replayLines(found: Found, rule: string): string[] {
   const cx = found.counterexample;
   const marked = stepOfRule(found, rule);
   const w = Math.max(7, ...cx.steps.map((s) => s.command.length));
-  const lines = [`      ${'command'.padEnd(w)}  ${'result'.padEnd(12)} model`];
+  const rw = Math.max(12, ...cx.steps.map((s) => s.result.length + 1));
+  const lines = [`      ${'command'.padEnd(w)}  ${'result'.padEnd(rw)} model`];
   cx.steps.forEach((s, i) => {
     // The rules this step broke: the violations that name it, the step's own label, and the case's rule where it is marked.
     const broke = [...new Set([...found.violations.filter((x) => x.step === i).map((x) => x.rule), ...(s.rule ? [s.rule] : []), ...(i === marked ? [rule] : [])])];
-    lines.push(`${i === marked ? '>' : ' '} ${String(i + 1).padStart(3)}. ${s.command.padEnd(w)}  ${s.result.padEnd(12)} ${s.expected}${broke.length ? `   <- ${broke.join(', ')}` : ''}`);
+    lines.push(`${i === marked ? '>' : ' '} ${String(i + 1).padStart(3)}. ${s.command.padEnd(w)}  ${s.result.padEnd(rw)} ${s.expected}${broke.length ? `   <- ${broke.join(', ')}` : ''}`);
   });
   let shown = '';
   found.violations.forEach((x, i) => {

@@ -33,10 +33,14 @@ type Ev = { provider?: string; client?: string; port?: unknown; model?: unknown 
 
 function found(impl: RouteImpl & Pick<RoutePlugin, 'judgeC'>, input: RouteInput): Found {
   const log = violations(impl, input);
+  const bench = new RouteBench(input.topology, undefined, impl.routing);
   const steps: Step[] = input.pairs.map(([p, c], i) => {
     const v = log.violations.find((x) => (x.evidence as Ev)?.provider === p && (x.evidence as Ev)?.client === c);
     const ev = v?.evidence as Ev;
-    return { index: i, from: 'importer', to: 'core', command: `pci_p2pdma_map_type(${p}, ${c})`, result: String(ev?.port ?? 'as model'), expected: String(ev?.model ?? 'as port'), ...(v ? { rule: v.rule } : {}) };
+    // A pair that agrees shows the model's answer on both sides (a fresh user read 'as model / as port' as a puzzle).
+    const m = bench.calc(p, c);
+    const answer = `${m.mapType} (distance ${m.dist})`;
+    return { index: i, from: 'importer', to: 'core', command: `pci_p2pdma_map_type(${p}, ${c})`, result: ev?.port === undefined ? answer : String(ev.port), expected: ev?.model === undefined ? answer : String(ev.model), ...(v ? { rule: v.rule } : {}) };
   });
   const failing = Math.max(0, steps.findIndex((s) => s.rule));
   const [provider, client] = input.pairs[failing] ?? input.pairs[0]!;
