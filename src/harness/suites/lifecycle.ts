@@ -13,6 +13,7 @@ import { dmaImporter, dmaImporterLate, iommufdImporter, iommufdMainline, matchEx
 import { exhaustive } from '../exhaustive.ts';
 import { guardExporter, guardImporter } from '../guard.ts';
 import { explainAll, failureOf, lifecycleProperty, type FindingLog, type LcJudge } from '../lifecycle-prop.ts';
+import { shrinkFinding } from '../lifecycle-shrink.ts';
 import { lanesOf, lcInput, opName, readLcInput, runLifecycle, type LifecycleConfig } from '../lifecycle.ts';
 import type { LcSetup } from '../../gen/lifecycle.ts';
 import type { Platform } from '../../kernel/platform.ts';
@@ -105,12 +106,14 @@ type LcInput = { cmds?: LcCmd[]; race?: number; thrown?: boolean; rules?: RuleId
 /** The serial search (state-aware fc.commands): its shrunk failure, and the findings met on the way. */
 async function serialSearch(cfg: LifecycleConfig, rules: readonly RuleId[], seed: number, runs: number, opts: SearchOptions): Promise<Search> {
   const findings: FindingLog = new Map();
-  const out = await fc.check(propertyOf(cfg, { want: (v) => rules.includes(v.rule), findings }, opts.stateAware), { seed, numRuns: runs, ...timeLimit(opts) });
+  const want = (v: Violation) => rules.includes(v.rule);
+  const out = await fc.check(propertyOf(cfg, { want, findings }, opts.stateAware), { seed, numRuns: runs, ...timeLimit(opts) });
   opts.observe?.(out);
   // One after the other: runs of the kernel's C share its unit process, and a finding that crashes it (C1 under
-  // AddressSanitizer) would end the requests of a replay running beside it with its crash.
+  // AddressSanitizer) would end the requests of a replay running beside it with its crash. Each finding's case
+  // as recorded is the whole run up to it: shrunk first (lifecycle-shrink.ts), so the report shows the few commands that show it.
   const met: Found[] = [];
-  for (const x of findings.values()) met.push(await lifecycleFound(cfg, x.cmds, x.setup));
+  for (const [id, x] of findings) met.push(await lifecycleFound(cfg, (await shrinkFinding(cfg, id, x, want, timeLimit(opts))).cmds, x.setup));
   const f = failureOf(out);
   if (f) return { failures: [await lifecycleFound(cfg, f.cmds, f.setup)], findings: met };
   if (out.failed && out.counterexample && rules.includes('PLUGIN-THROW')) return { failures: [await thrownFound(cfg, rules, seed, runs, opts.stateAware)], findings: met };
