@@ -25,7 +25,7 @@ const cli = cliIn();
 const oneLine = (err: string) => err.endsWith('\n') && err.trim().split('\n').length === 1 && !/\n\s+at /.test(err);
 
 describe('--help, --version', () => {
-  it.each(['convert', 'explain', 'replay', 'profiles', 'rules', 'route'])('%s --help prints its usage on stdout and exits 0', async (name) => {
+  it.each(['convert', 'explain', 'replay', 'profiles', 'rules', 'route', 'plugins'])('%s --help prints its usage on stdout and exits 0', async (name) => {
     for (const flag of ['--help', '-h']) {
       const r = await cli(name, flag);
       expect([r.code, r.err]).toEqual([0, '']);
@@ -44,15 +44,45 @@ describe('--help, --version', () => {
   it('bare --help lists every command and the exit codes; no command is usage (exit 2)', async () => {
     const help = await cli('--help');
     expect(help.code).toBe(0);
-    for (const c of ['run', 'replay', 'rules', 'explain', 'profiles', 'convert', 'route']) expect(help.out).toContain(`  ${c}`);
+    for (const c of ['run', 'replay', 'rules', 'explain', 'profiles', 'convert', 'route', 'plugins']) expect(help.out).toContain(`  ${c}`);
     expect(help.out).toContain('exit codes: 0 ok, 1 a new violation (or violations listed), 2 usage or bad input');
     expect((await cli()).code).toBe(2);
+  });
+});
+
+describe('plugins: every name a selection can give', () => {
+  it('lists the bundled ports and importers, and the kernel C units with their flags, saying they need --kernel-tree/--kernel-patch', async () => {
+    const r = await cli('plugins');
+    expect([r.code, r.err]).toEqual([0, '']);
+    const lines = r.out.split('\n');
+    const row = (name: string) => lines.find((l) => l.trim().split(/\s+/)[1] === name);
+    expect(row('vfio-pci')).toMatch(/^ {2}exporter +vfio-pci +--exporter +v8 /);
+    expect(row('iommufd')).toMatch(/^ {2}importer +iommufd +--importer /);
+    expect(row('p2pdma')).toMatch(/^ {2}route +p2pdma +--plugin /);
+    // The C units, each with the flag that selects it and the kernel file it is built from, under the line saying what they need.
+    const c = lines.findIndex((l) => l.startsWith('kernel C units'));
+    expect(lines[c]).toMatch(/need --kernel-tree DIR or --kernel-patch FILE/);
+    expect(row('c:v8:vfio-pci')).toMatch(/^ {2}exporter +c:v8:vfio-pci +--exporter +drivers\/vfio\/pci\/vfio_pci_dmabuf\.c /);
+    expect(row('c:v8:dma_buf_map')).toMatch(/^ {2}conversion +c:v8:dma_buf_map +--plugin +drivers\/dma-buf\/dma-buf\.c \(dma_buf_map, dma_buf_unmap\)$/);
+    expect(row('c:mainline:dma_buf_phys_vec_to_sgt')).toMatch(/^ {2}conversion +c:mainline:dma_buf_phys_vec_to_sgt +--plugin +drivers\/dma-buf\/dma-buf-mapping\.c /);
+    expect(row('c:p2pdma')).toMatch(/^ {2}route +c:p2pdma +--plugin +drivers\/pci\/p2pdma\.c /);
+    for (const name of ['c:v8:vfio-pci', 'c:v8:dma_buf_map', 'c:p2pdma']) expect(lines.indexOf(row(name)!)).toBeGreaterThan(c);
+    expect(r.out).not.toMatch(/bug:[a-z]/);
+    expect(r.out).toMatch(/\nseeded bugs: \d+ .*`plugins --bugs` lists them\n$/);
+  });
+
+  it('--bugs lists the seeded bugs, each with the rule it breaks', async () => {
+    const r = await cli('plugins', '--bugs');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/\n {2}conversion +bug:dma-unmap-bidirectional +--plugin +DMA-UNMAP\n/);
   });
 });
 
 describe('bad usage: one line, exit 2', () => {
   it.each([
     [['rules', 'extra'], /unexpected argument 'extra'/],
+    [['plugins', 'extra'], /unexpected argument 'extra'/],
+    [['plugins', '--bugs=yes'], /--bugs takes no value/],
     [['rules', '--frob'], /unknown option '--frob'/],
     [['profiles', '--diff', 'v8'], /--diff needs two profiles/],
     [['profiles', '--diff', 'v8', 'v9'], /--diff: unknown profile 'v9'/],

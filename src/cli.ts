@@ -16,6 +16,7 @@ const COMMANDS: Record<string, Command> = {
   'merge-reports': { summary: 'merge-reports DIR... [--out DIR]: the reports of run --shard i/n joined into the unsharded run\'s (all renderings, same exit code)', load: () => import('./commands/merge-reports.ts') },
   replay: { summary: 'replay <report.json|case.json> [--case ID] [--exporter|--importer|--plugin PATH|name]...: re-run one counterexample step by step (a report\'s, or one case such as examples/findings/*.json), on its own implementation or on the ones given', load: () => import('./commands/replay.ts') },
   rules: { summary: 'rules: list the rule catalog', load: () => import('./commands/rules.ts') },
+  plugins: { summary: 'plugins [--bugs]: the bundled plugins and the kernel C units (--kernel-tree/--kernel-patch) by name, with the flag that selects each', load: () => import('./commands/plugins.ts') },
   explain: { summary: 'explain RULE: the rule, its seed passage and the smallest known violation', load: () => import('./commands/explain.ts') },
   'self-test': { summary: 'self-test [--seed N] [--runs N] [--bug NAME]: every seeded bug through the user path, found with its own rule', load: () => import('./commands/self-test.ts') },
   profiles: { summary: 'profiles [--diff A B]: the v8, rfc and converter designs, or the rules and behaviours that differ between two', load: () => import('./commands/profiles.ts') },

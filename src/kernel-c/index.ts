@@ -200,7 +200,7 @@ export async function loadKernelC(opts: KernelCOptions): Promise<KernelCLoad> {
       const proc = new CUnitProcess(b.binary);
       procs.push(proc);
       const sources = [...conv.items, ...exporter.items].map((it) => `${it.path}:${it.line} ${it.name} (${it.origin})`);
-      cexp = cExporter(proc, { name: 'c:v8:vfio-pci', basedOn: EXPORTER_UNIT.basedOn, sources, iommufdMap: exporter.iommufdMap });
+      cexp = cExporter(proc, { name: EXPORTER_UNIT.name, basedOn: EXPORTER_UNIT.basedOn, sources, iommufdMap: exporter.iommufdMap });
       if (!exporter.iommufdMap) notes.push(`exporter unit: ${EXPORTER_UNIT.path} has no ${EXPORTER_UNIT.iommufdMap} (003): it offers iommufd no private interconnect: iommufd's map gets -EOPNOTSUPP, as the model expects`);
     }
   }
@@ -212,7 +212,7 @@ export async function loadKernelC(opts: KernelCOptions): Promise<KernelCLoad> {
     builds.push({ unit: 'route', cached: b.cached, ms: b.ms, binary: b.binary });
     const proc = new CUnitProcess(b.binary);
     procs.push(proc);
-    croute = cRoute(proc, 'c:p2pdma', route);
+    croute = cRoute(proc, ROUTE_UNIT.name, route);
   }
   return { ok: true, value: { ...(conversion ? { conversion } : {}), ...(cexp ? { exporter: cexp } : {}), ...(croute ? { route: croute } : {}), skipped, notes, builds, close: () => procs.forEach((p) => p.close()) } };
 }

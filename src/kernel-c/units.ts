@@ -31,6 +31,8 @@ export const CONVERSION_UNITS: readonly UnitSpec[] = [
  *  conversion it calls (dma_buf_map/dma_buf_unmap of a conversion unit above). */
 export const EXPORTER_UNIT = {
   kind: 'exporter',
+  /** Its plugin name (--exporter c:v8:vfio-pci). */
+  name: 'c:v8:vfio-pci',
   path: 'drivers/vfio/pci/vfio_pci_dmabuf.c',
   /** What the driver (c/units/exporter.c) calls. */
   roots: ['vfio_pci_core_feature_dma_buf', 'vfio_pci_dma_buf_move', 'vfio_pci_dma_buf_cleanup', 'vfio_pci_core_get_dmabuf_phys'],
@@ -43,6 +45,8 @@ export const EXPORTER_UNIT = {
  *  providers), compiled after kshim_pci.h and driven by c/units/route.c. */
 export const ROUTE_UNIT = {
   kind: 'route',
+  /** Its plugin name (--plugin c:p2pdma). */
+  name: 'c:p2pdma',
   path: 'drivers/pci/p2pdma.c',
   /** What the driver calls; host_bridge_whitelist, cpu_supports_p2pdma, pci_bridge_has_acs_redir,
    *  the allow list and the other static helpers come along as the items these reference. */
@@ -54,3 +58,19 @@ export const ROUTE_UNIT = {
   extraSources: ['shim/pci.c'],
   routing: 'classic',
 } as const;
+
+/** A C unit as `dmabuf-conform plugins` lists it: its name, kind, the kernel file it is compiled from and the
+ *  functions that file must define (the exporter also needs a conversion unit's file, which it calls). */
+export interface UnitEntry {
+  readonly name: string;
+  readonly kind: 'conversion' | 'exporter' | 'route';
+  readonly path: string;
+  readonly roots: readonly string[];
+}
+
+/** Every C unit this tool can build, by name, in the order a run builds them. */
+export const UNIT_CATALOG: readonly UnitEntry[] = [
+  ...CONVERSION_UNITS.map((u): UnitEntry => ({ name: u.variant.name, kind: u.kind, path: u.path, roots: u.roots })),
+  { name: EXPORTER_UNIT.name, kind: EXPORTER_UNIT.kind, path: EXPORTER_UNIT.path, roots: EXPORTER_UNIT.roots },
+  { name: ROUTE_UNIT.name, kind: ROUTE_UNIT.kind, path: ROUTE_UNIT.path, roots: ROUTE_UNIT.roots },
+];
