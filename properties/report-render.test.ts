@@ -5,6 +5,7 @@
 // report never break out of the markup of any of them.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { profilesLine } from '../src/report/text.ts';
 import { targetsOf } from '../src/harness/catalog.ts';
 import { EXPORTER_DEV, IMPORTER_DEV, pictureFor } from '../src/harness/picture.ts';
 import { renderHtml } from '../src/report/html.ts';
@@ -297,5 +298,13 @@ describe('a picture for the suites that are given a map type, not a topology', (
     const s = await bug.search(1, 2000, new Set(bug.rules.filter((r) => r !== 'REV-INIT')));
     const found = [...s.failures, ...s.findings].find((f) => f.violations.some((v) => v.rule === 'REV-INIT'));
     expect(found?.counterexample.route?.mapType).toBe('THRU_HOST_BRIDGE');
+  });
+});
+
+describe('the header names the profiles that ran', () => {
+  it('a run whose implementations have only v8 lists v8, and names the profiles asked for that nothing ran under', () => {
+    const r = { profiles: ['v8', 'rfc', 'converter', 'mainline'] as const, implementations: [{ name: 'my-vfio', kind: 'exporter' as const, profiles: ['v8'] as const }] };
+    expect(profilesLine(r)).toBe('profiles v8 (no implementation for rfc, converter, mainline)');
+    expect(profilesLine({ ...r, implementations: [...r.implementations, { name: 'x', kind: 'exporter' as const, profiles: ['rfc', 'converter', 'mainline'] as const }] })).toBe('profiles v8, rfc, converter, mainline');
   });
 });

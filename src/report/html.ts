@@ -4,7 +4,7 @@
 // violation its pictures (src/report/svg.ts): the PCI topology when it has
 // one, and the sequence diagram of the shrunk counterexample.
 import { failingText, htmlEscape, sequenceSvg, topologySvg } from './svg.ts';
-import { familiesOf, familyOf, implementationsOf, worstStatus } from './text.ts';
+import { familiesOf, familyOf, implementationsOf, profilesLine, worstStatus } from './text.ts';
 import type { Report, RuleStatus, ViolationRecord } from './types.ts';
 
 const STATUS_LABEL: Record<RuleStatus, string> = { violation: 'new violation', known: 'known (documented finding or baseline)', pass: 'pass', 'not-applicable': 'not checked' };
@@ -132,7 +132,7 @@ export function renderHtml(r: Report): string {
   const order = [...r.violations.entries()].sort(([, a], [, b]) => Number(a.known) - Number(b.known));
   const open = (v: ViolationRecord) => !v.known || r.violations.length <= OPEN_ALL_UP_TO;
   const statuses = (['violation', 'known', 'pass', 'not-applicable'] as const).map((s): [string, string] => [s, STATUS_LABEL[s]]);
-  const meta = `${r.tool.name} ${r.tool.version} · seed ${r.seed} · profiles ${r.profiles.join(', ')}${r.platform ? ` · IOMMU ${r.platform.iommu}, dma_map_phys ${r.platform.dmaMap === 'iommu' ? 'dma-iommu' : 'dma-direct'}` : ' · every machine (drawn per case)'} · ${r.budget.runs} runs per search${r.budget.exhaustive ? ` · exhaustive k=${r.budget.exhaustive}` : ''} · ${r.implementations.length} implementations · ${checkCount(r)} · ${r.summary.new} new · ${r.summary.known} known`;
+  const meta = `${r.tool.name} ${r.tool.version} · seed ${r.seed} · ${profilesLine(r)}${r.platform ? ` · IOMMU ${r.platform.iommu}, dma_map_phys ${r.platform.dmaMap === 'iommu' ? 'dma-iommu' : 'dma-direct'}` : ' · every machine (drawn per case)'} · ${r.budget.runs} runs per search${r.budget.exhaustive ? ` · exhaustive k=${r.budget.exhaustive}` : ''} · ${r.implementations.length} implementations · ${checkCount(r)} · ${r.summary.new} new · ${r.summary.known} known`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">

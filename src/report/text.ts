@@ -43,3 +43,11 @@ export function counterexampleText(v: ViolationRecord): string {
   const route = ce.route ? [`route ${ce.route.provider} -> ${ce.route.client}: model ${ce.route.mapType}, distance ${ce.route.distance}${ce.route.blockedBy.length ? `, ACS redirect at ${ce.route.blockedBy.join(', ')}` : ''}`] : [];
   return [`${v.rule} (${v.profile}): ${oneLine(v.message)}`, ...route, ...steps, `replay: ${v.replay}`, `fingerprint: ${v.fingerprint}`].join('\n');
 }
+
+/** The header's profiles: those of the run that some implementation was checked under (a run of one v8
+ *  plugin lists v8, not every profile asked), the others named as not run. */
+export function profilesLine(r: Pick<Report, 'profiles' | 'implementations'>): string {
+  const ran = r.profiles.filter((p) => r.implementations.some((i) => i.profiles.includes(p)));
+  const idle = r.profiles.filter((p) => !ran.includes(p));
+  return `profiles ${ran.join(', ') || 'none'}${idle.length ? ` (no implementation for ${idle.join(', ')})` : ''}`;
+}
