@@ -103,7 +103,7 @@ export async function run(args: string[]): Promise<number> {
     out.push(`smallest known violation (${s.implementation}, from ${s.source}): ${s.message}`);
     for (const st of s.steps) out.push(`${st.index === s.failingStep ? '>' : ' '} ${String(st.index + 1).padStart(3)}. ${st.command} -> ${st.result} (model: ${st.expected})${st.rule ? `  <- ${st.rule}` : ''}`);
   } else {
-    out.push(`no known violation of ${a.rule} (in ${a.report} or ${a.corpus}/; run \`dmabuf-conform run\` first)`);
+    out.push(`no known violation of ${a.rule} (in ${a.report} or ${a.corpus}/; run \`dmabuf-conform run\` first, or name a run's report written elsewhere: --report DIR/report.json)`);
   }
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;
