@@ -116,6 +116,13 @@ describe('profiles --diff', () => {
 });
 
 describe('explain', () => {
+  it("IOMMUFD-ONE says only what it is about (the exporter and the range count): a revoked dma-buf's map is REV-MAP's", async () => {
+    const title = async (rule: string) => (await cli('explain', rule)).out.split('\n')[1]!;
+    expect(await title('IOMMUFD-ONE')).not.toMatch(/revoked|-ENODEV/);
+    expect(await title('IOMMUFD-ONE')).toMatch(/another exporter made -EOPNOTSUPP, nr_ranges ≠ 1 -EOPNOTSUPP/);
+    expect(await title('REV-MAP')).toMatch(/private-interconnect map on a revoked dma-buf fail -ENODEV/);
+  });
+
   it('the source line names where the passage shown is quoted from, for every rule', () => {
     for (const r of RULES) {
       const lines = ruleLines(r.id);

@@ -179,7 +179,7 @@ describe('iommufd over the private interconnect: a revoke before the first fill 
 });
 
 describe('IOMMUFD-ONE: the private interconnect hands out only what is a single-range VFIO dma-buf', () => {
-  it('a dma-buf of another exporter is -EOPNOTSUPP, a revoked one -ENODEV, two ranges -EOPNOTSUPP, one range its PAL entry', async () => {
+  it('a dma-buf of another exporter is -EOPNOTSUPP, two ranges -EOPNOTSUPP, one range its PAL entry (and a revoked one -ENODEV: REV-MAP)', async () => {
     const k = new Kernel();
     const dev = vfioPci.probe(k, { name: 'vdev0', bars: [{ index: 0, type: 'mem', start: 0x38000000000n, size: 0x100000n, busOffset: 0n }], pageSize: 4096n, routeTo: () => 'THRU_HOST_BRIDGE' });
     const foreignOps: DmaBufOps = { map_dma_buf: () => ({ ok: false, errno: '-EINVAL' }), unmap_dma_buf: () => undefined, release: async () => undefined };

@@ -73,7 +73,7 @@ export const RULES = [
   rule('MATCH-CONVERT', 'a converter result equals the direct path: PAL→SGT segments, PAL→iommu_domain exactly the PAL ranges with MMIO; the exporter never sees the domain', '004', ['converter']),
   rule('MATCH-CLEANED', 'after VFIO cleanup, match_mapping is -ENODEV', '001 RFC; 002 v8 10/11', ['rfc', 'converter']),
 
-  rule('IOMMUFD-ONE', 'private interconnect: non-VFIO -EOPNOTSUPP, revoked -ENODEV, nr_ranges ≠ 1 -EOPNOTSUPP', '003', ['v8', 'mainline']),
+  rule('IOMMUFD-ONE', 'private interconnect: iommufd gets the one range of a single-range VFIO dma-buf; a dma-buf another exporter made -EOPNOTSUPP, nr_ranges ≠ 1 -EOPNOTSUPP', '003', ['v8', 'mainline']),
   rule('IOMMUFD-MMIO', 'ranges are mapped into the domain with the MMIO flag exactly once per (area, domain), unmapped on revoke and detach', '003; RFC 23-24/26'),
   rule('IOMMUFD-REVOKED', 'a revoked pages object maps nothing and, in v8, stays revoked', '003'),
 
