@@ -18,6 +18,10 @@ import { createCmd, runLifecycle } from '../src/harness/lifecycle.ts';
 import { dmaImporter, iommufdImporter } from '../src/harness/bundled.ts';
 import { dma_buf_dynamic_attach, dma_buf_export } from '../src/impl/dma-buf-core.ts';
 import { V8_PORT } from '../src/impl/vfio/vfio_pci_core.ts';
+import { cleanupMainline, MAINLINE_PORT } from '../src/impl/vfio/vfio_pci_dmabuf_mainline.ts';
+import { dmaImporterLate, iommufdMainline } from '../src/harness/bundled.ts';
+import type { ExporterPlugin } from '../src/harness/plugin.ts';
+import { lifecycleSuite } from '../src/harness/suites/lifecycle.ts';
 import { Kernel } from '../src/kernel/kernel.ts';
 
 const IMPORTERS = { dma: dmaImporter, iommufd: iommufdImporter };
@@ -46,6 +50,27 @@ describe('VFIO exporter behaviours no faithful lifecycle reaches', () => {
     const ref = bad.violations.filter((v) => v.rule === 'UAF-REF');
     expect(ref.map((v) => [v.step, v.evidence])).toEqual([[3, { device: 'vdev0', count: 1 }]]);
     expect(ref[0]!.message).toMatch(/^dev0: 1 registration reference\(s\) still held at unregister/);
+  });
+});
+
+describe('the cleanup without the registration put, a one-line variant through the public entry (cleanupWalk\'s put_registration)', () => {
+  const cmds: LcCmd[] = [createCmd(0, 1), { op: 'event', dev: 0, event: 'close' }, { op: 'close-fd', buf: 0 }, { op: 'event', dev: 0, event: 'unbind' }];
+  const UAF_REF = 'dev0: 1 registration reference(s) still held at unregister';
+
+  it('v8 (test/plugins/cleanup-no-registration-put.ts): the leaked reference is UAF-REF at unregister, found by the lifecycle search', async () => {
+    const { default: user } = await import('../test/plugins/cleanup-no-registration-put.ts');
+    const r = await runLifecycle({ exporter: user, importers: IMPORTERS, devices: 2, route: 'BUS_ADDR' }, cmds, { keepGoing: true });
+    expect(r.violations.map((v) => [v.step, v.rule, v.message])).toEqual([[3, 'UAF-REF', UAF_REF]]);
+    const [t] = lifecycleSuite.targets(user, []);
+    const s = await t!.search(1, budget(400), new Set());
+    expect(s.failures.flatMap((f) => f.violations.filter((_, i) => f.explainedBy[i] === null).map((v) => v.rule))).toContain('UAF-REF');
+  });
+
+  it('mainline: cleanupMainline(true, () => undefined) is the same leak; the default put leaves none', async () => {
+    const leaky = vfioExporter('cleanup-no-put:mainline', 'mainline cleanup without the registration put', { port: { ...MAINLINE_PORT, cleanup: cleanupMainline(true, () => undefined) }, profiles: ['mainline'] });
+    const cfg = (exporter: ExporterPlugin) => ({ exporter, importers: { dma: dmaImporterLate, iommufd: iommufdMainline }, devices: 2, route: 'BUS_ADDR' as const, profile: 'mainline' as const });
+    expect((await runLifecycle(cfg(leaky), cmds, { keepGoing: true })).violations.map((v) => [v.rule, v.message])).toEqual([['UAF-REF', UAF_REF]]);
+    expect((await runLifecycle(cfg(vfioPciMainline), cmds, { keepGoing: true })).violations).toEqual([]);
   });
 });
 

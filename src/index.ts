@@ -60,10 +60,13 @@ export {
 // (a `port: { ...V8_PORT, feature_dma_buf }` of vfioExporter): createAndExport() is everything up to dma_buf_fd()
 // (validation, fill, registration, export, the device list), createPriv() / exportPriv() its two halves,
 // createViewOf() / freeCreateAllocs() the allocation of priv and phys_vec and its unwind, list_del() the device
-// list's removal; moveWalk() / cleanupWalk() the walks of vfio_pci_dma_buf_move() and _cleanup(). heldPhysVec()
+// list's removal; moveWalk() / cleanupWalk() the walks of vfio_pci_dma_buf_move() and _cleanup(), the cleanup's
+// registration put a parameter of the walk and of both cleanups (vfio_device_put_registration() by default:
+// `cleanup: (vdev) => vfio_pci_dma_buf_cleanup(vdev, () => undefined)` is the cleanup without it). heldPhysVec()
 // is what the PAL checks read of a dma-buf (dmabuf->priv->phys_vec): a plugin's own priv without it is not judged.
 export {
-  cleanupWalk, createAndExport, createPriv, createViewOf, exportPriv, freeCreateAllocs, list_del, moveWalk, type CreateAllocs,
+  cleanupWalk, createAndExport, createPriv, createViewOf, exportPriv, freeCreateAllocs, list_del, moveWalk, vfio_device_put_registration, type CreateAllocs,
+  type PutRegistration,
 } from './impl/vfio/vfio_pci_dmabuf.ts';
 export { heldPhysVec } from './rules/pal.ts';
 export {

@@ -29,10 +29,11 @@ async function run(out: string, ...args: string[]): Promise<{ code: number; repo
 const newRules = (r: Report, impl: string) => [...new Set(r.violations.filter((v) => v.implementation === impl && !v.known).map((v) => v.rule))];
 
 describe('a user\'s one-line bugs, given to the default run', () => {
-  it('each is new under its rule: ROM region -> PAL-INPUT, PM exit without unrevoke -> REV-WINDOW, no bus offset -> ROUTE-BUSADDR, hot reset undo -> REV-WINDOW from a race', async () => {
+  it('each is new under its rule: ROM region -> PAL-INPUT, PM exit without unrevoke -> REV-WINDOW, no bus offset -> ROUTE-BUSADDR, hot reset undo -> REV-WINDOW from a race, cleanup without the registration put -> UAF-REF', async () => {
     const p = (f: string) => resolve('test/plugins', f);
-    const r = await run('bugs', '--exporter', p('rom-region.ts'), '--exporter', p('pm-exit-no-unrevoke.ts'), '--plugin', p('sgt-no-bus-offset.ts'), '--exporter', p('hot-reset-undo.ts'));
+    const r = await run('bugs', '--exporter', p('rom-region.ts'), '--exporter', p('pm-exit-no-unrevoke.ts'), '--plugin', p('sgt-no-bus-offset.ts'), '--exporter', p('hot-reset-undo.ts'), '--exporter', p('cleanup-no-registration-put.ts'));
     expect(r.code).toBe(1);
+    expect(newRules(r.report, 'user-cleanup-no-registration-put')).toEqual(['UAF-REF']);
     expect(newRules(r.report, 'user-rom-region')).toContain('PAL-INPUT');
     expect(newRules(r.report, 'user-pm-exit-no-unrevoke')).toContain('REV-WINDOW');
     expect(newRules(r.report, 'user-sgt-no-bus-offset')).toContain('ROUTE-BUSADDR');

@@ -292,10 +292,22 @@ export async function vfio_pci_dma_buf_move(vdev: VfioPciCoreDevice, revoked: bo
   });
 }
 
+/** `vfio_device_put_registration(&vdev->vdev)`: drop a reference to the device registration, here the one a
+ *  dma-buf took at export (vfio_device_try_get_registration() in the create), put by the cleanup or the release. */
+export function vfio_device_put_registration(vdev: VfioPciCoreDevice, site: string): void {
+  vdev.registration.put(site);
+}
+
+/** How the cleanup puts the registration reference of each dma-buf it lets go: vfio_device_put_registration(),
+ *  or a variant's (`() => undefined`: the cleanup without the put, a leak that is UAF-REF at unregister). */
+export type PutRegistration = (vdev: VfioPciCoreDevice, site: string) => void;
+
 /** The walk of vfio_pci_dma_buf_cleanup() in every version: memory_lock taken for write, each dma-buf whose
  *  file is still live (get_file_active()) gets `revoke` (which takes it off the device), then the device
- *  registration reference it held and its file reference are put. */
-export async function cleanupWalk(vdev: VfioPciCoreDevice, site: string, revoke: (privObj: KObj<VfioPciDmaBuf>, priv: VfioPciDmaBuf, dmabuf: DmaBuf) => Promise<void>): Promise<void> {
+ *  registration reference it held is put (`put_registration`, vfio_device_put_registration() unless a variant
+ *  gives another: vfio_pci_dma_buf_cleanup(vdev, () => undefined) is the cleanup without the put) and its file
+ *  reference is dropped (fput()). */
+export async function cleanupWalk(vdev: VfioPciCoreDevice, site: string, revoke: (privObj: KObj<VfioPciDmaBuf>, priv: VfioPciDmaBuf, dmabuf: DmaBuf) => Promise<void>, put_registration: PutRegistration = vfio_device_put_registration): Promise<void> {
   const { k } = vdev;
   await vdev.memory_lock.downWrite(site);
   for (const privObj of [...vdev.dmabufs]) {
@@ -303,14 +315,15 @@ export async function cleanupWalk(vdev: VfioPciCoreDevice, site: string, revoke:
     const dmabuf = priv.dmabuf!;
     if (!dmabuf.file.getFileActive()) continue;
     await revoke(privObj, priv, dmabuf);
-    vdev.registration.put(site);
+    put_registration(vdev, site);
     await dmabuf.file.fput(site);
   }
   vdev.memory_lock.upWrite(site);
 }
 
-/** vfio_pci_dma_buf_cleanup(): at close, every dma-buf is revoked for good and let go. */
-export async function vfio_pci_dma_buf_cleanup(vdev: VfioPciCoreDevice): Promise<void> {
+/** vfio_pci_dma_buf_cleanup(): at close, every dma-buf is revoked for good and let go; `put_registration` is
+ *  cleanupWalk's (a variant's one line: `cleanup: (vdev) => vfio_pci_dma_buf_cleanup(vdev, () => undefined)`). */
+export async function vfio_pci_dma_buf_cleanup(vdev: VfioPciCoreDevice, put_registration: PutRegistration = vfio_device_put_registration): Promise<void> {
   const site = 'vfio_pci_dma_buf_cleanup';
   await cleanupWalk(vdev, site, async (privObj, priv, dmabuf) => {
     await dmabuf.resv.lock(site);
@@ -319,7 +332,7 @@ export async function vfio_pci_dma_buf_cleanup(vdev: VfioPciCoreDevice): Promise
     priv.revoked = true;
     dma_buf_move_notify(vdev.k, dmabuf);
     dmabuf.resv.unlock(site);
-  });
+  }, put_registration);
 }
 
 /** vfio_pci_dma_buf_iommufd_map() (003): the private interconnect to iommufd. */

@@ -32,7 +32,7 @@ import { dma_buf_free_sgt, dma_buf_phys_vec_to_sgt, type DmaBufDma } from '../dm
 import { dma_buf_fd, dma_buf_move_notify, dma_buf_put, type DmaBuf, type DmaBufAttachment } from '../dma-buf-core.ts';
 import type { VfioDmabufPort } from './vfio_pci_core.ts';
 import { V8_PORT } from './vfio_pci_core.ts';
-import { VfioPciDmabufOps, cleanupWalk, createAndExport, list_del, moveWalk, type VfioPciCoreDevice, type VfioPciDmaBuf } from './vfio_pci_dmabuf.ts';
+import { VfioPciDmabufOps, cleanupWalk, createAndExport, list_del, moveWalk, vfio_device_put_registration, type PutRegistration, type VfioPciCoreDevice, type VfioPciDmaBuf } from './vfio_pci_dmabuf.ts';
 import { vfioDmaBufPhysFromRequest } from './dmabuf_phys.ts';
 
 /** The drain state mainline adds to struct vfio_pci_dma_buf. */
@@ -141,8 +141,9 @@ export async function vfio_pci_dma_buf_move_mainline(vdev: VfioPciCoreDevice, re
   });
 }
 
-/** vfio_pci_dma_buf_cleanup(): `skipRevoked` false is the code as first merged (1a8a5227f229), true its 7.1-rc fix. */
-export function cleanupMainline(skipRevoked: boolean) {
+/** vfio_pci_dma_buf_cleanup(): `skipRevoked` false is the code as first merged (1a8a5227f229), true its 7.1-rc fix;
+ *  `put_registration` is cleanupWalk's (`cleanupMainline(true, () => undefined)`: the cleanup without the put). */
+export function cleanupMainline(skipRevoked: boolean, put_registration: PutRegistration = vfio_device_put_registration) {
   return async function vfio_pci_dma_buf_cleanup(vdev: VfioPciCoreDevice): Promise<void> {
     const site = 'vfio_pci_dma_buf_cleanup';
     await cleanupWalk(vdev, site, async (privObj, priv, dmabuf) => {
@@ -154,7 +155,7 @@ export function cleanupMainline(skipRevoked: boolean) {
       await dmabuf.resv.lock(site);
       detachFromDevice();
       dmabuf.resv.unlock(site);
-    });
+    }, put_registration);
   };
 }
 
