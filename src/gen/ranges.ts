@@ -124,14 +124,13 @@ export function u64EdgeArb(page: PageSize): fc.Arbitrary<U64> {
 /** The offset of a range of `length` bytes into a region at `start` of `pages` pages: inside the region
  *  (page aligned), a u64 edge, or where the range's end, `start + offset + length` (the sum
  *  vfio_pci_core_fill_phys_vec() checks with check_add_overflow() before comparing the end with the
- *  region's), lands on 2^64 or a page either side of it: the last end that fits u64, and the first two that wrap. */
+ *  region's), lands on 2^64 or a page either side of it: the last end that fits u64, and the first two that wrap.
+ *  A range longer than the region is past its end from any offset inside it (-EINVAL, as the `past the end`
+ *  ranges already are): its offset is a u64 edge or an end at 2^64, where the fill answers otherwise. */
 function offsetArb(start: U64, pages: U64, page: PageSize, length: U64): fc.Arbitrary<U64> {
   const ends = [-page, 0n, page].map((d) => (1n << 64n) + d - start - length).filter((o) => o >= 0n && o <= U64_MAX);
-  return fc.oneof(
-    fc.bigInt({ min: 0n, max: pages - 1n }).map((o) => o * page),
-    u64EdgeArb(page),
-    ...(ends.length ? [fc.constantFrom(...ends)] : []),
-  );
+  const far = [u64EdgeArb(page), ...(ends.length ? [fc.constantFrom(...ends)] : [])];
+  return length > pages * page ? fc.oneof(...far) : fc.oneof(fc.bigInt({ min: 0n, max: pages - 1n }).map((o) => o * page), ...far);
 }
 
 /** A range relative to a BAR at `start` of `size`: inside, at the end, past the end, unaligned, empty,
