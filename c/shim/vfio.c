@@ -43,6 +43,12 @@ void kshim_lockdep_assert_held_write(struct rw_semaphore *sem, struct kshim_site
 	kshim_call1(KSHIM_OP_ASSERT_WRITE, at, &arg, 1);
 }
 
+/* A change of a list its guard protects (kshim.h list.h): the guard held for write, as lockdep asserts it. */
+void kshim_list_guarded(struct rw_semaphore *guard, struct kshim_site at)
+{
+	kshim_lockdep_assert_held_write(guard, at);
+}
+
 int kshim_dma_resv_lock(struct dma_resv *obj, struct ww_acquire_ctx *ctx, struct kshim_site at)
 {
 	u64 arg = (u64)obj->kshim_id;

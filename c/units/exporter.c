@@ -51,6 +51,8 @@ static void kc_probe(const u64 *a, u64 n)
 	vdev->pdev = pdev;
 	vdev->pci_ops = &kc_vfio_pci_ops;
 	INIT_LIST_HEAD(&vdev->dmabufs);
+	/* every change of vdev->dmabufs is made under memory_lock held for write (002 v8 10/11) */
+	vdev->dmabufs.kshim_guard = &vdev->memory_lock;
 	pdev->kshim_id = id;
 	for (bar = 0; bar < PCI_STD_NUM_BARS; bar++) {
 		const u64 *b = &a[2 + 4 * bar];

@@ -88,8 +88,17 @@ export const CONVERSION_FINDINGS: readonly Finding[] = [
  *  that port, run on the same case, shows the same violation. */
 const REFERENCE: Readonly<Record<SegmentLimit, ConversionImpl>> = { 'uint-max': V8_DMA_BUF_MAP, 'page-aligned': MAINLINE_PHYS_VEC_TO_SGT };
 
-/** One violation as its rule and evidence say it (u64s in hex): the behaviour two implementations share or not. */
-const behaviour = (v: Violation): string => `${v.rule} ${JSON.stringify(v.evidence ?? {}, (_k, x: unknown) => (typeof x === 'bigint' ? `0x${x.toString(16)}` : x))}`;
+/** Where a violation was seen: the code sites (`allocSite`, a kernel C unit's `cSite`: src/kernel-c/sites.ts) and
+ *  the C's trail. Context, not behaviour: the same leak allocated in `dma_buf_map` or at dma-buf.c:1379 is one. */
+const isContext = (key: string): boolean => key === 'site' || key.endsWith('Site') || key === 'cSiteIs' || key === 'cReturned' || key === 'cTrail';
+
+/** One violation as its rule and evidence say it (u64s in hex, without the C's context): the behaviour two
+ *  implementations share or not. A WARN_ON of the kernel's C (kind 'warn') is the C's own check of a rule's
+ *  condition: it is that rule's behaviour, whatever the checkers' evidence of it says. */
+function behaviour(v: Violation): string {
+  if (v.evidence?.['kind'] === 'warn') return `${v.rule} warn`;
+  return `${v.rule} ${JSON.stringify(v.evidence ?? {}, (k, x: unknown) => (isContext(k) ? undefined : typeof x === 'bigint' ? `0x${x.toString(16)}` : x))}`;
+}
 
 /** For each violation of a conversion case, the documented finding of the design that explains it (null: none).
  *  A finding explains its exact behaviour, nothing more: the case must be one it applies to, the evidence of a kind
@@ -102,7 +111,8 @@ export function explainConversion(limit: SegmentLimit, c: ConversionCase, violat
   const kindsOf = (f: Finding) => f.kindsByIommu?.[platformOf(c).iommu] ?? f.kinds;
   const candidates = violations.map((v) => findings.find((f) => f.rules.includes(v.rule) && (!kindsOf(f) || kindsOf(f)!.includes(kindOf(v))))?.id ?? null);
   if (candidates.every((id) => id === null)) return candidates;
-  const shown = new Set(runConversion(REFERENCE[limit], c).log.violations.map(behaviour));
+  const reference = runConversion(REFERENCE[limit], c).log.violations;
+  const shown = new Set([...reference.map(behaviour), ...reference.map((w) => `${w.rule} warn`)]);
   return candidates.map((id, i) => (id !== null && shown.has(behaviour(violations[i]!)) ? id : null));
 }
 

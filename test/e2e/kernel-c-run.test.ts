@@ -77,6 +77,16 @@ describe.skipIf(!existsSync(P002))('run --kernel-patch (skipped without ../share
     expect(lines.slice(at + 1)).toEqual(expect.arrayContaining([expect.stringMatching(/^ {8}-> vfio_pci_core_feature_dma_buf \(drivers\/vfio\/pci\/vfio_pci_dmabuf\.c:\d+\)$/), '        <- vfio_pci_core_feature_dma_buf returned -EINVAL']));
   }, 90_000);
 
+  it('a release that changes vdev->dmabufs without memory_lock (the C\'s list_del_init) is LOCK-MEMLOCK at its line', async () => {
+    // vdev->dmabufs changes only under memory_lock held for write (002 v8 10/11): the shim's list carries its guard.
+    const patch = join(tmp, 'release-no-memlock.patch');
+    writeFileSync(patch, readFileSync(P002, 'utf8').replace('+ down_write(&priv->vdev->memory_lock);\n', '+ (void)0;\n').replace('+ up_write(&priv->vdev->memory_lock);\n', '+ (void)0;\n'));
+    const out = join(tmp, 'release-no-memlock');
+    const r = await cli('run', '--runs', '40', '--out', out, '--exporter', 'c:v8:vfio-pci', '--kernel-patch', patch);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^NEW LOCK-MEMLOCK c:v8:vfio-pci: .*vfio_pci_dma_buf_release.* without .*memory_lock held for write/m);
+  }, 90_000);
+
   it.each([
     [['--exporter', 'c:v8:dma_buf_map', '--kernel-patch', P002], /^--exporter c:v8:dma_buf_map: that kernel C unit is a conversion \(--plugin c:v8:dma_buf_map\)$/],
     [['--plugin', 'c:p2pdma', '--kernel-patch', P002], /^--plugin c:p2pdma: no kernel C unit of that name \(the C units built: c:v8:dma_buf_map \(conversion\), c:v8:vfio-pci \(exporter\)\)$/],

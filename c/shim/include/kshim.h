@@ -305,28 +305,45 @@ typedef u64 __u64;
 #define DMA_IOVA_USE_SWIOTLB (1ULL << 63)
 #define ENOTTY 25
 
-/* list.h: a circular doubly linked list with a head node */
+/* list.h: a circular doubly linked list with a head node. kshim_guard: the
+ * rw_semaphore whose write side every change of the list needs (the shim sets
+ * it on vdev->dmabufs: memory_lock, held for write at each list_add_tail() and
+ * list_del_init() of 002 v8 10/11, while vfio_pci_dma_buf_move() walks it); an
+ * entry carries its list's guard while on it, and a change of a guarded list
+ * without the lock is reported as lockdep_assert_held_write() reports it (a
+ * change racing a walk, what KCSAN would see). */
+struct rw_semaphore;
 struct list_head {
 	struct list_head *next, *prev;
+	struct rw_semaphore *kshim_guard;
 };
+void kshim_list_guarded(struct rw_semaphore *guard, struct kshim_site at);
 static inline void INIT_LIST_HEAD(struct list_head *l)
 {
 	l->next = l;
 	l->prev = l;
+	l->kshim_guard = NULL;
 }
-static inline void list_add_tail(struct list_head *n, struct list_head *head)
+static inline void kshim_list_add_tail(struct list_head *n, struct list_head *head, struct kshim_site at)
 {
+	if (head->kshim_guard)
+		kshim_list_guarded(head->kshim_guard, at);
 	n->prev = head->prev;
 	n->next = head;
+	n->kshim_guard = head->kshim_guard;
 	head->prev->next = n;
 	head->prev = n;
 }
-static inline void list_del_init(struct list_head *e)
+static inline void kshim_list_del_init(struct list_head *e, struct kshim_site at)
 {
+	if (e->kshim_guard)
+		kshim_list_guarded(e->kshim_guard, at);
 	e->prev->next = e->next;
 	e->next->prev = e->prev;
 	INIT_LIST_HEAD(e);
 }
+#define list_add_tail(n, head) kshim_list_add_tail((n), (head), KSHIM_SITE)
+#define list_del_init(e) kshim_list_del_init((e), KSHIM_SITE)
 #define list_entry(ptr, type, member) container_of(ptr, type, member)
 #define list_for_each_entry_safe(pos, n, head, member)                                   \
 	for (pos = list_entry((head)->next, __typeof__(*pos), member),                      \
