@@ -92,7 +92,10 @@ function awareEvent(g: Extract<GenCmd, { op: 'event' }>, s: LcState): LcCmd {
   const dev = withBufs.length && g.sel % 3 !== 0 ? withBufs[g.sel % withBufs.length]!.dev : g.dev % s.devs.length;
   const d = s.devs[dev]!;
   const closedOnly = g.event === 'open' || g.event === 'unbind';
-  if (!d.open) return { op: 'event', dev, event: !closedOnly && g.sel % 4 !== 0 ? (g.sel % 2 ? 'open' : 'unbind') : g.event };
+  // The two ways out of the closed state, evenly: another user opens it, or the driver is unbound (vfio_pci_remove(),
+  // then devres frees what the probe set up: the p2pdma providers of pcim_p2pdma_init()). Which one is read from a bit
+  // of `sel` that `sel % 4` does not fix (sel % 2 did: open 4 times in 6).
+  if (!d.open) return { op: 'event', dev, event: !closedOnly && g.sel % 4 !== 0 ? ((g.sel >> 2) & 1 ? 'open' : 'unbind') : g.event };
   // A device whose memory is off, or in D3 (runtime PM or not), is mostly brought back: the unrevoke paths.
   const back: DeviceEvent | null = d.pmEngaged ? 'pm-exit' : d.power === 'D3hot' ? 'd3-exit' : !d.cmdMem ? 'mem-on' : null;
   if (back && g.sel % 2 === 0) return { op: 'event', dev, event: back };
