@@ -145,12 +145,13 @@ export interface TopologyOptions {
 /** The host bridges of a machine: each one generated, or now and then a replica of an earlier one.
  *  Servers build their PCI hierarchy from copies of one root complex (one per socket or die, each
  *  with the same root ports and the same on-board devices), and where each root complex is a PCI
- *  domain of its own (arm64 servers, one ACPI segment per root complex; Intel VMD's domains from
- *  10000; Hyper-V's one domain per passed-through device) every domain numbers its buses from 00:
- *  the same bus/devfn then names a device in each domain, and only pci_domain_nr() tells them apart.
- *  lspci prints a root bus as [domain:bus] ("-[0000:00]-" in topologies/lspci) for that reason. The
- *  simulated PCI core makes each host bridge a domain and enumerates its buses from 00
- *  (src/kernel/pci.ts), so a replica puts a device at every BDF of the original in another domain. */
+ *  domain of its own (arm64 servers: one ACPI segment per root complex, each with its bus range from
+ *  00; Hyper-V's pci-hyperv: one domain per passed-through device, on bus 00) the domains number
+ *  their buses alike: the same bus/devfn then names a device in each domain, and only
+ *  pci_domain_nr() tells them apart. lspci prints a root bus as [domain:bus] ("-[0000:00]-" in
+ *  topologies/lspci, whose dumps are all of one domain) for that reason. The simulated PCI core makes
+ *  each host bridge a domain and enumerates its buses from 00 (src/kernel/pci.ts), so a replica puts
+ *  a device at every BDF of the original in another domain. */
 function hostBridgesArb(opts: TopologyOptions): fc.Arbitrary<HostBridgeSpec[]> {
   const max = opts.maxHostBridges ?? 4;
   // Per host bridge after the first: fresh 2 times in 3, else a replica of the earlier one at index (n mod i).
@@ -186,6 +187,26 @@ export function endpoints(t: Topology): Device[] {
   return t.devices.filter((d) => d.kind === 'endpoint');
 }
 
+type PairPick = [number, number, boolean, boolean];
+
+const pairPickArb: fc.Arbitrary<PairPick> = fc.tuple(
+  fc.nat(), fc.nat(),
+  fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  // The same provider as the pair before, half the time.
+  fc.boolean(),
+);
+
+function pairsOf(topology: Topology, picks: readonly PairPick[]): [string, string][] {
+  const eps = endpoints(topology).map((d) => d.id);
+  const all = topology.devices.map((d) => d.id);
+  const pairs: [string, string][] = [];
+  for (const [p, c, anyDevice, sameProvider] of picks) {
+    const provider = sameProvider && pairs.length > 0 ? pairs[pairs.length - 1]![0] : eps[p % eps.length]!;
+    pairs.push([provider, anyDevice ? all[c % all.length]! : eps[c % eps.length]!]);
+  }
+  return pairs;
+}
+
 /** A topology with at least one endpoint, and a sequence of (provider, client)
  *  pairs: providers among the endpoints, clients mostly endpoints and sometimes
  *  any device. Pairs are indices, so the topology shrinks independently.
@@ -195,22 +216,65 @@ export function endpoints(t: Topology): Device[] {
  *  an xarray indexed by map_types_idx(client)), so what one client stored is read back for another
  *  only when both are asked of the same provider. */
 export function topologyWithPairsArb(opts: TopologyOptions = {}): fc.Arbitrary<{ topology: Topology; pairs: [string, string][] }> {
-  const pick = fc.tuple(
-    fc.nat(), fc.nat(),
-    fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
-    // The same provider as the pair before, half the time.
-    fc.boolean(),
-  );
   return fc
-    .record({ topology: topologyArb(opts).filter((t) => endpoints(t).length > 0), picks: fc.array(pick, { minLength: 1, maxLength: 8 }) })
-    .map(({ topology, picks }) => {
-      const eps = endpoints(topology).map((d) => d.id);
-      const all = topology.devices.map((d) => d.id);
-      const pairs: [string, string][] = [];
-      for (const [p, c, anyDevice, sameProvider] of picks) {
-        const provider = sameProvider && pairs.length > 0 ? pairs[pairs.length - 1]![0] : eps[p % eps.length]!;
-        pairs.push([provider, anyDevice ? all[c % all.length]! : eps[c % eps.length]!]);
-      }
-      return { topology, pairs };
+    .record({ topology: topologyArb(opts).filter((t) => endpoints(t).length > 0), picks: fc.array(pairPickArb, { minLength: 1, maxLength: 8 }) })
+    .map(({ topology, picks }) => ({ topology, pairs: pairsOf(topology, picks) }));
+}
+
+/** The most clients a generated pci_p2pdma_distance_many() list holds. */
+export const MAX_LIST_CLIENTS = 4;
+
+/** One pci_p2pdma_distance_many(provider, clients, num_clients) query. */
+export interface ClientList {
+  readonly provider: string;
+  readonly clients: string[];
+}
+
+type ListPick = { provider: number; ofPair: boolean; clients: [number, boolean, boolean][] };
+
+const listPickArb: fc.Arbitrary<ListPick> = fc.record({
+  provider: fc.nat(),
+  ofPair: fc.boolean(),
+  // A client: an endpoint, one near the provider (under its host bridge) or any device at all.
+  clients: fc.array(fc.tuple(fc.nat(), fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }), fc.oneof({ weight: 5, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) })), { maxLength: MAX_LIST_CLIENTS }),
+});
+
+/** The host bridge each device sits under. */
+function hostBridges(t: Topology): Map<string, string> {
+  const byId = new Map(t.devices.map((d) => [d.id, d]));
+  const of = (d: Device): string => (byId.has(d.parent) ? of(byId.get(d.parent)!) : d.parent);
+  return new Map(t.devices.map((d) => [d.id, of(d)]));
+}
+
+function listsOf(topology: Topology, pairs: readonly [string, string][], picks: readonly ListPick[]): ClientList[] {
+  const eps = endpoints(topology).map((d) => d.id);
+  const all = topology.devices.map((d) => d.id);
+  const hbOf = hostBridges(topology);
+  return picks.map(({ provider: p, ofPair, clients }) => {
+    const provider = ofPair && pairs.length > 0 ? pairs[p % pairs.length]![0] : eps[p % eps.length]!;
+    const near = eps.filter((e) => hbOf.get(e) === hbOf.get(provider));
+    return { provider, clients: clients.map(([c, isNear, anyDevice]) => (anyDevice ? all[c % all.length]! : isNear ? near[c % near.length]! : eps[c % eps.length]!)) };
+  });
+}
+
+/** topologyWithPairsArb's topology and pairs, and 1-3 lists of 0..MAX_LIST_CLIENTS clients, each asked
+ *  of one provider with pci_p2pdma_distance_many(). The kernel asks about lists: pci_p2pmem_find_many(clients,
+ *  num_clients) calls pci_p2pdma_distance_many(pdev, clients, num_clients, false) for every published
+ *  provider and keeps the one with the smallest total (torvalds/linux drivers/pci/p2pdma.c at 3306e99edf70);
+ *  the total is a sum ("the cumulative distance", `distance += ret`) that a list of 0 or 1 client cannot
+ *  tell from the last client's distance. A list's provider is a pair's half the time; its clients are
+ *  mostly endpoints under the provider's host bridge (a provider reaches those most often: the answer is
+ *  a sum, not -1), else any endpoint, and now and then any device (a platform device counts as its PCI
+ *  parent, a root port or a switch port as itself). A client may repeat. */
+export function topologyWithQueriesArb(opts: TopologyOptions = {}): fc.Arbitrary<{ topology: Topology; pairs: [string, string][]; lists: ClientList[] }> {
+  return fc
+    .record({
+      topology: topologyArb(opts).filter((t) => endpoints(t).length > 0),
+      picks: fc.array(pairPickArb, { minLength: 1, maxLength: 8 }),
+      lists: fc.array(listPickArb, { minLength: 1, maxLength: 3 }),
+    })
+    .map(({ topology, picks, lists }) => {
+      const pairs = pairsOf(topology, picks);
+      return { topology, pairs, lists: listsOf(topology, pairs, lists) };
     });
 }
