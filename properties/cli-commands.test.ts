@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, version } from '../src/cli.ts';
 import { quotesOf, ruleLines } from '../src/commands/explain.ts';
+import { corpusCount, smallestCaseFirst } from '../src/commands/run.ts';
+import type { ViolationRecord } from '../src/report/types.ts';
 import { reportJson } from '../src/report/index.ts';
 import { PASSAGES } from '../src/rules/passages.ts';
 import { RULES } from '../src/rules/registry.ts';
@@ -210,5 +212,22 @@ describe('replay refuses what its schema refuses', () => {
     const half = await cli('replay', join(tmp, 'half.json'));
     expect(half.code).toBe(2);
     expect(oneLine(half.err)).toBe(true);
+  });
+});
+
+describe("run's closing lines", () => {
+  const record = (rule: string, implementation: string, steps: number, failingStep: number) =>
+    ({ id: `${implementation}/${rule}/0`, rule, implementation, known: false, counterexample: { steps: Array.from({ length: steps }, () => ({})), failingStep } }) as unknown as ViolationRecord;
+
+  it('lists each implementation\'s new violations smallest case first, a kernel debug tool\'s rule first among equals', () => {
+    // One bug (a reference dropped twice) broke REV-MAP, UAF-DYING and LOCK-ORDER: the 3-step UAF case first.
+    const out = smallestCaseFirst([record('LOCK-ORDER', 'a', 5, 4), record('REV-MAP', 'a', 3, 2), record('REV-WINDOW', 'b', 2, 1), record('UAF-DYING', 'a', 3, 2), { ...record('UAF-OBJ', 'a', 1, 0), known: true }]);
+    expect(out.map((v) => `${v.implementation} ${v.rule}`)).toEqual(['a UAF-DYING', 'a REV-MAP', 'a LOCK-ORDER', 'b REV-WINDOW']);
+  });
+
+  it('counts the corpus entries the run replays, and those of other implementations it leaves alone', () => {
+    const entry = (implementation: string) => ({ implementation, rule: 'REV-MAP' as const, input: {}, file: `${implementation}.json` });
+    expect(corpusCount([entry('a'), entry('b'), entry('c')], new Set(['a']))).toBe('1 entry for these implementations, 2 of others left alone');
+    expect(corpusCount([], new Set(['a']))).toBe('0 entries for these implementations');
   });
 });

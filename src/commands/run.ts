@@ -14,6 +14,7 @@ import type { PluginSpec } from '../harness/worker.ts';
 import { baselineOf, mergeBaseline, readCorpus, runConformance, writeAtomic, type Baseline, type CorpusEntry, type Executor, type Progress, type TargetInfo } from '../harness/runner.ts';
 import { readJsonFile } from '../report/validate.ts';
 import { writeReports } from '../report/index.ts';
+import type { ViolationRecord } from '../report/types.ts';
 import { isRuleId, type RuleId } from '../rules/registry.ts';
 import { UsageError } from './usage.ts';
 import { DMA_MAP_PATHS, EVERY_MACHINE, IOMMU_FLAVOURS, describePlatform, isDmaMapPath, isIommuFlavour, platformOfSeed, type Platform } from '../kernel/platform.ts';
@@ -269,6 +270,29 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
+/** The corpus entries this run replays (those of its implementations), and those it leaves to other runs. */
+export function corpusCount(corpus: readonly CorpusEntry[], names: ReadonlySet<string>): string {
+  const mine = corpus.filter((e) => names.has(e.implementation)).length;
+  const others = corpus.length - mine;
+  return `${mine} entr${mine === 1 ? 'y' : 'ies'} for these implementations${others ? `, ${others} of others left alone` : ''}`;
+}
+
+/** The families whose checkers see a bug where the code does it (KASAN, lockdep, DMA-API debug), before
+ *  those that see its effect on a result or a state. */
+const AT_THE_LINE = ['UAF', 'LOCK', 'DMA'];
+
+/** The new violations, each implementation's smallest case first (fewest steps, then the earliest failing step,
+ *  then what a kernel debug tool sees at the line): one bug often breaks several rules (a reference dropped twice
+ *  shows as UAF-DYING, REV-MAP, LOCK-ORDER...), and the smallest case is the likeliest cause of the rest. */
+export function smallestCaseFirst(violations: readonly ViolationRecord[]): ViolationRecord[] {
+  const rank = (v: ViolationRecord) => {
+    const at = AT_THE_LINE.indexOf(v.rule.split('-')[0]!);
+    return v.counterexample.steps.length * 10_000 + v.counterexample.failingStep * 10 + (at < 0 ? AT_THE_LINE.length : at);
+  };
+  const order = [...new Set(violations.map((v) => v.implementation))];
+  return violations.filter((v) => !v.known).sort((x, y) => order.indexOf(x.implementation) - order.indexOf(y.implementation) || rank(x) - rank(y));
+}
+
 async function runWith(a: RunArgs, executor: Executor, baseline: Baseline, older: Baseline, corpus: readonly CorpusEntry[]): Promise<number> {
   const targets = executor.targets;
   const names = new Set<string>();
@@ -279,7 +303,7 @@ async function runWith(a: RunArgs, executor: Executor, baseline: Baseline, older
   const empty = emptySelection(targets, a.profiles, a.rules);
   if (empty) throw new UsageError(`nothing to check: ${empty}`);
   const given = a.plugins.map(([flag, spec]) => ` ${flag} ${shellWord(spec)}`).join('') + (a.kernelTree === undefined ? '' : ` --kernel-tree ${shellWord(a.kernelTree)}`) + a.kernelPatches.map((p) => ` --kernel-patch ${shellWord(p)}`).join('');
-  if (!a.quiet) process.stderr.write(`dmabuf-conform run: seed ${a.seed} (${a.platform ? describePlatform(a.platform) : EVERY_MACHINE}), ${a.timeMs === undefined ? `${a.runs} runs per search` : `${a.runs} runs per search for ${a.timeMs} ms`}, ${targets.length} implementation(s)${a.shard ? `, shard ${a.shard.index}/${a.shard.total}` : ''}, corpus ${a.corpus} (${corpus.length} entr${corpus.length === 1 ? 'y' : 'ies'})\n`);
+  if (!a.quiet) process.stderr.write(`dmabuf-conform run: seed ${a.seed} (${a.platform ? describePlatform(a.platform) : EVERY_MACHINE}), ${a.timeMs === undefined ? `${a.runs} runs per search` : `${a.runs} runs per search for ${a.timeMs} ms`}, ${targets.length} implementation(s)${a.shard ? `, shard ${a.shard.index}/${a.shard.total}` : ''}, corpus ${a.corpus} (${corpusCount(corpus, names)})\n`);
   const { report, newCount } = await runConformance({
     seed: a.seed, runs: a.runs, ...(a.timeMs === undefined ? {} : { timeMs: a.timeMs }), ...(a.exhaustive === undefined ? {} : { exhaustive: a.exhaustive }),
     profiles: a.profiles, ...(a.platform ? { platform: a.platform } : {}), ...(a.rules ? { rules: a.rules } : {}), executor, baseline, corpusDir: a.corpus, corpus, ...(a.shard ? { shard: a.shard } : {}), bail: a.bail,
@@ -297,7 +321,7 @@ async function runWith(a: RunArgs, executor: Executor, baseline: Baseline, older
     process.stdout.write(`${report.implementations.length} implementations, ${s.checks} checks in ${(report.timings.totalMs / 1000).toFixed(1)} s (seed ${a.seed}): ${s.violations} violation(s): ${s.known} known (documented findings, and baseline ${a.baseline ?? relative(process.cwd(), DEFAULT_BASELINE)}), ${s.new} new — reports in ${a.out}/\n`);
     const cut = report.budget.cutShort ?? [];
     if (cut.length) process.stdout.write(`--time ${a.timeMs} ms cut short the first round of ${cut.length} implementation(s): ${cut.join(', ')}\n`);
-    for (const v of report.violations.filter((x) => !x.known)) process.stdout.write(`NEW ${v.rule} ${v.implementation}: ${v.message}\n    replay: ${v.replay}\n`);
+    for (const v of smallestCaseFirst(report.violations)) process.stdout.write(`NEW ${v.rule} ${v.implementation}: ${v.message}\n    replay: ${v.replay}\n`);
   }
   return newCount > 0 ? 1 : 0;
 }
