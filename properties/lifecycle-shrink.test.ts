@@ -14,7 +14,7 @@ import { createCmd, requestFor, runLifecycle } from '../src/harness/lifecycle.ts
 import { lifecycleConfig } from '../src/harness/suites/lifecycle.ts';
 import { explainAll } from '../src/harness/lifecycle-prop.ts';
 import type { ExporterPlugin } from '../src/harness/plugin.ts';
-import type { Found } from '../src/harness/suite.ts';
+import type { Found, Search, SearchOptions } from '../src/harness/suite.ts';
 import type { RuleId } from '../src/rules/registry.ts';
 import { allTargets } from '../src/harness/targets.ts';
 
@@ -40,14 +40,17 @@ const serialFindings = (s: { findings: readonly Found[] }): Found[] => s.finding
   return input.part === 'lifecycle' && Array.isArray(input.input?.cmds);
 });
 
-const searchOf = (p: ExporterPlugin, seed: number) => allTargets([p]).find((t) => t.suite === 'lifecycle')!.search(seed, 40, new Set());
+const searchOf = (p: ExporterPlugin, seed: number, opts?: SearchOptions) => allTargets([p]).find((t) => t.suite === 'lifecycle')!.search(seed, 40, new Set(), opts);
+/** vfio-pci's search with seed 42, made once for the tests that read it (a search is half a second). */
+let vfio42: Promise<Search> | undefined;
+const vfioFirst = () => (vfio42 ??= searchOf(vfioPci, 42));
 
 describe('documented findings met by a lifecycle search are recorded shrunk', () => {
   it('vfio-pci (v8) and the first drain (mainline): each case at most its reproducer\'s length, replayed to the same finding, the same for the same seed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dmabuf-shrink-'));
     const seen = new Set<string>();
     for (const p of [vfioPci, vfioPciFirstDrain]) {
-      const met = serialFindings(await searchOf(p, 42));
+      const met = serialFindings(await (p === vfioPci ? vfioFirst() : searchOf(p, 42)));
       // The same seed, the same cases (one plugin: a search is half a second).
       if (p === vfioPci) expect(serialFindings(await searchOf(p, 42)).map((f) => f.counterexample.input)).toEqual(met.map((f) => f.counterexample.input));
       for (const f of met) {
@@ -69,6 +72,16 @@ describe('documented findings met by a lifecycle search are recorded shrunk', ()
     }
     // Which findings 40 runs meet moves with the generators; the padded cases below pin the shrink itself.
     expect(seen.size).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a case met again whose findings the runner already holds (knownFindings) is kept as recorded, not shrunk again', async () => {
+    const first = serialFindings(await vfioFirst());
+    const keys = new Set(first.flatMap((f) => f.violations.flatMap((v, i) => (f.explainedBy[i] ? [`${f.explainedBy[i]}|${v.rule}`] : []))));
+    const again = serialFindings(await searchOf(vfioPci, 42, { knownFindings: keys }));
+    const steps = (fs: readonly Found[]) => fs.reduce((n, f) => n + f.counterexample.steps.length, 0);
+    // The same findings, met by the same runs: recorded as the whole run up to them (the fd-unwind case of this seed is 10 commands, shrunk 1).
+    expect(again).toHaveLength(first.length);
+    expect(steps(again)).toBeGreaterThan(steps(first));
   });
 });
 

@@ -163,6 +163,8 @@ export interface RoundRequest {
   readonly rules?: readonly RuleId[];
   /** Rules this target showed in earlier rounds: not searched for again. */
   readonly found: readonly RuleId[];
+  /** Documented findings (`finding|rule`) this target showed in earlier rounds: their cases are kept, not shrunk again. */
+  readonly knownFindings?: readonly string[];
   /** The corpus cases of this target, replayed first (round 0). */
   readonly corpus: readonly CorpusEntry[];
   /** Only replay the corpus (the runner's first pass: an entry that no longer replays stops the run before any search). */
@@ -220,16 +222,25 @@ export async function targetRound(t: Target, req: RoundRequest): Promise<RoundRe
     return fresh.length > 0;
   };
   const findingId = (h: Hit) => h.found.explainedBy[h.index] ?? null;
+  const knownFindings = () => new Set([...(req.knownFindings ?? []), ...findingKeys(hits)]);
   for (let i = 0; i < MAX_SEARCHES && skip.size < t.rules.length; i++) {
     if (timeLeft(req.deadline) === 0) {
       interrupted = true;
       break;
     }
-    const s = await t.search(req.seed + req.round * 1000 + i, req.runs, skip, { observe, ...req.search, ...(req.deadline === undefined ? {} : { deadline: req.deadline }) });
+    const s = await t.search(req.seed + req.round * 1000 + i, req.runs, skip, { observe, knownFindings: knownFindings(), ...req.search, ...(req.deadline === undefined ? {} : { deadline: req.deadline }) });
     for (const f of s.findings) hits.push(...hitsOf(f, rules).filter((h) => findingId(h) !== null && !hits.some((x) => findingId(x) === findingId(h) && x.rule === h.rule)));
     if (!add(s.failures)) break;
   }
   return { hits: [...hits, ...regressions], runs, ms: performance.now() - ts, shown, ...(interrupted ? { interrupted } : {}) };
+}
+
+/** The documented findings among hits, as `finding|rule`. */
+function findingKeys(hits: readonly Hit[]): string[] {
+  return hits.flatMap((h) => {
+    const id = h.found.explainedBy[h.index] ?? null;
+    return id === null ? [] : [`${id}|${h.rule}`];
+  });
 }
 
 /** A target as the runner sees it when it runs elsewhere (a worker): plain data. */
@@ -310,7 +321,11 @@ async function conformance(opts: RunOptions, exec: Executor): Promise<{ report: 
   // stop at 95 % of the time: the rest is for describing what they found and writing the reports.
   const deadline = opts.timeMs === undefined ? undefined : Date.now() + Math.round(opts.timeMs * SEARCH_SHARE);
   const rules = opts.rules ? [...opts.rules] : undefined;
-  const request = (t: TargetInfo, round: number, extra: Partial<RoundRequest> = {}): RoundRequest => ({ round, seed: opts.seed, runs: opts.runs, ...(rules ? { rules } : {}), found: (hitsBy.get(t.name) ?? []).map((h) => h.rule), corpus: [], ...(opts.search || opts.platform ? { search: { ...opts.search, ...(opts.platform ? { platform: opts.platform } : {}) } } : {}), ...extra });
+  const heldFindings = (t: TargetInfo): Pick<RoundRequest, 'knownFindings'> => {
+    const keys = [...new Set(findingKeys(hitsBy.get(t.name) ?? []))];
+    return keys.length ? { knownFindings: keys } : {};
+  };
+  const request = (t: TargetInfo, round: number, extra: Partial<RoundRequest> = {}): RoundRequest => ({ round, seed: opts.seed, runs: opts.runs, ...(rules ? { rules } : {}), found: (hitsBy.get(t.name) ?? []).map((h) => h.rule), ...heldFindings(t), corpus: [], ...(opts.search || opts.platform ? { search: { ...opts.search, ...(opts.platform ? { platform: opts.platform } : {}) } } : {}), ...extra });
   const allHits = (name: string) => [...(hitsBy.get(name) ?? []), ...(regressBy.get(name) ?? [])];
 
   const runRound = async (t: TargetInfo, round: number, roundDeadline: number | undefined) => {

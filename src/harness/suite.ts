@@ -66,6 +66,9 @@ export interface SearchOptions {
   /** The machine the run pins (--iommu, --dma-map): put into every generated case, so its
    *  counterexample replays on the same one. Absent: each case (a lifecycle run) draws its own. */
   readonly platform?: Platform;
+  /** Documented findings the caller already holds a case for, as `finding|rule` (the runner keeps the
+   *  first case of each): a case met again that shows only these need not be made smaller (lifecycle-shrink.ts). */
+  readonly knownFindings?: ReadonlySet<string>;
 }
 
 /** Every simulated machine (src/kernel/platform.ts): an IOMMU flavour and a dma_map_phys() path. */

@@ -113,11 +113,23 @@ async function serialSearch(cfg: LifecycleConfig, rules: readonly RuleId[], seed
   // AddressSanitizer) would end the requests of a replay running beside it with its crash. Each finding's case
   // as recorded is the whole run up to it: shrunk first (lifecycle-shrink.ts), so the report shows the few commands that show it.
   const met: Found[] = [];
-  for (const [id, x] of findings) met.push(await lifecycleFound(cfg, (await shrinkFinding(cfg, id, x, want, timeLimit(opts))).cmds, x.setup));
+  for (const [id, x] of findings) met.push(await findingFound(cfg, id, x, want, opts));
   const f = failureOf(out);
   if (f) return { failures: [await lifecycleFound(cfg, f.cmds, f.setup)], findings: met };
   if (out.failed && out.counterexample && rules.includes('PLUGIN-THROW')) return { failures: [await thrownFound(cfg, rules, seed, runs, opts.stateAware)], findings: met };
   return { failures: [], findings: met };
+}
+
+/** A documented finding's case, shrunk (lifecycle-shrink.ts). A case met again whose every documented finding the
+ *  caller already holds under the same rule (opts.knownFindings: the runner keeps its first case) is described as
+ *  recorded: shrinking it would cost runs for a case nobody reports. */
+async function findingFound(cfg: LifecycleConfig, id: string, x: { readonly cmds: LcCmd[]; readonly setup: LcSetup }, want: (v: Violation) => boolean, opts: SearchOptions): Promise<Found> {
+  const known = opts.knownFindings;
+  if (known && [...known].some((k) => k.startsWith(`${id}|`))) {
+    const plain = await lifecycleFound(cfg, x.cmds, x.setup);
+    if (plain.violations.every((v, i) => plain.explainedBy[i] === null || known.has(`${plain.explainedBy[i]}|${v.rule}`))) return plain;
+  }
+  return lifecycleFound(cfg, (await shrinkFinding(cfg, id, x, want, timeLimit(opts))).cmds, x.setup);
 }
 
 /** Each race scenario under the scheduler with `numRuns` schedules: the first failure, and the findings met. */
