@@ -42,8 +42,15 @@ export function p2pdmaMapType(t: Topology, provider: P2PProvider | null, clientI
   return routeWith(routing, t, idx.device(provider!.owner)!, idx.device(clientId)!, idx).mapType;
 }
 
-/** pci_p2pdma_distance_many(): -1 with no clients, a non-PCI client without a
- *  PCI parent, or any NOT_SUPPORTED client; else the sum of the distances. */
+/** pci_p2pdma_distance_many(provider, clients, num_clients, verbose): the distance of a list of
+ *  clients is the sum of each client's distance ("the cumulative distance between a p2pdma provider
+ *  and the clients in use": `distance += ret` per client); -1 with no clients (num_clients == 0), a
+ *  client without a PCI parent (find_parent_pci_dev() NULL), or any client the provider cannot reach
+ *  (NOT_SUPPORTED), whatever the other clients' distances. `verbose` only adds warnings (and goes on
+ *  past an unreachable client to warn about the rest); the answer is the same.
+ *  torvalds/linux drivers/pci/p2pdma.c at 3306e99edf70 (and 02917e9f8676), pci_p2pdma_distance_many();
+ *  pci_p2pmem_find_many() in the same file asks it about one list for every provider and keeps the
+ *  provider with the smallest total. */
 export function p2pdmaDistanceMany(t: Topology, providerId: string, clientIds: readonly string[], idx = new TopologyIndex(t), routing: Routing = 'classic'): number {
   const provider = idx.device(providerId);
   if (!provider || clientIds.length === 0) return -1;

@@ -45,6 +45,7 @@ import { pluginPatchesSet } from './plugin-patches-set.ts';
 import { P2pdmaBusAddrSign } from './route-busaddr-sign.ts';
 import { P2pdmaCacheNoDomain } from './route-cache-no-domain.ts';
 import { P2pdmaClientAcsInclusive } from './route-acs-client-inclusive.ts';
+import { P2pdmaDistManyLast } from './route-dist-many-last.ts';
 import { P2pdmaDistNoReset } from './route-dist-no-reset.ts';
 import { P2pdmaProviderAcsExclusive } from './route-acs-provider-exclusive.ts';
 import { P2pdmaProviderIoBar } from './route-provider-io-bar.ts';
@@ -60,6 +61,7 @@ export const ROUTE_BUGS: readonly (RouteImpl & { readonly bugOf: RuleId })[] = [
   { name: 'bug:route-acs-client-inclusive', bugOf: 'ROUTE-MAPTYPE', routing: 'classic', create: (t) => new P2pdmaClientAcsInclusive(t.cpu) },
   { name: 'bug:route-cache-no-domain', bugOf: 'ROUTE-MAPTYPE', routing: 'classic', create: (t) => new P2pdmaCacheNoDomain(t.cpu) },
   { name: 'bug:route-dist-no-reset', bugOf: 'ROUTE-DIST', routing: 'classic', create: (t) => new P2pdmaDistNoReset(t.cpu) },
+  { name: 'bug:route-dist-many-last', bugOf: 'ROUTE-DIST', routing: 'classic', create: (t) => new P2pdmaDistManyLast(t.cpu) },
   { name: 'bug:route-busaddr-sign', bugOf: 'ROUTE-BUSADDR', routing: 'classic', create: (t) => new P2pdmaBusAddrSign(t.cpu) },
   { name: 'bug:route-provider-io-bar', bugOf: 'ROUTE-PROVIDER', routing: 'classic', create: (t) => new P2pdmaProviderIoBar(t.cpu) },
 ];

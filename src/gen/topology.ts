@@ -2,8 +2,8 @@
 // then replicas of one another, each its own domain), switch depth 0-4,
 // multi-function devices, random ACS bits, BARs from one page to 2^40,
 // allow-list and CPU variants; and query sequences that often keep one
-// provider. Trees are built from nested specs, so fast-check shrinks them
-// toward small trees.
+// provider, with lists of 0-4 clients asked of one provider at once. Trees
+// are built from nested specs, so fast-check shrinks them toward small trees.
 import fc from 'fast-check';
 import { ALLOW_LISTS, type Acs, type AllowList, type Cpu, type Device, type Topology } from '../../models/pci/topology.ts';
 import type { Bar } from '../../models/pci/types.ts';

@@ -21,7 +21,7 @@ function rule(id: string, title: string, seed: string, profiles: readonly Profil
 
 export const RULES = [
   rule('ROUTE-MAPTYPE', 'pci_p2pdma_map_type(provider, client) equals the model: ACS redirect on the provider path up to and including the common bridge and the client path below it; none → BUS_ADDR; else THRU_HOST_BRIDGE if the CPU or the host-bridge allow list permits, else NOT_SUPPORTED', '002 v8 01-04/11; drivers/pci/p2pdma.c'),
-  rule('ROUTE-DIST', 'distance equals the model (same function 0, two functions 2, two devices under one switch 4, +2 per hop); pci_p2pdma_distance_many with no clients is -1', '002 v8 01-04/11; drivers/pci/p2pdma.c'),
+  rule('ROUTE-DIST', 'distance equals the model (same function 0, two functions 2, two devices under one switch 4, +2 per hop); pci_p2pdma_distance_many of a list of clients is the sum of their distances, -1 with no clients or when any client cannot be reached', '002 v8 01-04/11; drivers/pci/p2pdma.c'),
   rule('ROUTE-BUSADDR', "a BUS_ADDR mapping's DMA address is paddr + bus_offset of that BAR's provider, and nothing else uses bus_offset", '002 v8 02/11'),
   rule('ROUTE-NOMAP', 'NOT_SUPPORTED / UNKNOWN yields -EINVAL and no mapping, no leak', '002 v8 06/11'),
   rule('ROUTE-PROVIDER', 'one provider per MEM BAR, created once by pcim_p2pdma_init, never for non-MEM BARs; pcim_p2pdma_provider on them returns NULL', '002 v8 03/11'),

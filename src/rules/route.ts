@@ -122,13 +122,37 @@ export function checkProviders(bench: RouteBench, deviceId: string, offsets: rea
   }
 }
 
-/** All ROUTE rules over the given pairs. pci_p2pdma_map_type() goes first over
- *  the whole sequence, so its per-provider cache answers later queries. */
-export function checkTopology(bench: RouteBench, pairs: readonly (readonly [string, string])[], log: ViolationLog, offsets: readonly U64[] = [0n]): void {
+/** One client's part of a list's distance in the model: its distance, or why it makes the list -1. */
+function clientShare(bench: RouteBench, providerId: string, clientId: string): string {
+  const dev = bench.idx.device(clientId);
+  const pci = dev && bench.idx.pciParent(dev);
+  if (!pci) return `${clientId} has no PCI parent`;
+  const r = routeWith(bench.routing, bench.topology, bench.idx.device(providerId)!, pci, bench.idx);
+  return r.mapType === 'NOT_SUPPORTED' ? `${clientId} NOT_SUPPORTED` : `${clientId} ${r.distance}`;
+}
+
+/** ROUTE-DIST for pci_p2pdma_distance_many(provider, clients, num_clients): the sum of the clients'
+ *  distances, -1 with none or when any is unreachable (models/pci/p2pdma.ts p2pdmaDistanceMany). */
+export function checkDistanceMany(bench: RouteBench, providerId: string, clientIds: readonly string[], log: ViolationLog): void {
+  const provider = bench.sys.devices.get(providerId);
+  const clients = clientIds.map((c) => bench.sys.device(c));
+  if (!provider || clients.some((c) => !c)) return;
+  const got = bench.impl.pci_p2pdma_distance_many(provider, clients.map((c) => c!));
+  const model = p2pdmaDistanceMany(bench.topology, providerId, clientIds, bench.idx, bench.routing);
+  if (got === model) return;
+  const why = clientIds.length === 0 ? 'no clients' : model === -1 ? clientIds.map((c) => clientShare(bench, providerId, c)).filter((x) => !/ -?\d+$/.test(x)).join(', ') : `the sum of ${clientIds.map((c) => clientShare(bench, providerId, c)).join(', ')}`;
+  log.report('ROUTE-DIST', `pci_p2pdma_distance_many(${providerId}, [${clientIds.join(', ')}]) = ${got}, model ${model} (${why})`, { provider: providerId, clients: [...clientIds], model, port: got });
+}
+
+/** All ROUTE rules over the given pairs and client lists. pci_p2pdma_map_type() goes first over
+ *  the whole sequence, so its per-provider cache answers later queries; each list is one
+ *  pci_p2pdma_distance_many() call. */
+export function checkTopology(bench: RouteBench, pairs: readonly (readonly [string, string])[], log: ViolationLog, offsets: readonly U64[] = [0n], lists: readonly { readonly provider: string; readonly clients: readonly string[] }[] = []): void {
   const known = pairs.filter(([p, c]) => bench.idx.device(p) && bench.idx.device(c) && isPci(bench.idx.device(p)!));
   for (const [p, c] of known) for (const b of bench.idx.device(p)!.bars) checkMapType(bench, p, b.index, c, log);
   for (const [p, c] of known) if (isPci(bench.idx.device(c)!)) checkPair(bench, p, c, log);
   for (const d of bench.topology.devices) if (d.p2pdma && isPci(d)) checkProviders(bench, d.id, offsets, log);
+  for (const l of lists) if (bench.idx.device(l.provider) && isPci(bench.idx.device(l.provider)!)) checkDistanceMany(bench, l.provider, l.clients, log);
   const firstPci = bench.topology.devices.find(isPci);
   if (firstPci && bench.impl.pci_p2pdma_distance_many(bench.sys.devices.get(firstPci.id)!, []) !== -1) {
     log.report('ROUTE-DIST', 'pci_p2pdma_distance_many() with no clients is not -1', { provider: firstPci.id });

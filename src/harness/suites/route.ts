@@ -4,8 +4,9 @@
 // the routing variant the implementation says it follows (RouteImpl.routing).
 import fc from 'fast-check';
 import { parseTopology, topologyToJson } from '../../../models/pci/load.ts';
+import { p2pdmaDistanceMany } from '../../../models/pci/p2pdma.ts';
 import type { Topology } from '../../../models/pci/topology.ts';
-import { topologyWithPairsArb } from '../../gen/topology.ts';
+import { topologyWithQueriesArb, type ClientList } from '../../gen/topology.ts';
 import type { Step } from '../../report/types.ts';
 import type { RuleId } from '../../rules/registry.ts';
 import { checkTopology, RouteBench, type RouteImpl } from '../../rules/route.ts';
@@ -18,18 +19,20 @@ const ROUTE_RULES: RuleId[] = ['ROUTE-MAPTYPE', 'ROUTE-DIST', 'ROUTE-BUSADDR', '
 interface RouteInput {
   readonly topology: Topology;
   readonly pairs: [string, string][];
+  /** pci_p2pdma_distance_many() calls, each a provider and 0..MAX_LIST_CLIENTS clients. */
+  readonly lists: ClientList[];
   readonly offsets: bigint[];
 }
 
 function violations(impl: RouteImpl & Pick<RoutePlugin, 'judgeC'>, i: RouteInput): ViolationLog {
   const log = new ViolationLog();
   const bench = new RouteBench(i.topology, impl.create, impl.routing);
-  checkTopology(bench, i.pairs, log, i.offsets);
+  checkTopology(bench, i.pairs, log, i.offsets, i.lists);
   impl.judgeC?.(bench.impl, log, 0);
   return log;
 }
 
-type Ev = { provider?: string; client?: string; port?: unknown; model?: unknown } | undefined;
+type Ev = { provider?: string; client?: string; clients?: string[]; port?: unknown; model?: unknown } | undefined;
 
 function found(impl: RouteImpl & Pick<RoutePlugin, 'judgeC'>, input: RouteInput): Found {
   const log = violations(impl, input);
@@ -42,8 +45,16 @@ function found(impl: RouteImpl & Pick<RoutePlugin, 'judgeC'>, input: RouteInput)
     const answer = `${m.mapType} (distance ${m.dist})`;
     return { index: i, from: 'importer', to: 'core', command: `pci_p2pdma_map_type(${p}, ${c})`, result: ev?.port === undefined ? answer : String(ev.port), expected: ev?.model === undefined ? answer : String(ev.model), ...(v ? { rule: v.rule } : {}) };
   });
+  input.lists.forEach((l) => {
+    const call = `pci_p2pdma_distance_many(${l.provider}, [${l.clients.join(', ')}])`;
+    const v = log.violations.find((x) => (x.evidence as Ev)?.provider === l.provider && (x.evidence as Ev)?.clients?.join() === l.clients.join());
+    const ev = v?.evidence as Ev;
+    const answer = String(p2pdmaDistanceMany(input.topology, l.provider, l.clients, bench.idx, impl.routing));
+    steps.push({ index: steps.length, from: 'importer', to: 'core', command: call, result: ev?.port === undefined ? answer : String(ev.port), expected: ev?.model === undefined ? answer : String(ev.model), ...(v ? { rule: v.rule } : {}) });
+  });
   const failing = Math.max(0, steps.findIndex((s) => s.rule));
-  const [provider, client] = input.pairs[failing] ?? input.pairs[0]!;
+  const list = input.lists[failing - input.pairs.length];
+  const [provider, client] = input.pairs[failing] ?? (list ? [list.provider, list.clients.find((c) => bench.sys.devices.has(c)) ?? list.provider] : input.pairs[0]!);
   const model = new RouteBench(input.topology, undefined, impl.routing).calc(provider, client);
   const topology = topologyToJson(input.topology);
   return {
@@ -54,14 +65,15 @@ function found(impl: RouteImpl & Pick<RoutePlugin, 'judgeC'>, input: RouteInput)
 }
 
 function decode(input: unknown): RouteInput {
-  const i = fromInput<{ topology: unknown; pairs: [string, string][]; offsets: bigint[] }>(input);
+  const i = fromInput<{ topology: unknown; pairs: [string, string][]; lists?: ClientList[]; offsets: bigint[] }>(input);
   const t = parseTopology(i.topology);
   if (!t.ok) throw new Error(t.error);
-  return { topology: t.value, pairs: i.pairs, offsets: i.offsets };
+  // A case recorded before client lists were generated has none.
+  return { topology: t.value, pairs: i.pairs, lists: i.lists ?? [], offsets: i.offsets };
 }
 
-const inputArb = fc.tuple(topologyWithPairsArb(), fc.array(fc.bigInt({ min: 0n, max: (1n << 40n) - 1n }), { minLength: 1, maxLength: 3 }))
-  .map(([{ topology, pairs }, offsets]): RouteInput => ({ topology, pairs, offsets }));
+const inputArb = fc.tuple(topologyWithQueriesArb(), fc.array(fc.bigInt({ min: 0n, max: (1n << 40n) - 1n }), { minLength: 1, maxLength: 3 }))
+  .map(([{ topology, pairs, lists }, offsets]): RouteInput => ({ topology, pairs, lists, offsets }));
 
 function routeTarget(p: RoutePlugin): Target {
   const impl: RouteImpl & Pick<RoutePlugin, 'judgeC'> = { ...p };
