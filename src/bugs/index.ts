@@ -38,6 +38,7 @@ import { matchP2pIgnored } from './match-p2p-ignored.ts';
 import { matchPalAnyImporter } from './match-pal-any-importer.ts';
 import { palFillNoStart } from './pal-fill-no-start.ts';
 import { palInputNoSwiotlb } from './pal-input-no-swiotlb.ts';
+import { palNvgraceResmemUnchecked } from './pal-nvgrace-resmem-unchecked.ts';
 import { palListFirstOnly } from './pal-list-first-only.ts';
 import { palSizeU32 } from './pal-size-u32.ts';
 import { pluginExitOnUnbind } from './plugin-exit-on-unbind.ts';
@@ -66,7 +67,7 @@ export const ROUTE_BUGS: readonly (RouteImpl & { readonly bugOf: RuleId })[] = [
   { name: 'bug:route-provider-io-bar', bugOf: 'ROUTE-PROVIDER', routing: 'classic', create: (t) => new P2pdmaProviderIoBar(t.cpu) },
 ];
 
-export const PAL_BUGS: readonly PalImpl[] = [palInputNoSwiotlb, palFillNoStart, palSizeU32, palListFirstOnly];
+export const PAL_BUGS: readonly PalImpl[] = [palInputNoSwiotlb, palFillNoStart, palSizeU32, palListFirstOnly, palNvgraceResmemUnchecked];
 
 export const CONVERSION_BUGS: readonly ConversionImpl[] = [
   lenSeg4G, lenAlignUintMax, lenSumDropTail, lenNentsWrap, lenNocpuOrigNents, lenAddrNoAdvance,

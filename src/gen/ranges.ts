@@ -166,10 +166,27 @@ function boundaryTotalArb(start: U64, size: U64, page: PageSize): fc.Arbitrary<D
   });
 }
 
-/** nvgrace-gpu device memory (002 v8 11/11): resmem may be absent (length 0); both page-multiple, placed high. */
-function nvgraceArb(page: PageSize): fc.Arbitrary<NvgraceMemory> {
-  const region = (base: bigint, min: number) => fc.integer({ min, max: 1 << 12 }).map((n) => ({ memphys: base, memlength: BigInt(n) * page }));
-  return fc.record({ resmem: region(0x40_0000_0000n, 0), usemem: region(0x80_0000_0000n, 1) });
+/** nvgrace-gpu device memory (002 v8 11/11), both regions page-multiple and placed high. usemem is
+ *  always there; resmem is there only on Grace Hopper, and absent (memlength 0, memphys 0 as the
+ *  kzalloc'd nvdev leaves it) in 2 devices of 5. torvalds/linux drivers/vfio/pci/nvgrace-gpu/main.c at
+ *  1b0ecb5baf4a, nvgrace_gpu_init_nvdev_struct(): resmem is carved out (SZ_1G) only when has_mig_hw_bug;
+ *  "This hardware bug is fixed on the Grace Blackwell platforms [...] the entire memory is usable and
+ *  mapped as NORMAL cached (i.e. resmem size is 0)", and nvgrace_gpu_has_mig_hw_bug() is false when the
+ *  GPU's DVSEC says MIG_SUPPORTED_WITH_CACHED_RESMEM. The driver's ID table lists three Grace Hopper
+ *  SKUs (GH200) and two Grace Blackwell (GB200, GB300): hence 2 in 5. usemem is never empty on a device
+ *  that has device memory: nvgrace_gpu_fetch_memory_property() fails a size of 0 (-ENOMEM, the C2C link
+ *  down) and the probe then takes the plain vfio-pci core ops (no device memory: `nvgrace` undefined
+ *  here), and a Grace Hopper usemem rounded down to 0 fails the probe (-EINVAL).
+ *  Without resmem, nvgrace_get_dmabuf_phys() (nvgrace_gpu_memregion() likewise) hands region 2 on to
+ *  vfio_pci_core_get_dmabuf_phys(): the device's own BAR 2 answers. Only a MEM BAR 2 tells that from
+ *  the resmem path (an absent one is -EINVAL either way), so such a device has one half the time
+ *  (`bar2`, added by palCaseArb when barsArb drew none). */
+function nvgraceArb(page: PageSize): fc.Arbitrary<{ memory: NvgraceMemory; bar2: Bar | null }> {
+  const region = (base: bigint) => fc.integer({ min: 1, max: 1 << 12 }).map((n) => ({ memphys: base, memlength: BigInt(n) * page }));
+  const bar2 = fc.integer({ min: page === 4096n ? 12 : 16, max: 40 }).map((shift): Bar => ({ index: RESMEM_REGION_INDEX, type: 'mem', start: 3n << 41n, size: 1n << BigInt(shift), busOffset: 0n }));
+  const withResmem = fc.record({ resmem: region(0x40_0000_0000n), usemem: region(0x80_0000_0000n) }).map((memory) => ({ memory, bar2: null }));
+  const noResmem = fc.tuple(region(0x80_0000_0000n), fc.option(bar2, { nil: null, freq: 2 })).map(([usemem, b]) => ({ memory: { resmem: { memphys: 0n, memlength: 0n }, usemem }, bar2: b }));
+  return fc.oneof({ weight: 3, arbitrary: withResmem }, { weight: 2, arbitrary: noResmem });
 }
 
 export interface PalCase {
@@ -179,7 +196,9 @@ export interface PalCase {
 
 /** A VFIO device and a VFIO_DEVICE_FEATURE_DMA_BUF request against it. */
 export const palCaseArb: fc.Arbitrary<PalCase> = pageSizeArb.chain((page) =>
-  fc.record({ bars: barsArb(page), nvgrace: fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: nvgraceArb(page) }), hasOps: fc.oneof({ weight: 12, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }), alive: fc.oneof({ weight: 12, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }), p2pdma: fc.oneof({ weight: 8, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }) }).chain(({ bars: some, nvgrace, hasOps, alive, p2pdma }) => {
+  fc.record({ bars: barsArb(page), nv: fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: nvgraceArb(page) }), hasOps: fc.oneof({ weight: 12, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }), alive: fc.oneof({ weight: 12, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }), p2pdma: fc.oneof({ weight: 8, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }) }).chain(({ bars: drawn, nv, hasOps, alive, p2pdma }) => {
+    const nvgrace = nv?.memory;
+    const some = nv?.bar2 && !drawn.some((b) => b.index === RESMEM_REGION_INDEX) ? [...drawn, nv.bar2].sort((a, b) => a.index - b.index) : drawn;
     // nvgrace exports its device memory through BAR 0's provider: give it one.
     const bars = nvgrace && !some.some((b) => b.index === 0) ? [{ index: 0, type: 'mem' as const, start: 1n << 41n, size: 1n << 24n, busOffset: 0n }, ...some] : some;
     const view: VfioDeviceView = {
