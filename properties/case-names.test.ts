@@ -3,7 +3,7 @@
 // cannot match with the commands; the evidence keeps the kernel's names (src/harness/case-names.ts).
 import { describe, expect, it } from 'vitest';
 import type { LcCmd } from '../models/lifecycle.ts';
-import { dma_buf_detach, dmaImporter, iommufdImporter, vfioPci, type DmaImporterAttachment, type ImporterPlugin } from '../src/index.ts';
+import { V8_PORT, createAndExport, dma_buf_detach, dma_buf_fd, dmaImporter, iommufdImporter, vfioDmaBufPhysFromRequest, vfioExporter, vfioPci, type DmaImporterAttachment, type ImporterPlugin, type VfioDmabufPort } from '../src/index.ts';
 import { createCmd, runLifecycle } from '../src/harness/lifecycle.ts';
 import { lifecycleConfig } from '../src/harness/suites/lifecycle.ts';
 import { caseNamesOf } from '../src/harness/case-names.ts';
@@ -48,6 +48,39 @@ describe('lifecycle messages name objects as the case does', () => {
       [3, 'double free of att1 in dma_buf_detach: allocated in dma_buf_dynamic_attach, freed in dma_buf_detach'],
     ]);
     expect(uaf[0]!.evidence).toMatchObject({ object: expect.stringMatching(/^attachment#\d+$/) });
+  });
+});
+
+describe('a failed create names its objects after its step', () => {
+  it("the second create's unwind (dma_buf_fd fails, v8: C1) names its priv and phys_vec as step 2's, the first create's as buf0's", async () => {
+    const cmds: LcCmd[] = [createCmd(0, 1), { ...createCmd(0, 2), fault: 'fd' } as LcCmd];
+    const r = await runLifecycle(v8(), cmds, { keepGoing: true });
+    const uaf = r.violations.filter((v) => v.rule === 'UAF-OBJ');
+    expect(uaf.map((v) => [v.step, v.message.split(' in ')[0]])).toEqual([[1, "use after free of step 2's priv"], [1, "double free of step 2's phys_vec"], [1, "double free of step 2's priv"]]);
+    expect(r.violations.map((v) => v.message).join('\n')).not.toMatch(/#\d/);
+  });
+
+  it("a create that fails at dma_buf_fd() and never puts what it exported: PAL-UNWIND names step 1's dma-buf, priv and phys_vec", async () => {
+    const leaks: VfioDmabufPort['feature_dma_buf'] = async (vdev, ops, req, phys = vfioDmaBufPhysFromRequest) => {
+      const r = await createAndExport(vdev, ops, req, phys, 'vfio_pci_core_feature_dma_buf');
+      if (!r.ok) return r;
+      if (dma_buf_fd(vdev.k, r.value.dmabuf, req.openFlags) < 0) return { ok: false, errno: '-EMFILE' }; // BUG: no dma_buf_put()
+      return { ok: true, value: r.value.dmabuf };
+    };
+    const e = vfioExporter('leaks-on-fd', 'the fd failure leaks the dma-buf', { port: { ...V8_PORT, feature_dma_buf: leaks } });
+    const r = await runLifecycle(lifecycleConfig(e, { dma: dmaImporter, iommufd: iommufdImporter }, 'v8'), [{ ...createCmd(0, 1), fault: 'fd' } as LcCmd], { keepGoing: true });
+    const unwind = r.violations.find((v) => v.rule === 'PAL-UNWIND')!;
+    expect(unwind.message).toMatch(/^the failed create of dev0 left /);
+    expect(unwind.message).toContain("step 1's dma-buf (allocated in dma_buf_export) allocated");
+    expect(unwind.message).toContain("step 1's priv (allocated in vfio_pci_core_feature_dma_buf) allocated");
+    expect(unwind.message).not.toMatch(/#\d|vdev\d/);
+  });
+
+  it("a later step's message names the failed create's leftovers by its step; a successful create's other objects are its dma-buf's", () => {
+    const obj = (kind: string, id: number) => new KObj(kind, id, 's', null);
+    const made = { name: 'vdev0.dmabuf9', obj: obj('dma_buf', 3), priv: obj('priv', 1) } as never;
+    const t = caseNamesOf([{ name: 'vdev0' }], [made], [], [{ step: 0, buf: 0, objs: [obj('priv', 1), obj('phys_vec', 2), obj('dma_buf', 3)] }, { step: 2, buf: null, objs: [obj('priv', 4), obj('phys_vec', 5)] }]);
+    expect([t.get('priv#1'), t.get('phys_vec#2'), t.get('dma_buf#3'), t.get('priv#4'), t.get('phys_vec#5')]).toEqual(["buf0's priv", "buf0's phys_vec", 'buf0', "step 3's priv", "step 3's phys_vec"]);
   });
 });
 

@@ -18,7 +18,7 @@ import { checkCreateUnwind, checkCreated, checkHeldAtMap, checkMappings, checkSe
 import { armCreateFault } from '../kernel/faults.ts';
 import type { KObj } from '../kernel/objects.ts';
 import type { CaseNames } from '../rules/violation.ts';
-import { caseNamesOf } from './case-names.ts';
+import { caseNamesOf, type CreateObjects } from './case-names.ts';
 import { fromInput, toInput } from './suite.ts';
 import type { DeviceConfig, ExporterDevice, ExporterPlugin, ImporterAttachment, ImporterPlugin } from './plugin.ts';
 
@@ -146,8 +146,11 @@ export class Real implements CaseNames {
 
   /** The case's names of this run's devices, dma-bufs and attachments, for violation messages (case-names.ts). */
   caseNames(): ReadonlyMap<string, string> {
-    return caseNamesOf(this.configs, this.bufs, this.atts);
+    return caseNamesOf(this.configs, this.bufs, this.atts, this.creates);
   }
+
+  /** The objects each create command allocated (a failed one's too: its unwind's messages name them). */
+  private readonly creates: CreateObjects[] = [];
 
   /** The model's initial state for this system. */
   initialState(): LcState {
@@ -240,12 +243,19 @@ export class Real implements CaseNames {
     // A create arms its fault point, and what it leaves allocated is judged if it fails (PAL-UNWIND).
     const live = c.op === 'create' ? { firstId: this.k.heap.nextObjectId, registrations: this.k.registrations.map((r) => r.count) } : null;
     const disarm = c.op === 'create' ? armCreateFault(this.k, c.fault) : null;
+    const objs: KObj<unknown>[] = [];
+    if (c.op === 'create') {
+      this.k.heap.recording = objs;
+      this.creates.push({ step: index, buf: null, objs });
+    }
     let result: string;
     try {
       result = await this.exec(c);
     } finally {
       disarm?.();
+      if (c.op === 'create') this.k.heap.recording = null;
     }
+    if (c.op === 'create' && this.bufs.length > nBufs) this.creates[this.creates.length - 1] = { step: index, buf: nBufs, objs };
     if (live && c.op === 'create' && result !== 'ok') checkCreateUnwind(this, c, live);
     if (c.op === 'create' && this.bufs.length > nBufs) {
       const b = this.bufs[nBufs]!;

@@ -54,7 +54,16 @@ export function dma_buf_export(k: Kernel, name: string, ops: DmaBufOps, size: bi
   if (!obj) return null;
   const file = k.newFile(name, () => dma_buf_release(k, dmabuf));
   const dmabuf: DmaBuf = { name, size, ops, priv, obj, file, resv: k.newResv(`${name}.resv`, file), attachments: new Set() };
+  exported.set(obj, dmabuf);
   return dmabuf;
+}
+
+/** Each dma-buf by its struct dma_buf (the heap object dma_buf_export() allocated). */
+const exported = new WeakMap<KObj<null>, DmaBuf>();
+
+/** The dma-buf whose struct dma_buf `obj` is (the case's names of a failed create's dma-buf), if it is one. */
+export function dmaBufOf(obj: KObj<unknown>): DmaBuf | undefined {
+  return exported.get(obj as KObj<null>);
 }
 
 /** dma_buf_fd() (drivers/dma-buf/dma-buf.c): install the dma-buf's file in a new descriptor, consuming the

@@ -45,6 +45,9 @@ const neverFails = (): boolean => false;
 export class Heap {
   private nextId = 1;
   private readonly liveObjs = new Set<KObj<unknown>>();
+  /** Where every object allocated from now on is also listed (a lifecycle create's objects, for the case's
+   *  names of them: Real.run), or null. */
+  recording: KObj<unknown>[] | null = null;
   /** Returns true when this allocation must fail (fault injection). */
   failAlloc: (kind: string, site: Site) => boolean = neverFails;
 
@@ -57,6 +60,7 @@ export class Heap {
     if (this.failAlloc(kind, site)) return null;
     const obj = new KObj(kind, this.nextId++, site, value);
     this.liveObjs.add(obj as KObj<unknown>);
+    this.recording?.push(obj as KObj<unknown>);
     return obj;
   }
 
