@@ -6,6 +6,7 @@ import type { LcCmd } from '../models/lifecycle.ts';
 import { V8_PORT, createAndExport, dma_buf_detach, dma_buf_fd, dmaImporter, iommufdImporter, vfioDmaBufPhysFromRequest, vfioExporter, vfioPci, type DmaImporterAttachment, type ImporterPlugin, type VfioDmabufPort } from '../src/index.ts';
 import { createCmd, runLifecycle } from '../src/harness/lifecycle.ts';
 import { lifecycleConfig } from '../src/harness/suites/lifecycle.ts';
+import { matchLifecycleConfig } from '../src/harness/bundled.ts';
 import { caseNamesOf } from '../src/harness/case-names.ts';
 import { ViolationLog, withCaseNames } from '../src/rules/violation.ts';
 import { KObj } from '../src/kernel/objects.ts';
@@ -48,6 +49,24 @@ describe('lifecycle messages name objects as the case does', () => {
       [3, 'double free of att1 in dma_buf_detach: allocated in dma_buf_dynamic_attach, freed in dma_buf_detach'],
     ]);
     expect(uaf[0]!.evidence).toMatchObject({ object: expect.stringMatching(/^attachment#\d+$/) });
+  });
+});
+
+describe('REV-IMPORTER names the attachment that got the move', () => {
+  // att0 is a DMA importer's, att1 iommufd's: the message names att1 (and its dma-buf), not only buf0.
+  const cmds: LcCmd[] = [createCmd(0, 1), { op: 'attach', buf: 0, importer: 'dma', p2p: true }, { op: 'attach', buf: 0, importer: 'iommufd', p2p: true }, { op: 'event', dev: 0, event: 'mem-off' }, { op: 'event', dev: 0, event: 'mem-on' }];
+  const want = [4, 'iommufd got move_notify for att1 of buf0 while it is not revoked: a move, which an importer that cannot fault must never see'];
+
+  it('v8 (unrevoke-notifies-iommufd)', async () => {
+    const r = await runLifecycle(v8(), cmds, { keepGoing: true });
+    expect(r.violations.filter((v) => v.rule === 'REV-IMPORTER').map((v) => [v.step, v.message])).toEqual([want]);
+  });
+
+  it('rfc and converter: the match-making iommufd importer', async () => {
+    for (const profile of ['rfc', 'converter'] as const) {
+      const r = await runLifecycle(matchLifecycleConfig(profile), cmds, { keepGoing: true });
+      expect([profile, r.violations.filter((v) => v.rule === 'REV-IMPORTER').map((v) => [v.step, v.message])]).toEqual([profile, [want]]);
+    }
   });
 });
 

@@ -3,7 +3,7 @@
 // move_notify means revoke: it unmaps the MMIO from the IOMMU domain and the
 // pages stay revoked. Mappings carry IOMMU_MMIO.
 import type { Kernel } from '../kernel/kernel.ts';
-import type { KObj } from '../kernel/objects.ts';
+import { objName, type KObj } from '../kernel/objects.ts';
 import { IOMMU_MMIO, IOMMU_READ, IOMMU_WRITE, IommuDomain, type IommuMapping } from '../kernel/iommu.ts';
 import type { ExporterDevice, ImporterAttachment, ImporterPlugin } from '../harness/plugin.ts';
 import type { RuleId } from '../rules/registry.ts';
@@ -31,7 +31,7 @@ export class IommufdAttachment implements ImporterAttachment {
   /** iopt_revoke_notify-style handler: resv is held by the exporter. */
   move_notify(_a: DmaBufAttachment): void {
     if (!this.exporter.isRevoked(this.dmabuf)) {
-      this.k.report('REV-IMPORTER', `iommufd got move_notify for ${this.dmabuf.name} while it is not revoked: a move, which an importer that cannot fault must never see`, { dmabuf: this.dmabuf.name, afterRevoke: this.revoked });
+      this.k.report('REV-IMPORTER', `iommufd got move_notify for ${objName(this.attach)} of ${this.dmabuf.name} while it is not revoked: a move, which an importer that cannot fault must never see`, { dmabuf: this.dmabuf.name, afterRevoke: this.revoked });
     }
     this.unmapDomain();
     this.revoked = true;

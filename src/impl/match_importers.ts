@@ -12,7 +12,7 @@ import { spec, type Profile } from '../../models/profiles.ts';
 import type { DmaDir } from '../kernel/dma.ts';
 import { IOMMU_MMIO, IOMMU_READ, IOMMU_WRITE } from '../kernel/iommu.ts';
 import type { Kernel } from '../kernel/kernel.ts';
-import type { KObj } from '../kernel/objects.ts';
+import { objName, type KObj } from '../kernel/objects.ts';
 import type { ExporterDevice, ImporterAttachment, ImporterPlugin } from '../harness/plugin.ts';
 import { P2pdma } from './p2pdma.ts';
 import { DmaBufConverters, type DomainConversion, type SgtConversion } from './converters.ts';
@@ -124,7 +124,7 @@ class IommufdMatchAttachment extends MatchImporterAttachment {
   revoked = false;
 
   move_notify(): void {
-    if (!this.exporter.isRevoked(this.dmabuf)) this.k.report('REV-IMPORTER', `iommufd got move_notify for ${this.dmabuf.name} while it is not revoked: a move, which an importer that cannot fault must never see`, { dmabuf: this.dmabuf.name, afterRevoke: this.revoked });
+    if (!this.exporter.isRevoked(this.dmabuf)) this.k.report('REV-IMPORTER', `iommufd got move_notify for ${objName(this.attach)} of ${this.dmabuf.name} while it is not revoked: a move, which an importer that cannot fault must never see`, { dmabuf: this.dmabuf.name, afterRevoke: this.revoked });
     if (this.mapped()) this.unmapLocked();
     this.revoked = true;
   }
