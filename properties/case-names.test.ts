@@ -4,9 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import type { LcCmd } from '../models/lifecycle.ts';
 import { V8_PORT, createAndExport, dma_buf_detach, dma_buf_fd, dmaImporter, iommufdImporter, vfioDmaBufPhysFromRequest, vfioExporter, vfioPci, type DmaImporterAttachment, type ImporterPlugin, type VfioDmabufPort } from '../src/index.ts';
-import { createCmd, runLifecycle } from '../src/harness/lifecycle.ts';
+import { createCmd, opName, runLifecycle } from '../src/harness/lifecycle.ts';
 import { lifecycleConfig } from '../src/harness/suites/lifecycle.ts';
-import { matchLifecycleConfig } from '../src/harness/bundled.ts';
+import { dmaImporterLate, iommufdMainline, matchLifecycleConfig } from '../src/harness/bundled.ts';
 import { caseNamesOf } from '../src/harness/case-names.ts';
 import { ViolationLog, withCaseNames } from '../src/rules/violation.ts';
 import { KObj } from '../src/kernel/objects.ts';
@@ -49,6 +49,25 @@ describe('lifecycle messages name objects as the case does', () => {
       [3, 'double free of att1 in dma_buf_detach: allocated in dma_buf_dynamic_attach, freed in dma_buf_detach'],
     ]);
     expect(uaf[0]!.evidence).toMatchObject({ object: expect.stringMatching(/^attachment#\d+$/) });
+  });
+});
+
+describe('an attach names the importer that attached', () => {
+  it("the steps and messages name the importer plugin: the bundled one by its name, a user's with its kind", async () => {
+    const mine: ImporterPlugin = { ...dmaImporter, name: 'my-dma' };
+    const cmds: LcCmd[] = [createCmd(0, 1), { op: 'attach', buf: 0, importer: 'dma', p2p: false }, { op: 'attach', buf: 0, importer: 'iommufd', p2p: true }];
+    const r = await runLifecycle(v8(mine), cmds, { keepGoing: true });
+    expect(r.steps.map((s) => s.command).slice(1)).toEqual(['attach(buf0, my-dma (dma), no p2p)', 'attach(buf0, iommufd)']);
+    const late = await runLifecycle(lifecycleConfig(vfioPci, { dma: dmaImporterLate, iommufd: iommufdMainline }, 'v8'), cmds, { keepGoing: true });
+    expect(late.steps.map((s) => s.command).slice(1)).toEqual(['attach(buf0, dma-importer:late-unmap, no p2p)', 'attach(buf0, iommufd:mainline)']);
+    // Without the run's importers (a command on its own) the kind.
+    expect(opName(cmds[1]!)).toBe('attach(buf0, dma, no p2p)');
+  });
+
+  it("a wrong attach result names the importer in its message", async () => {
+    const refuses: ImporterPlugin = { ...dmaImporter, name: 'my-refusing-dma', attach: async () => ({ ok: false, errno: '-EINVAL' }) };
+    const r = await runLifecycle(v8(refuses), [createCmd(0, 1), { op: 'attach', buf: 0, importer: 'dma', p2p: true }], { keepGoing: true });
+    expect(r.violations.map((v) => v.message)).toEqual(['attach(buf0, my-refusing-dma (dma)) returned -EINVAL, the model says ok']);
   });
 });
 

@@ -34,6 +34,14 @@ describe('replay --exporter/--importer/--plugin: where the case runs', () => {
     expect(fixed.out).toMatch(/\ndid NOT reproduce REV-DRAIN on vfio-pci:mainline \(no rule broke\)\n$/);
   });
 
+  it("an attach step names the importer that attached: L2's iommufd attach replayed on mainline is iommufd:mainline's", async () => {
+    const own = await cli('replay', 'examples/findings/L2-unrevoke-notifies-iommufd.json');
+    expect(own.out).toMatch(/\n {4}2\. attach\(buf0, iommufd\) +ok/);
+    const mainline = await cli('replay', 'examples/findings/L2-unrevoke-notifies-iommufd.json', '--exporter', 'vfio-pci:mainline');
+    expect(mainline.out).toMatch(/\n {4}2\. attach\(buf0, iommufd:mainline\) +ok/);
+    expect(mainline.out).toContain('REV-IMPORTER (step 4): iommufd got move_notify for att0 of buf0 while it is not revoked');
+  });
+
   it("a plugin file goes through run's loader: the user's mainline variant replays the same case", async () => {
     const r = await cli('replay', D1, '--exporter', 'test/plugins/mainline-close-disables-first.ts');
     expect(r.code).toBe(1);

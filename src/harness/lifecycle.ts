@@ -238,7 +238,7 @@ export class Real implements CaseNames {
     this.notified = null;
     // Deferred work of the step before (an importer's late unmap) runs before this command.
     if (this.k.workPending) await this.k.flushWork();
-    this.k.beginOp(() => opName(c), index);
+    this.k.beginOp(() => opName(c, this.cfg.importers), index);
     const nBufs = this.bufs.length;
     // A create arms its fault point, and what it leaves allocated is judged if it fails (PAL-UNWIND).
     const live = c.op === 'create' ? { firstId: this.k.heap.nextObjectId, registrations: this.k.registrations.map((r) => r.count) } : null;
@@ -277,10 +277,23 @@ export class Real implements CaseNames {
 /** What each create fault point fails, as a command name says it. */
 const FAULT_NAMES: Readonly<Record<CreateFault, string>> = { priv: 'kzalloc(priv)', phys_vec: 'kcalloc(phys_vec)', export: 'dma_buf_export', fd: 'dma_buf_fd' };
 
-export function opName(c: LcCmd): string {
+/** The importer plugins of a run, by the kind of importer a command attaches with (LifecycleConfig.importers). */
+export type ImporterNames = { readonly [K in 'dma' | 'iommufd']: { readonly name: string } };
+
+/** The importer an attach names: the plugin's name when the run's importers are known (`iommufd:mainline`,
+ *  `dma-importer:late-unmap`), with its kind when the name does not begin with it (`my-importer (dma)`). */
+function importerName(kind: 'dma' | 'iommufd', importers: ImporterNames | undefined): string {
+  const name = importers?.[kind].name;
+  if (!name) return kind;
+  return name.startsWith(kind) ? name : `${name} (${kind})`;
+}
+
+/** A command as a step and a message name it; an attach names the importer plugin that attached when `importers`
+ *  (the run's) is given, else its kind (dma, iommufd). */
+export function opName(c: LcCmd, importers?: ImporterNames): string {
   switch (c.op) {
     case 'create': return `create(dev${c.dev}, region ${c.region}, ${c.ranges.length ? c.ranges.map((r) => `${hex(r.offset)}+${hex(r.length)}`).join(' ') : 'no ranges'}${c.fault ? `, ${FAULT_NAMES[c.fault]} fails` : ''})`;
-    case 'attach': return `attach(buf${c.buf}, ${c.importer}${c.importer === 'dma' && !c.p2p ? ', no p2p' : ''})`;
+    case 'attach': return `attach(buf${c.buf}, ${importerName(c.importer, importers)}${c.importer === 'dma' && !c.p2p ? ', no p2p' : ''})`;
     case 'close-fd': return `close(buf${c.buf} fd)`;
     case 'event': return `${c.event}(dev${c.dev})`;
     case 'hot-reset': return `hot-reset(${c.devs.map((d) => `dev${d}`).join(', ')})`;
@@ -321,8 +334,8 @@ export function resultRule(c: LcCmd, s: LcState, profile?: Profile): RuleId {
 }
 
 /** REV-NOTIFY: attachment `i` got as many move_notify calls in `c` as the model says. */
-function checkNotify(k: Real['k'], c: LcCmd, i: number, want: number, have: number): void {
-  if (want !== have) k.report('REV-NOTIFY', `att${i} got ${have} move_notify call(s) in ${opName(c)}, the model says ${want}`, { att: i, port: have, model: want });
+function checkNotify(k: Real['k'], c: LcCmd, i: number, want: number, have: number, importers?: ImporterNames): void {
+  if (want !== have) k.report('REV-NOTIFY', `att${i} got ${have} move_notify call(s) in ${opName(c, importers)}, the model says ${want}`, { att: i, port: have, model: want });
 }
 
 /** Compare one step of the implementation with the model; report what differs. */
@@ -331,7 +344,7 @@ export function compareStep(real: Real, c: LcCmd, before: LcState, after: LcStat
   // A map the IOMMU failed because the port linked onto a linked IOVA (-EEXIST, src/kernel/platform.ts refuse) breaks DMA-IOVA.
   const refused = c.op === 'map' && got.result === '-EEXIST' && k.dma.rejectedLinks.some((l) => l.flavour === 'refuse');
   const rule = c.op === 'create' && (got.result === '-EBADF' || exp.result === '-EBADF') ? 'REV-INIT' : refused ? 'DMA-IOVA' : resultRule(c, before, real.cfg.profile);
-  if (got.result !== exp.result) k.report(rule, `${opName(c)} returned ${got.result}, the model says ${exp.result}`, { port: got.result, model: exp.result });
+  if (got.result !== exp.result) k.report(rule, `${opName(c, real.cfg.importers)} returned ${got.result}, the model says ${exp.result}`, { port: got.result, model: exp.result });
   if (c.op === 'create' && got.result === 'ok' && exp.result === 'ok' && real.bufs.length === after.bufs.length) checkCreated(real, c, before, after);
   if (c.op === 'map' && got.result === 'ok') {
     checkHeldAtMap(real, c.att, after);
@@ -348,8 +361,8 @@ export function compareStep(real: Real, c: LcCmd, before: LcState, after: LcStat
     k.report(rule, `buf${i} is ${revoked ? 'revoked' : 'not revoked'}, the model says ${b.revoked ? 'revoked' : 'not revoked'}`, { buf: i });
   });
   // Every attachment the model or the port notified: the model's first, then the port's others.
-  for (const [i, want] of exp.notify) checkNotify(k, c, i, want, got.notify.get(i) ?? 0);
-  for (const [i, have] of got.notify) if (!exp.notify.has(i)) checkNotify(k, c, i, 0, have);
+  for (const [i, want] of exp.notify) checkNotify(k, c, i, want, got.notify.get(i) ?? 0, real.cfg.importers);
+  for (const [i, have] of got.notify) if (!exp.notify.has(i)) checkNotify(k, c, i, 0, have, real.cfg.importers);
   checkMappings(real, after);
 }
 
@@ -372,7 +385,7 @@ export async function runLifecycle(cfg: LifecycleConfig, cmds: readonly LcCmd[],
     const got = await real.run(c, i);
     compareStep(real, c, model, next, expect, got);
     const broke = real.k.log.violations.find((v) => v.step === i);
-    steps.push({ index: i, ...lanesOf(c, model), command: opName(c), result: got.result, expected: expect.result, ...(broke ? { rule: broke.rule } : {}) });
+    steps.push({ index: i, ...lanesOf(c, model), command: opName(c, cfg.importers), result: got.result, expected: expect.result, ...(broke ? { rule: broke.rule } : {}) });
     model = next;
     if (broke && !opts.keepGoing) break;
   }

@@ -5,7 +5,6 @@
 // firing and no task left blocked (a deadlock).
 import fc from 'fast-check';
 import { step, type LcCmd, type LcState } from '../../models/lifecycle.ts';
-import type { Profile } from '../../models/profiles.ts';
 import type { RuleId } from '../rules/registry.ts';
 import { compareStep, createCmd, opName, Real, resultRule, type LifecycleConfig } from './lifecycle.ts';
 
@@ -59,17 +58,17 @@ export async function race(cfg: LifecycleConfig, prefix: readonly LcCmd[], a: Lc
     real.k.spawn(name, async () => {
       // Which task starts first is the scheduler's choice too: without this
       // point, A always reached its first lock (or trylock) before B began.
-      await real.k.preempt(`start ${name}: ${opName(c)}`);
+      await real.k.preempt(`start ${name}: ${opName(c, cfg.importers)}`);
       let r: string;
       try {
         r = await real.exec(c);
         await real.k.runTaskWork();
       } catch (e) {
         // Past the guarded hooks (a dma-buf op the core calls): a finding, as in the serial suite.
-        real.k.report('PLUGIN-THROW', `the implementation threw outside a plugin hook: ${e instanceof Error ? e.message : String(e)}`, { task: name, command: opName(c) });
+        real.k.report('PLUGIN-THROW', `the implementation threw outside a plugin hook: ${e instanceof Error ? e.message : String(e)}`, { task: name, command: opName(c, cfg.importers) });
         r = 'threw';
       }
-      real.k.lockdep.checkBalanced(name, opName(c));
+      real.k.lockdep.checkBalanced(name, opName(c, cfg.importers));
       settled[i] = true;
       return r;
     });
@@ -83,7 +82,7 @@ export async function race(cfg: LifecycleConfig, prefix: readonly LcCmd[], a: Lc
   }
   real.k.setScheduler(undefined);
   if (!settled[0] || !settled[1]) {
-    real.k.report('LOCK-ORDER', `deadlock: ${[a, b].filter((_, i) => !settled[i]).map(opName).join(' and ')} never returned`, { a: opName(a), b: opName(b) });
+    real.k.report('LOCK-ORDER', `deadlock: ${[a, b].filter((_, i) => !settled[i]).map((c) => opName(c, cfg.importers)).join(' and ')} never returned`, { a: opName(a, cfg.importers), b: opName(b, cfg.importers) });
     return { real, results: ['blocked', 'blocked'], linearizable: false };
   }
   const results: [string, string] = [await pa, await pb];
@@ -116,13 +115,13 @@ export async function race(cfg: LifecycleConfig, prefix: readonly LcCmd[], a: Lc
     }
   }
   const seen = observeReal(real);
-  const diffs = orders.map((o) => differences(model, [a, b], results, o, seen, cfg.profile));
+  const diffs = orders.map((o) => differences(model, [a, b], results, o, seen, cfg));
   const linearizable = diffs.some((d) => d.length === 0);
   // Not linearizable: report what differs from the closest serial order (results first),
   // each under the rule compareStep gives the same mismatch of a serial step.
   if (!linearizable) {
     const closest = diffs.reduce((x, y) => (y.length < x.length ? y : x));
-    for (const d of closest) real.k.report(d.rule, `${opName(a)} ∥ ${opName(b)}: ${d.message} in every serial order`, { ...d.evidence, results: [...results] });
+    for (const d of closest) real.k.report(d.rule, `${opName(a, cfg.importers)} ∥ ${opName(b, cfg.importers)}: ${d.message} in every serial order`, { ...d.evidence, results: [...results] });
   }
   return { real, results, linearizable };
 }
@@ -139,10 +138,10 @@ interface Difference {
 }
 
 /** How the observed outcome differs from one serial order (results, then state). */
-function differences(before: LcState, cmds: readonly [LcCmd, LcCmd], results: readonly string[], o: Order, seen: Observed, profile?: Profile): Difference[] {
+function differences(before: LcState, cmds: readonly [LcCmd, LcCmd], results: readonly string[], o: Order, seen: Observed, cfg: Pick<LifecycleConfig, 'profile' | 'importers'>): Difference[] {
   const out: Difference[] = [];
   cmds.forEach((c, i) => {
-    if (results[i] !== o.results[i]) out.push({ rule: resultRule(c, before, profile), message: `${opName(c)} returned ${results[i]}, the model says ${o.results[i]}`, evidence: { command: opName(c), port: results[i], model: o.results[i] } });
+    if (results[i] !== o.results[i]) out.push({ rule: resultRule(c, before, cfg.profile), message: `${opName(c, cfg.importers)} returned ${results[i]}, the model says ${o.results[i]}`, evidence: { command: opName(c, cfg.importers), port: results[i], model: o.results[i] } });
   });
   seen.bufs.forEach((b, i) => {
     const m = o.obs.bufs[i];
