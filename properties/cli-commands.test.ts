@@ -5,7 +5,7 @@
 // report its schema refuses (schemaVersion 99, an edited counterexample) in
 // one line naming file and field, exit 2. All in-process.
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, version } from '../src/cli.ts';
@@ -17,6 +17,7 @@ import { PASSAGES } from '../src/rules/passages.ts';
 import { RULES } from '../src/rules/registry.ts';
 import { fixtureReport } from './report-fixtures.ts';
 import { cliIn } from './cli-helpers.ts';
+import { bundledPlugins } from '../src/harness/bundled.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dmabuf-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -71,6 +72,21 @@ describe('plugins: every name a selection can give', () => {
     for (const name of ['c:v8:vfio-pci', 'c:v8:dma_buf_map', 'c:p2pdma']) expect(lines.indexOf(row(name)!)).toBeGreaterThan(c);
     expect(r.out).not.toMatch(/bug:[a-z]/);
     expect(r.out).toMatch(/\nseeded bugs: \d+ .*`plugins --bugs` lists them\n$/);
+  });
+
+  it("each bundled port says what it is: no two share a description, and the RFC 12/26 review fix says what it changes and where it comes from", async () => {
+    const r = await cli('plugins');
+    const rowOf = (name: string) => r.out.split('\n').find((l) => l.trim().split(/\s+/)[1] === name)!;
+    const descriptionOf = (name: string) => rowOf(name).replace(/^ {2}\S+ +\S+ +--\w+ +\S+ +/, '');
+    expect(descriptionOf('vfio-pci:rfc-review-fix')).not.toBe(descriptionOf('vfio-pci:rfc'));
+    // What the fix changes in vfio_pci_dma_buf_match_mapping() (RFC_REVIEW_FIX: posted false), and the seed it cites.
+    expect(descriptionOf('vfio-pci:rfc-review-fix')).toMatch(/without dma_resv_assert_held\(\).*!priv->vdev check.*priv->pdev/);
+    expect(descriptionOf('vfio-pci:rfc-review-fix')).toMatch(/RFC 12\/26 review, Baolu Lu and Jason Gunthorpe 2026-04-13, 004 thread/);
+    const seed = readFileSync(join('..', 'shared', 'seeds', readdirSync(join('..', 'shared', 'seeds')).find((f) => f.startsWith('004_'))!), 'utf8');
+    expect(seed).toMatch(/\[PATCH RFC 12\/26\] vfio\/pci: Change the DMA-buf exporter to use mapping_type[^\n]*\n2026-04-13 +8:29 +` Baolu Lu\n2026-04-13 13:01 +` Jason Gunthorpe/);
+    const described = bundledPlugins().map((p) => [p.name, p.description] as const);
+    const twice = described.filter(([, d], i) => described.findIndex(([, e]) => e === d) !== i);
+    expect(twice).toEqual([]);
   });
 
   it('--bugs lists the seeded bugs, each with the rule it breaks', async () => {

@@ -81,11 +81,22 @@ const MATCH_DESCRIPTIONS: Readonly<Record<MatchProfile, string>> = {
   converter: 'vfio-pci as a PAL-only exporter behind the core converters (004)',
 };
 
+/** The routing variants' descriptions (models/pci/routing.ts). */
+const ROUTE_DESCRIPTIONS: Readonly<Record<(typeof ROUTE_IMPLS)[number]['routing'], string>> = {
+  classic: 'drivers/pci/p2pdma.c (002 v8 01-04/11): classic routing, an ACS port with RR, CR or EC set sends the traffic through the host bridge',
+  divergence: 'drivers/pci/p2pdma.c with the divergence routing proposal (linux-pci, 2025-26): every ACS port on both paths decides, the two below the common bridge by the other path\'s egress',
+};
+
 export const MATCH_VARIANTS: Readonly<Record<MatchProfile, VfioMatchVariant>> = { rfc: RFC_POSTED, converter: CONVERTER_PAL };
 
 /** The VFIO exporter of a mapping-type profile: its devices give their dma-bufs the RFC ops (ExporterDevice.matchOps). */
-export function matchExporter(profile: MatchProfile, variant: VfioMatchVariant = MATCH_VARIANTS[profile], name = `vfio-pci:${profile}`): ExporterPlugin {
-  return vfioExporter(name, MATCH_DESCRIPTIONS[profile], { match: { variant, profile } });
+/** What the review fix of RFC 12/26 changes (src/impl/vfio/vfio_pci_dmabuf_match.ts RFC_REVIEW_FIX; reports/FINDINGS.md
+ *  M2, M3). The review is in the seeds only as 004's thread overview: "[PATCH RFC 12/26] vfio/pci: Change the
+ *  DMA-buf exporter to use mapping_type", "2026-04-13 8:29 Baolu Lu", "2026-04-13 13:01 Jason Gunthorpe". */
+export const REVIEW_FIX_DESCRIPTION = 'vfio-pci:rfc with the RFC 12/26 review fix: match_mapping without dma_resv_assert_held() (attach calls it unlocked, M2) or the !priv->vdev check (-EINVAL after cleanup, M3), the device from priv->pdev (RFC 12/26 review, Baolu Lu and Jason Gunthorpe 2026-04-13, 004 thread)';
+
+export function matchExporter(profile: MatchProfile, variant: VfioMatchVariant = MATCH_VARIANTS[profile], name = `vfio-pci:${profile}`, description = MATCH_DESCRIPTIONS[profile]): ExporterPlugin {
+  return vfioExporter(name, description, { match: { variant, profile } });
 }
 
 /** A lifecycle configuration for a mapping-type profile. */
@@ -99,8 +110,8 @@ export const bundledImporters = (): ImporterPlugin[] => [dmaImporter, dmaImporte
  *  through the exporters they serve (and as targets of their own when given by name). */
 export function bundledPlugins(): Plugin[] {
   return [
-    vfioPci, nvgrace, vfioPciMainline, vfioPciFirstDrain, matchExporter('rfc'), matchExporter('converter'), matchExporter('rfc', RFC_REVIEW_FIX, 'vfio-pci:rfc-review-fix'),
-    ...ROUTE_IMPLS.map((i): Plugin => ({ ...i, kind: 'route', description: 'drivers/pci/p2pdma.c (002 v8 01-04/11)', profiles: PROFILES })),
+    vfioPci, nvgrace, vfioPciMainline, vfioPciFirstDrain, matchExporter('rfc'), matchExporter('converter'), matchExporter('rfc', RFC_REVIEW_FIX, 'vfio-pci:rfc-review-fix', REVIEW_FIX_DESCRIPTION),
+    ...ROUTE_IMPLS.map((i): Plugin => ({ ...i, kind: 'route', description: ROUTE_DESCRIPTIONS[i.routing], profiles: PROFILES })),
     { ...PAL_CREATE, kind: 'pal', description: 'vfio_pci_core_feature_dma_buf validation and fill (002 v8 10/11)', profiles: PROFILES },
     { ...V8_DMA_BUF_MAP, kind: 'conversion', description: 'dma_buf_map (002 v8 06/11)', profiles: profilesOfLimit(V8_DMA_BUF_MAP.limit) },
     { ...MAINLINE_PHYS_VEC_TO_SGT, kind: 'conversion', description: 'dma_buf_phys_vec_to_sgt (drivers/dma-buf/dma-buf-mapping.c)', profiles: profilesOfLimit(MAINLINE_PHYS_VEC_TO_SGT.limit) },
