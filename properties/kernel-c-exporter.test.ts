@@ -59,6 +59,18 @@ describe.skipIf(!HAVE)('kernel C exporter: vfio_pci_dmabuf.c of 002 v8 10/11 (sk
     }
   });
 
+  it("a count found after the step (L1's move_notify calls) says its line is the last kernel call before the check; one raised in a kernel call (L2's move_notify) names that call's line alone", async () => {
+    const after = (await runLifecycle(cfgOf(c), L1)).violations[0]!;
+    expect(after.rule).toBe('REV-NOTIFY');
+    expect(after.evidence?.['cSiteIs']).toBe('last-call');
+    expect(after.message).toMatch(/^att0 got 1 move_notify call\(s\) in close\(dev0\), the model says 0 \[vfio_pci_dma_buf_cleanup returned; found by a check after the step; last kernel call before the check: drivers\/vfio\/pci\/vfio_pci_dmabuf\.c:\d+ \(vfio_pci_dma_buf_cleanup\)\]$/);
+    const during = (await runLifecycle(cfgOf(c), L2)).violations[0]!;
+    expect(during.rule).toBe('REV-IMPORTER');
+    expect(during.evidence?.['cSiteIs']).toBeUndefined();
+    expect(during.message).toMatch(/ \[drivers\/vfio\/pci\/vfio_pci_dmabuf\.c:\d+ \(vfio_pci_dma_buf_move\)\]$/);
+    expect(during.message).not.toContain('before the check');
+  });
+
   it('unrevoke-notifies-iommufd (L2, REV-IMPORTER) names the dma_buf_move_notify() of vfio_pci_dma_buf_move in the seed', async () => {
     const k = await runLifecycle(cfgOf(c), L2);
     expect(show(k.violations)).toEqual([[3, 'REV-IMPORTER']]);
@@ -85,7 +97,7 @@ describe.skipIf(!HAVE)('kernel C exporter: vfio_pci_dmabuf.c of 002 v8 10/11 (sk
       const k = await runLifecycle(cfgOf(r.value.exporter!), [{ op: 'create', dev: 0, region: 0, ranges: [{ offset: 0n, length: 0x100000n }] }]);
       const v = k.violations.find((x) => x.rule === 'PAL-INPUT')!;
       expect(v.evidence?.['cReturned']).toBe('vfio_pci_core_feature_dma_buf returned -EINVAL');
-      expect(v.message).toMatch(/ \[vfio_pci_core_feature_dma_buf returned -EINVAL; after the C's last call, drivers\/vfio\/pci\/vfio_pci_dmabuf\.c:\d+ \(vfio_pci_core_feature_dma_buf\)\]$/);
+      expect(v.message).toMatch(/ \[vfio_pci_core_feature_dma_buf returned -EINVAL; found by a check after the step; last kernel call before the check: drivers\/vfio\/pci\/vfio_pci_dmabuf\.c:\d+ \(vfio_pci_core_feature_dma_buf\)\]$/);
       const trail = v.evidence?.['cTrail'] as string[];
       expect(trail[0]).toMatch(/^-> vfio_pci_core_feature_dma_buf \(drivers\/vfio\/pci\/vfio_pci_dmabuf\.c:\d+\)$/);
       expect(trail.at(-1)).toBe('<- vfio_pci_core_feature_dma_buf returned -EINVAL');

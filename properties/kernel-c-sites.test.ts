@@ -25,7 +25,7 @@ describe('trackCSites: the entry that returned, the last call, the trail', () =>
     returnedC(t, 'vfio_pci_core_feature_dma_buf', '-EINVAL');
     log.report('PAL-INPUT', 'create returned -EINVAL, the model says ok');
     const v = log.violations[0]!;
-    expect(v.message).toBe(`create returned -EINVAL, the model says ok [vfio_pci_core_feature_dma_buf returned -EINVAL; after the C's last call, ${site(270)}]`);
+    expect(v.message).toBe(`create returned -EINVAL, the model says ok [vfio_pci_core_feature_dma_buf returned -EINVAL; found by a check after the step; last kernel call before the check: ${site(270)}]`);
     expect(v.message).not.toContain('\n');
     expect(v.evidence).toEqual({
       cSite: site(270), cSiteIs: 'last-call', cReturned: 'vfio_pci_core_feature_dma_buf returned -EINVAL',
@@ -41,12 +41,12 @@ describe('trackCSites: the entry that returned, the last call, the trail', () =>
     returnedC(t, 'vfio_pci_dma_buf_attach', '0');
     log.step = 1;
     log.report('IOMMUFD-ONE', 'map(att0) returned -EOPNOTSUPP, the model says ok');
-    expect(log.violations[0]!.message).toBe(`map(att0) returned -EOPNOTSUPP, the model says ok [after the C's last call, ${site(23, 'vfio_pci_dma_buf_attach')}]`);
+    expect(log.violations[0]!.message).toBe(`map(att0) returned -EOPNOTSUPP, the model says ok [found by a check after the step; last kernel call before the check: ${site(23, 'vfio_pci_dma_buf_attach')}]`);
     expect(log.violations[0]!.evidence?.['cReturned']).toBeUndefined();
     enteredC(t, 'vfio_pci_dma_buf_map', site(37, 'vfio_pci_dma_buf_map'));
     crashedC(t, 'vfio_pci_dma_buf_map', 'heap-use-after-free');
     log.report('REV-MAP', 'map(att0) returned -EFAULT, the model says -ENODEV');
-    expect(log.violations[1]!.message).toContain('[vfio_pci_dma_buf_map did not return (the unit crashed: heap-use-after-free); after the C\'s last call');
+    expect(log.violations[1]!.message).toContain('[vfio_pci_dma_buf_map did not return (the unit crashed: heap-use-after-free); found by a check after the step; last kernel call before the check: ');
   });
 
   it('the trail keeps the last TRAIL crossings, oldest first; a report during a call or with its own site is left alone', () => {

@@ -1,9 +1,11 @@
 // The C file:line of every violation a C unit's run raises. A violation a
 // kernel service raises during a call of the C names that call's site; one a
 // checker raises after the C returned (a leak found after the step, a table
-// compared with the model, a lifecycle check after the command) names the
-// last call the C made across the bridge before it: the place the C had
-// reached when the rule broke. Both go in evidence.cSite and in the message.
+// compared with the model, a lifecycle check after the command: move_notify
+// counts, a dma-buf left revoked) names the last call the C made across the
+// bridge before it, and says so ('last kernel call before the check'): the
+// place the C had reached when the rule broke, not the line of the bug. Both
+// go in evidence.cSite and in the message.
 // Since that last call is often not the buggy line (a wrong errno names the
 // unwind's kfree), a check after the step also names what the C's last entry
 // point returned (evidence.cReturned, and the message) and the trail of its
@@ -55,12 +57,17 @@ export function crashedC(t: CSiteTracker, fn: string, kind: string): void {
   note(t, `<- ${t.returned}`);
 }
 
+/** How a check after the step names the C's place: not the line of the bug, but the last call the C made into the
+ *  kernel (a service of the shim) before the harness checked (a move_notify count, a dma-buf left revoked, a
+ *  result compared with the model). A violation a service raises during the call names that call's line alone. */
+export const AFTER_THE_STEP = 'found by a check after the step; last kernel call before the check: ';
+
 const trackers = new WeakMap<ViolationLog, CSiteTracker>();
 
 /**
  * The tracker of `log`; the first time, every later report() on it made while
  * no C call is being served, without a C site, gets the site of the C's last
- * call (`[after the C's last call, file:line (func)]`, evidence.cSite and
+ * call (`[found by a check after the step; last kernel call before the check: file:line (func)]`, evidence.cSite and
  * cSiteIs 'last-call'). Reports during a call are named by that call's site
  * where the call is served (atSite, the exporter's annotate); reports made
  * before the C made any call stay as they are.
@@ -75,7 +82,7 @@ export function trackCSites(log: ViolationLog): CSiteTracker {
     if (evidence?.['cSite'] !== undefined || t.serving > 0 || !t.last) return report(rule, message, evidence);
     // One line: what the C's entry of this step returned, and where the C last was; the trail goes in evidence (report.json, replay).
     const returned = t.returned !== null && t.returnedStep === log.step ? t.returned : null;
-    report(rule, `${message} [${returned ? `${returned}; ` : ''}after the C's last call, ${t.last}]`, {
+    report(rule, `${message} [${returned ? `${returned}; ` : ''}${AFTER_THE_STEP}${t.last}]`, {
       ...evidence, cSite: t.last, cSiteIs: 'last-call', ...(returned ? { cReturned: returned } : {}), cTrail: [...t.trail],
     });
   };

@@ -65,7 +65,7 @@ describe.skipIf(!existsSync(P002))('run --kernel-patch (skipped without ../share
     const r = await cli('run', '--runs', '40', '--out', out, '--exporter', 'c:v8:vfio-pci', '--kernel-patch', patch);
     expect(r.code).toBe(1);
     const line = r.out.split('\n').find((l) => l.startsWith('NEW PAL-INPUT c:v8:vfio-pci: create('))!;
-    expect(line).toMatch(/returned -EINVAL, the model says ok \[vfio_pci_core_feature_dma_buf returned -EINVAL; after the C's last call, drivers\/vfio\/pci\/vfio_pci_dmabuf\.c:\d+ \(vfio_pci_core_feature_dma_buf\)\]$/);
+    expect(line).toMatch(/returned -EINVAL, the model says ok \[vfio_pci_core_feature_dma_buf returned -EINVAL; found by a check after the step; last kernel call before the check: drivers\/vfio\/pci\/vfio_pci_dmabuf\.c:\d+ \(vfio_pci_core_feature_dma_buf\)\]$/);
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report;
     const v = report.violations.find((x) => x.rule === 'PAL-INPUT' && !x.known)!;
     expect((v.evidence as Record<string, unknown>)['cTrail']).toEqual(expect.arrayContaining(['<- vfio_pci_core_feature_dma_buf returned -EINVAL']));
