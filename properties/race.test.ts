@@ -3,7 +3,9 @@ import fc from 'fast-check';
 import { dmaImporter, iommufdImporter, vfioPci } from '../src/harness/bundled.ts';
 import type { LifecycleConfig } from '../src/harness/lifecycle.ts';
 import type { ExporterPlugin } from '../src/harness/plugin.ts';
-import { RACE_SCENARIOS, race, raceScheduler } from '../src/harness/race.ts';
+import { RACE_SCENARIOS, onMachine, race, raceMachineArb, raceScheduler } from '../src/harness/race.ts';
+import { lifecycleTarget } from '../src/harness/suites/lifecycle.ts';
+import { describePlatform, type Platform } from '../src/kernel/platform.ts';
 import { lifecycleBugExporters, lifecycleBugImporters } from '../src/bugs/lifecycle.ts';
 import { budget } from './budget.ts';
 import { vfioExporter } from '../src/harness/bundled.ts';
@@ -139,5 +141,49 @@ describe('UAF-DYING: a dying dma-buf touched by move through any path, not only 
       return !r.real.k.log.violations.some((v) => v.rule === 'UAF-DYING' && /takes buf0\.resv/.test(v.message));
     }), { numRuns: 200, seed: 1 });
     expect(out.failed).toBe(true);
+  });
+});
+
+describe('a race case draws its machine as a lifecycle run does, unless the run pins one (8c417cd)', () => {
+  const bug = lifecycleBugExporters().find((p) => p.name === 'bug:rev-hot-reset-undo-keeps-revoked')!;
+  const HOT_RESETS = 4;
+
+  it('drawn per case (every machine turns up); a machine the configuration pins is the one it runs on', () => {
+    const drawn = fc.sample(raceMachineArb, { seed: 5, numRuns: 60 });
+    expect(new Set(drawn.map(describePlatform)).size).toBe(6);
+    const pinned: Platform = { iommu: 'keep', dmaMap: 'iommu' };
+    expect(onMachine({ ...cfgOf(vfioPci), platform: pinned }, { iommu: 'refuse', dmaMap: 'direct' }).platform).toEqual(pinned);
+    expect(onMachine(cfgOf(vfioPci), { iommu: 'refuse', dmaMap: 'iommu' }).platform).toEqual({ iommu: 'refuse', dmaMap: 'iommu' });
+    expect(onMachine(cfgOf(vfioPci), undefined)).toEqual(cfgOf(vfioPci));
+  });
+
+  it("a race case's input records the machine it ran on, the kernel ran on it, and replay runs the same schedule there", async () => {
+    // The failing run of the race search's own property (schedule, then machine).
+    let machines: Platform[] = [];
+    const out = await fc.check(fc.asyncProperty(raceScheduler(), raceMachineArb, async (s, drawn) => {
+      const r = await race(onMachine(cfgOf(bug), drawn), RACES[HOT_RESETS]![1], RACES[HOT_RESETS]![2], RACES[HOT_RESETS]![3], s);
+      machines = [...machines, r.real.k.dma.platform];
+      return !r.real.k.log.has('REV-WINDOW');
+    }), { numRuns: 50, seed: 1 });
+    expect(out.failed).toBe(true);
+    const ranOn = machines.at(-1)!;
+    const t = lifecycleTarget(bug.name, cfgOf(bug), 'exporter');
+    const found = await t.replay({ race: HOT_RESETS, name: RACE_SCENARIOS[HOT_RESETS]!.name, seed: 1, path: out.counterexamplePath! });
+    const input = found.counterexample.input as { platform?: Platform };
+    expect(input.platform).toEqual(ranOn);
+    expect(found.violations.some((v) => v.rule === 'REV-WINDOW')).toBe(true);
+    // Its input as recorded (the machine pinned by the case) replays the same schedule on the same machine.
+    const again = await t.replay(found.counterexample.input);
+    expect(again.counterexample.input).toEqual(found.counterexample.input);
+    expect(again.violations.map((v) => v.message)).toEqual(found.violations.map((v) => v.message));
+    // The search's cases ran on more than one machine (the default machine alone before).
+    expect(new Set(machines.map(describePlatform)).size).toBeGreaterThan(1);
+  });
+
+  it('a pinned machine is the race case\'s, recorded and replayed', async () => {
+    const pinned: Platform = { iommu: 'refuse', dmaMap: 'iommu' };
+    const t = lifecycleTarget(bug.name, { ...cfgOf(bug), platform: pinned }, 'exporter');
+    const found = await t.replay({ race: HOT_RESETS, name: RACE_SCENARIOS[HOT_RESETS]!.name, seed: 1, path: '0' });
+    expect((found.counterexample.input as { platform?: Platform }).platform).toEqual(pinned);
   });
 });

@@ -5,8 +5,10 @@
 // firing and no task left blocked (a deadlock).
 import fc from 'fast-check';
 import { step, type LcCmd, type LcState } from '../../models/lifecycle.ts';
+import type { Platform } from '../kernel/platform.ts';
 import type { RuleId } from '../rules/registry.ts';
 import { compareStep, createCmd, opName, Real, resultRule, type LifecycleConfig } from './lifecycle.ts';
+import { platformArb } from './suite.ts';
 
 /** fast-check's scheduler, letting a released task run on to its next
  *  preemption point before the next choice: otherwise a task several awaits
@@ -16,6 +18,17 @@ export function raceScheduler(): fc.Arbitrary<fc.Scheduler> {
     await f();
     await new Promise((r) => setImmediate(r));
   } });
+}
+
+/** The machine a race case draws, after its schedule (the second argument of its property), as a generated
+ *  lifecycle run draws its own (8c417cd). It is drawn whether or not the configuration pins one (--iommu/--dma-map,
+ *  or the machine a recorded case names): the draw moves the random stream the schedule reads, so a case drawn
+ *  on one machine replays its schedule only when the replay draws too; onMachine() then takes the pinned one. */
+export const raceMachineArb: fc.Arbitrary<Platform> = platformArb;
+
+/** The configuration of a race case: on the machine the configuration pins, else on the one the case drew. */
+export function onMachine(cfg: LifecycleConfig, drawn: Platform | undefined): LifecycleConfig {
+  return cfg.platform || !drawn ? cfg : { ...cfg, platform: drawn };
 }
 
 export interface Observed {

@@ -19,7 +19,7 @@ import type { LcSetup } from '../../gen/lifecycle.ts';
 import type { Platform } from '../../kernel/platform.ts';
 import type { ExporterPlugin, ImporterPlugin, Plugin } from '../plugin.ts';
 import { pictureFor } from '../picture.ts';
-import { race, RACE_SCENARIOS, raceScheduler } from '../race.ts';
+import { onMachine, race, RACE_SCENARIOS, raceMachineArb, raceScheduler } from '../race.ts';
 import { family, timeLimit, type Found, type Search, type SearchOptions, type Suite, type Target } from '../suite.ts';
 
 // The create path and the DMA importer's mapping are judged at every create and map too (src/harness/lifecycle.ts).
@@ -63,16 +63,18 @@ async function raceFound(cfg: LifecycleConfig, scenario: number, seed: number, p
   const sc = RACE_SCENARIOS[scenario];
   if (!sc) throw new Error(`no race scenario ${scenario}`);
   let violations: Violation[] = [];
-  await fc.check(fc.asyncProperty(raceScheduler(), async (s) => {
-    violations = [...(await race(cfg, sc.prefix, sc.a, sc.b, s)).real.k.log.violations];
+  let machine = cfg.platform;
+  await fc.check(fc.asyncProperty(raceScheduler(), raceMachineArb, async (s, drawn) => {
+    machine = onMachine(cfg, drawn).platform;
+    violations = [...(await race(onMachine(cfg, drawn), sc.prefix, sc.a, sc.b, s)).real.k.log.violations];
     return violations.length === 0;
   }), { seed, path, numRuns: 1 });
   const first = violations[0];
   const steps: Step[] = [
-    ...sc.prefix.map((c, i) => ({ index: i, ...lanesOf(c), command: opName(c), result: 'ok', expected: 'ok' })),
-    { index: sc.prefix.length, ...lanesOf(sc.a), command: `${opName(sc.a)} ∥ ${opName(sc.b)}`, result: first?.rule ?? 'ok', expected: 'as some serial order', ...(first ? { rule: first.rule } : {}) },
+    ...sc.prefix.map((c, i) => ({ index: i, ...lanesOf(c), command: opName(c, cfg.importers), result: 'ok', expected: 'ok' })),
+    { index: sc.prefix.length, ...lanesOf(sc.a), command: `${opName(sc.a, cfg.importers)} ∥ ${opName(sc.b, cfg.importers)}`, result: first?.rule ?? 'ok', expected: 'as some serial order', ...(first ? { rule: first.rule } : {}) },
   ];
-  return { violations, explainedBy: explainRace(cfg, sc, violations), counterexample: { suite: 'lifecycle', steps, failingStep: sc.prefix.length, ...pictureFor(cfg.route), input: { race: scenario, name: sc.name, seed, path, ...(cfg.platform ? { platform: cfg.platform } : {}) } } };
+  return { violations, explainedBy: explainRace(cfg, sc, violations), counterexample: { suite: 'lifecycle', steps, failingStep: sc.prefix.length, ...pictureFor(cfg.route), input: { race: scenario, name: sc.name, seed, path, ...(machine ? { platform: machine } : {}) } } };
 }
 
 /** For each violation of a race, the documented finding that explains it as it would the same
@@ -87,9 +89,9 @@ function explainRace(cfg: LifecycleConfig, sc: (typeof RACE_SCENARIOS)[number], 
 function raceProperty(cfg: LifecycleConfig, sc: (typeof RACE_SCENARIOS)[number], want: (v: Violation) => boolean, findings: Map<string, string>) {
   let run = 0;
   let failed = false;
-  return fc.asyncProperty(raceScheduler(), async (s) => {
+  return fc.asyncProperty(raceScheduler(), raceMachineArb, async (s, drawn) => {
     const path = String(run++);
-    const out = await race(cfg, sc.prefix, sc.a, sc.b, s);
+    const out = await race(onMachine(cfg, drawn), sc.prefix, sc.a, sc.b, s);
     const vs = out.real.k.log.violations;
     const by = explainRace(cfg, sc, vs);
     if (!failed) by.forEach((id, i) => {
@@ -156,7 +158,7 @@ async function serialIfSo(cfg: LifecycleConfig, rules: readonly RuleId[], found:
   if (!sc || !rule) return found;
   for (const cmds of [[...sc.prefix, sc.a, sc.b], [...sc.prefix, sc.b, sc.a]]) {
     // A serial run that throws past the hooks is the serial search's own kind of failure: keep the race.
-    const serial = await lifecycleFound(cfg, cmds).catch(() => null);
+    const serial = await lifecycleFound(onMachine(cfg, (f!.counterexample.input as { platform?: Platform }).platform), cmds).catch(() => null);
     if (serial?.violations.some((v, i) => v.rule === rule && serial.explainedBy[i] === null)) return { failures: [serial], findings: found.findings };
   }
   return found;
