@@ -112,7 +112,7 @@ interface Node {
 
 /** Replay a node's path and then `c` on a fresh system beside the model, every step compared and
  *  checked (as runLifecycle with keepGoing); the violations. */
-async function replay(cfg: LifecycleConfig, node: Node, c: LcCmd): Promise<readonly Violation[]> {
+async function replay(cfg: LifecycleConfig, node: Node, c: LcCmd): Promise<Real> {
   const real = new Real(cfg);
   const chain: Node[] = [];
   for (let n: Node | undefined = node; n?.parent; n = n.parent) chain.push(n);
@@ -123,7 +123,7 @@ async function replay(cfg: LifecycleConfig, node: Node, c: LcCmd): Promise<reado
   }
   const last = step(node.state, c, cfg.profile);
   compareStep(real, c, node.state, last.next, last.expect, await real.run(c, chain.length));
-  return real.k.log.violations;
+  return real;
 }
 
 export async function exhaustive(cfg: LifecycleConfig, k: number): Promise<ExhaustiveResult> {
@@ -159,7 +159,8 @@ export async function exhaustive(cfg: LifecycleConfig, k: number): Promise<Exhau
     for (const c of alphabet(node.state)) {
       transitions++;
       const full = [...node.path, c];
-      const bad = unexplainedLc(cfg.profile, await replay(small, node, c), full);
+      const real = await replay(small, node, c);
+      const bad = await unexplainedLc({ cfg: small, names: real.caseNames() }, real.k.log.violations, full);
       if (bad.length) violations.push({ path: full, violations: bad });
     }
   }

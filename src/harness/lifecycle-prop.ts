@@ -13,6 +13,9 @@ import type { Violation } from '../rules/violation.ts';
 import { compareStep, opName, resolve, Real, type GenCmd, type LifecycleConfig } from './lifecycle.ts';
 import { genCmdArb, setupArb, type LcSetup } from '../gen/lifecycle.ts';
 import { platformArb } from './suite.ts';
+import { behaviour, shownBy } from '../rules/behaviour.ts';
+import { afterCrash } from '../kernel-c/sites.ts';
+import { faithfulExporter, referenceRun, type DesignPort, type ReferenceRun } from './lifecycle-reference.ts';
 
 export interface LcModel {
   state: LcState;
@@ -24,13 +27,18 @@ export interface LcModel {
   diverged: boolean;
 }
 
-/** A documented finding of a design's VFIO exporter (reports/FINDINGS.md): the profiles whose code has it,
- *  and the exact behaviour (the command and the checker's evidence). It explains that behaviour in any
- *  implementation checked under those profiles: a copy of the port keeps its known findings. */
+/** A documented finding of a design's VFIO exporter (reports/FINDINGS.md): the profiles whose code has it, and
+ *  the exact behaviour (the command and the checker's evidence, `applies`). It explains a violation only when that
+ *  predicate holds and the design's faithful system (lifecycle-reference.ts: the profile's bundled VFIO exporter, or
+ *  the port named by `port`, with the profile's importers) shows the same violation on the same setup, machine and
+ *  commands, at the same step (src/rules/behaviour.ts): a copy of the port keeps its known findings, and a
+ *  different bug that happens to fit the predicate is new. */
 export interface LifecycleFinding {
   readonly id: string;
   readonly rule: RuleId;
   readonly profiles: readonly Profile[];
+  /** The bundled port whose behaviour this is, when it is not the profile's faithful exporter. */
+  readonly port?: DesignPort;
   /** The behaviour corrupts the kernel's state (a double free, a reference put twice): what the run does
    *  after it is undefined, as on a real kernel, so the rest of the run is not judged. */
   readonly corrupts?: boolean;
@@ -48,8 +56,8 @@ export const LIFECYCLE_FINDINGS: readonly LifecycleFinding[] = [
   { id: 'unrevoke-notifies-iommufd', rule: 'REV-IMPORTER', profiles: ['v8', 'rfc', 'converter', 'mainline'], applies: (_c, v) => v.evidence?.['afterRevoke'] === true },
   // reports/FINDINGS.md D1: the drain as first merged (1a8a5227f229): close revokes and drains a dma-buf a revoke already
   // drained: a second invalidate (REV-NOTIFY), a kref_put at zero and a wait_for_completion() nobody completes (REV-DRAIN).
-  { id: 'first-drain-close-double-put', rule: 'REV-DRAIN', profiles: ['mainline'], applies: (c, v) => c.op === 'event' && c.event === 'close' && v.evidence?.['underflow'] === true && String(v.evidence?.['site']) === 'vfio_pci_dma_buf_cleanup' },
-  { id: 'first-drain-close-reinvalidates', rule: 'REV-NOTIFY', profiles: ['mainline'], applies: (c, v) => c.op === 'event' && c.event === 'close' && v.evidence?.['model'] === 0 && v.evidence?.['port'] === 1 },
+  { id: 'first-drain-close-double-put', rule: 'REV-DRAIN', profiles: ['mainline'], port: 'first-drain', applies: (c, v) => c.op === 'event' && c.event === 'close' && v.evidence?.['underflow'] === true && String(v.evidence?.['site']) === 'vfio_pci_dma_buf_cleanup' },
+  { id: 'first-drain-close-reinvalidates', rule: 'REV-NOTIFY', profiles: ['mainline'], port: 'first-drain', applies: (c, v) => c.op === 'event' && c.event === 'close' && v.evidence?.['model'] === 0 && v.evidence?.['port'] === 1 },
   // reports/FINDINGS.md C1: the seed's create unwind after a failed dma_buf_fd(): dma_buf_put() runs the release (priv and
   // phys_vec freed, the registration put), then err_dev_put, err_free_phys and err_free_priv do it all again (fixed by e98137f0a874).
   // The kernel's own C (--kernel-patch) shows it as AddressSanitizer's heap-use-after-free of priv in the create, and the
@@ -70,21 +78,88 @@ export const LIFECYCLE_FINDINGS: readonly LifecycleFinding[] = [
 ];
 
 const CORRUPTING = new Set(LIFECYCLE_FINDINGS.filter((f) => f.corrupts).map((f) => f.id));
-
-/** The documented finding that explains a violation at command `c` under `profile` (null: none). */
-export function explainLc(profile: Profile | undefined, v: Violation, c: LcCmd | undefined): string | null {
-  if (c === undefined) return null;
-  return LIFECYCLE_FINDINGS.find((f) => f.rule === v.rule && f.profiles.includes(profile ?? 'v8') && f.applies(c, v))?.id ?? null;
+/** The run a lifecycle violation was seen in: its configuration (exporter, devices, machine, profile), the
+ *  generated setup (none: the default one) and its kernel's names of the case's objects (Real.caseNames()). */
+export interface LcRunOf {
+  readonly cfg: LifecycleConfig;
+  readonly setup?: LcSetup | undefined;
+  readonly names: ReadonlyMap<string, string>;
 }
 
-/** For each violation of a run of `cmds`, the finding explaining it (null: none). */
-export function explainAll(profile: Profile | undefined, violations: readonly Violation[], cmds: readonly LcCmd[]): (string | null)[] {
-  return violations.map((v) => explainLc(profile, v, v.step === undefined ? undefined : cmds[v.step]));
+/** The findings whose predicate a violation at command `c` meets under `profile` (condition (a) of a match). */
+function candidatesOf(profile: Profile, v: Violation, c: LcCmd | undefined): LifecycleFinding[] {
+  return c === undefined ? [] : LIFECYCLE_FINDINGS.filter((f) => f.rule === v.rule && f.profiles.includes(profile) && f.applies(c, v));
 }
 
-export function unexplainedLc(profile: Profile | undefined, violations: readonly Violation[], cmds: readonly LcCmd[]): Violation[] {
-  const by = explainAll(profile, violations, cmds);
+/** The behaviours a reference run shows at the steps `at` picks (src/rules/behaviour.ts). */
+function shownAt(ref: ReferenceRun, at: (step: number | undefined) => boolean): Set<string> {
+  return shownBy(ref.violations.filter((w) => at(w.step)), ref.names);
+}
+
+/** The first of `findings` whose faithful system, run on each of `sequences`, shows `v` (at the steps `at` picks). */
+async function agreeing(run: LcRunOf, v: Violation, findings: readonly LifecycleFinding[], sequences: readonly (readonly LcCmd[])[], at: (step: number | undefined) => boolean): Promise<string | null> {
+  const profile = run.cfg.profile ?? 'v8';
+  const mine = behaviour(v, run.names);
+  for (const f of findings) {
+    const exporter = faithfulExporter(profile, f.port, run.cfg.exporter.deviceMemory === true);
+    for (const cmds of sequences) if (shownAt(await referenceRun(run.cfg, exporter, cmds, run.setup), at).has(mine)) return f.id;
+  }
+  return null;
+}
+
+/** A C entry that never returned: what the harness made of the call (its -EIO) is the crash's, and the crash is the
+ *  unit's report at that step (a sanitizer's, kind `c-...`). It is explained by a finding that explains the crash. */
+function byCrash(violations: readonly Violation[], by: readonly (string | null)[], i: number, findings: readonly LifecycleFinding[]): string | null {
+  const v = violations[i]!;
+  return findings.find((f) => violations.some((w, j) => j !== i && w.step === v.step && String(w.evidence?.['kind'] ?? '').startsWith('c-') && by[j] === f.id))?.id ?? null;
+}
+
+/** For each violation of a run of `cmds`, the documented finding explaining it (null: none): one whose predicate
+ *  holds at the violation's command and whose faithful system, run on the same setup and machine with the same
+ *  commands, shows the same violation at that step (what step i shows depends on the commands up to and including
+ *  it, and on nothing after it but the deferred work the next command runs first). Only a violation some predicate
+ *  meets costs a reference run (kept and driven on: lifecycle-reference.ts); `need` narrows that further (a search
+ *  leaves the rules it no longer looks for unjudged: null). */
+export async function explainAll(run: LcRunOf, violations: readonly Violation[], cmds: readonly LcCmd[], need: (v: Violation, f: LifecycleFinding) => boolean = () => true): Promise<(string | null)[]> {
+  const profile = run.cfg.profile ?? 'v8';
+  const by: (string | null)[] = violations.map(() => null);
+  const crashed: [number, LifecycleFinding[]][] = [];
+  for (const [i, v] of violations.entries()) {
+    const findings = candidatesOf(profile, v, v.step === undefined ? undefined : cmds[v.step]).filter((f) => need(v, f));
+    if (findings.length === 0) continue;
+    if (afterCrash(v.evidence)) crashed.push([i, findings]);
+    // The commands up to and including the violation's, and the next one (whose start runs the deferred work
+    // of this one: what it shows is this step's) when the run has it.
+    else by[i] = await agreeing(run, v, findings, [cmds.slice(0, v.step! + 2)], (s) => s === v.step);
+  }
+  for (const [i, findings] of crashed) by[i] = byCrash(violations, by, i, findings);
+  return by;
+}
+
+export async function unexplainedLc(run: LcRunOf, violations: readonly Violation[], cmds: readonly LcCmd[]): Promise<Violation[]> {
+  const by = await explainAll(run, violations, cmds);
   return violations.filter((_, i) => by[i] === null);
+}
+
+/** For each violation of a race of `a` and `b` after `prefix` (race.ts: the racers' step is prefix.length), the
+ *  finding that explains it: its predicate holds at either racer, and the faithful system shows the same violation in
+ *  a serial order of the two (prefix, a, b or prefix, b, a) at a racer's step. A violation of the prefix is judged as
+ *  in a serial run of the prefix. */
+export async function explainRace(run: LcRunOf, violations: readonly Violation[], prefix: readonly LcCmd[], a: LcCmd, b: LcCmd): Promise<(string | null)[]> {
+  const profile = run.cfg.profile ?? 'v8';
+  const serial = await explainAll(run, violations.map((v) => (v.step !== undefined && v.step < prefix.length ? v : { ...v, step: undefined })), prefix);
+  const orders = [[...prefix, a, b], [...prefix, b, a]];
+  const racers = (s: number | undefined) => s !== undefined && s >= prefix.length;
+  const by: (string | null)[] = [];
+  for (const [i, v] of violations.entries()) {
+    if (!racers(v.step)) {
+      by.push(serial[i] ?? null);
+      continue;
+    }
+    const findings = [...new Set([...candidatesOf(profile, v, a), ...candidatesOf(profile, v, b)])];
+    by.push(findings.length ? await agreeing(run, v, findings, orders, racers) : null);
+  }
+  return by;
 }
 
 export class LifecycleFailure extends Error {
@@ -136,7 +211,8 @@ class LcCommand implements fc.AsyncCommand<LcModel, Real, false> {
     m.cmds.push(c);
     const all = r.k.log.violations;
     if (all.length === 0) return;
-    const by = explainAll(r.cfg.profile, all, m.cmds);
+    // Only what the search uses is judged: the wanted rules, and the findings that end the judging.
+    const by = await explainAll({ cfg: r.cfg, setup: r.setup, names: r.caseNames() }, all, m.cmds, (v, f) => this.judge.want(v) || f.corrupts === true);
     // A documented finding that corrupts the kernel (a double free, a reference put twice) ends the judging:
     // what else this step and the later ones show follows from the corruption (a C run shows more of it
     // than a port: AddressSanitizer lets the C go on after the use after free).

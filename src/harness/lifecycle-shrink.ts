@@ -11,7 +11,7 @@ import type { LcSetup } from '../gen/lifecycle.ts';
 import type { RuleId } from '../rules/registry.ts';
 import type { Violation } from '../rules/violation.ts';
 import { explainAll } from './lifecycle-prop.ts';
-import { Real, runLifecycle, type LifecycleConfig } from './lifecycle.ts';
+import { Real, runLifecycle, type LifecycleConfig, type LifecycleRun } from './lifecycle.ts';
 
 /** Lifecycle runs one finding's shrink may make besides the recorded case's own. The default run's 31 findings
  *  met serially (2 to 11 commands each) took 3 to 40 (407 in all, half a second of the run's CPU). A count, not
@@ -79,8 +79,9 @@ function subCase(init: LcState, cmds: readonly LcCmd[], makers: Makers, kept: re
 }
 
 /** The (rule) showings of finding `id` in a run's violations: the wanted ones its case must keep. */
-function rulesShowing(id: string, cfg: LifecycleConfig, violations: readonly Violation[], cmds: readonly LcCmd[], want: (v: Violation) => boolean): Set<RuleId> {
-  const by = explainAll(cfg.profile, violations, cmds);
+async function rulesShowing(id: string, cfg: LifecycleConfig, setup: LcSetup | undefined, r: LifecycleRun, cmds: readonly LcCmd[], want: (v: Violation) => boolean): Promise<Set<RuleId>> {
+  const violations = r.violations;
+  const by = await explainAll({ cfg, setup, names: r.names }, violations, cmds);
   return new Set(violations.filter((v, i) => by[i] === id && want(v)).map((v) => v.rule));
 }
 
@@ -102,7 +103,7 @@ export async function shrinkFinding(cfg: LifecycleConfig, id: string, recorded: 
     runs++;
     try {
       const r = await runLifecycle(cfg, c, { keepGoing: true, ...setup });
-      return rulesShowing(id, cfg, r.violations, c, want);
+      return await rulesShowing(id, cfg, recorded.setup, r, c, want);
     } catch {
       return new Set(); // a run that throws past the guarded hooks shows nothing to keep
     }

@@ -373,6 +373,8 @@ export interface LifecycleRun {
   readonly steps: Step[];
   readonly violations: Real['k']['log']['violations'];
   readonly model: LcState;
+  /** The run's kernel names of the case's objects (Real.caseNames()), for judging its violations. */
+  readonly names: ReadonlyMap<string, string>;
 }
 
 /** Run commands (already resolved) on a fresh system and model; stop after the first violating step. */
@@ -389,5 +391,5 @@ export async function runLifecycle(cfg: LifecycleConfig, cmds: readonly LcCmd[],
     model = next;
     if (broke && !opts.keepGoing) break;
   }
-  return { steps, violations: real.k.log.violations, model };
+  return { steps, violations: real.k.log.violations, model, names: real.caseNames() };
 }

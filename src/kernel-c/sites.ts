@@ -50,12 +50,21 @@ export function returnedC(t: CSiteTracker, fn: string, what: string): void {
   note(t, `<- ${t.returned}`);
 }
 
+const DID_NOT_RETURN = ' did not return (the unit crashed: ';
+
 /** The entry `fn` never returned: the unit crashed (`kind`: heap-use-after-free, SEGV, ...). */
 export function crashedC(t: CSiteTracker, fn: string, kind: string): void {
-  t.returned = `${fn} did not return (the unit crashed: ${kind})`;
+  t.returned = `${fn}${DID_NOT_RETURN}${kind})`;
   t.returnedStep = t.step();
   note(t, `<- ${t.returned}`);
 }
+
+/** A check after the step whose C entry never returned (evidence.cReturned): what the harness made of the call
+ *  (a result of -EIO, the state the C left) follows from the crash, which the unit's crash report is. */
+export const afterCrash = (evidence: Readonly<Record<string, unknown>> | undefined): boolean => {
+  const r = evidence?.['cReturned'];
+  return typeof r === 'string' && r.includes(DID_NOT_RETURN);
+};
 
 /** How a check after the step names the C's place: not the line of the bug, but the last call the C made into the
  *  kernel (a service of the shim) before the harness checked (a move_notify count, a dma-buf left revoked, a

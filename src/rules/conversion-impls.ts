@@ -6,6 +6,7 @@ import { dma_buf_free_sgt, dma_buf_map, dma_buf_phys_vec_to_sgt, dma_buf_unmap }
 import { runConversion, type ConversionCase, type ConversionImpl } from './conversion.ts';
 import type { RuleId } from './registry.ts';
 import type { Violation } from './violation.ts';
+import { behaviour, shownBy } from './behaviour.ts';
 import { platformOf, type IommuFlavour } from '../kernel/platform.ts';
 
 export const V8_DMA_BUF_MAP: ConversionImpl = { name: 'v8:dma_buf_map', limit: 'uint-max', map: dma_buf_map, unmap: dma_buf_unmap };
@@ -88,18 +89,6 @@ export const CONVERSION_FINDINGS: readonly Finding[] = [
  *  that port, run on the same case, shows the same violation. */
 const REFERENCE: Readonly<Record<SegmentLimit, ConversionImpl>> = { 'uint-max': V8_DMA_BUF_MAP, 'page-aligned': MAINLINE_PHYS_VEC_TO_SGT };
 
-/** Where a violation was seen: the code sites (`allocSite`, a kernel C unit's `cSite`: src/kernel-c/sites.ts) and
- *  the C's trail. Context, not behaviour: the same leak allocated in `dma_buf_map` or at dma-buf.c:1379 is one. */
-const isContext = (key: string): boolean => key === 'site' || key.endsWith('Site') || key === 'cSiteIs' || key === 'cReturned' || key === 'cTrail';
-
-/** One violation as its rule and evidence say it (u64s in hex, without the C's context): the behaviour two
- *  implementations share or not. A WARN_ON of the kernel's C (kind 'warn') is the C's own check of a rule's
- *  condition: it is that rule's behaviour, whatever the checkers' evidence of it says. */
-function behaviour(v: Violation): string {
-  if (v.evidence?.['kind'] === 'warn') return `${v.rule} warn`;
-  return `${v.rule} ${JSON.stringify(v.evidence ?? {}, (k, x: unknown) => (isContext(k) ? undefined : typeof x === 'bigint' ? `0x${x.toString(16)}` : x))}`;
-}
-
 /** For each violation of a conversion case, the documented finding of the design that explains it (null: none).
  *  A finding explains its exact behaviour, nothing more: the case must be one it applies to, the evidence of a kind
  *  it has, and the design's faithful port must show the same violation (rule and evidence) on the same case. So a
@@ -112,7 +101,7 @@ export function explainConversion(limit: SegmentLimit, c: ConversionCase, violat
   const candidates = violations.map((v) => findings.find((f) => f.rules.includes(v.rule) && (!kindsOf(f) || kindsOf(f)!.includes(kindOf(v))))?.id ?? null);
   if (candidates.every((id) => id === null)) return candidates;
   const reference = runConversion(REFERENCE[limit], c).log.violations;
-  const shown = new Set([...reference.map(behaviour), ...reference.map((w) => `${w.rule} warn`)]);
+  const shown = shownBy(reference);
   return candidates.map((id, i) => (id !== null && shown.has(behaviour(violations[i]!)) ? id : null));
 }
 

@@ -5,14 +5,14 @@
 import fc from 'fast-check';
 import type { LcCmd } from '../../../models/lifecycle.ts';
 import { spec, type Profile } from '../../../models/profiles.ts';
-import { matchImporters } from '../../impl/match_importers.ts';
 import type { Step } from '../../report/types.ts';
 import type { RuleId } from '../../rules/registry.ts';
 import type { Violation } from '../../rules/violation.ts';
-import { dmaImporter, dmaImporterLate, iommufdImporter, iommufdMainline, matchExporter, vfioPci, vfioPciMainline, type MatchProfile } from '../bundled.ts';
+import { matchExporter, vfioPci, vfioPciMainline, type MatchProfile } from '../bundled.ts';
 import { exhaustive } from '../exhaustive.ts';
 import { guardExporter, guardImporter } from '../guard.ts';
-import { explainAll, failureOf, lifecycleProperty, type FindingLog, type LcJudge } from '../lifecycle-prop.ts';
+import { explainAll, explainRace, failureOf, lifecycleProperty, type FindingLog, type LcJudge } from '../lifecycle-prop.ts';
+import { faithfulImporters } from '../lifecycle-reference.ts';
 import { shrinkFinding } from '../lifecycle-shrink.ts';
 import { lanesOf, lcInput, opName, readLcInput, runLifecycle, type LifecycleConfig } from '../lifecycle.ts';
 import type { LcSetup } from '../../gen/lifecycle.ts';
@@ -41,7 +41,7 @@ export function lifecycleConfig(exporter: ExporterPlugin, importers: { dma: Impo
 
 async function lifecycleFound(cfg: LifecycleConfig, cmds: readonly LcCmd[], setup?: LcSetup): Promise<Found> {
   const run = await runLifecycle(cfg, cmds, { keepGoing: true, ...(setup ? { setup } : {}) });
-  const explainedBy = explainAll(cfg.profile, run.violations, cmds);
+  const explainedBy = await explainAll({ cfg, setup, names: run.names }, run.violations, cmds);
   const failing = Math.max(0, run.steps.findIndex((s) => s.rule));
   return { violations: run.violations, explainedBy, counterexample: { suite: 'lifecycle', steps: run.steps, failingStep: failing, ...pictureFor(setup?.dmaRoute ?? cfg.route, setup), input: lcInput(cmds, setup, cfg.platform ?? setup?.platform) } };
 }
@@ -64,9 +64,12 @@ async function raceFound(cfg: LifecycleConfig, scenario: number, seed: number, p
   if (!sc) throw new Error(`no race scenario ${scenario}`);
   let violations: Violation[] = [];
   let machine = cfg.platform;
+  let names: ReadonlyMap<string, string> = new Map();
   await fc.check(fc.asyncProperty(raceScheduler(), raceMachineArb, async (s, drawn) => {
     machine = onMachine(cfg, drawn).platform;
-    violations = [...(await race(onMachine(cfg, drawn), sc.prefix, sc.a, sc.b, s)).real.k.log.violations];
+    const out = await race(onMachine(cfg, drawn), sc.prefix, sc.a, sc.b, s);
+    violations = [...out.real.k.log.violations];
+    names = out.real.caseNames();
     return violations.length === 0;
   }), { seed, path, numRuns: 1 });
   const first = violations[0];
@@ -74,14 +77,7 @@ async function raceFound(cfg: LifecycleConfig, scenario: number, seed: number, p
     ...sc.prefix.map((c, i) => ({ index: i, ...lanesOf(c), command: opName(c, cfg.importers), result: 'ok', expected: 'ok' })),
     { index: sc.prefix.length, ...lanesOf(sc.a), command: `${opName(sc.a, cfg.importers)} ∥ ${opName(sc.b, cfg.importers)}`, result: first?.rule ?? 'ok', expected: 'as some serial order', ...(first ? { rule: first.rule } : {}) },
   ];
-  return { violations, explainedBy: explainRace(cfg, sc, violations), counterexample: { suite: 'lifecycle', steps, failingStep: sc.prefix.length, ...pictureFor(cfg.route), input: { race: scenario, name: sc.name, seed, path, ...(machine ? { platform: machine } : {}) } } };
-}
-
-/** For each violation of a race, the documented finding that explains it as it would the same
- *  command run serially (either racer); null when neither does. */
-function explainRace(cfg: LifecycleConfig, sc: (typeof RACE_SCENARIOS)[number], violations: readonly Violation[]): (string | null)[] {
-  const [a, b] = [sc.a, sc.b].map((c) => explainAll(cfg.profile, violations, [...sc.prefix, c]));
-  return violations.map((_, i) => a![i] ?? b![i] ?? null);
+  return { violations, explainedBy: await explainRace({ cfg, names }, violations, sc.prefix, sc.a, sc.b), counterexample: { suite: 'lifecycle', steps, failingStep: sc.prefix.length, ...pictureFor(cfg.route), input: { race: scenario, name: sc.name, seed, path, ...(machine ? { platform: machine } : {}) } } };
 }
 
 /** A race run fails on an unexplained violation of a wanted rule. A finding met before the first
@@ -93,7 +89,7 @@ function raceProperty(cfg: LifecycleConfig, sc: (typeof RACE_SCENARIOS)[number],
     const path = String(run++);
     const out = await race(onMachine(cfg, drawn), sc.prefix, sc.a, sc.b, s);
     const vs = out.real.k.log.violations;
-    const by = explainRace(cfg, sc, vs);
+    const by = await explainRace({ cfg, names: out.real.caseNames() }, vs, sc.prefix, sc.a, sc.b);
     if (!failed) by.forEach((id, i) => {
       if (id !== null && !findings.has(id) && want(vs[i]!)) findings.set(id, path);
     });
@@ -195,13 +191,8 @@ export function lifecycleTarget(name: string, base: LifecycleConfig, kind: Targe
   };
 }
 
-const V8_IMPORTERS = { dma: dmaImporter, iommufd: iommufdImporter };
-/** Mainline: iommufd pins its attachment (a42ec590c0b0); the DMA importer finishes its invalidation later
- *  (the unmap as deferred work), which the 7.0 contract allows and the VFIO revoke waits for (1a8a5227f229). */
-const MAINLINE_IMPORTERS = { dma: dmaImporterLate, iommufd: iommufdMainline };
-
-/** The importers a profile attaches with by default: v8's (mainline's when iommufd pins), or those that attach by match-making. */
-const importersOf = (p: Profile) => (spec(p).mappingTypes ? matchImporters(p) : spec(p).iommufdPins ? MAINLINE_IMPORTERS : V8_IMPORTERS);
+/** The importers a profile attaches with by default (lifecycle-reference.ts). */
+const importersOf = faithfulImporters;
 
 /** A plugin's target name under its i-th profile: the first keeps the plugin's name, the others get `:profile`. */
 const nameOf = (p: Plugin, i: number, profile: Profile) => (i === 0 ? p.name : `${p.name}:${profile}`);
