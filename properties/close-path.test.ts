@@ -29,7 +29,7 @@ describe('close: vfio_pci_core_disable() and the dma-buf cleanup in the order of
       expect(window).toHaveLength(1);
       expect(window[0]!.step).toBe(3);
       expect(window[0]!.message).toMatch(/^dev0: BAR regions released, memory decode off and the function reset in vfio_pci_core_disable while (att0 \(dma-client\) of buf0|an iommufd IOMMU mapping of BAR 0) still maps its MMIO$/);
-      expect((await explainAll({ cfg: v8(vfioPci), names: r.names }, r.violations, cmds)).filter((_, i) => r.violations[i]!.rule === 'REV-WINDOW')).toEqual(['close-disables-before-cleanup']);
+      expect((await explainAll({ cfg: v8(vfioPci), names: r.names, results: r.results }, r.violations, cmds)).filter((_, i) => r.violations[i]!.rule === 'REV-WINDOW')).toEqual(['close-disables-before-cleanup']);
       // The cleanup after it still revokes: nothing is mapped when close returns.
       expect(r.violations.filter((v) => v.rule !== 'REV-WINDOW' && v.rule !== 'REV-NOTIFY')).toEqual([]);
     });
@@ -49,7 +49,7 @@ describe('close: vfio_pci_core_disable() and the dma-buf cleanup in the order of
     const r = await runLifecycle(mainline(revCloseDisablesFirst), cmds, { keepGoing: true });
     const i = r.violations.findIndex((v) => v.rule === 'REV-WINDOW');
     expect(i).toBeGreaterThanOrEqual(0);
-    expect((await explainAll({ cfg: mainline(revCloseDisablesFirst), names: r.names }, r.violations, cmds))[i]).toBeNull();
+    expect((await explainAll({ cfg: mainline(revCloseDisablesFirst), names: r.names, results: r.results }, r.violations, cmds))[i]).toBeNull();
   });
 
   it('the search finds bug:rev-close-disables-first with its rule', async () => {

@@ -46,7 +46,7 @@ describe('create fault points (issue 13 item 2)', () => {
     ]);
     // The evidence keeps the kernel's names.
     expect(r.violations[1]!.evidence).toMatchObject({ object: expect.stringMatching(/^priv#\d+$/) });
-    expect(await explainAll({ cfg: V8, setup: setupOf(), names: r.names }, r.violations, cmds)).toEqual(['fd-unwind-double-put', 'fd-unwind-double-free', 'fd-unwind-double-free', 'fd-unwind-double-free']);
+    expect(await explainAll({ cfg: V8, setup: setupOf(), names: r.names, results: r.results }, r.violations, cmds)).toEqual(['fd-unwind-double-put', 'fd-unwind-double-free', 'fd-unwind-double-free', 'fd-unwind-double-free']);
     // The model: the create fails and nothing is left (no dma-buf).
     expect(r.model.bufs).toEqual([]);
   });
@@ -110,7 +110,7 @@ describe('create fault points (issue 13 item 2)', () => {
     const cmds = [create(0, 'fd')];
     const r = await runLifecycle(cfgOf(uafFdUnwindFallsThrough, 'mainline'), cmds, { keepGoing: true, setup: setupOf() });
     expect(new Set(rules(r))).toEqual(new Set(['UAF-OBJ', 'UAF-REF']));
-    expect((await explainAll({ cfg: cfgOf(uafFdUnwindFallsThrough, 'mainline'), setup: setupOf(), names: r.names }, r.violations, cmds)).every((id) => id === null)).toBe(true);
+    expect((await explainAll({ cfg: cfgOf(uafFdUnwindFallsThrough, 'mainline'), setup: setupOf(), names: r.names, results: r.results }, r.violations, cmds)).every((id) => id === null)).toBe(true);
   });
 });
 

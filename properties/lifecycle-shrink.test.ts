@@ -96,7 +96,7 @@ describe('shrinkFinding', () => {
   ];
   const shows = async (cmds: readonly LcCmd[]) => {
     const r = await runLifecycle(cfg, cmds, { keepGoing: true });
-    return (await explainAll({ cfg, names: r.names }, r.violations, cmds)).includes('cleanup-notifies-revoked');
+    return (await explainAll({ cfg, names: r.names, results: r.results }, r.violations, cmds)).includes('cleanup-notifies-revoked');
   };
 
   it('a padded L1 case shrinks to the reproducer\'s four commands, renumbered, and still shows the finding', async () => {

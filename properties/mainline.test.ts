@@ -31,14 +31,14 @@ describe('profile mainline', () => {
     const r = await runLifecycle(cfgOf(vfioPciFirstDrain), MEM_OFF_CLOSE, { keepGoing: true });
     const drain = r.violations.filter((v) => v.rule === 'REV-DRAIN');
     expect(drain.map((v) => [v.evidence?.['underflow'], v.evidence?.['hang'] ?? false])).toEqual([[true, false], [true, true]]);
-    expect((await explainAll({ cfg: cfgOf(vfioPciFirstDrain), names: r.names }, r.violations, MEM_OFF_CLOSE)).every((id) => id?.startsWith('first-drain-close'))).toBe(true);
+    expect((await explainAll({ cfg: cfgOf(vfioPciFirstDrain), names: r.names, results: r.results }, r.violations, MEM_OFF_CLOSE)).every((id) => id?.startsWith('first-drain-close'))).toBe(true);
   });
 
   it('the same input on the fixed cleanup is clean (beyond L2, the unrevoke reaching iommufd), and a revoke with mappings outstanding drains them first', async () => {
     const cmds: LcCmd[] = [createCmd(0, 2), { op: 'attach', buf: 0, importer: 'dma', p2p: true }, { op: 'map', att: 0 }, { op: 'attach', buf: 0, importer: 'iommufd', p2p: true }, ev('mem-off'), ev('mem-on'), { op: 'map', att: 0 }, ev('close'), { op: 'detach', att: 1 }, { op: 'detach', att: 0 }, { op: 'close-fd', buf: 0 }];
     for (const input of [MEM_OFF_CLOSE, cmds]) {
       const r = await runLifecycle(cfgOf(vfioPciMainline), input, { keepGoing: true });
-      const by = await explainAll({ cfg: cfgOf(vfioPciMainline), names: r.names }, r.violations, input);
+      const by = await explainAll({ cfg: cfgOf(vfioPciMainline), names: r.names, results: r.results }, r.violations, input);
       expect(r.violations.filter((_, i) => by[i] !== 'unrevoke-notifies-iommufd').map((v) => `${v.rule}: ${v.message}`)).toEqual([]);
       expect(r.violations.filter((v) => v.rule === 'REV-DRAIN')).toEqual([]);
       expect(r.steps.every((s) => s.result === s.expected)).toBe(true);

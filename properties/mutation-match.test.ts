@@ -51,7 +51,7 @@ describe('two iommufd attachments of one dma-buf', () => {
     ];
     const r = await runLifecycle(cfg, cmds, { keepGoing: true });
     expect(r.steps.map((s) => s.result)).toEqual(r.steps.map((s) => s.expected));
-    expect((await unexplainedLc({ cfg, names: r.names }, r.violations, cmds)).map((v) => `${v.step}: ${v.rule}: ${v.message}`)).toEqual([]);
+    expect((await unexplainedLc({ cfg, names: r.names, results: r.results }, r.violations, cmds)).map((v) => `${v.step}: ${v.rule}: ${v.message}`)).toEqual([]);
   });
 });
 

@@ -160,7 +160,7 @@ export async function exhaustive(cfg: LifecycleConfig, k: number): Promise<Exhau
       transitions++;
       const full = [...node.path, c];
       const real = await replay(small, node, c);
-      const bad = await unexplainedLc({ cfg: small, names: real.caseNames() }, real.k.log.violations, full);
+      const bad = await unexplainedLc({ cfg: small, names: real.caseNames(), results: real.results }, real.k.log.violations, full);
       if (bad.length) violations.push({ path: full, violations: bad });
     }
   }

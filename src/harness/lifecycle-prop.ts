@@ -84,12 +84,18 @@ export interface LcRunOf {
   readonly cfg: LifecycleConfig;
   readonly setup?: LcSetup | undefined;
   readonly names: ReadonlyMap<string, string>;
+  /** What each command returned (Real.results). */
+  readonly results: readonly string[];
 }
 
 /** The findings whose predicate a violation at command `c` meets under `profile` (condition (a) of a match). */
 function candidatesOf(profile: Profile, v: Violation, c: LcCmd | undefined): LifecycleFinding[] {
   return c === undefined ? [] : LIFECYCLE_FINDINGS.filter((f) => f.rule === v.rule && f.profiles.includes(profile) && f.applies(c, v));
 }
+
+/** The ids of the findings whose predicate a violation at command `c` meets under `profile`: what alone decided
+ *  before the reference ran (condition (a); the tests show a user's different bug meeting one and staying new). */
+export const predicatesMet = (profile: Profile, v: Violation, c: LcCmd | undefined): string[] => candidatesOf(profile, v, c).map((f) => f.id);
 
 /** The behaviours a reference run shows at the steps `at` picks (src/rules/behaviour.ts). */
 function shownAt(ref: ReferenceRun, at: (step: number | undefined) => boolean): Set<string> {
@@ -102,9 +108,22 @@ async function agreeing(run: LcRunOf, v: Violation, findings: readonly Lifecycle
   const mine = behaviour(v, run.names);
   for (const f of findings) {
     const exporter = faithfulExporter(profile, f.port, run.cfg.exporter.deviceMemory === true);
-    for (const cmds of sequences) if (shownAt(await referenceRun(run.cfg, exporter, cmds, run.setup), at).has(mine)) return f.id;
+    for (const cmds of sequences) {
+      const ref = await referenceRun(run.cfg, exporter, cmds, run.setup);
+      if (ownCreateDiffers(run, cmds, ref, v.step ?? 0) || shownAt(ref, at).has(mine)) return f.id;
+    }
   }
   return null;
+}
+
+/** An exporter whose create is its own (not VFIO_DEVICE_FEATURE_DMA_BUF: `vfio` unset, the model takes its
+ *  result as it comes) made a dma-buf, or refused one, where the faithful port did otherwise, before `step`: from
+ *  there the reference is not on the same case (its dma-bufs are not the exporter's), and the finding's predicate
+ *  decides alone, as before the reference runs. A VFIO exporter's create is the model's: a different result there
+ *  is a violation of its own, and the reference keeps judging. */
+function ownCreateDiffers(run: LcRunOf, cmds: readonly LcCmd[], ref: ReferenceRun, step: number): boolean {
+  if (run.cfg.exporter.vfio === true) return false;
+  return cmds.some((c, i) => i < step && c.op === 'create' && (run.results[i] === 'ok') !== (ref.results[i] === 'ok'));
 }
 
 /** A C entry that never returned: what the harness made of the call (its -EIO) is the crash's, and the crash is the
@@ -212,7 +231,7 @@ class LcCommand implements fc.AsyncCommand<LcModel, Real, false> {
     const all = r.k.log.violations;
     if (all.length === 0) return;
     // Only what the search uses is judged: the wanted rules, and the findings that end the judging.
-    const by = await explainAll({ cfg: r.cfg, setup: r.setup, names: r.caseNames() }, all, m.cmds, (v, f) => this.judge.want(v) || f.corrupts === true);
+    const by = await explainAll({ cfg: r.cfg, setup: r.setup, names: r.caseNames(), results: r.results }, all, m.cmds, (v, f) => this.judge.want(v) || f.corrupts === true);
     // A documented finding that corrupts the kernel (a double free, a reference put twice) ends the judging:
     // what else this step and the later ones show follows from the corruption (a C run shows more of it
     // than a port: AddressSanitizer lets the C go on after the use after free).

@@ -58,6 +58,8 @@ export function faithfulExporter(profile: Profile, port: DesignPort | undefined,
 export interface ReferenceRun {
   readonly violations: readonly Violation[];
   readonly names: ReadonlyMap<string, string>;
+  /** What each command returned. */
+  readonly results: readonly string[];
 }
 
 /** One reference system, driven a command at a time: the commands it ran (each as its JSON), its kernel and model. */
@@ -110,7 +112,7 @@ export async function referenceRun(cfg: LifecycleConfig, exporter: ExporterPlugi
       const real = new Real(ref, setup);
       st = { ran: [], real, model: real.initialState(), busy: Promise.resolve(), dead: false };
     } catch {
-      return { violations: [], names: new Map() };
+      return { violations: [], names: new Map(), results: [] };
     }
     list.push(st);
     if (list.length > PER_SETUP) list.shift();
@@ -131,5 +133,5 @@ export async function referenceRun(cfg: LifecycleConfig, exporter: ExporterPlugi
     }
   });
   await s.busy;
-  return s.dead ? { violations: [], names: new Map() } : { violations: s.real.k.log.violations, names: s.real.caseNames() };
+  return s.dead ? { violations: [], names: new Map(), results: [] } : { violations: s.real.k.log.violations, names: s.real.caseNames(), results: s.real.results };
 }

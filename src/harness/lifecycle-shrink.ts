@@ -81,7 +81,7 @@ function subCase(init: LcState, cmds: readonly LcCmd[], makers: Makers, kept: re
 /** The (rule) showings of finding `id` in a run's violations: the wanted ones its case must keep. */
 async function rulesShowing(id: string, cfg: LifecycleConfig, setup: LcSetup | undefined, r: LifecycleRun, cmds: readonly LcCmd[], want: (v: Violation) => boolean): Promise<Set<RuleId>> {
   const violations = r.violations;
-  const by = await explainAll({ cfg, setup, names: r.names }, violations, cmds);
+  const by = await explainAll({ cfg, setup, names: r.names, results: r.results }, violations, cmds);
   return new Set(violations.filter((v, i) => by[i] === id && want(v)).map((v) => v.rule));
 }
 

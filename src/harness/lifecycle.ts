@@ -217,6 +217,8 @@ export class Real implements CaseNames {
   }
 
   readonly userFd = new Set<DmaBuf>();
+  /** What each command of the run returned, by step. */
+  readonly results: string[] = [];
   readonly detached = new Set<number>();
   /** The dma-bufs (model index) whose size or PAL the create got wrong (lifecycle-checks.ts checkCreated). */
   readonly palWrong = new Set<number>();
@@ -251,6 +253,7 @@ export class Real implements CaseNames {
     let result: string;
     try {
       result = await this.exec(c);
+      this.results[index] = result;
     } finally {
       disarm?.();
       if (c.op === 'create') this.k.heap.recording = null;
@@ -375,6 +378,8 @@ export interface LifecycleRun {
   readonly model: LcState;
   /** The run's kernel names of the case's objects (Real.caseNames()), for judging its violations. */
   readonly names: ReadonlyMap<string, string>;
+  /** What each command returned (Real.results). */
+  readonly results: readonly string[];
 }
 
 /** Run commands (already resolved) on a fresh system and model; stop after the first violating step. */
@@ -391,5 +396,5 @@ export async function runLifecycle(cfg: LifecycleConfig, cmds: readonly LcCmd[],
     model = next;
     if (broke && !opts.keepGoing) break;
   }
-  return { steps, violations: real.k.log.violations, model, names: real.caseNames() };
+  return { steps, violations: real.k.log.violations, model, names: real.caseNames(), results: real.results };
 }

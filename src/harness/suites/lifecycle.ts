@@ -14,7 +14,7 @@ import { guardExporter, guardImporter } from '../guard.ts';
 import { explainAll, explainRace, failureOf, lifecycleProperty, type FindingLog, type LcJudge } from '../lifecycle-prop.ts';
 import { faithfulImporters } from '../lifecycle-reference.ts';
 import { shrinkFinding } from '../lifecycle-shrink.ts';
-import { lanesOf, lcInput, opName, readLcInput, runLifecycle, type LifecycleConfig } from '../lifecycle.ts';
+import { lanesOf, lcInput, opName, readLcInput, runLifecycle, type Real, type LifecycleConfig } from '../lifecycle.ts';
 import type { LcSetup } from '../../gen/lifecycle.ts';
 import type { Platform } from '../../kernel/platform.ts';
 import type { ExporterPlugin, ImporterPlugin, Plugin } from '../plugin.ts';
@@ -41,7 +41,7 @@ export function lifecycleConfig(exporter: ExporterPlugin, importers: { dma: Impo
 
 async function lifecycleFound(cfg: LifecycleConfig, cmds: readonly LcCmd[], setup?: LcSetup): Promise<Found> {
   const run = await runLifecycle(cfg, cmds, { keepGoing: true, ...(setup ? { setup } : {}) });
-  const explainedBy = await explainAll({ cfg, setup, names: run.names }, run.violations, cmds);
+  const explainedBy = await explainAll({ cfg, setup, names: run.names, results: run.results }, run.violations, cmds);
   const failing = Math.max(0, run.steps.findIndex((s) => s.rule));
   return { violations: run.violations, explainedBy, counterexample: { suite: 'lifecycle', steps: run.steps, failingStep: failing, ...pictureFor(setup?.dmaRoute ?? cfg.route, setup), input: lcInput(cmds, setup, cfg.platform ?? setup?.platform) } };
 }
@@ -64,12 +64,12 @@ async function raceFound(cfg: LifecycleConfig, scenario: number, seed: number, p
   if (!sc) throw new Error(`no race scenario ${scenario}`);
   let violations: Violation[] = [];
   let machine = cfg.platform;
-  let names: ReadonlyMap<string, string> = new Map();
+  let ran: RaceRun = { cfg, names: new Map(), results: [] };
   await fc.check(fc.asyncProperty(raceScheduler(), raceMachineArb, async (s, drawn) => {
     machine = onMachine(cfg, drawn).platform;
     const out = await race(onMachine(cfg, drawn), sc.prefix, sc.a, sc.b, s);
     violations = [...out.real.k.log.violations];
-    names = out.real.caseNames();
+    ran = raceRun(out.real);
     return violations.length === 0;
   }), { seed, path, numRuns: 1 });
   const first = violations[0];
@@ -77,8 +77,12 @@ async function raceFound(cfg: LifecycleConfig, scenario: number, seed: number, p
     ...sc.prefix.map((c, i) => ({ index: i, ...lanesOf(c), command: opName(c, cfg.importers), result: 'ok', expected: 'ok' })),
     { index: sc.prefix.length, ...lanesOf(sc.a), command: `${opName(sc.a, cfg.importers)} ∥ ${opName(sc.b, cfg.importers)}`, result: first?.rule ?? 'ok', expected: 'as some serial order', ...(first ? { rule: first.rule } : {}) },
   ];
-  return { violations, explainedBy: await explainRace({ cfg, names }, violations, sc.prefix, sc.a, sc.b), counterexample: { suite: 'lifecycle', steps, failingStep: sc.prefix.length, ...pictureFor(cfg.route), input: { race: scenario, name: sc.name, seed, path, ...(machine ? { platform: machine } : {}) } } };
+  return { violations, explainedBy: await explainRace(ran, violations, sc.prefix, sc.a, sc.b), counterexample: { suite: 'lifecycle', steps, failingStep: sc.prefix.length, ...pictureFor(cfg.route), input: { race: scenario, name: sc.name, seed, path, ...(machine ? { platform: machine } : {}) } } };
 }
+
+type RaceRun = Parameters<typeof explainRace>[0];
+/** A race's run as its violations are judged: its configuration (with the machine it ran on), names and results. */
+const raceRun = (real: Real): RaceRun => ({ cfg: real.cfg, names: real.caseNames(), results: real.results });
 
 /** A race run fails on an unexplained violation of a wanted rule. A finding met before the first
  *  failure is recorded with its run's replay path (run n of fc.check replays as path "n"). */
@@ -89,7 +93,8 @@ function raceProperty(cfg: LifecycleConfig, sc: (typeof RACE_SCENARIOS)[number],
     const path = String(run++);
     const out = await race(onMachine(cfg, drawn), sc.prefix, sc.a, sc.b, s);
     const vs = out.real.k.log.violations;
-    const by = await explainRace({ cfg, names: out.real.caseNames() }, vs, sc.prefix, sc.a, sc.b);
+    // Judged on the race's machine: the faithful port runs where the race ran.
+    const by = await explainRace(raceRun(out.real), vs, sc.prefix, sc.a, sc.b);
     if (!failed) by.forEach((id, i) => {
       if (id !== null && !findings.has(id) && want(vs[i]!)) findings.set(id, path);
     });
