@@ -13,6 +13,7 @@ import { isProfile, PROFILES } from '../../models/profiles.ts';
 import { UsageError } from '../commands/usage.ts';
 import { everyPlugin } from './catalog.ts';
 import { PLUGIN_KINDS, type Plugin, type PluginKind } from './plugin.ts';
+import { noteSource } from './plugin-source.ts';
 
 /** What each kind must provide besides kind, name, description and profiles: [member, what it is]. */
 const NEEDS: Readonly<Record<PluginKind, readonly [string, string][]>> = {
@@ -77,6 +78,7 @@ export async function loadPlugin(spec: string, flag: string, kind?: PluginKind):
   const bundled = carried.find((p) => p.name === spec);
   if (bundled) {
     if (kind && bundled.kind !== kind) throw new UsageError(`${flag} ${spec}: that bundled plugin is ${a(bundled.kind)}`);
+    noteSource(bundled, `${flag} ${spec} (bundled)`);
     return bundled;
   }
   const path = isAbsolute(spec) ? spec : resolve(spec);
@@ -91,5 +93,6 @@ export async function loadPlugin(spec: string, flag: string, kind?: PluginKind):
   }
   const p = checkPluginShape(defaultExport(mod), `${flag} ${spec}`);
   if (kind && p.kind !== kind) throw new UsageError(`${flag} ${spec}: the plugin is ${a(p.kind)}, not ${a(kind)}`);
+  noteSource(p, `${flag} ${spec}`);
   return p;
 }

@@ -3,8 +3,10 @@
 // every suite that checks what it provides (src/harness/suites/). A plugin
 // checked by several suites (an exporter: its create and map, its
 // lifecycle, its mapping-type cleanup) is one target that runs them all.
+import { UsageError } from '../commands/usage.ts';
 import type { RuleId } from '../rules/registry.ts';
 import type { Plugin } from './plugin.ts';
+import { sourceOf } from './plugin-source.ts';
 import type { Found, Search, Suite, Target } from './suite.ts';
 import { convertSuite } from './suites/convert.ts';
 import { lifecycleSuite } from './suites/lifecycle.ts';
@@ -54,11 +56,22 @@ function combine(parts: readonly Target[]): Target {
   };
 }
 
-/** The targets of a set of plugins: one per plugin and profile name, in the order given. */
-export function allTargets(plugins: readonly Plugin[]): Target[] {
+/** The targets of a set of plugins: one per plugin and profile name, in the order given. A plugin given
+ *  twice (the same module or bundled name) counts once; two plugins that give one implementation name
+ *  (two files whose plugins share a `name`, a file's plugin named as a bundled one) are refused, naming
+ *  both: violations, the corpus and replay know an implementation by its name alone.
+ *  @throws UsageError two plugins, one implementation name */
+export function allTargets(given: readonly Plugin[]): Target[] {
+  const plugins = [...new Set(given)];
   const byName = new Map<string, Target[]>();
+  const owner = new Map<string, Plugin>();
   for (const p of plugins) {
-    for (const t of SUITES.flatMap((s) => s.targets(p, plugins))) byName.set(t.name, [...(byName.get(t.name) ?? []), t]);
+    for (const t of SUITES.flatMap((s) => s.targets(p, plugins))) {
+      const o = owner.get(t.name) ?? p;
+      if (o !== p) throw new UsageError(`two plugins give the implementation '${t.name}': ${sourceOf(o)} and ${sourceOf(p)}; give each plugin its own name (its plugin.name)`);
+      owner.set(t.name, p);
+      byName.set(t.name, [...(byName.get(t.name) ?? []), t]);
+    }
   }
   return [...byName.values()].map(combine);
 }
