@@ -197,6 +197,9 @@ export interface LcJudge {
   readonly findings?: FindingLog;
 }
 
+/** What a search's run made of each violation when it first showed (LcCommand.run). */
+const JUDGED = new WeakMap<Violation, string | null>();
+
 class LcCommand implements fc.AsyncCommand<LcModel, Real, false> {
   /** The state check() resolved this command for, and the result: run() follows on the same state. */
   private lastState: LcState | undefined;
@@ -230,8 +233,14 @@ class LcCommand implements fc.AsyncCommand<LcModel, Real, false> {
     m.cmds.push(c);
     const all = r.k.log.violations;
     if (all.length === 0) return;
-    // Only what the search uses is judged: the wanted rules, and the findings that end the judging.
-    const by = await explainAll({ cfg: r.cfg, setup: r.setup, names: r.caseNames(), results: r.results }, all, m.cmds, (v, f) => this.judge.want(v) || f.corrupts === true);
+    // Only what the search uses is judged: the wanted rules, and the findings that end the judging; each violation
+    // once, when it first shows (a wanted one no finding explains ends the run there).
+    const fresh = all.filter((v) => !JUDGED.has(v));
+    let names: ReadonlyMap<string, string> | undefined;
+    const run: LcRunOf = { cfg: r.cfg, setup: r.setup, get names() { return (names ??= r.caseNames()); }, results: r.results };
+    const judged = await explainAll(run, fresh, m.cmds, (v, f) => this.judge.want(v) || f.corrupts === true);
+    fresh.forEach((v, i) => JUDGED.set(v, judged[i] ?? null));
+    const by = all.map((v) => JUDGED.get(v) ?? null);
     // A documented finding that corrupts the kernel (a double free, a reference put twice) ends the judging:
     // what else this step and the later ones show follows from the corruption (a C run shows more of it
     // than a port: AddressSanitizer lets the C go on after the use after free).

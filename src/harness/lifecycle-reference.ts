@@ -67,6 +67,8 @@ interface Stepper {
   readonly ran: string[];
   readonly real: Real;
   model: LcState;
+  /** Its kernel's names of the case's objects after the commands it ran (null: to be taken again). */
+  names: ReadonlyMap<string, string> | null;
   /** The commands run so far; the next advance waits for it (one system, one command at a time). */
   busy: Promise<void>;
   dead: boolean;
@@ -87,6 +89,13 @@ const keyOf = (c: LcCmd): string => {
   if (k === undefined) cmdKeys.set(c, (k = JSON.stringify(toInput(c))));
   return k;
 };
+const setupKeys = new WeakMap<LcSetup, string>();
+const setupKey = (setup: LcSetup | undefined): string => {
+  if (!setup) return 'null';
+  let k = setupKeys.get(setup);
+  if (k === undefined) setupKeys.set(setup, (k = JSON.stringify(toInput(setup))));
+  return k;
+};
 const startsWith = (long: readonly string[], short: readonly string[]) => short.every((k, i) => long[i] === k);
 
 /** The faithful system `exporter` (with the profile's importers) on the configuration `cfg` runs (its devices, route,
@@ -98,7 +107,7 @@ const startsWith = (long: readonly string[], short: readonly string[]) => short.
  *  that throws shows nothing (and is dropped). */
 export async function referenceRun(cfg: LifecycleConfig, exporter: ExporterPlugin, cmds: readonly LcCmd[], setup: LcSetup | undefined): Promise<ReferenceRun> {
   const profile = cfg.profile ?? 'v8';
-  const base = JSON.stringify(toInput({ e: exporter.name, d: exporter.deviceMemory === true, profile, devices: cfg.devices, route: cfg.route, checkers: cfg.checkers ?? true, platform: cfg.platform ?? null, setup: setup ?? null }));
+  const base = `${JSON.stringify({ e: exporter.name, d: exporter.deviceMemory === true, profile, devices: cfg.devices, route: cfg.route, checkers: cfg.checkers ?? true, platform: cfg.platform ?? null })}|${setupKey(setup)}`;
   const keys = cmds.map(keyOf);
   let list = steppers.get(base);
   if (list) steppers.delete(base); // most recently used last
@@ -110,7 +119,7 @@ export async function referenceRun(cfg: LifecycleConfig, exporter: ExporterPlugi
     const ref: LifecycleConfig = { exporter, importers: faithfulImporters(profile), devices: cfg.devices, route: cfg.route, profile, ...(cfg.checkers === undefined ? {} : { checkers: cfg.checkers }), ...(cfg.platform ? { platform: cfg.platform } : {}) };
     try {
       const real = new Real(ref, setup);
-      st = { ran: [], real, model: real.initialState(), busy: Promise.resolve(), dead: false };
+      st = { ran: [], real, model: real.initialState(), names: null, busy: Promise.resolve(), dead: false };
     } catch {
       return { violations: [], names: new Map(), results: [] };
     }
@@ -125,6 +134,7 @@ export async function referenceRun(cfg: LifecycleConfig, exporter: ExporterPlugi
         const { next, expect } = step(s.model, c, profile);
         compareStep(s.real, c, s.model, next, expect, await s.real.run(c, i));
         s.model = next;
+        s.names = null;
         s.ran.push(keys[i]!);
         steps++;
       } catch {
@@ -133,5 +143,7 @@ export async function referenceRun(cfg: LifecycleConfig, exporter: ExporterPlugi
     }
   });
   await s.busy;
-  return s.dead ? { violations: [], names: new Map(), results: [] } : { violations: s.real.k.log.violations, names: s.real.caseNames(), results: s.real.results };
+  if (s.dead) return { violations: [], names: new Map(), results: [] };
+  s.names ??= s.real.caseNames();
+  return { violations: s.real.k.log.violations, names: s.names, results: s.real.results };
 }

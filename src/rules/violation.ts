@@ -48,9 +48,17 @@ export class ViolationLog {
  *  `vdev0.memory_lock` → `dev0.memory_lock`); a name inside a longer one (`vdev0.dmabuf71`, `x.vdev0`) stays. */
 export function withCaseNames(message: string, names: ReadonlyMap<string, string>): string {
   if (names.size === 0) return message;
-  const alternatives = [...names.keys()].sort((a, b) => b.length - a.length).map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-  return message.replace(new RegExp(`(?<![\\w.#-])(?:${alternatives.join('|')})(?![\\w#-])`, 'g'), (n) => names.get(n) ?? n);
+  let pattern = PATTERNS.get(names);
+  if (!pattern) {
+    const alternatives = [...names.keys()].sort((a, b) => b.length - a.length).map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    pattern = new RegExp(`(?<![\\w.#-])(?:${alternatives.join('|')})(?![\\w#-])`, 'g');
+    PATTERNS.set(names, pattern);
+  }
+  return message.replace(pattern, (n) => names.get(n) ?? n);
 }
+
+/** The pattern of each names map, built once (a lifecycle judgement renames every evidence string with one map). */
+const PATTERNS = new WeakMap<ReadonlyMap<string, string>, RegExp>();
 
 /** JSON-safe rendering of evidence values (bigint → hex string). */
 export function jsonSafe(value: unknown): unknown {
