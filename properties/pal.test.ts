@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { fillPhysVec, validateRanges, vfioDmaBufCreate, type VfioDeviceView } from '../models/pal.ts';
 import { palCaseArb } from '../src/gen/ranges.ts';
-import { PAL_CREATE, barEndsAtTop, checkPal, explainTopBar, type PalImpl } from '../src/rules/pal.ts';
+import { PAL_CREATE, barEndsAtTop, checkPal, createText, explainTopBar, type PalImpl } from '../src/rules/pal.ts';
 import { createOps, vfioDmaBufPhysFromRequest } from '../src/impl/vfio/dmabuf_phys.ts';
 import { ok } from '../models/errno.ts';
 import { U64_MAX } from '../models/u64.ts';
@@ -151,6 +151,19 @@ describe('PAL finding: a BAR that ends exactly at 2^64', () => {
     expect(vfioDmaBufCreate(v, r).ok).toBe(true);
     const log = run('vfio_pci_core_feature_dma_buf', v, r);
     expect(log.violations.map((x) => x.rule)).toEqual(['PAL-INPUT']);
-    expect(log.violations[0]!.message).toBe('create returned -EINVAL, the model says ok');
+    expect(log.violations[0]!.message).toBe('create(region 0, 0x0+0x1000) returned -EINVAL, the model says ok');
+  });
+
+  it("a PAL-INPUT line names the request: its region and each range it reads (a user could not tell which one the create refused)", () => {
+    // The new user's fill: bounds checked on offset + length in u64 without check_add_overflow(), -EINVAL where the kernel says -EOVERFLOW.
+    const wraps: PalImpl = { name: 'wrapping-end', create: (v, r) => (r.ranges.some((x) => ((x.offset + x.length) & U64_MAX) > v.bars[0]!.size) ? { ok: false, errno: '-EINVAL' } : PAL_CREATE.create(v, r)) };
+    const r = req([{ offset: 0n, length: page }, { offset: 0xffffffff00000000n, length: page }]);
+    const log = new ViolationLog();
+    checkPal(wraps, view, r, log);
+    expect(vfioDmaBufCreate(view, r)).toEqual({ ok: false, errno: '-EOVERFLOW' });
+    expect(log.violations.map((v) => v.message)).toEqual(['create(region 0, 0x0+0x1000 0xffffffff00000000+0x1000) returned -EINVAL, the model says -EOVERFLOW']);
+    // Entries past nr_ranges are not read: counted, not listed; a request of none says so.
+    expect(createText({ regionIndex: 2, nrRanges: 1, ranges: [{ offset: 0x2000n, length: page }, { offset: 0n, length: page }] })).toBe('create(region 2, 0x2000+0x1000, 1 more past nr_ranges)');
+    expect(createText({ regionIndex: 0, nrRanges: 0, ranges: [] })).toBe('create(region 0, no ranges)');
   });
 });

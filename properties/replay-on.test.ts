@@ -4,6 +4,8 @@
 // marker (the step where the case's rule broke). In-process, no CLI spawn.
 import { describe, expect, it } from 'vitest';
 import { caseConditions, replayLines, stepOfRule } from '../src/commands/replay.ts';
+import { deviceBars, type LcSetup } from '../src/gen/lifecycle.ts';
+import { fromInput } from '../src/harness/suite.ts';
 import { toInput, type Found } from '../src/harness/suite.ts';
 import { convertSuite } from '../src/harness/suites/convert.ts';
 import { matchSuite } from '../src/harness/suites/match.ts';
@@ -109,6 +111,19 @@ describe("replay's header: the machine and the fault injection of the case", () 
     const top = await cli('replay', 'examples/findings/10-bar-ends-at-2-64.json');
     expect(top.out).toContain('\n  device: BAR 0 mem 0xffffffffffff0000+0x10000 (bus offset 0x0); page size 0x1000\n');
     expect(top.out).toContain('\n  request: region 0, nr_ranges 1: 0x0+0x1000\n');
+    // A lifecycle case shows each device it names with its BARs (the one layout, at each device's address), so that
+    // 'create(dev1, region 0, 0x0+0x100000) returned -EINVAL' reads as "the range is exactly BAR 0" (a user could not tell).
+    const d1 = await cli('replay', 'examples/findings/D1-first-drain-close-double-put.json');
+    expect(d1.out).toMatch(/\n {2}dev0: BAR 0 mem 0x38000000000\+0x[0-9a-f]+ \(bus offset 0x[0-9a-f]+\)[^\n]*; page size 0x1000\n/);
+    const u = (x: bigint) => ({ $u64: `0x${x.toString(16)}` });
+    const setup = { bars: [{ index: 0, type: 'mem', start: u(0x38000000000n), size: u(0x100000n), busOffset: u(0x1000n) }, { index: 2, type: 'mem', start: u(0x38080000000n), size: u(0x10000n), busOffset: u(0n), mappable: false }, { index: 4, type: 'io', start: u(0xe400n), size: u(0x100n), busOffset: u(0n) }], pageSize: u(0x1000n), dmaRoute: 'THRU_HOST_BRIDGE', iova: true };
+    const cmds = [{ op: 'create', dev: 1, region: 0, ranges: [{ offset: u(0n), length: u(0x100000n) }] }, { op: 'event', dev: 0, event: 'mem-off' }];
+    expect(caseConditions({ part: 'lifecycle', input: { cmds, setup } }).slice(1, 3)).toEqual([
+      'dev0: BAR 0 mem 0x38000000000+0x100000 (bus offset 0x1000); BAR 2 mem 0x38080000000+0x10000 (bus offset 0x0, unassigned); BAR 4 io 0xe400+0x100; page size 0x1000',
+      'dev1: BAR 0 mem 0x39000000000+0x100000 (bus offset 0x1000); BAR 2 mem 0x39080000000+0x10000 (bus offset 0x0, unassigned); BAR 4 io 0xe400+0x100; page size 0x1000',
+    ]);
+    // The BARs shown are those the run probed the devices with.
+    expect(deviceBars(fromInput<LcSetup>(setup), 1).map((b) => b.start)).toEqual([0x39000000000n, 0x39080000000n, 0xe400n]);
     const topology = { cpu: { vendor: 'amd', family: 23 }, hostBridges: [{ id: 'hb0', allowList: 'none' }], devices: [
       { id: 'rp0', kind: 'root-port', parent: 'hb0', slot: 1, function: 0, bars: [], p2pdma: false },
       { id: 'ep1', kind: 'endpoint', parent: 'rp0', slot: 0, function: 0, bars: [], p2pdma: true, acs: { rr: true, cr: false, ec: false } },

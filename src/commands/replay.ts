@@ -20,6 +20,8 @@ import type { Plugin } from '../harness/plugin.ts';
 import type { Report } from '../report/types.ts';
 import { readJsonFile, validateValue } from '../report/validate.ts';
 import { DEFAULT_PLATFORM, describePlatform, type Platform } from '../kernel/platform.ts';
+import { deviceBars } from '../gen/lifecycle.ts';
+import type { Bar } from '../../models/pci/types.ts';
 import { parseFlags, UsageError } from './usage.ts';
 
 /** What `replay --help` prints (one line, as every command's usage). */
@@ -102,7 +104,8 @@ function caseOf(file: string, caseId: string | undefined): ReplayCase {
 /** The part of the checks a case ran in, and that part's input (the schema has checked the shape). */
 const partOf = (input: unknown): { part: string; input: Record<string, unknown> } => input as { part: string; input: Record<string, unknown> };
 
-const hexNum = (v: unknown): string => (v && typeof v === 'object' && '$u64' in v ? String((v as { $u64: string }).$u64) : String(v));
+const hexNum = (v: unknown): string => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v && typeof v === 'object' && '$u64' in v ? String((v as { $u64: string }).$u64) : String(v));
+const u64Of = (v: unknown): bigint => BigInt(hexNum(v));
 
 type Json = Record<string, unknown>;
 
@@ -118,6 +121,19 @@ function createInput(i: Json): string[] {
     `device: ${((i.bars as Json[]) ?? []).map(barLine).join('; ') || 'no BARs'}; page size ${hexNum(i.pageSize)}${i.p2pdma === false ? '; no p2pdma provider' : ''}${nvgrace}`,
     `request: region ${req.regionIndex}, nr_ranges ${req.nrRanges}: ${ranges.join(', ') || 'no ranges'}`,
   ];
+}
+
+/** A lifecycle case's devices, each on a line of its own with its BARs as the create path's replay shows them
+ *  (`dev1: BAR 0 mem 0x39000000000+0x100000 (bus offset 0x0); page size 0x1000`): the one layout of the case's
+ *  setup at each device's own address (deviceBars, as the run probed them). The devices shown are those the
+ *  commands name (dev0 when none does). An input without a setup (an earlier one) shows none. */
+function lifecycleDevices(i: Json): string[] {
+  const setup = i.setup as { bars?: Json[]; pageSize?: unknown } | undefined;
+  if (!setup?.bars) return [];
+  const bars = setup.bars.map((b) => ({ ...b, index: Number(b.index), type: b.type as Bar['type'], start: u64Of(b.start), size: u64Of(b.size), busOffset: u64Of(b.busOffset ?? 0) }));
+  const named = ((i.cmds as { dev?: unknown }[] | undefined) ?? []).flatMap((c) => (typeof c.dev === 'number' ? [c.dev] : []));
+  const devs = [...new Set(named.length ? named : [0])].sort((a, b) => a - b);
+  return devs.map((d) => `dev${d}: ${deviceBars({ bars }, d).map((b) => barLine(b as unknown as Json)).join('; ') || 'no BARs'}; page size ${hexNum(setup.pageSize)}`);
 }
 
 /** A route case's topology as an indented tree (host bridges, their ports, switches and endpoints, with ACS bits). */
@@ -166,6 +182,7 @@ export function caseConditions(input: unknown): string[] {
     if (i.iovaRefused) faults.push('dma_iova_try_alloc() refuses (no IOVA: dma_map_phys per range)');
     lines.push(...createInput(i));
   } else {
+    lines.push(...lifecycleDevices(i));
     const setup = i.setup as { iova?: boolean; p2pdma?: boolean; busy?: number[] } | undefined;
     // The IOVA refusal only matters to a case that maps (a fresh user read it as part of a cleanup bug).
     const maps = ((i.cmds as { op: string }[] | undefined) ?? []).some((c) => c.op === 'map');

@@ -56,6 +56,12 @@ export function barStart(index: number): bigint {
   return BAR_BASE + BigInt(index) * 0x40000000n;
 }
 
+/** Device i's BARs in a run of `setup`: the one layout moved to the device's own address range (MEM BARs only,
+ *  2^36 apart). The lifecycle probes each device with these, and replay's header shows them. */
+export function deviceBars(setup: Pick<LcSetup, 'bars'>, i: number): Bar[] {
+  return setup.bars.map((b) => (b.type === 'mem' ? { ...b, start: b.start + (BigInt(i) << 36n) } : b));
+}
+
 const memSize = fc.constantFrom(MiB, 64n * KiB, 16n * MiB);
 const busOffset = fc.oneof({ weight: 1, arbitrary: fc.constant(0n) }, { weight: 2, arbitrary: fc.constantFrom(0x1000n, 0x10000n, 0x8000000000n, -BAR_BASE & ((1n << 64n) - 1n)) });
 

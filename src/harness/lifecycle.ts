@@ -9,7 +9,7 @@ import type { DmaBufRequest, NvgraceMemory } from '../../models/pal.ts';
 import type { Bar, MapType } from '../../models/pci/types.ts';
 import { spec, type Profile } from '../../models/profiles.ts';
 import { hex } from '../../models/u64.ts';
-import { barStart, type GenCmd, type LcSetup } from '../gen/lifecycle.ts';
+import { barStart, deviceBars, type GenCmd, type LcSetup } from '../gen/lifecycle.ts';
 import { Kernel } from '../kernel/kernel.ts';
 import type { DmaBuf, DmaBufAttachOps, DmaBufAttachment } from '../impl/dma-buf-core.ts';
 import type { Lane, Step } from '../report/types.ts';
@@ -44,16 +44,11 @@ export function defaultSetup(cfg: Pick<LifecycleConfig, 'route'>): LcSetup {
   return { bars: [BAR0], pageSize: PAGE, dmaRoute: cfg.route, iova: false };
 }
 
-/** Device i of a setup: the layout moved to its own address range (MEM BARs only). */
-function barsOf(setup: LcSetup, i: number): Bar[] {
-  return setup.bars.map((b) => (b.type === 'mem' ? { ...b, start: b.start + (BigInt(i) << 36n) } : b));
-}
-
 /** Device i's configuration. The device facts of the VFIO create path (p2pdma, BARs another driver holds,
  *  unassigned BARs) are given only to a VFIO exporter: the model does not ask them of an exporter whose create is its own. */
 function deviceConfig(i: number, setup: LcSetup, vfio: boolean): DeviceConfig {
   const facts = vfio ? { ...(setup.p2pdma === false ? { p2pdma: false } : {}), ...(setup.busy?.length ? { busy: setup.busy } : {}) } : {};
-  const bars = vfio ? barsOf(setup, i) : barsOf(setup, i).map(({ mappable: _m, ...b }) => b);
+  const bars = vfio ? deviceBars(setup, i) : deviceBars(setup, i).map(({ mappable: _m, ...b }) => b);
   return { name: `vdev${i}`, bars, pageSize: setup.pageSize, ...facts, routeTo(dev) { return dev === null ? 'THRU_HOST_BRIDGE' : setup.dmaRoute; } };
 }
 

@@ -17,10 +17,20 @@ export interface PalImpl {
 /** The faithful create path (002 v8 10/11). */
 export const PAL_CREATE: PalImpl = { name: 'vfio_pci_core_feature_dma_buf', create: (v, r) => vfioDmaBufPhysFromRequest(v, r) };
 
+/** A create path request as a PAL-INPUT line names it, as the lifecycle names its creates: the region and each range
+ *  the create reads, offset+length (`create(region 0, 0xfffffffffffff000+0x1000 0x0+0x1000)`); entries past
+ *  nr_ranges are counted, not listed (the create does not read them). */
+export function createText(req: Pick<DmaBufRequest, 'regionIndex' | 'nrRanges' | 'ranges'>): string {
+  const read = req.ranges.slice(0, req.nrRanges);
+  const past = req.ranges.length - read.length;
+  const ranges = read.length ? read.map((r) => `${hex(r.offset)}+${hex(r.length)}`).join(' ') : 'no ranges';
+  return `create(region ${req.regionIndex}, ${ranges}${req.nrRanges > req.ranges.length ? `, nr_ranges ${req.nrRanges}` : ''}${past > 0 ? `, ${past} more past nr_ranges` : ''})`;
+}
+
 export function checkPal(impl: PalImpl, view: VfioDeviceView, req: DmaBufRequest, log: ViolationLog): void {
   const model = vfioDmaBufCreate(view, req);
   const got = impl.create(view, req);
-  if (resultTag(got) !== resultTag(model)) log.report('PAL-INPUT', `create returned ${resultTag(got)}, the model says ${resultTag(model)}`, { port: resultTag(got), model: resultTag(model), region: req.regionIndex });
+  if (resultTag(got) !== resultTag(model)) log.report('PAL-INPUT', `${createText(req)} returned ${resultTag(got)}, the model says ${resultTag(model)}`, { port: resultTag(got), model: resultTag(model), region: req.regionIndex });
   if (!got.ok) return;
   // The ranges the create reads: entries past nr_ranges are not part of the request.
   const c = { who: 'the dma-buf', regionIndex: req.regionIndex, ranges: req.ranges.slice(0, req.nrRanges), mem: exportedMemory(view, req.regionIndex)! };

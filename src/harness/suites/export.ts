@@ -24,7 +24,7 @@ import type { KObj } from '../../kernel/objects.ts';
 import type { Step } from '../../report/types.ts';
 import { checkTable, faultPoints, rangeAddrs, resultRule, type ConversionCase } from '../../rules/conversion.ts';
 import { explainConversion } from '../../rules/conversion-impls.ts';
-import { checkHeldPal, explainTopBar, heldPhysVec } from '../../rules/pal.ts';
+import { checkHeldPal, createText, explainTopBar, heldPhysVec } from '../../rules/pal.ts';
 import type { RuleId } from '../../rules/registry.ts';
 import type { Violation } from '../../rules/violation.ts';
 import { guardExporter } from '../guard.ts';
@@ -128,7 +128,7 @@ async function exportSteps(k: Kernel, p: ExporterPlugin, c: ExportCase, profile:
   const model = vfioDmaBufCreate(viewUnder(c.view, profile), c.req);
   const r = await dev.create(c.req);
   const result = r.ok ? 'ok' : r.errno;
-  if (result !== resultTag(model)) k.report('PAL-INPUT', `create returned ${result}, the model says ${resultTag(model)}`, { port: result, model: resultTag(model), region: c.req.regionIndex });
+  if (result !== resultTag(model)) k.report('PAL-INPUT', `${createText(c.req)} returned ${result}, the model says ${resultTag(model)}`, { port: result, model: resultTag(model), region: c.req.regionIndex });
   if (!r.ok || !model.ok) return { k, result, model };
   let wrong = r.value.size !== model.value.size;
   if (wrong) k.report('PAL-SIZE', `dma-buf size ${hex(r.value.size)}, the ranges add up to ${hex(model.value.size)}`, { port: hex(r.value.size), model: hex(model.value.size) });
