@@ -7,7 +7,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJsonFile, writeReports } from '../report/index.ts';
-import type { Report } from '../report/types.ts';
+import { isCheck, type Report } from '../report/types.ts';
 import { checkOutDir, shellWord } from './run.ts';
 import { parseFlags, UsageError } from './usage.ts';
 
@@ -78,7 +78,7 @@ export function mergeShards(reports: readonly Shard['report'][], out: string): R
     budget: { ...first.budget, ...(cutShort ? { cutShort } : {}) },
     ...(corpora.length ? { corpus: { path: [...new Set(corpora.map((c) => c.path))].join(', '), replayed: corpora.reduce((n, c) => n + c.replayed, 0) } } : {}),
     implementations: order.map((n) => owner.get(n)!.implementations.find((i) => i.name === n)!),
-    summary: { checks: results.filter((r) => r.status !== 'not-applicable').length, violations: violations.length, known: violations.filter((v) => v.known).length, new: violations.filter((v) => !v.known).length },
+    summary: { checks: results.filter((r) => isCheck(r.status)).length, violations: violations.length, known: violations.filter((v) => v.known).length, new: violations.filter((v) => !v.known).length },
     results,
     violations,
     // The shards ran side by side: the merged run took as long as the longest.

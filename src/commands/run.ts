@@ -14,6 +14,7 @@ import type { PluginSpec } from '../harness/worker.ts';
 import { baselineOf, mergeBaseline, readCorpus, runConformance, writeAtomic, type Baseline, type CorpusEntry, type Executor, type Progress, type TargetInfo } from '../harness/runner.ts';
 import { readJsonFile } from '../report/validate.ts';
 import { writeReports } from '../report/index.ts';
+import { notChecked } from '../report/text.ts';
 import type { ViolationRecord } from '../report/types.ts';
 import { isRuleId, type RuleId } from '../rules/registry.ts';
 import { UsageError } from './usage.ts';
@@ -258,7 +259,7 @@ export async function run(argv: string[]): Promise<number> {
     if (!kc.ok) throw new UsageError(kc.message);
     kc.close();
     if (!a.quiet) for (const l of kc.lines) process.stderr.write(`kernel C: ${l}\n`);
-    const selection = selectKernelC(a.plugins, kc.plugins.map((p) => ({ name: p.name, kind: p.kind })));
+    const selection = selectKernelC(a.plugins, kc.plugins.map((p) => ({ name: p.name, kind: p.kind })), kc.skipped);
     rest = selection.rest;
     kernelC = { ...(a.kernelTree === undefined ? {} : { tree: a.kernelTree }), patches: a.kernelPatches, ...(selection.only ? { only: selection.only } : {}) };
   }
@@ -321,6 +322,7 @@ async function runWith(a: RunArgs, executor: Executor, baseline: Baseline, older
     process.stdout.write(`${report.implementations.length} implementations, ${s.checks} checks in ${(report.timings.totalMs / 1000).toFixed(1)} s (seed ${a.seed}): ${s.violations} violation(s): ${s.known} known (documented findings, and baseline ${a.baseline ?? relative(process.cwd(), DEFAULT_BASELINE)}), ${s.new} new — reports in ${a.out}/\n`);
     const cut = report.budget.cutShort ?? [];
     if (cut.length) process.stdout.write(`--time ${a.timeMs} ms cut short the first round of ${cut.length} implementation(s): ${cut.join(', ')}\n`);
+    for (const x of notChecked(report)) process.stdout.write(`NOT CHECKED ${x.implementation}: ${x.rules.length} rule(s): ${x.why}\n`);
     for (const v of smallestCaseFirst(report.violations)) process.stdout.write(`NEW ${v.rule} ${v.implementation}: ${v.message}\n    replay: ${v.replay}\n`);
   }
   return newCount > 0 ? 1 : 0;

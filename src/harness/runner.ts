@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { UsageError } from '../commands/usage.ts';
 import { readJsonFile } from '../report/validate.ts';
 import type { Profile } from '../../models/profiles.ts';
-import { REPORT_SCHEMA_VERSION, type Counterexample, type Report, type RuleResult, type ViolationRecord } from '../report/types.ts';
+import { isCheck, REPORT_SCHEMA_VERSION, type Counterexample, type Report, type RuleResult, type ViolationRecord } from '../report/types.ts';
 import type { RuleId } from '../rules/registry.ts';
 import { jsonSafe } from '../rules/violation.ts';
 import type { Found, RunCounts, SearchOptions, Target } from './suite.ts';
@@ -422,6 +422,14 @@ async function conformance(opts: RunOptions, exec: Executor): Promise<{ report: 
     });
   }
 
+  /** Why a target's search ran no case: its worker stopped (the isolation finding), the deadline, --bail. */
+  const whyUnchecked = (t: TargetInfo): string => {
+    const lost = allHits(t.name).find((h) => (h.found.counterexample.input as { part?: unknown } | null)?.part === 'isolation');
+    if (lost) return `${lost.rule} stopped ${t.name}'s search before any case ran`;
+    if (cutShort.has(t.name)) return `--time ${opts.timeMs} ms ran out before ${t.name}'s search ran a case`;
+    if (opts.bail && anyNew()) return `--bail stopped the run at a new violation before ${t.name}'s search`;
+    return `${t.name}'s search ran no case`;
+  };
   for (const t of targets) {
     const hits = allHits(t.name);
     const profile = t.profiles.find((p) => opts.profiles.includes(p))!;
@@ -445,7 +453,10 @@ async function conformance(opts: RunOptions, exec: Executor): Promise<{ report: 
         ids.push(id);
         records.push({ id, rule, implementation: t.name, profile, ...(explained ? { finding: explained } : {}), message: v.message, evidence: jsonSafe(v.evidence ?? {}), fingerprint: fp, replay: opts.replayCommand(id), known: isKnown, counterexample: focus(h.found.counterexample, rule, v.step) });
       }
-      results.push({ implementation: t.name, profile, rule, runs: runsBy.get(t.name) ?? 0, status: ids.length === 0 ? 'pass' : allKnown ? 'known' : 'violation', violations: ids });
+      const runs = runsBy.get(t.name) ?? 0;
+      // A rule no case ran has not passed: it is not checked, and the report says why.
+      if (ids.length === 0 && runs === 0) results.push({ implementation: t.name, profile, rule, runs, status: 'not-checked', why: whyUnchecked(t), violations: ids });
+      else results.push({ implementation: t.name, profile, rule, runs, status: ids.length === 0 ? 'pass' : allKnown ? 'known' : 'violation', violations: ids });
     }
   }
 
@@ -464,7 +475,7 @@ async function conformance(opts: RunOptions, exec: Executor): Promise<{ report: 
     ...(opts.corpusDir === undefined ? {} : { corpus: { path: opts.corpusDir, replayed: withCorpus.reduce((n, t) => n + entriesOf.get(t.name)!.length, 0) } }),
     ...(opts.shard ? { shard: { ...opts.shard, implementations: inProfile.map((t) => t.name) } } : {}),
     implementations: targets.map((t) => ({ name: t.name, kind: t.kind, profiles: t.profiles })),
-    summary: { checks: results.filter((r) => r.status !== 'not-applicable').length, violations: records.length, known: records.filter((r) => r.known).length, new: newCount },
+    summary: { checks: results.filter((r) => isCheck(r.status)).length, violations: records.length, known: records.filter((r) => r.known).length, new: newCount },
     results,
     violations: records,
     timings: { totalMs: Math.round(performance.now() - t0), perImplementationMs: Object.fromEntries(Object.entries(perImpl).map(([k, v]) => [k, Math.round(v)])) },

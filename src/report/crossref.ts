@@ -5,7 +5,7 @@
 // the form src/report/validate.ts gives schema errors.
 import { parseTopology } from '../../models/pci/load.ts';
 import { isRuleId } from '../rules/registry.ts';
-import type { Report, RuleStatus, ViolationRecord } from './types.ts';
+import { isCheck, type Report, type RuleStatus, type ViolationRecord } from './types.ts';
 
 function show(v: unknown): string {
   const s = JSON.stringify(v);
@@ -20,7 +20,7 @@ export function pointerOf(dotted: string, base = ''): string {
 
 /** The status a result must have, given the violations it lists. */
 function statusFor(listed: readonly ViolationRecord[], status: RuleStatus): RuleStatus {
-  if (listed.length === 0) return status === 'not-applicable' ? status : 'pass';
+  if (listed.length === 0) return status === 'not-applicable' || status === 'not-checked' ? status : 'pass';
   return listed.every((v) => v.known) ? 'known' : 'violation';
 }
 
@@ -63,6 +63,8 @@ function checkResults(r: Report, byId: ReadonlyMap<string, ViolationRecord>, imp
       listedBy.set(id, at);
       listed.push(v);
     }
+    if (res.status === 'not-checked' && res.runs !== 0) return `${at}/status: 'not-checked' with ${res.runs} run(s): a rule some case ran was checked`;
+    if ((res.status === 'not-checked') !== (res.why !== undefined)) return res.why === undefined ? `${at}: a 'not-checked' result needs why (what stopped its search)` : `${at}/why: only a 'not-checked' result says why`;
     const want = statusFor(listed, res.status);
     if (res.status !== want) return `${at}/status: expected '${want}' for ${listed.length} violation(s), ${listed.filter((v) => v.known).length} known, got '${res.status}'`;
   }
@@ -72,7 +74,7 @@ function checkResults(r: Report, byId: ReadonlyMap<string, ViolationRecord>, imp
 
 function checkSummary(r: Report): string | null {
   const want = {
-    checks: r.results.filter((x) => x.status !== 'not-applicable').length,
+    checks: r.results.filter((x) => isCheck(x.status)).length,
     violations: r.violations.length,
     known: r.violations.filter((v) => v.known).length,
     new: r.violations.filter((v) => !v.known).length,

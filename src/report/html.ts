@@ -4,11 +4,11 @@
 // violation its pictures (src/report/svg.ts): the PCI topology when it has
 // one, and the sequence diagram of the shrunk counterexample.
 import { failingText, htmlEscape, sequenceSvg, topologySvg } from './svg.ts';
-import { familiesOf, familyOf, implementationsOf, profilesLine, worstStatus } from './text.ts';
+import { familiesOf, familyOf, implementationsOf, notChecked, profilesLine, worstStatus } from './text.ts';
 import type { Report, RuleStatus, ViolationRecord } from './types.ts';
 
-const STATUS_LABEL: Record<RuleStatus, string> = { violation: 'new violation', known: 'known (documented finding or baseline)', pass: 'pass', 'not-applicable': 'not checked' };
-const MARK: Record<RuleStatus, string> = { violation: '✗', known: '●', pass: '✓', 'not-applicable': '' };
+const STATUS_LABEL: Record<RuleStatus, string> = { violation: 'new violation', known: 'known (documented finding or baseline)', pass: 'pass', 'not-checked': 'not checked: no case ran', 'not-applicable': 'not in this run (--rules)' };
+const MARK: Record<RuleStatus, string> = { violation: '✗', known: '●', pass: '✓', 'not-checked': '○', 'not-applicable': '' };
 
 /** Violation sections start open up to this many; beyond it only the new ones do. */
 const OPEN_ALL_UP_TO = 12;
@@ -51,7 +51,7 @@ export function checkCount(r: Report): string {
 function checks(r: Report, anchorOf: ReadonlyMap<string, string>): string {
   const rows = r.results.map((x) => {
     const links = x.violations.map((id) => `<a href="#${anchorOf.get(id) ?? ''}">${htmlEscape(id)}</a>`).join(' ');
-    return `<tr${attrs({ 'data-filter': '', 'data-impl': x.implementation, 'data-family': familyOf(x.rule), 'data-status': x.status })}><td>${htmlEscape(x.implementation)}</td><td>${htmlEscape(x.rule)}</td><td>${htmlEscape(x.profile)}</td><td class="num">${x.runs}</td><td class="st ${x.status}">${MARK[x.status]} ${STATUS_LABEL[x.status]}</td><td>${links}</td></tr>`;
+    return `<tr${attrs({ 'data-filter': '', 'data-impl': x.implementation, 'data-family': familyOf(x.rule), 'data-status': x.status })}><td>${htmlEscape(x.implementation)}</td><td>${htmlEscape(x.rule)}</td><td>${htmlEscape(x.profile)}</td><td class="num">${x.runs}</td><td class="st ${x.status}">${MARK[x.status]} ${STATUS_LABEL[x.status]}${x.why ? ` (${htmlEscape(x.why)})` : ''}</td><td>${links}</td></tr>`;
   });
   return `<details class="checks"><summary>Every check: implementation × rule (${checkCount(r)})</summary><table><thead><tr><th>implementation</th><th>rule</th><th>profile</th><th>runs</th><th>status</th><th>violations</th></tr></thead><tbody>${rows.join('')}</tbody></table></details>`;
 }
@@ -90,7 +90,7 @@ main{padding:12px 24px 40px}h2{font-size:16px;margin:22px 0 8px}
 .filters select{font:inherit;padding:2px 4px}.count{color:var(--muted)}
 table{border-collapse:collapse;background:#fff}td,th{border:1px solid var(--line);padding:3px 8px;text-align:left;white-space:nowrap}th{background:#eef0f4}
 .matrix td.st{text-align:center;min-width:54px}.matrix a{color:inherit;text-decoration:none;font-weight:600}
-td.violation{background:var(--badbg);color:var(--bad)}td.known{background:var(--warnbg);color:var(--warn)}td.pass{background:var(--okbg);color:var(--ok)}td.none,td.not-applicable{color:#aab}
+td.violation{background:var(--badbg);color:var(--bad)}td.known{background:var(--warnbg);color:var(--warn)}td.pass{background:var(--okbg);color:var(--ok)}td.none,td.not-applicable,td.not-checked{color:#aab}
 td.num{text-align:right}.kind,.muted{color:var(--muted)}
 details.checks{margin-top:10px}details.checks table{margin-top:6px}
 section.violation{background:#fff;border:1px solid var(--line);border-left:5px solid var(--warn);border-radius:6px;margin:12px 0;padding:6px 14px}
@@ -131,7 +131,7 @@ export function renderHtml(r: Report): string {
   }
   const order = [...r.violations.entries()].sort(([, a], [, b]) => Number(a.known) - Number(b.known));
   const open = (v: ViolationRecord) => !v.known || r.violations.length <= OPEN_ALL_UP_TO;
-  const statuses = (['violation', 'known', 'pass', 'not-applicable'] as const).map((s): [string, string] => [s, STATUS_LABEL[s]]);
+  const statuses = (['violation', 'known', 'pass', 'not-checked', 'not-applicable'] as const).map((s): [string, string] => [s, STATUS_LABEL[s]]);
   const meta = `${r.tool.name} ${r.tool.version} · seed ${r.seed} · ${profilesLine(r)}${r.platform ? ` · IOMMU ${r.platform.iommu}, dma_map_phys ${r.platform.dmaMap === 'iommu' ? 'dma-iommu' : 'dma-direct'}` : ' · every machine (drawn per case)'} · ${r.budget.runs} runs per search${r.budget.exhaustive ? ` · exhaustive k=${r.budget.exhaustive}` : ''} · ${r.implementations.length} implementations · ${checkCount(r)} · ${r.summary.new} new · ${r.summary.known} known`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -145,7 +145,8 @@ export function renderHtml(r: Report): string {
 <div class="filters">${options('f-impl', 'implementation', implementationsOf(r).map((i) => [i, i]))}${options('f-family', 'family', familiesOf(r).map((f) => [f, f]))}${options('f-status', 'status', statuses)}<span class="count"><span id="shown">${r.violations.length}</span> of ${r.violations.length} violation(s) shown</span></div>
 <h2>Summary: implementations × rule families</h2>
 ${matrix(r, firstOf)}
-<p class="muted">${MARK.violation} new violation · ${MARK.known} known (a documented finding of reports/FINDINGS.md, or in the baseline) · ${MARK.pass} pass · the number counts violations; a cell links to the first one.</p>
+<p class="muted">${MARK.violation} new violation · ${MARK.known} known (a documented finding of reports/FINDINGS.md, or in the baseline) · ${MARK.pass} pass · ${MARK['not-checked']} not checked: no case ran · the number counts violations; a cell links to the first one.</p>
+${notChecked(r).map((x) => `<p class="unchecked">${MARK['not-checked']} ${htmlEscape(x.implementation)}: ${htmlEscape(x.why)}; not checked: ${htmlEscape(x.rules.join(', '))}</p>`).join('\n')}
 ${checks(r, anchorOf)}
 <h2>Violations (${r.violations.length}: ${r.summary.new} new, ${r.summary.known} known)</h2>
 ${order.map(([i, v]) => section(v, `v${i}`, open(v))).join('\n')}

@@ -22,6 +22,7 @@ function testcase(x: RuleResult, listed: readonly ViolationRecord[]): string {
   const body = listed.map(counterexampleText).join('\n\n');
   switch (x.status) {
     case 'not-applicable': return `${open}<skipped message="not checked in this run"/></testcase>`;
+    case 'not-checked': return `${open}<skipped message="${xmlAttr(`not checked: ${oneLine(x.why ?? 'no case ran')}`)}"/></testcase>`;
     case 'pass': return `${open}</testcase>`;
     case 'known': return `${open}<system-out>${xmlEscape(`known: a documented finding (reports/FINDINGS.md) or in the baseline\n${body}`)}</system-out></testcase>`;
     case 'violation': {
@@ -37,7 +38,7 @@ function testsuite(r: Report, impl: string, results: readonly RuleResult[], byId
     .map(([k, v]) => `      <property name="${k}" value="${xmlAttr(v!)}"/>`);
   const cases = results.map((x) => testcase(x, x.violations.flatMap((id) => byId.get(id) ?? [])));
   return [
-    `  <testsuite name="${xmlAttr(impl)}" tests="${results.length}" failures="${count('violation')}" errors="0" skipped="${count('not-applicable')}">`,
+    `  <testsuite name="${xmlAttr(impl)}" tests="${results.length}" failures="${count('violation')}" errors="0" skipped="${count('not-applicable') + count('not-checked')}">`,
     '    <properties>', ...props, '    </properties>', ...cases, '  </testsuite>',
   ].join('\n');
 }
@@ -49,6 +50,6 @@ export function renderJunit(r: Report): string {
     .filter((s) => s.results.length > 0)
     .map((s) => testsuite(r, s.impl, s.results, byId));
   const failures = r.results.filter((x) => x.status === 'violation').length;
-  const skipped = r.results.filter((x) => x.status === 'not-applicable').length;
+  const skipped = r.results.filter((x) => x.status === 'not-applicable' || x.status === 'not-checked').length;
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="dmabuf-conform" tests="${r.results.length}" failures="${failures}" errors="0" skipped="${skipped}">\n${suites.join('\n')}\n</testsuites>\n`;
 }

@@ -2,10 +2,10 @@
 // implementations × rule families, then each violation with its rule, a
 // one-line reason, its steps and the replay command. New violations come
 // first and in full; known ones (baseline) fold into a <details> block.
-import { familiesOf, familyOf, implementationsOf, oneLine, profilesLine, sanitize, worstStatus } from './text.ts';
+import { familiesOf, familyOf, implementationsOf, notChecked, oneLine, profilesLine, sanitize, worstStatus } from './text.ts';
 import type { Report, RuleStatus, ViolationRecord } from './types.ts';
 
-const MARK: Record<RuleStatus, string> = { pass: '✅', known: '🟡', violation: '❌', 'not-applicable': '' };
+const MARK: Record<RuleStatus, string> = { pass: '✅', known: '🟡', violation: '❌', 'not-checked': '⚪', 'not-applicable': '' };
 /** A PR comment holds 65,536 characters: long lists stop here and point to the HTML report. */
 const MAX_NEW = 40;
 const MAX_KNOWN = 20;
@@ -78,8 +78,10 @@ export function renderMarkdown(r: Report): string {
     '# dmabuf-conform report', '',
     `Seed ${r.seed} · ${profilesLine(r)}${r.platform ? ` · IOMMU ${r.platform.iommu}, dma_map_phys ${r.platform.dmaMap === 'iommu' ? 'dma-iommu' : 'dma-direct'}` : ' · every machine (drawn per case)'} · ${r.budget.runs} runs per search · ${r.summary.checks} checks: **${r.summary.new} new**, ${r.summary.known} known (documented findings or baseline).`, '',
     ...matrix(r), '',
-    `${MARK.pass} pass · ${MARK.known} known (a documented finding of reports/FINDINGS.md, or in the baseline) · ${MARK.violation} new violation · blank: not checked · the number counts violations`, '',
+    `${MARK.pass} pass · ${MARK.known} known (a documented finding of reports/FINDINGS.md, or in the baseline) · ${MARK.violation} new violation · ${MARK['not-checked']} not checked: no case ran (why below) · blank: not in this run · the number counts violations`, '',
   ];
+  const idle = notChecked(r);
+  if (idle.length > 0) out.push(`## Not checked (${idle.reduce((n, x) => n + x.rules.length, 0)} rule(s))`, '', ...idle.map((x) => `- ${mdEscape(x.implementation)}: ${mdEscape(x.why)}; not checked: ${x.rules.map((rule) => mdEscape(rule)).join(', ')}`), '');
   if (fresh.length > 0) out.push(`## New violations (${fresh.length})`, '', ...capped(fresh, MAX_NEW));
   if (known.length > 0) out.push(`<details><summary>Known: documented findings and baseline entries (${known.length})</summary>`, '', ...capped(known, MAX_KNOWN), '</details>', '');
   return `${out.join('\n')}\n`;

@@ -49,6 +49,7 @@ function testPoint(x: RuleResult, n: number, byId: ReadonlyMap<string, Violation
   const listed = x.violations.flatMap((id) => byId.get(id) ?? []).sort((a, b) => Number(a.known) - Number(b.known));
   switch (x.status) {
     case 'not-applicable': return [`ok ${desc} # SKIP not checked in this run`];
+    case 'not-checked': return [`ok ${desc} # SKIP not checked: ${tapDescription(x.why ?? 'no case ran')}`];
     case 'pass': return [`ok ${desc}`];
     case 'known': return [`not ok ${desc} # TODO known: documented finding or baseline`, ...diagnostics(listed)];
     case 'violation': return [`not ok ${desc}`, ...diagnostics(listed)];

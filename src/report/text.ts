@@ -18,9 +18,24 @@ export function implementationsOf(r: Report): string[] {
   return [...new Set([...r.implementations.map((i) => i.name), ...r.results.map((x) => x.implementation)])];
 }
 
-/** The worst status among results: a new violation, then a known one, then pass. */
+/** The worst status among results: a new violation, then a known one, then a rule not checked (no case
+ *  ran it: not a pass), then pass. */
 export function worstStatus(statuses: readonly RuleStatus[]): RuleStatus {
-  return (['violation', 'known', 'pass'] as const).find((s) => statuses.includes(s)) ?? 'not-applicable';
+  return (['violation', 'known', 'not-checked', 'pass'] as const).find((s) => statuses.includes(s)) ?? 'not-applicable';
+}
+
+/** Each implementation whose rules no case checked, once, with why and the rules: `acme: PLUGIN-TIMEOUT
+ *  stopped acme's search before any case ran (LOCK-RESV, REV-MAP, ...)`. */
+export function notChecked(r: Pick<Report, 'results'>): { readonly implementation: string; readonly why: string; readonly rules: readonly string[] }[] {
+  const out = new Map<string, { implementation: string; why: string; rules: string[] }>();
+  for (const x of r.results) {
+    if (x.status !== 'not-checked') continue;
+    const key = `${x.implementation}\u0000${x.why ?? ''}`;
+    const e = out.get(key) ?? { implementation: x.implementation, why: x.why ?? 'no case ran', rules: [] };
+    e.rules.push(x.rule);
+    out.set(key, e);
+  }
+  return [...out.values()];
 }
 
 /**

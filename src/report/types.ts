@@ -68,7 +68,12 @@ export interface ViolationRecord {
   readonly counterexample: Counterexample;
 }
 
-export type RuleStatus = 'pass' | 'violation' | 'known' | 'not-applicable';
+/** `not-applicable`: outside the run's --rules; `not-checked`: in the run, but no case ran (`why` says what
+ *  stopped it: a PLUGIN-TIMEOUT or PLUGIN-EXIT of its worker, --time, --bail). A rule 0 runs checked has not passed. */
+export type RuleStatus = 'pass' | 'violation' | 'known' | 'not-checked' | 'not-applicable';
+
+/** Does a result count as a check (summary.checks)? Not when the rule was outside --rules or no case ran. */
+export const isCheck = (status: RuleStatus): boolean => status !== 'not-applicable' && status !== 'not-checked';
 
 export interface RuleResult {
   readonly implementation: string;
@@ -76,6 +81,8 @@ export interface RuleResult {
   readonly rule: RuleId;
   readonly runs: number;
   readonly status: RuleStatus;
+  /** With status `not-checked`: why no case ran, as a reader says it. */
+  readonly why?: string;
   readonly violations: readonly string[]; // ViolationRecord ids
 }
 
