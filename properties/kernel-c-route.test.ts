@@ -140,7 +140,7 @@ describe('kernel C: the route unit, bad input and crashes', () => {
 
   it('patches that change p2pdma.c without the routing functions: one line naming what is missing, exit 2', async () => {
     const patch = join(tmp, 'half.patch');
-    writeFileSync(patch, 'diff --git a/drivers/pci/p2pdma.c b/drivers/pci/p2pdma.c\n--- a/drivers/pci/p2pdma.c\n+++ b/drivers/pci/p2pdma.c\n@@ -10,3 +10,7 @@\n int x;\n+int pcim_p2pdma_init(struct pci_dev *pdev)\n+{\n+\treturn 0;\n+}\n int y;\n');
+    writeFileSync(patch, 'diff --git a/drivers/pci/p2pdma.c b/drivers/pci/p2pdma.c\n--- a/drivers/pci/p2pdma.c\n+++ b/drivers/pci/p2pdma.c\n@@ -10,2 +10,6 @@\n int x;\n+int pcim_p2pdma_init(struct pci_dev *pdev)\n+{\n+\treturn 0;\n+}\n int y;\n');
     const r = await loadKernelC({ patches: [patch] });
     expect(r.ok).toBe(false);
     if (!r.ok) {

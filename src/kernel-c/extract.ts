@@ -14,6 +14,8 @@ export interface Fragment {
   readonly lines: readonly string[];
   /** Where it came from: 'tree' or the patch file and line of its hunk. */
   readonly origin: string;
+  /** A hunk the text cuts short (see `cutOf`): its header, the post-image lines it announces and those present. */
+  readonly cut?: { readonly header: string; readonly lines: number; readonly of: number; readonly atEnd: boolean };
 }
 
 export type ItemKind = 'function' | 'type' | 'macro' | 'decl' | 'proto';
@@ -39,9 +41,15 @@ const DIFF = /^diff --git a\/(\S+) b\/(\S+)/;
 /** The post-image hunks of every file a patch or mbox changes (quoted replies, `> +...`, are not hunks). */
 export function patchFragments(text: string, origin: string): Fragment[] {
   const lines = text.split('\n');
+  // The text's last newline ends its last line: the empty string after it is no line of a hunk.
+  const end = lines.length > 0 && lines[lines.length - 1] === '' ? lines.length - 1 : lines.length;
   const out: Fragment[] = [];
+  // Hunks ended before their lines (by the next diff, hunk or signature) owing as many old lines as new:
+  // this text drops blank context lines (mail archives do), which a hunk the text's end cuts may also owe.
+  let dropsBlanks = false;
+  const owing: { at: number; atEnd: boolean; oldLeft: number; newLeft: number; header: string; of: number; newFile: boolean }[] = [];
   let path: string | null = null;
-  for (let i = 0; i < lines.length; i++) {
+  for (let i = 0; i < end; i++) {
     const l = lines[i]!;
     const d = DIFF.exec(l);
     if (d) { path = d[2]!; continue; }
@@ -52,7 +60,7 @@ export function patchFragments(text: string, origin: string): Fragment[] {
     const post: string[] = [];
     const at = i + 1;
     let leading = -1; // context lines before the first change
-    while ((oldLeft > 0 || newLeft > 0) && i + 1 < lines.length) {
+    while ((oldLeft > 0 || newLeft > 0) && i + 1 < end) {
       const n = lines[i + 1]!;
       if (DIFF.test(n) || HUNK.test(n) || /^-- ?$/.test(n)) break;
       i++;
@@ -67,9 +75,33 @@ export function patchFragments(text: string, origin: string): Fragment[] {
     // numbers match the kernel file. Whitespace only: no code changes.
     const blanks = Math.min(newLeft, leading >= 0 && Number(h[3]) > 1 ? 3 - leading : 0);
     if (blanks > 0) post.splice(leading, 0, ...Array<string>(blanks).fill(''));
+    if (oldLeft > 0 || newLeft > 0) {
+      const atEnd = i + 1 >= end;
+      if (!atEnd && oldLeft === newLeft) dropsBlanks = true;
+      const of = h[4] === undefined ? 1 : Number(h[4]);
+      owing.push({ at: out.length, atEnd, oldLeft: Math.max(0, oldLeft), newLeft: Math.max(0, newLeft), header: h[0], of, newFile: h[1] === '0' && h[2] === '0' });
+    }
     out.push({ path, firstLine: Number(h[3]), lines: post, origin: `${origin}:${at}` });
   }
+  // A hunk is cut when the text ends inside it, or when it adds a new file and lacks lines (a new
+  // file's hunk has no context lines an archive could drop) -- unless all it owes at the text's end
+  // is as many old lines as new in a text that drops blank context lines elsewhere and ends with a
+  // newline (such a cut inside a hunk's context cannot be told from the archive's dropped lines).
+  for (const o of owing) {
+    // A text that stops mid-line (no final newline) was cut wherever it stops.
+    const droppedBlanks = dropsBlanks && o.oldLeft === o.newLeft && !o.newFile && !(o.atEnd && end === lines.length);
+    if (!(o.newFile || o.atEnd) || droppedBlanks) continue;
+    const f = out[o.at]!;
+    out[o.at] = { ...f, cut: { header: o.header, lines: o.of - o.newLeft, of: o.of, atEnd: o.atEnd } };
+  }
   return out;
+}
+
+/** One line naming a hunk the patch cuts short (a hunk shorter than its header says), or null. */
+export function cutOf(f: Fragment): string | null {
+  if (!f.cut) return null;
+  const where = f.cut.atEnd ? 'the patch ends inside a hunk of' : 'the patch cuts short the new-file hunk of';
+  return `${f.origin}: ${where} ${f.path} (${f.cut.header}): ${f.cut.lines} of ${f.cut.of} lines; the patch is cut (give the whole patch or mbox)`;
 }
 
 /** A whole file of a tree as one fragment. */

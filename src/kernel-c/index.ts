@@ -9,7 +9,7 @@ import { buildUnit } from './build.ts';
 import { CUnitProcess } from './bridge.ts';
 import { cConversion, type KernelCConversion } from './conversion.ts';
 import { cExporter, type KernelCExporter } from './exporter.ts';
-import { fileFragment, indexItems, itemsOf, mangledHunks, readPatch, renderItems, selectItems, type Fragment, type Item } from './extract.ts';
+import { cutOf, fileFragment, indexItems, itemsOf, mangledHunks, readPatch, renderItems, selectItems, type Fragment, type Item } from './extract.ts';
 import { cRoute, type KernelCRoute } from './route.ts';
 import { CONVERSION_UNITS, EXPORTER_UNIT, ROUTE_UNIT, type UnitSpec } from './units.ts';
 
@@ -73,16 +73,21 @@ function routeItems(fragments: readonly Fragment[]): { items: Item[] } | { missi
 
 /** The exporter's items: the whole file (fragments from its first line: a tree's file or a
  *  new-file hunk), with functions of later hunks replacing theirs; or what is missing. */
-function exporterItems(fragments: readonly Fragment[]): { items: Item[]; iommufdMap: boolean } | { missing: string[] } {
+function exporterItems(fragments: readonly Fragment[]): { items: Item[]; iommufdMap: boolean } | { missing: string[]; why: string } {
   const mine = fragments.filter((f) => f.path === EXPORTER_UNIT.path);
   const whole = mine.filter((f) => f.firstLine === 1);
-  if (!whole.length) return { missing: [...EXPORTER_UNIT.roots] };
+  if (!whole.length) {
+    const why = mine.length
+      ? `the patches change ${EXPORTER_UNIT.path} in hunks (${mine.map((f) => `from line ${f.firstLine}`).join(', ')}) but do not add the whole file (its new-file hunk): give a tree with --kernel-tree`
+      : `the patches do not add ${EXPORTER_UNIT.path}`;
+    return { missing: [...EXPORTER_UNIT.roots], why };
+  }
   const later = itemsOf(mine.filter((f) => f.firstLine !== 1)).filter((it) => it.kind === 'function');
   const base = itemsOf(whole);
   const all = [...base, ...later.map((it, i) => ({ ...it, seq: base.length + i }))];
   const index = indexItems(all);
   const missing = EXPORTER_UNIT.roots.filter((r) => index.get(r)?.kind !== 'function');
-  if (missing.length) return { missing };
+  if (missing.length) return { missing, why: `${EXPORTER_UNIT.path} of the patches lacks ${missing.join(', ')}` };
   // Every item of the file, once, each in its latest version, in file order.
   const items = [...new Set(index.values())].filter((it) => base.some((b) => b.name === it.name) || it.kind === 'function').sort((a, b) => (a.line - b.line) || (a.seq - b.seq));
   return { items, iommufdMap: index.get(EXPORTER_UNIT.iommufdMap)?.kind === 'function' };
@@ -144,6 +149,9 @@ export async function loadKernelC(opts: KernelCOptions): Promise<KernelCLoad> {
       if (statSync(p).isDirectory()) return fail('-EINVAL', `patch ${p}: is a directory, not a patch or mbox file (a source tree is --kernel-tree)`);
       const fr = readPatch(p);
       if (!fr) return fail('-ENOENT', `patch ${p}: cannot be read`);
+      // A cut patch (a hunk shorter than its header says) is bad input: the C it holds is not the C posted.
+      const cut = fr.map(cutOf).find((l) => l !== null);
+      if (cut) return fail('-EINVAL', cut);
       fragments.push(...fr);
       for (const m of mangledHunks(readFileSync(p, 'utf8'), p)) {
         notes.push(`${m.origin}: the hunk ${m.header} of ${m.path}${m.functions.length ? ` (adding ${m.functions.join(', ')})` : ''} is mangled (diff header, hunk header and text run together, '+' markers lost or turned into '- ', lines joined): its ${m.newLines} lines cannot be recovered unedited, so it is not compiled`);
@@ -152,6 +160,7 @@ export async function loadKernelC(opts: KernelCOptions): Promise<KernelCLoad> {
     const exp = exporterItems(fragments);
     if ('items' in exp) exporter = exp;
     else if (exp.missing.length < EXPORTER_UNIT.roots.length) return fail('-EINVAL', `${opts.patches.join(', ')}: ${EXPORTER_UNIT.path} lacks ${exp.missing.join(', ')}`);
+    else skipped.push(`exporter unit skipped: ${exp.why}`);
     const partial: string[] = [];
     for (const spec of CONVERSION_UNITS) {
       const got = unitItems(spec, fragments);
@@ -161,7 +170,11 @@ export async function loadKernelC(opts: KernelCOptions): Promise<KernelCLoad> {
     const r = routeItems(fragments);
     const routePartial = !('items' in r) && r.missing.length < ROUTE_UNIT.roots.length ? `${ROUTE_UNIT.path} lacks ${r.missing.join(', ')}` : null;
     if ('items' in r) route = r.items;
-    else if (routePartial) notes.push(`route unit: the patches change ${ROUTE_UNIT.path} but do not hold ${r.missing.join(', ')} (a hunk is not the whole file): not compiled; give a tree with --kernel-tree`);
+    else if (routePartial) skipped.push(`route unit skipped: the patches change ${ROUTE_UNIT.path} but do not hold ${r.missing.join(', ')} (a hunk is not the whole file): give a tree with --kernel-tree`);
+    else skipped.push(`route unit skipped: the patches do not change ${ROUTE_UNIT.path}`);
+    if (!found.some((f) => f.spec.kind === 'conversion')) {
+      skipped.push(`conversion unit skipped: ${partial.length ? partial.join('; ') : `the patches hold neither ${CONVERSION_UNITS.map((u) => `${u.roots.join('/')} (${u.path})`).join(' nor ')}`}`);
+    }
     if (!found.some((f) => f.spec.kind === 'conversion') && (!exporter || partial.length) && !route) {
       const wanted = [...CONVERSION_UNITS.map((s) => `${s.roots.join('/')} (${s.path})`), `${EXPORTER_UNIT.path}`, `${ROUTE_UNIT.roots.join('/')} (${ROUTE_UNIT.path})`].join(' or ');
       // What the patches come closest to: a broken conversion pair first, else the routing functions.

@@ -98,6 +98,28 @@ describe.skipIf(!existsSync(P002))('run --kernel-patch (skipped without ../share
     expect(r.err.trim().replace(/^dmabuf-conform( run)?: /, '')).toMatch(msg);
   });
 
+  it('a patch cut inside the exporter\'s new-file hunk is one line naming the hunk and N of M lines, exit 2, with or without --exporter; a patch without the file says why --exporter c:v8:vfio-pci has no unit', async () => {
+    const lines = readFileSync(P002, 'utf8').split('\n');
+    const header = lines.findIndex((l) => l === '@@ -0,0 +1,315 @@');
+    expect(lines[header - 1]).toBe('+++ b/drivers/vfio/pci/vfio_pci_dmabuf.c');
+    const cut = join(tmp, '002-truncated.txt');
+    writeFileSync(cut, `${lines.slice(0, header + 1 + 103).join('\n')}\n`);
+    for (const sel of [[], ['--exporter', 'c:v8:vfio-pci']]) {
+      const r = await cli('run', '--runs', '2', '--out', join(tmp, 'cut'), ...sel, '--kernel-patch', cut);
+      expect(r.code).toBe(2);
+      expect(r.err.trim().split('\n')).toEqual([`dmabuf-conform run: ${cut}:${header + 1}: the patch ends inside a hunk of drivers/vfio/pci/vfio_pci_dmabuf.c (@@ -0,0 +1,315 @@): 103 of 315 lines; the patch is cut (give the whole patch or mbox)`]);
+    }
+    // the seed up to the exporter's file: the conversion is built, the exporter is named as not built and why
+    const noExp = join(tmp, '002-no-exporter.txt');
+    writeFileSync(noExp, `${lines.slice(0, lines.findIndex((l) => l.startsWith('diff --git a/drivers/vfio/pci/vfio_pci_dmabuf.c '))).join('\n')}\n`);
+    const plain = await cli('run', '--runs', '2', '--out', join(tmp, 'no-exp'), '--kernel-patch', noExp);
+    expect(plain.err).toContain('kernel C: exporter unit skipped: the patches do not add drivers/vfio/pci/vfio_pci_dmabuf.c\n');
+    expect(plain.code).toBe(0);
+    const sel = await cli('run', '--runs', '2', '--quiet', '--out', join(tmp, 'no-exp'), '--exporter', 'c:v8:vfio-pci', '--kernel-patch', noExp);
+    expect(sel.code).toBe(2);
+    expect(sel.err.trim()).toBe('dmabuf-conform run: --exporter c:v8:vfio-pci: that kernel C unit was not built: the patches do not add drivers/vfio/pci/vfio_pci_dmabuf.c');
+  }, 60_000);
+
   it.each([
     [['--kernel-patch', 'package.json'], /^package\.json: no dma_buf_phys_vec_to_sgt\/dma_buf_free_sgt/],
     [['--kernel-patch', join(tmp, 'none.patch')], /^patch .*none\.patch: no such file$/],
