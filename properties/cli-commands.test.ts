@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, version } from '../src/cli.ts';
 import { quotesOf, ruleLines } from '../src/commands/explain.ts';
-import { corpusCount, smallestCaseFirst } from '../src/commands/run.ts';
+import { corpusCount } from '../src/commands/run.ts';
+import { readingOrder } from '../src/report/text.ts';
 import type { ViolationRecord } from '../src/report/types.ts';
 import { reportJson } from '../src/report/index.ts';
 import { PASSAGES } from '../src/rules/passages.ts';
@@ -237,8 +238,9 @@ describe("run's closing lines", () => {
 
   it('lists each implementation\'s new violations smallest case first, a kernel debug tool\'s rule first among equals', () => {
     // One bug (a reference dropped twice) broke REV-MAP, UAF-DYING and LOCK-ORDER: the 3-step UAF case first.
-    const out = smallestCaseFirst([record('LOCK-ORDER', 'a', 5, 4), record('REV-MAP', 'a', 3, 2), record('REV-WINDOW', 'b', 2, 1), record('UAF-DYING', 'a', 3, 2), { ...record('UAF-OBJ', 'a', 1, 0), known: true }]);
-    expect(out.map((v) => `${v.implementation} ${v.rule}`)).toEqual(['a UAF-DYING', 'a REV-MAP', 'a LOCK-ORDER', 'b REV-WINDOW']);
+    const out = readingOrder([record('LOCK-ORDER', 'a', 5, 4), record('REV-MAP', 'a', 3, 2), record('REV-WINDOW', 'b', 2, 1), record('UAF-DYING', 'a', 3, 2), { ...record('UAF-OBJ', 'a', 1, 0), known: true }]);
+    expect(out.filter((v) => !v.known).map((v) => `${v.implementation} ${v.rule}`)).toEqual(['a UAF-DYING', 'a REV-MAP', 'a LOCK-ORDER', 'b REV-WINDOW']);
+    expect(out.map((v) => `${v.implementation} ${v.rule}`).at(-1)).toBe('a UAF-OBJ');
   });
 
   it('counts the corpus entries the run replays, and those of other implementations it leaves alone', () => {

@@ -14,8 +14,7 @@ import type { PluginSpec } from '../harness/worker.ts';
 import { baselineOf, mergeBaseline, readCorpus, runConformance, writeAtomic, type Baseline, type CorpusEntry, type Executor, type Progress, type TargetInfo } from '../harness/runner.ts';
 import { readJsonFile } from '../report/validate.ts';
 import { writeReports } from '../report/index.ts';
-import { notChecked } from '../report/text.ts';
-import type { ViolationRecord } from '../report/types.ts';
+import { notChecked, readingOrder } from '../report/text.ts';
 import { isRuleId, type RuleId } from '../rules/registry.ts';
 import { UsageError } from './usage.ts';
 import { DMA_MAP_PATHS, EVERY_MACHINE, IOMMU_FLAVOURS, describePlatform, isDmaMapPath, isIommuFlavour, platformOfSeed, type Platform } from '../kernel/platform.ts';
@@ -278,22 +277,6 @@ export function corpusCount(corpus: readonly CorpusEntry[], names: ReadonlySet<s
   return `${mine} entr${mine === 1 ? 'y' : 'ies'} for these implementations${others ? `, ${others} of others left alone` : ''}`;
 }
 
-/** The families whose checkers see a bug where the code does it (KASAN, lockdep, DMA-API debug), before
- *  those that see its effect on a result or a state. */
-const AT_THE_LINE = ['UAF', 'LOCK', 'DMA'];
-
-/** The new violations, each implementation's smallest case first (fewest steps, then the earliest failing step,
- *  then what a kernel debug tool sees at the line): one bug often breaks several rules (a reference dropped twice
- *  shows as UAF-DYING, REV-MAP, LOCK-ORDER...), and the smallest case is the likeliest cause of the rest. */
-export function smallestCaseFirst(violations: readonly ViolationRecord[]): ViolationRecord[] {
-  const rank = (v: ViolationRecord) => {
-    const at = AT_THE_LINE.indexOf(v.rule.split('-')[0]!);
-    return v.counterexample.steps.length * 10_000 + v.counterexample.failingStep * 10 + (at < 0 ? AT_THE_LINE.length : at);
-  };
-  const order = [...new Set(violations.map((v) => v.implementation))];
-  return violations.filter((v) => !v.known).sort((x, y) => order.indexOf(x.implementation) - order.indexOf(y.implementation) || rank(x) - rank(y));
-}
-
 async function runWith(a: RunArgs, executor: Executor, baseline: Baseline, older: Baseline, corpus: readonly CorpusEntry[]): Promise<number> {
   const targets = executor.targets;
   const names = new Set<string>();
@@ -323,7 +306,7 @@ async function runWith(a: RunArgs, executor: Executor, baseline: Baseline, older
     const cut = report.budget.cutShort ?? [];
     if (cut.length) process.stdout.write(`--time ${a.timeMs} ms cut short the first round of ${cut.length} implementation(s): ${cut.join(', ')}\n`);
     for (const x of notChecked(report)) process.stdout.write(`NOT CHECKED ${x.implementation}: ${x.rules.length} rule(s): ${x.why}\n`);
-    for (const v of smallestCaseFirst(report.violations)) process.stdout.write(`NEW ${v.rule} ${v.implementation}: ${v.message}\n    replay: ${v.replay}\n`);
+    for (const v of readingOrder(report.violations).filter((x) => !x.known)) process.stdout.write(`NEW ${v.rule} ${v.implementation}: ${v.message}\n    replay: ${v.replay}\n`);
   }
   return newCount > 0 ? 1 : 0;
 }

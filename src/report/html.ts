@@ -4,7 +4,7 @@
 // violation its pictures (src/report/svg.ts): the PCI topology when it has
 // one, and the sequence diagram of the shrunk counterexample.
 import { failingText, htmlEscape, sequenceSvg, topologySvg } from './svg.ts';
-import { familiesOf, familyOf, implementationsOf, notChecked, profilesLine, worstStatus } from './text.ts';
+import { familiesOf, familyOf, implementationsOf, notChecked, profilesLine, readingOrder, worstStatus } from './text.ts';
 import type { Report, RuleStatus, ViolationRecord } from './types.ts';
 
 const STATUS_LABEL: Record<RuleStatus, string> = { violation: 'new violation', known: 'known (documented finding or baseline)', pass: 'pass', 'not-checked': 'not checked: no case ran', 'not-applicable': 'not in this run (--rules)' };
@@ -125,11 +125,11 @@ apply();})();`;
 export function renderHtml(r: Report): string {
   const anchorOf = new Map(r.violations.map((v, i) => [v.id, `v${i}`]));
   const firstOf = new Map<string, string>();
-  for (const v of [...r.violations].sort((a, b) => Number(a.known) - Number(b.known))) {
+  for (const v of readingOrder(r.violations)) {
     const key = `${v.implementation}\u0000${familyOf(v.rule)}`;
     if (!firstOf.has(key)) firstOf.set(key, anchorOf.get(v.id)!);
   }
-  const order = [...r.violations.entries()].sort(([, a], [, b]) => Number(a.known) - Number(b.known));
+  const order = readingOrder(r.violations).map((v) => [r.violations.indexOf(v), v] as const);
   const open = (v: ViolationRecord) => !v.known || r.violations.length <= OPEN_ALL_UP_TO;
   const statuses = (['violation', 'known', 'pass', 'not-checked', 'not-applicable'] as const).map((s): [string, string] => [s, STATUS_LABEL[s]]);
   const meta = `${r.tool.name} ${r.tool.version} · seed ${r.seed} · ${profilesLine(r)}${r.platform ? ` · IOMMU ${r.platform.iommu}, dma_map_phys ${r.platform.dmaMap === 'iommu' ? 'dma-iommu' : 'dma-direct'}` : ' · every machine (drawn per case)'} · ${r.budget.runs} runs per search${r.budget.exhaustive ? ` · exhaustive k=${r.budget.exhaustive}` : ''} · ${r.implementations.length} implementations · ${checkCount(r)} · ${r.summary.new} new · ${r.summary.known} known`;

@@ -2,7 +2,7 @@
 // <testcase> per implementation × rule. A new violation is a <failure> whose
 // body is the shrunk counterexample; a known one (baseline) passes with the
 // counterexample in <system-out>; a rule not checked is <skipped/>.
-import { counterexampleText, implementationsOf, oneLine, sanitize } from './text.ts';
+import { counterexampleText, implementationsOf, oneLine, readingOrder, sanitize } from './text.ts';
 import type { Report, RuleResult, ViolationRecord } from './types.ts';
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
@@ -36,7 +36,7 @@ function testsuite(r: Report, impl: string, results: readonly RuleResult[], byId
   const count = (s: RuleResult['status']) => results.filter((x) => x.status === s).length;
   const props = [['seed', String(r.seed)], ['profiles', [...new Set(results.map((x) => x.profile))].join(',')], ['runs', String(Math.max(0, ...results.map((x) => x.runs)))]]
     .map(([k, v]) => `      <property name="${k}" value="${xmlAttr(v!)}"/>`);
-  const cases = results.map((x) => testcase(x, x.violations.flatMap((id) => byId.get(id) ?? [])));
+  const cases = results.map((x) => testcase(x, readingOrder(x.violations.flatMap((id) => byId.get(id) ?? []))));
   return [
     `  <testsuite name="${xmlAttr(impl)}" tests="${results.length}" failures="${count('violation')}" errors="0" skipped="${count('not-applicable') + count('not-checked')}">`,
     '    <properties>', ...props, '    </properties>', ...cases, '  </testsuite>',

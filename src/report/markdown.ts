@@ -2,7 +2,7 @@
 // implementations × rule families, then each violation with its rule, a
 // one-line reason, its steps and the replay command. New violations come
 // first and in full; known ones (baseline) fold into a <details> block.
-import { familiesOf, familyOf, implementationsOf, notChecked, oneLine, profilesLine, sanitize, worstStatus } from './text.ts';
+import { familiesOf, familyOf, implementationsOf, notChecked, oneLine, profilesLine, readingOrder, sanitize, worstStatus } from './text.ts';
 import type { Report, RuleStatus, ViolationRecord } from './types.ts';
 
 const MARK: Record<RuleStatus, string> = { pass: '✅', known: '🟡', violation: '❌', 'not-checked': '⚪', 'not-applicable': '' };
@@ -72,8 +72,8 @@ function capped(vs: readonly ViolationRecord[], max: number): string[] {
 }
 
 export function renderMarkdown(r: Report): string {
-  const fresh = r.violations.filter((v) => !v.known);
-  const known = r.violations.filter((v) => v.known);
+  const fresh = readingOrder(r.violations).filter((v) => !v.known);
+  const known = readingOrder(r.violations).filter((v) => v.known);
   const out = [
     '# dmabuf-conform report', '',
     `Seed ${r.seed} · ${profilesLine(r)}${r.platform ? ` · IOMMU ${r.platform.iommu}, dma_map_phys ${r.platform.dmaMap === 'iommu' ? 'dma-iommu' : 'dma-direct'}` : ' · every machine (drawn per case)'} · ${r.budget.runs} runs per search · ${r.summary.checks} checks: **${r.summary.new} new**, ${r.summary.known} known (documented findings or baseline).`, '',

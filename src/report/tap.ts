@@ -7,7 +7,7 @@
 // breakage is expected, so TAP readers do not fail the run on it (TAP 13,
 // "TODO tests"). Not `# XFAIL`: TAP 13 does not define it, and parsers count
 // such a line as a plain pass.
-import { oneLine, sanitize } from './text.ts';
+import { oneLine, readingOrder, sanitize } from './text.ts';
 import type { Report, RuleResult, ViolationRecord } from './types.ts';
 
 /** A YAML double-quoted scalar: JSON's escapes are YAML's; also escape what YAML 1.1 reads as line breaks. */
@@ -46,7 +46,7 @@ function diagnostics(listed: readonly ViolationRecord[]): string[] {
 
 function testPoint(x: RuleResult, n: number, byId: ReadonlyMap<string, ViolationRecord>): string[] {
   const desc = `${n} - ${tapDescription(`${x.implementation} ${x.rule}`)}`;
-  const listed = x.violations.flatMap((id) => byId.get(id) ?? []).sort((a, b) => Number(a.known) - Number(b.known));
+  const listed = readingOrder(x.violations.flatMap((id) => byId.get(id) ?? []));
   switch (x.status) {
     case 'not-applicable': return [`ok ${desc} # SKIP not checked in this run`];
     case 'not-checked': return [`ok ${desc} # SKIP not checked: ${tapDescription(x.why ?? 'no case ran')}`];

@@ -24,6 +24,24 @@ export function worstStatus(statuses: readonly RuleStatus[]): RuleStatus {
   return (['violation', 'known', 'not-checked', 'pass'] as const).find((s) => statuses.includes(s)) ?? 'not-applicable';
 }
 
+/** The families whose checkers see a bug where the code does it (KASAN, lockdep, DMA-API debug), before
+ *  those that see its effect on a result or a state. */
+const AT_THE_LINE = ['UAF', 'LOCK', 'DMA'];
+
+/** The one order every format lists violations in (run's NEW lines, summary.md, the HTML, the violations
+ *  of a JUnit case or TAP point): new before known, each implementation in report order, and within one
+ *  the smallest case first (fewest steps, then the earliest failing step, then what a kernel debug tool
+ *  sees at the line): one bug often breaks several rules (a reference dropped twice shows as UAF-DYING,
+ *  REV-MAP, LOCK-ORDER...), and the smallest case is the likeliest cause of the rest. Stable otherwise. */
+export function readingOrder<V extends Pick<ViolationRecord, 'implementation' | 'rule' | 'known' | 'counterexample'>>(violations: readonly V[]): V[] {
+  const rank = (v: V) => {
+    const at = AT_THE_LINE.indexOf(familyOf(v.rule));
+    return v.counterexample.steps.length * 10_000 + v.counterexample.failingStep * 10 + (at < 0 ? AT_THE_LINE.length : at);
+  };
+  const order = [...new Set(violations.map((v) => v.implementation))];
+  return [...violations].sort((x, y) => Number(x.known) - Number(y.known) || order.indexOf(x.implementation) - order.indexOf(y.implementation) || rank(x) - rank(y));
+}
+
 /** Each implementation whose rules no case checked, once, with why and the rules: `acme: PLUGIN-TIMEOUT
  *  stopped acme's search before any case ran (LOCK-RESV, REV-MAP, ...)`. */
 export function notChecked(r: Pick<Report, 'results'>): { readonly implementation: string; readonly why: string; readonly rules: readonly string[] }[] {
