@@ -11,7 +11,7 @@ import { bundledPlugins, dmaImporter, vfioPci } from '../src/harness/bundled.ts'
 import { seededBugs } from '../src/bugs/index.ts';
 import { guardExporter, guardImporter } from '../src/harness/guard.ts';
 import type { ExporterDevice, ExporterPlugin, ImporterPlugin } from '../src/harness/plugin.ts';
-import { canonical, fingerprint, mergeBaseline, runConformance, writeAtomic, type RunOptions } from '../src/harness/runner.ts';
+import { canonical, fingerprint, mergeBaseline, runConformance, targetRound, writeAtomic, type RunOptions } from '../src/harness/runner.ts';
 import { fromInput, toInput, type Found, type Target } from '../src/harness/suite.ts';
 import { allTargets } from '../src/harness/targets.ts';
 import { createCmd, requestFor, runLifecycle } from '../src/harness/lifecycle.ts';
@@ -131,6 +131,34 @@ function corpusOnly(name: string): Target & { replayed: unknown[] } {
   const found = (input: unknown): Found => ({ violations: [{ rule: 'REV-MAP', message: `replayed ${JSON.stringify(input)}` }], explainedBy: [null], counterexample: { suite: 'lifecycle', steps: [], failingStep: 0, input } });
   return { name, suite: 'lifecycle', part: 'lifecycle', kind: 'exporter', profiles: ['v8'], rules: ['REV-MAP'], replayed, search: async () => ({ failures: [], findings: [] }), replay: async (input) => (replayed.push(input), found(input)) };
 }
+
+describe('when a rule shows (the bench\'s time to find)', () => {
+  it('is when the fc.check that failed returned, not after the parts of a combined target that ran after it', async () => {
+    // As a VFIO exporter's lifecycle+export target: the lifecycle part fails at its 7th run after a 20-run search
+    // that passed, then the export part spends its whole 400-run budget.
+    const failure: Found = { violations: [{ rule: 'REV-MAP', message: 'map of a revoked dma-buf' }], explainedBy: [null], counterexample: { suite: 'lifecycle', steps: [], failingStep: 0, input: null } };
+    const counts = (numRuns: number, failed: boolean) => ({ numRuns, failed, interrupted: false, numSkips: 0, numShrinks: 0 });
+    let searches = 0;
+    const t: Target = {
+      name: 'two-parts', suite: 'lifecycle', part: 'lifecycle+export', kind: 'exporter', profiles: ['v8'], rules: ['REV-MAP', 'PAL-INPUT'],
+      search: async (_seed, _runs, _skip, opts) => {
+        if (searches++ > 0) {
+          // The round's next search, for the rules not shown yet (PAL-INPUT): nothing, so the round ends.
+          opts?.observe?.(counts(400, false));
+          return { failures: [], findings: [] };
+        }
+        opts?.observe?.(counts(20, false));
+        opts?.observe?.(counts(7, true));
+        opts?.observe?.(counts(400, false));
+        return { failures: [failure], findings: [] };
+      },
+      replay: async () => failure,
+    };
+    const r = await targetRound(t, { round: 0, seed: 1, runs: 400, found: [], corpus: [] });
+    expect(r.shown).toEqual([{ rule: 'REV-MAP', runs: 27, ms: expect.any(Number) }]);
+    expect(r.runs).toBe(827);
+  });
+});
 
 describe('the failure corpus', () => {
   it('is replayed first, as regression tests: its cases are reported even when the search finds nothing, and each is written once', async () => {

@@ -67,7 +67,7 @@ export interface RunOptions {
   readonly bail: boolean;
   readonly replayCommand: (id: string) => string;
   readonly progress: (p: Progress) => void;
-  /** An observer (the bench): told when a rule first shows on a target, with the ms and fast-check runs its searches took so far. */
+  /** An observer (the bench): told when a rule first shows on a target, with the ms and fast-check runs its searches took until the fc.check that showed it returned (not the parts of the target that ran after it). */
   readonly onHit?: (target: string, rule: RuleId, ms: number, runs: number) => void;
   /** Passed to every search: the bench's uniform baseline (stateAware: false). */
   readonly search?: Pick<SearchOptions, 'stateAware'>;
@@ -207,16 +207,20 @@ export async function targetRound(t: Target, req: RoundRequest): Promise<RoundRe
   }
   if (req.replayOnly || unreplayable.length) return { hits: regressions, runs: 0, ms: performance.now() - ts, shown, ...(unreplayable.length ? { unreplayable } : {}) };
   const skip = new Set<RuleId>([...req.found, ...t.rules.filter((r) => rules && !rules.has(r))]);
-  // The runs fast-check made, to the failure or the whole budget (not the budget given).
+  // The runs fast-check made, to the failure or the whole budget (not the budget given). A search's
+  // failure shows when the fc.check that failed returns (its shrinking included), not after the parts
+  // of a combined target that run after it (a VFIO exporter's export part, 400 runs, after its lifecycle).
+  let failedAt: { readonly runs: number; readonly ms: number } | undefined;
   const observe = (d: RunCounts) => {
     runs += d.numRuns;
     interrupted ||= d.interrupted;
+    if (d.failed) failedAt ??= { runs, ms: performance.now() - ts };
   };
   const add = (found: readonly Found[]): boolean => {
     const fresh = found.flatMap((f) => hitsOf(f, rules)).filter((h) => !skip.has(h.rule));
     for (const h of fresh) {
       skip.add(h.rule);
-      shown.push({ rule: h.rule, ms: performance.now() - ts, runs });
+      shown.push({ rule: h.rule, ms: failedAt?.ms ?? performance.now() - ts, runs: failedAt?.runs ?? runs });
     }
     hits.push(...fresh);
     return fresh.length > 0;
@@ -228,6 +232,7 @@ export async function targetRound(t: Target, req: RoundRequest): Promise<RoundRe
       interrupted = true;
       break;
     }
+    failedAt = undefined;
     const s = await t.search(req.seed + req.round * 1000 + i, req.runs, skip, { observe, knownFindings: knownFindings(), ...req.search, ...(req.deadline === undefined ? {} : { deadline: req.deadline }) });
     for (const f of s.findings) hits.push(...hitsOf(f, rules).filter((h) => findingId(h) !== null && !hits.some((x) => findingId(x) === findingId(h) && x.rule === h.rule)));
     if (!add(s.failures)) break;
