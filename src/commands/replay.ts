@@ -301,6 +301,9 @@ export function replayLines(found: Found, rule: string): string[] {
   found.violations.forEach((x, i) => {
     const finding = found.explainedBy[i];
     lines.push(`  ${x.rule}${x.step === undefined ? '' : ` (step ${x.step + 1})`}: ${x.message}${finding ? `   [documented finding ${finding}]` : ''}`);
+    // A plugin hook that threw: the thrown error's stack (its first frame in the plugin's file is the message's site).
+    const stack = x.evidence?.['stack'];
+    if (Array.isArray(stack) && stack.length) lines.push(`      the stack it threw with, innermost first:`, ...stack.map((l) => `        ${String(l)}`));
     // A kernel C unit's: its last crossings of the bridge (entries, the services it called, returns), oldest first.
     const trail = x.evidence?.['cTrail'];
     if (Array.isArray(trail) && trail.length) {

@@ -7,7 +7,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type fc from 'fast-check';
 import type { PageSize } from '../../models/u64.ts';
 import type { RuleId } from '../rules/registry.ts';
-import { ViolationLog } from '../rules/violation.ts';
+import { PluginSiteLog, thrownAt } from './callsite.ts';
 import { DmaApi } from './dma.ts';
 import { NO_FAULTS, type FaultPlan } from './faults.ts';
 import { KFile, Registration } from './files.ts';
@@ -24,7 +24,8 @@ export type { Blocked };
 const TASKS = new AsyncLocalStorage<string>();
 
 export class Kernel {
-  readonly log = new ViolationLog();
+  /** The violations; one reported while a plugin's code is on the stack names the plugin's call site (PluginSiteLog). */
+  readonly log = new PluginSiteLog();
   readonly heap: Heap;
   readonly dma: DmaApi;
   readonly lockdep: LockDep;
@@ -108,7 +109,10 @@ export class Kernel {
     this.spawn(`kworker`, async () => {
       await this.preempt(`kworker: ${label}`);
       await this.runWork(item);
-    }).catch((e: unknown) => this.report('PLUGIN-THROW', `deferred work ${label} threw: ${e instanceof Error ? e.message : String(e)}`, { work: label }));
+    }).catch((e: unknown) => {
+      const at = thrownAt(e);
+      this.report('PLUGIN-THROW', `deferred work ${label} threw: ${e instanceof Error ? e.message : String(e)}${at.site ? ` [at ${at.site}]` : ''}`, { work: label, ...(at.site ? { pluginSite: at.site } : {}), stack: at.stack });
+    });
   }
 
   /** Work queued and not finished (queued, or running and not returned yet). */

@@ -32,11 +32,15 @@ const AT_THE_LINE = ['UAF', 'LOCK', 'DMA'];
  *  of a JUnit case or TAP point): new before known, each implementation in report order, and within one
  *  the smallest case first (fewest steps, then the earliest failing step, then what a kernel debug tool
  *  sees at the line): one bug often breaks several rules (a reference dropped twice shows as UAF-DYING,
- *  REV-MAP, LOCK-ORDER...), and the smallest case is the likeliest cause of the rest. Stable otherwise. */
+ *  REV-MAP, LOCK-ORDER...), and the smallest case is the likeliest cause of the rest; a plugin's own failure
+ *  (PLUGIN-THROW, -TIMEOUT, -EXIT, -GLOBAL) before all of them, its cause. Stable otherwise. */
 export function readingOrder<V extends Pick<ViolationRecord, 'implementation' | 'rule' | 'known' | 'counterexample'>>(violations: readonly V[]): V[] {
   const rank = (v: V) => {
     const at = AT_THE_LINE.indexOf(familyOf(v.rule));
-    return v.counterexample.steps.length * 10_000 + v.counterexample.failingStep * 10 + (at < 0 ? AT_THE_LINE.length : at);
+    const size = v.counterexample.steps.length * 10_000 + v.counterexample.failingStep * 10 + (at < 0 ? AT_THE_LINE.length : at);
+    // A plugin that threw, hung or ended (PLUGIN-*) leads its implementation: what its steps show after it (a lock
+    // left held, -EIO where the model says ok, dma-bufs left unrevoked) is the fallback of the hook that failed.
+    return familyOf(v.rule) === 'PLUGIN' ? size - 1e12 : size;
   };
   const order = [...new Set(violations.map((v) => v.implementation))];
   return [...violations].sort((x, y) => Number(x.known) - Number(y.known) || order.indexOf(x.implementation) - order.indexOf(y.implementation) || rank(x) - rank(y));
