@@ -74,9 +74,11 @@ interface Stepper {
   dead: boolean;
 }
 
-/** Systems kept per configuration and setup, and configurations kept: the oldest go first past them. */
+/** Systems kept per configuration and setup, and configurations kept: the oldest go first past them. A search's run
+ *  is judged as it goes (one system, driven on); what comes back later is its recorded case and that case's shrink,
+ *  on the same setup: a few setups cover it, and each system holds a whole simulated kernel. */
 const PER_SETUP = 4;
-const SETUPS = 512;
+const SETUPS = 128;
 const steppers = new Map<string, Stepper[]>();
 const cmdKeys = new WeakMap<LcCmd, string>();
 let steps = 0;
