@@ -1,13 +1,16 @@
-import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
-// Inputs that live beside the checkout, never in it (kernel source, real machines' dumps): a clone
-// without them skips the tests that read them, and the code only they reach leaves the coverage gate.
+import SharedReporter from './properties/shared-reporter.ts';
+import { HAVE_LSPCI, HAVE_SEEDS } from './properties/shared.ts';
+
+// Inputs that live beside the checkout, never in it (kernel source, real machines' dumps: ../shared,
+// properties/shared.ts): a clone without them skips the tests that read them, says so in one line per
+// folder at the end (SharedReporter), and the code only they reach leaves the coverage gate.
 const UNREACHED = [
-  ...(existsSync('../shared/seeds') ? [] : ['src/kernel-c/**']),
-  ...(existsSync('../shared/topologies/lspci') ? [] : ['src/topology/lspci*.ts', 'src/topology/cpu.ts']),
+  ...(HAVE_SEEDS ? [] : ['src/kernel-c/**']),
+  ...(HAVE_LSPCI ? [] : ['src/topology/lspci*.ts', 'src/topology/cpu.ts']),
 ];
 
 /** The files that take longest (a full run's per-file times), longest first. Vitest orders by the
@@ -39,7 +42,7 @@ export default defineConfig({
     isolate: false,
     sequence: { sequencer: LongestFirst },
     testTimeout: 60_000,
-    reporters: process.env.CI_JSON_REPORT ? ['default', ['json', { outputFile: process.env.CI_JSON_REPORT }]] : ['default'],
+    reporters: ['default', new SharedReporter(), ...(process.env.CI_JSON_REPORT ? [['json', { outputFile: process.env.CI_JSON_REPORT }] as ['json', { outputFile: string }]] : [])],
     coverage: {
       provider: 'v8',
       include: ['models/**/*.ts', 'src/**/*.ts'],

@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import SharedReporter from './properties/shared-reporter.ts';
 
 // npm run test:e2e: the end-to-end checks that run the tool as a user does
 // (whole default runs on user plugins, the packed tarball installed in an
@@ -9,6 +10,6 @@ export default defineConfig({
     include: ['test/e2e/**/*.test.ts'],
     testTimeout: 300_000,
     fileParallelism: false,
-    reporters: process.env.CI_JSON_REPORT ? ['default', ['json', { outputFile: process.env.CI_JSON_REPORT }]] : ['default'],
+    reporters: ['default', new SharedReporter(), ...(process.env.CI_JSON_REPORT ? [['json', { outputFile: process.env.CI_JSON_REPORT }] as ['json', { outputFile: string }]] : [])],
   },
 });

@@ -12,7 +12,6 @@ import type { PhysVec } from '../models/pal.ts';
 import type { MapType } from '../models/pci/types.ts';
 import { conversionCaseArb, hugeConversionCaseArb } from '../src/gen/ranges.ts';
 import type { FaultPlan } from '../src/kernel/faults.ts';
-import { REPO_ROOT } from '../src/kernel-c/build.ts';
 import { fileFragment, itemsOf, patchFragments, renderItems } from '../src/kernel-c/extract.ts';
 import { loadKernelC, type KernelCConversion } from '../src/kernel-c/index.ts';
 import { runConversion, type ConversionCase } from '../src/rules/conversion.ts';
@@ -20,12 +19,12 @@ import { CONVERSION_FINDINGS, V8_DMA_BUF_MAP } from '../src/rules/conversion-imp
 import type { Violation } from '../src/rules/violation.ts';
 import { budget } from './budget.ts';
 
-const SEEDS = join(REPO_ROOT, '..', 'shared', 'seeds');
+import { NEEDS_SEEDS, SEEDS } from './shared.ts';
+
 const seed = (prefix: string) => (existsSync(SEEDS) ? readdirSync(SEEDS).find((f) => f.startsWith(prefix)) : undefined);
 const S002 = seed('002_');
 const S003 = seed('003_');
 const skip = !S002;
-if (skip) console.warn(`kernel-c tests skipped: no 002 seed in ${SEEDS} (the C is read from ../shared/seeds at run time)`);
 const P002 = S002 ? join(SEEDS, S002) : '';
 
 const NO_FAULTS: FaultPlan = { allocFails: [], syncFails: false, iovaRefused: false };
@@ -58,7 +57,7 @@ const linkAtMappedLen = (_path: string, text: string) => {
   return out;
 };
 
-describe.skipIf(skip)('kernel C: dma_buf_map() of 002 v8 06/11 under the conversion checkers', () => {
+describe.skipIf(skip)(`kernel C: dma_buf_map() of 002 v8 06/11 under the conversion checkers ${NEEDS_SEEDS}`, () => {
   let c: KernelCConversion;
   let fixed: KernelCConversion;
   beforeAll(async () => {
@@ -172,7 +171,7 @@ describe.skipIf(skip)('kernel C: dma_buf_map() of 002 v8 06/11 under the convers
   });
 });
 
-describe.skipIf(skip)('kernel C: bad input is one line, never a throw', () => {
+describe.skipIf(skip)(`kernel C: bad input is one line, never a throw ${NEEDS_SEEDS}`, () => {
   const tmp = () => mkdtempSync(join(tmpdir(), 'kc-test-'));
 
   it('a tree without the unit file skips the unit with one line naming the file; a tree with it builds; a tree with none is not a kernel tree', async () => {

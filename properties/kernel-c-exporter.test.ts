@@ -15,7 +15,8 @@ import { lifecycleConfig, lifecycleTarget } from '../src/harness/suites/lifecycl
 import type { LcCmd } from '../models/lifecycle.ts';
 import { loadKernelC, type KernelCUnits } from '../src/kernel-c/index.ts';
 
-const SEEDS = '../shared/seeds';
+import { NEEDS_SEEDS, SEEDS } from './shared.ts';
+
 const P002 = `${SEEDS}/002_1379aab826d3415b.txt`;
 const P003 = `${SEEDS}/003_8f4712741c71a171.txt`;
 const HAVE = existsSync(P002);
@@ -23,7 +24,7 @@ const HAVE = existsSync(P002);
 const cfgOf = (e: ExporterPlugin): LifecycleConfig => ({ exporter: e, importers: { dma: dmaImporter, iommufd: iommufdImporter }, devices: 2, route: 'THRU_HOST_BRIDGE' });
 const show = (vs: readonly { step?: number; rule: string }[]) => vs.map((v) => [v.step, v.rule]);
 
-describe.skipIf(!HAVE)('kernel C exporter: vfio_pci_dmabuf.c of 002 v8 10/11 (skipped without ../shared/seeds)', () => {
+describe.skipIf(!HAVE)(`kernel C exporter: vfio_pci_dmabuf.c of 002 v8 10/11 ${NEEDS_SEEDS}`, () => {
   let units: KernelCUnits;
   let c: ExporterPlugin;
   beforeAll(async () => {

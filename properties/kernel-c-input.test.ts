@@ -8,15 +8,14 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../src/commands/usage.ts';
-import { REPO_ROOT } from '../src/kernel-c/build.ts';
 import { cutOf, patchFragments } from '../src/kernel-c/extract.ts';
 import { loadKernelC } from '../src/kernel-c/index.ts';
 import { kernelCPlugins, selectKernelC } from '../src/kernel-c/plugins.ts';
 
-const SEEDS = join(REPO_ROOT, '..', 'shared', 'seeds');
+import { NEEDS_SEEDS, SEEDS } from './shared.ts';
+
 const S002 = existsSync(SEEDS) ? readdirSync(SEEDS).find((f) => f.startsWith('002_')) : undefined;
 const skip = !S002;
-if (skip) console.warn(`kernel-c input tests skipped: no 002 seed in ${SEEDS}`);
 const TEXT = S002 ? readFileSync(join(SEEDS, S002), 'utf8') : '';
 const LINES = TEXT.split('\n');
 const EXPORTER = 'drivers/vfio/pci/vfio_pci_dmabuf.c';
@@ -33,7 +32,7 @@ function exporterHunk(): { header: number; of: number } {
   return { header: h + 1, of: Number(/\+1,(\d+)/.exec(LINES[h]!)![1]) };
 }
 
-describe.skipIf(skip)('a cut patch is bad input', () => {
+describe.skipIf(skip)(`a cut patch is bad input ${NEEDS_SEEDS}`, () => {
   it('the seed cut inside the exporter\'s new-file hunk: one line naming the file, the hunk and N of M lines, exit 2', async () => {
     const { header, of } = exporterHunk();
     const at = header + 103; // the seed's first 103 lines of the file, as the user's 002-truncated.txt
@@ -85,7 +84,7 @@ describe.skipIf(skip)('a cut patch is bad input', () => {
   });
 });
 
-describe.skipIf(skip)('every unit a run could not build is named, and why', () => {
+describe.skipIf(skip)(`every unit a run could not build is named, and why ${NEEDS_SEEDS}`, () => {
   it('the seed without the exporter\'s file: the exporter (not added) and the route (hunks only) are skipped with one line each', async () => {
     // drop every diff of the exporter file from the seed
     const out: string[] = [];

@@ -16,10 +16,11 @@ import { buildMatrix, matrixDevices, matrixText } from '../src/topology/matrix.t
 import { matrixSvg } from '../src/topology/matrix-svg.ts';
 import { matrixHtml } from '../src/commands/matrix.ts';
 import { UsageError } from '../src/commands/usage.ts';
+import { HAVE_LSPCI, LSPCI, NEEDS_LSPCI } from './shared.ts';
 
-const DIR = '../shared/topologies/lspci';
 /** The dumps are read from the shared folder beside the checkout; a clone without it skips what needs them. */
-const HAVE_DUMPS = existsSync(DIR);
+const DIR = LSPCI;
+const HAVE_DUMPS = HAVE_LSPCI;
 const dump = (f: string) => readFileSync(`${DIR}/${f}`, 'utf8');
 const ZEN4: Cpu = { vendor: 'amd', family: 0x19 };
 const INTEL: Cpu = { vendor: 'intel', family: 6 };
@@ -32,7 +33,7 @@ function imported(f: string, cpu?: Cpu): Topology {
 
 const cases = (a: ReturnType<typeof routeAnswer>) => (a.cases ?? []).map((c) => [c.when.join(' & '), c.mapType]);
 
-describe.skipIf(!HAVE_DUMPS)('amd-raphael-desktop.tv.txt (lspci -tv, root ports 01.1/01.2 with -vvv)', () => {
+describe.skipIf(!HAVE_DUMPS)(`amd-raphael-desktop.tv.txt (lspci -tv, root ports 01.1/01.2 with -vvv) ${NEEDS_LSPCI}`, () => {
   const f = 'amd-raphael-desktop.tv.txt';
 
   it('imports the tree: GPU behind its internal switch, NICs behind the small switch, root ports ACS known', () => {
@@ -84,7 +85,7 @@ describe.skipIf(!HAVE_DUMPS)('amd-raphael-desktop.tv.txt (lspci -tv, root ports 
   });
 });
 
-describe.skipIf(!HAVE_DUMPS)('intel-alderlake-b760.groups.txt (IOMMU group listing with path BDFs, -nn IDs, ACSCtl)', () => {
+describe.skipIf(!HAVE_DUMPS)(`intel-alderlake-b760.groups.txt (IOMMU group listing with path BDFs, -nn IDs, ACSCtl) ${NEEDS_LSPCI}`, () => {
   const f = 'intel-alderlake-b760.groups.txt';
 
   it('the path BDFs give the tree; root bus 00 is only partly listed, so its root device is unknown', () => {
@@ -115,7 +116,7 @@ describe.skipIf(!HAVE_DUMPS)('intel-alderlake-b760.groups.txt (IOMMU group listi
   });
 });
 
-describe.skipIf(!HAVE_DUMPS)('intel-alderlake-b760.tv.txt (lspci -tv and a grep of the root ports ACS lines)', () => {
+describe.skipIf(!HAVE_DUMPS)(`intel-alderlake-b760.tv.txt (lspci -tv and a grep of the root ports ACS lines) ${NEEDS_LSPCI}`, () => {
   const f = 'intel-alderlake-b760.tv.txt';
 
   it('NVMe 03:00.0 -> NVMe 04:00.0: root ports 06.0 and 1a.0, no common bridge; allowed iff 00:00.0 is on the list', () => {
@@ -137,7 +138,7 @@ describe.skipIf(!HAVE_DUMPS)('intel-alderlake-b760.tv.txt (lspci -tv and a grep 
   });
 });
 
-describe.skipIf(!HAVE_DUMPS)('intel-icelake-sp-rootbus16.vs.txt (lspci -vs of four functions on root bus 16)', () => {
+describe.skipIf(!HAVE_DUMPS)(`intel-icelake-sp-rootbus16.vs.txt (lspci -vs of four functions on root bus 16) ${NEEDS_LSPCI}`, () => {
   const f = 'intel-icelake-sp-rootbus16.vs.txt';
 
   it('the kernel looks up 16:00.0 (devfn 00.0, 8086:09a2, on the list), not the "Host bridge" 16:00.4 (8086:0998)', () => {
@@ -156,7 +157,7 @@ describe.skipIf(!HAVE_DUMPS)('intel-icelake-sp-rootbus16.vs.txt (lspci -vs of fo
   });
 });
 
-describe.skipIf(!HAVE_DUMPS)('qemu-i440fx-two-nvme.txt (plain lspci and the p2pmem sysfs files)', () => {
+describe.skipIf(!HAVE_DUMPS)(`qemu-i440fx-two-nvme.txt (plain lspci and the p2pmem sysfs files) ${NEEDS_LSPCI}`, () => {
   const f = 'qemu-i440fx-two-nvme.txt';
 
   it('00:04.0 publishes p2pmem; both NVMe sit on the root bus: host bridge, distance 2, CPU and 440FX ID not stated', () => {
@@ -213,7 +214,7 @@ describe('other posted formats and bad input', () => {
     });
   }
 
-  it.skipIf(!HAVE_DUMPS)('through the CLI: exit 2 and one line on stderr, never a stack trace', async () => {
+  it.skipIf(!HAVE_DUMPS)(`through the CLI: exit 2 and one line on stderr, never a stack trace ${NEEDS_LSPCI}`, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lspci-'));
     writeFileSync(join(dir, 'cut.txt'), '0a:00.0 Ethernet controller [0200]: Realtek [10ec:8168]\n');
     const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
@@ -240,7 +241,7 @@ describe('other posted formats and bad input', () => {
   });
 });
 
-describe.skipIf(!HAVE_DUMPS)('matrix on every dump', () => {
+describe.skipIf(!HAVE_DUMPS)(`matrix on every dump ${NEEDS_LSPCI}`, () => {
   for (const f of ['amd-raphael-desktop.tv.txt', 'intel-alderlake-b760.groups.txt', 'intel-alderlake-b760.tv.txt', 'intel-icelake-sp-rootbus16.vs.txt', 'qemu-i440fx-two-nvme.txt']) {
     it(`${f}: text, JSON and SVG agree with route on every pair`, () => {
       const t = imported(f, ZEN4);

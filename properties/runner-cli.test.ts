@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cliIn } from './cli-helpers.ts';
+import { HAVE_SEEDS, NEEDS_SEEDS, SEEDS } from './shared.ts';
 import { besideOut, parseRunArgs, progressPrinter, shellWord } from '../src/commands/run.ts';
 import { replayAt } from '../src/commands/merge-reports.ts';
 import { UsageError } from '../src/commands/usage.ts';
@@ -138,8 +139,8 @@ describe('rules and explain', () => {
     expect((await cli('rules', 'extra')).code).toBe(2);
   });
 
-  const seedsDir = '../shared/seeds';
-  it.skipIf(!existsSync(seedsDir))('every passage quotes the seeds verbatim (ROUTE-DIST quotes drivers/pci/p2pdma.c)', () => {
+  const seedsDir = SEEDS;
+  it.skipIf(!HAVE_SEEDS)(`every passage quotes the seeds verbatim (ROUTE-DIST quotes drivers/pci/p2pdma.c) ${NEEDS_SEEDS}`, () => {
     const norm = (s: string) => s.replace(/\s+/g, ' ').trim();
     const seeds = readdirSync(seedsDir).map((f) => norm(readFileSync(join(seedsDir, f), 'utf8').replace(/^[>+\- \t]*(\*|\/\/)?/gm, ' ')));
     const missing = Object.entries(PASSAGES).filter(([id]) => id !== 'ROUTE-DIST').flatMap(([id, p = '']) => {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../src/report/types.ts';
 import { cliIn } from '../../properties/cli-helpers.ts';
+import { HAVE_SEEDS, NEEDS_SEEDS } from '../../properties/shared.ts';
 
 const P002 = '../shared/seeds/002_1379aab826d3415b.txt';
 const P003 = '../shared/seeds/003_8f4712741c71a171.txt';
@@ -18,7 +19,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const cli = cliIn();
 
-describe.skipIf(!existsSync(P002))('run --kernel-patch (skipped without ../shared/seeds)', () => {
+describe.skipIf(!HAVE_SEEDS || !existsSync(P002))(`run --kernel-patch ${NEEDS_SEEDS}`, () => {
   it('checks the C conversion and exporter units of 002; their documented findings are known and nothing is new', async () => {
     const out = join(tmp, 'latest');
     const r = await cli('run', '--plugin', 'p2pdma', '--profile', 'v8', '--runs', '3', '--out', out, '--kernel-patch', P002, P003);
