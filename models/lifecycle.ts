@@ -352,6 +352,33 @@ export function step(s: LcState, c: LcCmd, profile: Profile = 'v8'): { next: LcS
   }
 }
 
+/** The device paths that revoke, change the device and restore under one hold of memory_lock (002 v8 10/11:
+ *  vfio_pci_zap_and_down_write_memory_lock(), vfio_pci_dma_buf_move(vdev, true), the change, then
+ *  `if (__vfio_pci_memory_enabled(vdev)) vfio_pci_dma_buf_move(vdev, false)` before up_write()), and the change. */
+const ZAPPING: Partial<Record<DeviceEvent, Partial<DevState>>> = { flr: {}, 'af-flr': {}, reset: { power: 'D0' }, 'd3-enter': { power: 'D3hot' } };
+
+/** Such a path (or a hot reset, which revokes every device of its set, then restores them in reverse) as a command that
+ *  does not take memory_lock sees it when it runs meanwhile: attach and map test priv->revoked under the reservation
+ *  lock alone (002 v8 10/11 vfio_pci_dma_buf_attach(), vfio_pci_dma_buf_map()), so they may take effect while the
+ *  dma-bufs are revoked, before the restore. `revoked` is the state in between, `restore` ends the path from whatever
+ *  state the other command left. null: `c` is no such path (or fails before it revokes). A command that takes
+ *  memory_lock (a create, another device path) runs before or after the whole path, never in between. */
+export function zapHalves(s: LcState, c: LcCmd, profile: Profile = 'v8'): { revoked: LcState; restore: (s: LcState) => LcState } | null {
+  const devs = c.op === 'hot-reset' ? c.devs : c.op === 'event' && ZAPPING[c.event] ? [c.dev] : null;
+  if (!devs || devs.some((d) => !s.devs[d]!.open)) return null;
+  const st = new Step(s, profile);
+  for (const d of devs) st.move(d, true);
+  if (c.op === 'event') st.dev(c.dev, ZAPPING[c.event]!);
+  return {
+    revoked: st.done('ok').next,
+    restore: (after) => {
+      const rs = new Step(after, profile);
+      for (const d of [...devs].reverse()) if (memoryEnabled(rs.devs[d]!)) rs.move(d, false);
+      return rs.done('ok').next;
+    },
+  };
+}
+
 /** REV-WINDOW: which attachments may hold a usable mapping in a state. */
 export function mayHoldMapping(s: LcState, att: number): boolean {
   const a = s.atts[att]!;

@@ -16,6 +16,7 @@ import { platformArb } from './suite.ts';
 import { behaviour, shownBy } from '../rules/behaviour.ts';
 import { afterCrash } from '../kernel-c/sites.ts';
 import { faithfulExporter, referenceRun, type DesignPort, type ReferenceRun } from './lifecycle-reference.ts';
+import type { ExporterPlugin } from './plugin.ts';
 
 export interface LcModel {
   state: LcState;
@@ -46,6 +47,8 @@ export interface LifecycleFinding {
 }
 
 const isFdFault = (c: LcCmd) => c.op === 'create' && c.fault === 'fd';
+/** A device path that may unrevoke (vfio_pci_dma_buf_move(vdev, false) when memory is enabled after it). */
+const unrevokes = (c: LcCmd) => c.op === 'hot-reset' || (c.op === 'event' && ['mem-on', 'flr', 'af-flr', 'reset', 'd3-exit', 'pm-exit'].includes(c.event));
 /** A C site or sanitizer summary in vfio_pci_core_feature_dma_buf(). */
 const inCreate = (site: unknown) => typeof site === 'string' && /\bvfio_pci_core_feature_dma_buf\b/.test(site);
 
@@ -53,7 +56,9 @@ export const LIFECYCLE_FINDINGS: readonly LifecycleFinding[] = [
   // L1: vfio_pci_dma_buf_cleanup() notifies a dma-buf that a revoke before it already revoked.
   { id: 'cleanup-notifies-revoked', rule: 'REV-NOTIFY', profiles: ['v8', 'rfc', 'converter'], applies: (c, v) => c.op === 'event' && c.event === 'close' && v.evidence?.['model'] === 0 && v.evidence?.['port'] === 1 },
   // L2: the un-revoke's move_notify reaches an iommufd attachment that the revoke before it already revoked; a move without a revoke is not this finding.
-  { id: 'unrevoke-notifies-iommufd', rule: 'REV-IMPORTER', profiles: ['v8', 'rfc', 'converter', 'mainline'], applies: (_c, v) => v.evidence?.['afterRevoke'] === true },
+  // An attachment that joined while its dma-buf was revoked gets the un-revoke's notify alone: an iommufd attach racing a
+  // revoke path (vfio_pci_dma_buf_attach() tests priv->revoked under no lock, 002 v8 10/11; race.ts), at the path that unrevokes.
+  { id: 'unrevoke-notifies-iommufd', rule: 'REV-IMPORTER', profiles: ['v8', 'rfc', 'converter', 'mainline'], applies: (c, v) => v.evidence?.['afterRevoke'] === true || (v.evidence?.['afterRevoke'] === false && unrevokes(c)) },
   // reports/FINDINGS.md D1: the drain as first merged (1a8a5227f229): close revokes and drains a dma-buf a revoke already
   // drained: a second invalidate (REV-NOTIFY), a kref_put at zero and a wait_for_completion() nobody completes (REV-DRAIN).
   { id: 'first-drain-close-double-put', rule: 'REV-DRAIN', profiles: ['mainline'], port: 'first-drain', applies: (c, v) => c.op === 'event' && c.event === 'close' && v.evidence?.['underflow'] === true && String(v.evidence?.['site']) === 'vfio_pci_dma_buf_cleanup' },
@@ -164,7 +169,7 @@ export async function unexplainedLc(run: LcRunOf, violations: readonly Violation
  *  finding that explains it: its predicate holds at either racer, and the faithful system shows the same violation in
  *  a serial order of the two (prefix, a, b or prefix, b, a) at a racer's step. A violation of the prefix is judged as
  *  in a serial run of the prefix. */
-export async function explainRace(run: LcRunOf, violations: readonly Violation[], prefix: readonly LcCmd[], a: LcCmd, b: LcCmd): Promise<(string | null)[]> {
+export async function explainRace(run: LcRunOf, violations: readonly Violation[], prefix: readonly LcCmd[], a: LcCmd, b: LcCmd, sameRace?: SameRace): Promise<(string | null)[]> {
   const profile = run.cfg.profile ?? 'v8';
   const serial = await explainAll(run, violations.map((v) => (v.step !== undefined && v.step < prefix.length ? v : { ...v, step: undefined })), prefix);
   const orders = [[...prefix, a, b], [...prefix, b, a]];
@@ -176,9 +181,23 @@ export async function explainRace(run: LcRunOf, violations: readonly Violation[]
       continue;
     }
     const findings = [...new Set([...candidatesOf(profile, v, a), ...candidatesOf(profile, v, b)])];
-    by.push(findings.length ? await agreeing(run, v, findings, orders, racers) : null);
+    by.push(findings.length ? ((await agreeing(run, v, findings, orders, racers)) ?? (sameRace ? await racedAlike(run, v, findings, sameRace, racers) : null)) : null);
   }
   return by;
+}
+
+/** The faithful system (an exporter, the profile's importers) run on the same race: the same prefix, racers, machine
+ *  and schedule (race.ts raceReference). What only an interleaving shows (an attach between a revoke and its restore)
+ *  is the design's own when the faithful system, given the same schedule, shows it too. */
+export type SameRace = (exporter: ExporterPlugin) => Promise<ReferenceRun>;
+
+/** The first of `findings` whose faithful system shows `v` on the same race, at a racer's step. */
+async function racedAlike(run: LcRunOf, v: Violation, findings: readonly LifecycleFinding[], sameRace: SameRace, at: (step: number | undefined) => boolean): Promise<string | null> {
+  const mine = behaviour(v, run.names);
+  for (const f of findings) {
+    if (shownAt(await sameRace(faithfulExporter(run.cfg.profile ?? 'v8', f.port, run.cfg.exporter.deviceMemory === true)), at).has(mine)) return f.id;
+  }
+  return null;
 }
 
 export class LifecycleFailure extends Error {

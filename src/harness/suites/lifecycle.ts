@@ -11,7 +11,7 @@ import type { Violation } from '../../rules/violation.ts';
 import { matchExporter, vfioPci, vfioPciMainline, type MatchProfile } from '../bundled.ts';
 import { exhaustive } from '../exhaustive.ts';
 import { guardExporter, guardImporter } from '../guard.ts';
-import { explainAll, explainRace, failureOf, lifecycleProperty, type FindingLog, type LcJudge } from '../lifecycle-prop.ts';
+import { explainAll, explainRace, failureOf, lifecycleProperty, type FindingLog, type LcJudge, type SameRace } from '../lifecycle-prop.ts';
 import { faithfulImporters } from '../lifecycle-reference.ts';
 import { shrinkFinding } from '../lifecycle-shrink.ts';
 import { lanesOf, lcInput, opName, readLcInput, runLifecycle, type Real, type LifecycleConfig } from '../lifecycle.ts';
@@ -19,8 +19,10 @@ import type { LcSetup } from '../../gen/lifecycle.ts';
 import type { Platform } from '../../kernel/platform.ts';
 import type { ExporterPlugin, ImporterPlugin, Plugin } from '../plugin.ts';
 import { pictureFor } from '../picture.ts';
-import { onMachine, race, RACE_SCENARIOS, raceMachineArb, raceScheduler } from '../race.ts';
-import { family, timeLimit, type Found, type Search, type SearchOptions, type Suite, type Target } from '../suite.ts';
+import { onMachine, race, RACE_SCENARIOS, raceMachineArb, racePairArb, raceReference, raceScheduler } from '../race.ts';
+import type { RacePair } from '../race-pairs.ts';
+import { normalizeCmd } from '../lifecycle.ts';
+import { family, fromInput, timeLimit, toInput, type Found, type Search, type SearchOptions, type Suite, type Target } from '../suite.ts';
 
 // The create path and the DMA importer's mapping are judged at every create and map too (src/harness/lifecycle.ts).
 export const LIFECYCLE_RULES: RuleId[] = [...family('LOCK'), ...family('REV'), ...family('UAF'), ...family('IOMMUFD'), ...family('PLUGIN'), 'PAL-INPUT', 'PAL-FILL', 'PAL-SIZE', 'PAL-LIST', 'PAL-UNWIND', 'ROUTE-BUSADDR', 'ROUTE-NOMAP', 'LEN-ADDR'];
@@ -30,10 +32,12 @@ export const MAX_COMMANDS = 16;
 /** The serial search gets this many times the runner's budget: a run is a whole command sequence,
  *  and the states where revoke bugs live (closed, reset, cleaned) are several commands deep. */
 const SERIAL_FACTOR = 5;
-/** Each race scenario gets runs / RACE_DIVISOR scheduler runs: two operations have few interleavings. */
-const RACE_DIVISOR = 10;
-/** Scheduler runs per race scenario tried before the serial search: a race-only bug shows in a few. */
-const RACE_FIRST_RUNS = 4;
+/** The race search after the serial one gets runs / RACE_DIVISOR race cases (a pair and a schedule each). */
+const RACE_DIVISOR = 2;
+/** Race cases tried before the serial search: a race-only bug of a common pair shows in a few. */
+const RACE_FIRST_RUNS = 20;
+/** The race search after the serial one runs on the run's seed xor this. */
+const RACE_SEED_MIX = 0x2545f491;
 
 export function lifecycleConfig(exporter: ExporterPlugin, importers: { dma: ImporterPlugin; iommufd: ImporterPlugin }, profile?: Profile): LifecycleConfig {
   return { exporter: guardExporter(exporter), importers: { dma: guardImporter(importers.dma), iommufd: guardImporter(importers.iommufd) }, devices: 2, route: 'THRU_HOST_BRIDGE', ...(profile ? { profile } : {}) };
@@ -58,18 +62,40 @@ async function thrownFound(cfg: LifecycleConfig, rules: readonly RuleId[], seed:
   return { violations: out.failed ? [{ rule: 'PLUGIN-THROW', message }] : [], explainedBy: [null], counterexample: { suite: 'lifecycle', steps: [step], failingStep: 0, input: { thrown: true, rules, seed, runs, ...(stateAware ? {} : { stateAware }), ...(cfg.platform ? { platform: cfg.platform } : {}) } } };
 }
 
-/** Re-run a race case exactly (fast-check seed and path) and describe it as steps. */
-async function raceFound(cfg: LifecycleConfig, scenario: number, seed: number, path: string): Promise<Found> {
-  const sc = RACE_SCENARIOS[scenario];
-  if (!sc) throw new Error(`no race scenario ${scenario}`);
+/** A race case's pair as its input records it: the index of a reviewers' race, else the commands (u64s kept exact). */
+type RaceOf = number | { prefix: LcCmd[]; a: LcCmd; b: LcCmd };
+
+/** The pair a race input names. */
+function pairOfInput(race: RaceOf): RacePair {
+  if (typeof race === 'number') {
+    const sc = RACE_SCENARIOS[race];
+    if (!sc) throw new Error(`no race scenario ${race}`);
+    return sc;
+  }
+  const r = fromInput<{ prefix: LcCmd[]; a: LcCmd; b: LcCmd }>(race);
+  return { name: 'generated', prefix: r.prefix.map(normalizeCmd), a: normalizeCmd(r.a), b: normalizeCmd(r.b) };
+}
+
+/** The input of a race case: a reviewers' race by its index, a generated pair by its commands. */
+function raceOfPair(pair: RacePair): RaceOf {
+  const i = RACE_SCENARIOS.indexOf(pair);
+  return i >= 0 ? i : (toInput({ prefix: pair.prefix, a: pair.a, b: pair.b }) as RaceOf);
+}
+
+/** Re-run a race case exactly and describe it as steps. `path` is the run of the race search's property (its
+ *  schedule is the run's: fast-check's scheduler reads a copy of the run's random stream, so the same run with the
+ *  pair given as a constant runs the same schedule); the machine is the one the run drew unless `cfg` pins one. */
+async function raceFound(cfg: LifecycleConfig, sc: RacePair, seed: number, path: string): Promise<Found> {
   let violations: Violation[] = [];
   let machine = cfg.platform;
   let ran: RaceRun = { cfg, names: new Map(), results: [] };
-  await fc.check(fc.asyncProperty(raceScheduler(), raceMachineArb, async (s, drawn) => {
+  let same: SameRace | undefined;
+  await fc.check(fc.asyncProperty(raceScheduler(), raceMachineArb, fc.constant(sc), async (s, drawn, p) => {
     machine = onMachine(cfg, drawn).platform;
-    const out = await race(onMachine(cfg, drawn), sc.prefix, sc.a, sc.b, s);
+    const out = await race(onMachine(cfg, drawn), p.prefix, p.a, p.b, s);
     violations = [...out.real.k.log.violations];
     ran = raceRun(out.real);
+    same = (e) => raceReference(out.real.cfg, e, p.prefix, p.a, p.b, s);
     return violations.length === 0;
   }), { seed, path, numRuns: 1 });
   const first = violations[0];
@@ -77,26 +103,29 @@ async function raceFound(cfg: LifecycleConfig, scenario: number, seed: number, p
     ...sc.prefix.map((c, i) => ({ index: i, ...lanesOf(c), command: opName(c, cfg.importers), result: 'ok', expected: 'ok' })),
     { index: sc.prefix.length, ...lanesOf(sc.a), command: `${opName(sc.a, cfg.importers)} ∥ ${opName(sc.b, cfg.importers)}`, result: first?.rule ?? 'ok', expected: 'as some serial order', ...(first ? { rule: first.rule } : {}) },
   ];
-  return { violations, explainedBy: await explainRace(ran, violations, sc.prefix, sc.a, sc.b), counterexample: { suite: 'lifecycle', steps, failingStep: sc.prefix.length, ...pictureFor(cfg.route), input: { race: scenario, name: sc.name, seed, path, ...(machine ? { platform: machine } : {}) } } };
+  const name = sc.name === 'generated' ? `${opName(sc.a, cfg.importers)} racing ${opName(sc.b, cfg.importers)}` : sc.name;
+  return { violations, explainedBy: await explainRace(ran, violations, sc.prefix, sc.a, sc.b, same), counterexample: { suite: 'lifecycle', steps, failingStep: sc.prefix.length, ...pictureFor(cfg.route), input: { race: raceOfPair(sc), name, seed, path, ...(machine ? { platform: machine } : {}) } } };
 }
 
 type RaceRun = Parameters<typeof explainRace>[0];
 /** A race's run as its violations are judged: its configuration (with the machine it ran on), names and results. */
 const raceRun = (real: Real): RaceRun => ({ cfg: real.cfg, names: real.caseNames(), results: real.results });
 
-/** A race run fails on an unexplained violation of a wanted rule. A finding met before the first
- *  failure is recorded with its run's replay path (run n of fc.check replays as path "n"). */
-function raceProperty(cfg: LifecycleConfig, sc: (typeof RACE_SCENARIOS)[number], want: (v: Violation) => boolean, findings: Map<string, string>) {
+/** A documented finding a race run met before the first failure: its pair and the run (fc.check's run n replays as path "n"). */
+type RaceFindings = Map<string, { readonly pair: RacePair; readonly path: string }>;
+
+/** A race run (a pair, a schedule, a machine) fails on an unexplained violation of a wanted rule. */
+function raceProperty(cfg: LifecycleConfig, want: (v: Violation) => boolean, findings: RaceFindings) {
   let run = 0;
   let failed = false;
-  return fc.asyncProperty(raceScheduler(), raceMachineArb, async (s, drawn) => {
+  return fc.asyncProperty(raceScheduler(), raceMachineArb, racePairArb, async (s, drawn, pair) => {
     const path = String(run++);
-    const out = await race(onMachine(cfg, drawn), sc.prefix, sc.a, sc.b, s);
+    const out = await race(onMachine(cfg, drawn), pair.prefix, pair.a, pair.b, s);
     const vs = out.real.k.log.violations;
     // Judged on the race's machine: the faithful port runs where the race ran.
-    const by = await explainRace(raceRun(out.real), vs, sc.prefix, sc.a, sc.b);
+    const by = await explainRace(raceRun(out.real), vs, pair.prefix, pair.a, pair.b, (e) => raceReference(out.real.cfg, e, pair.prefix, pair.a, pair.b, s));
     if (!failed) by.forEach((id, i) => {
-      if (id !== null && !findings.has(id) && want(vs[i]!)) findings.set(id, path);
+      if (id !== null && !findings.has(id) && want(vs[i]!)) findings.set(id, { pair, path });
     });
     const ok = !vs.some((v, i) => by[i] === null && want(v));
     failed ||= !ok;
@@ -104,7 +133,7 @@ function raceProperty(cfg: LifecycleConfig, sc: (typeof RACE_SCENARIOS)[number],
   });
 }
 
-type LcInput = { cmds?: LcCmd[]; race?: number; thrown?: boolean; rules?: RuleId[]; seed?: number; path?: string; runs?: number; stateAware?: boolean; platform?: Platform };
+type LcInput = { cmds?: LcCmd[]; race?: RaceOf; thrown?: boolean; rules?: RuleId[]; seed?: number; path?: string; runs?: number; stateAware?: boolean; platform?: Platform };
 
 /** The serial search (state-aware fc.commands): its shrunk failure, and the findings met on the way. */
 async function serialSearch(cfg: LifecycleConfig, rules: readonly RuleId[], seed: number, runs: number, opts: SearchOptions): Promise<Search> {
@@ -135,15 +164,18 @@ async function findingFound(cfg: LifecycleConfig, id: string, x: { readonly cmds
   return lifecycleFound(cfg, (await shrinkFinding(cfg, id, x, want, timeLimit(opts))).cmds, x.setup);
 }
 
-/** Each race scenario under the scheduler with `numRuns` schedules: the first failure, and the findings met. */
+/** `numRuns` race cases (race.ts racePairArb: a reviewers' race or a generated pair, each on a drawn schedule and
+ *  machine): the first failure, shrunk, and the findings met on the way. */
 async function raceSearch(cfg: LifecycleConfig, rules: readonly RuleId[], seed: number, numRuns: number, opts: SearchOptions): Promise<Search> {
   const met: Found[] = [];
-  for (const [i, sc] of RACE_SCENARIOS.entries()) {
-    const findings = new Map<string, string>();
-    const out = await fc.check(raceProperty(cfg, sc, (v) => rules.includes(v.rule), findings), { seed, numRuns, ...timeLimit(opts) });
-    opts.observe?.(out);
-    for (const path of findings.values()) met.push(await raceFound(cfg, i, seed, path));
-    if (out.failed && out.counterexamplePath) return { failures: [await raceFound(cfg, i, seed, out.counterexamplePath)], findings: met };
+  const findings: RaceFindings = new Map();
+  const out = await fc.check(raceProperty(cfg, (v) => rules.includes(v.rule), findings), { seed, numRuns, ...timeLimit(opts) });
+  opts.observe?.(out);
+  for (const { pair, path } of findings.values()) met.push(await raceFound(cfg, pair, seed, path));
+  if (out.failed && out.counterexample && out.counterexamplePath) {
+    // The shrunk case: its run's schedule (the scheduler does not shrink) on the machine and pair it shrank to.
+    const [, machine, pair] = out.counterexample;
+    return { failures: [await raceFound(onMachine(cfg, machine), pair, seed, out.counterexamplePath.split(':')[0]!)], findings: met };
   }
   return { failures: [], findings: met };
 }
@@ -154,7 +186,8 @@ const merge = (a: Search, b: Search): Search => ({ failures: [...a.failures, ...
  *  scenario's prefix) is shown as that serial case: fewer steps, no schedule to follow. */
 async function serialIfSo(cfg: LifecycleConfig, rules: readonly RuleId[], found: Search): Promise<Search> {
   const f = found.failures[0];
-  const sc = RACE_SCENARIOS[(f?.counterexample.input as { race?: number } | undefined)?.race ?? -1];
+  const race = (f?.counterexample.input as { race?: RaceOf } | undefined)?.race;
+  const sc = race === undefined ? undefined : pairOfInput(race);
   const rule = f?.violations.find((v, i) => f.explainedBy[i] === null && rules.includes(v.rule))?.rule;
   if (!sc || !rule) return found;
   for (const cmds of [[...sc.prefix, sc.a, sc.b], [...sc.prefix, sc.b, sc.a]]) {
@@ -179,13 +212,14 @@ export function lifecycleTarget(name: string, base: LifecycleConfig, kind: Targe
       if (quick.failures.length) return serialIfSo(cfg, rules, quick);
       const serial = merge(quick, await serialSearch(cfg, rules, seed, runs * SERIAL_FACTOR, opts));
       if (serial.failures.length) return serial;
-      return serialIfSo(cfg, rules, merge(serial, await raceSearch(cfg, rules, seed, Math.max(1, Math.ceil(runs / RACE_DIVISOR)), opts)));
+      // Another seed than the quick search's, whose cases would come first again (and not the next seed's quick one).
+      return serialIfSo(cfg, rules, merge(serial, await raceSearch(cfg, rules, seed ^ RACE_SEED_MIX, Math.max(1, Math.ceil(runs / RACE_DIVISOR)), opts)));
     },
     replay: async (input) => {
       const r = input as LcInput;
       const cfg = on(r.platform);
       if (r.thrown) return thrownFound(cfg, r.rules ?? LIFECYCLE_RULES, r.seed ?? 0, r.runs ?? 1, r.stateAware);
-      if (r.race !== undefined) return raceFound(cfg, r.race, r.seed ?? 0, r.path ?? '');
+      if (r.race !== undefined) return raceFound(cfg, pairOfInput(r.race), r.seed ?? 0, r.path ?? '');
       const lc = readLcInput(input);
       return lifecycleFound(cfg, lc.cmds, lc.setup);
     },
