@@ -142,3 +142,41 @@ describe.skipIf(!HAVE)(`kernel C exporter: vfio_pci_dmabuf.c of 002 v8 10/11 ${N
     expect(ids(k)).toEqual(expect.arrayContaining(['fd-unwind-double-free', 'unrevoke-notifies-iommufd']));
   }, 60_000);
 });
+
+describe.skipIf(!HAVE)(`kernel C exporter: a crash ends what the run judges ${NEEDS_SEEDS}`, () => {
+  // The release frees priv before priv->phys_vec (a user's one-line bug, derived from the seed at test time).
+  const releaseUaf = (path: string, t: string) => {
+    if (path !== 'drivers/vfio/pci/vfio_pci_dmabuf.c') return t;
+    const out = t.replace(/kfree\(priv->phys_vec\);(\s*)kfree\(priv\);/, 'kfree(priv);$1kfree(priv->phys_vec);');
+    if (out === t) throw new Error('the release\'s two kfree() calls were not found in the seed');
+    return out;
+  };
+  let units: KernelCUnits;
+  beforeAll(async () => {
+    const r = await loadKernelC({ patches: [P002], transform: releaseUaf });
+    if (!r.ok) throw new Error(r.message);
+    units = r.value;
+  }, 60_000);
+  afterAll(() => units?.close());
+
+  it('the sanitizer\'s report is the one violation; what the harness sees after it (-EIO results, state the dead C left) is in its evidence.afterCrash', async () => {
+    // close-fd runs the release (the crash); then a create and a close reach only the dead unit
+    const cmds: LcCmd[] = [createCmd(0, 1), { op: 'close-fd', buf: 0 }, createCmd(0, 1), { op: 'attach', buf: 0, importer: 'dma', p2p: true }, { op: 'event', dev: 0, event: 'close' }];
+    const r = await runLifecycle(cfgOf(units.exporter!), cmds, { keepGoing: true });
+    expect(show(r.violations)).toEqual([[1, 'UAF-OBJ']]);
+    const v = r.violations[0]!;
+    expect(v.message).toMatch(/^c:v8:vfio-pci release: AddressSanitizer: heap-use-after-free drivers\/vfio\/pci\/vfio_pci_dmabuf\.c:\d+ in vfio_pci_dma_buf_release$/);
+    const after = v.evidence?.['afterCrash'] as string[];
+    // the create after the crash returned -EIO where the model says ok: a consequence, named there
+    expect(after).toEqual(expect.arrayContaining([expect.stringMatching(/^PAL-INPUT: create\(dev0, .*\) returned -EIO, the model says ok/)]));
+    // the same case on the unmodified C (a fresh unit process each): no crash and nothing after it
+    const seed = await loadKernelC({ patches: [P002] });
+    if (!seed.ok) throw new Error(seed.message);
+    try {
+      const clean = await runLifecycle(cfgOf(seed.value.exporter!), cmds, { keepGoing: true });
+      expect(clean.violations.filter((x) => String(x.evidence?.['kind'] ?? '').startsWith('c-'))).toEqual([]);
+    } finally {
+      seed.value.close();
+    }
+  }, 60_000);
+});

@@ -86,6 +86,91 @@ export type AsyncServiceHandler = (call: CCall) => Reply | Promise<Reply>;
 const SPIN_READS = 4000;
 const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
+/** Each code address of a sanitizer report (`module+0xoffset`) as its frames, innermost (inlined) first: a
+ *  unit's binary never changes under its path (builds are content-addressed) nor does a system library while the
+ *  tool runs, so one lookup serves every crash of a process. */
+const SYMBOLS = new Map<string, readonly CFrame[]>();
+
+/** The symbolizer the units' reports are read with: llvm-symbolizer (what AddressSanitizer runs), else binutils' addr2line. */
+const SYMBOLIZER = ['/usr/bin/llvm-symbolizer', '/usr/bin/addr2line'].find((p) => existsSync(p));
+/** Symbolizer processes started by this process (one per module with addresses not looked up before). */
+export let symbolizerRuns = 0;
+
+/** Look up `offsets` of `module` (one process for all), into SYMBOLS; unknown addresses stay unsymbolized. */
+function lookUp(module: string, offsets: readonly string[]): void {
+  if (!SYMBOLIZER || !existsSync(module)) return;
+  let out: string;
+  const llvm = SYMBOLIZER.endsWith('llvm-symbolizer');
+  try {
+    // addr2line -a prints each address before its frames; llvm-symbolizer ends each address's frames with a blank line.
+    // --relativenames: a file named relative to the compile directory (the #line names of the kernel's C) as named.
+    const args = llvm ? ['--obj', module, '--inlining', '--relativenames', ...offsets] : ['-a', '-f', '-i', '-e', module, ...offsets];
+    symbolizerRuns++;
+    out = execFileSync(SYMBOLIZER, args, { encoding: 'utf8', timeout: 20_000, stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return;
+  }
+  const lines = out.split('\n');
+  const blocks: string[][] = [];
+  if (llvm) {
+    let cur: string[] = [];
+    for (const l of lines) {
+      if (l === '') { if (cur.length) blocks.push(cur); cur = []; } else cur.push(l);
+    }
+    if (cur.length) blocks.push(cur);
+  } else {
+    for (const l of lines) {
+      if (/^0x[0-9a-f]+$/.test(l)) blocks.push([]);
+      else if (l !== '' && blocks.length) blocks[blocks.length - 1]!.push(l);
+    }
+  }
+  offsets.forEach((off, i) => {
+    const b = blocks[i] ?? [];
+    const frames: CFrame[] = [];
+    for (let j = 0; j + 1 < b.length; j += 2) {
+      const func = b[j]!;
+      // file:line (a column, when given, is dropped as AddressSanitizer prints these units' frames); ?? is unknown
+      let at = b[j + 1]!.replace(/ \(discriminator \d+\)$/, '').replace(/^(.*:\d+):\d+$/, '$1');
+      // addr2line joins the compile directory to a relative name: the kernel's files are named from the tree's top.
+      if (!llvm) at = at.replace(/^\/.*?\/((?:drivers|include|lib|mm|kernel)\/)/, '$1');
+      if (func === '??') continue;
+      // a function without a line (a libc entry, _start): named, with its module and offset as the sanitizer prints it
+      frames.push({ func, at: at.startsWith('??') ? `(${module}+${off})` : at });
+    }
+    // none: the address stays as printed, and is not looked up again
+    SYMBOLS.set(`${module}+${off}`, frames);
+  });
+}
+
+const UNSYMBOLIZED_FRAME = /^(\s*#\d+ 0x[0-9a-f]+) +\(([^()\s]+)\+(0x[0-9a-f]+)\)[ \t]*$/gm;
+const UNSYMBOLIZED_SUMMARY = /^(SUMMARY: \w+: [\w-]+) \(([^()\s]+)\+(0x[0-9a-f]+)\)(?: in \S+)?[ \t]*$/m;
+
+/**
+ * A sanitizer report printed without symbols (the units run with symbolize=0: AddressSanitizer's own lookup
+ * starts llvm-symbolizer for each report, about 0.3 s of every crash) as AddressSanitizer prints it with them:
+ * `#0 0x... (binary+0x6e57)` becomes `#0 0x... in vfio_pci_dma_buf_release drivers/vfio/pci/vfio_pci_dmabuf.c:74`
+ * (one line per inlined frame, innermost first), and the SUMMARY names the first frame's file:line and function.
+ * Each address is looked up once per process (SYMBOLS); one a symbolizer cannot name stays as it was.
+ */
+export function symbolize(report: string): string {
+  const want = new Map<string, Set<string>>();
+  const need = (module: string, off: string) => {
+    if (!SYMBOLS.has(`${module}+${off}`)) want.set(module, (want.get(module) ?? new Set()).add(off));
+  };
+  for (const m of report.matchAll(UNSYMBOLIZED_FRAME)) need(m[2]!, m[3]!);
+  const sum = UNSYMBOLIZED_SUMMARY.exec(report);
+  if (sum) need(sum[2]!, sum[3]!);
+  for (const [module, offs] of want) lookUp(module, [...offs]);
+  const out = report.replace(UNSYMBOLIZED_FRAME, (line, head: string, module: string, off: string) => {
+    const frames = SYMBOLS.get(`${module}+${off}`);
+    return frames?.length ? frames.map((f) => `${head} in ${f.func} ${f.at}`).join('\n') : line;
+  });
+  return out.replace(UNSYMBOLIZED_SUMMARY, (line, head: string, module: string, off: string) => {
+    const f = SYMBOLS.get(`${module}+${off}`)?.[0];
+    return f && !f.at.startsWith('(') ? `${head} ${f.at} in ${f.func}` : line;
+  });
+}
+
 /** Parse an AddressSanitizer / UBSan report into a CrashReport. */
 export function parseSanitizerReport(stderr: string, lastCall: CCall | null, exitNote: string): CrashReport {
   const asan = /ERROR: AddressSanitizer: ([\w-]+)/.exec(stderr);
@@ -160,10 +245,10 @@ export class CUnitProcess {
     execFileSync('mkfifo', [p2c]);
     this.rfd = openSync(c2p, 'w+');
     const errFd = openSync(join(this.dir, 'stderr'), 'w');
-    const symbolizer = existsSync('/usr/bin/llvm-symbolizer') ? { ASAN_SYMBOLIZER_PATH: '/usr/bin/llvm-symbolizer' } : {};
+    // Reports without symbols: symbolize() reads them, each address once per process (not once per crash).
     this.child = spawn('/bin/sh', ['-c', 'exec "$0" 3<>"$1" 4<"$2"', this.binary, c2p, p2c], {
       stdio: ['ignore', 'ignore', errFd],
-      env: { ...process.env, ...symbolizer, ASAN_OPTIONS: 'detect_leaks=0:halt_on_error=1:symbolize=1:print_summary=1', UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1' },
+      env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0:halt_on_error=1:symbolize=0:print_summary=1', UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1:symbolize=0' },
     });
     closeSync(errFd);
     this.child.unref();
@@ -398,7 +483,7 @@ export class CUnitProcess {
       Atomics.wait(PAUSE, 0, 0, 5);
     }
     let stderr = '';
-    try { stderr = readFileSync(join(this.dir, 'stderr'), 'utf8'); } catch { /* no report */ }
+    try { stderr = symbolize(readFileSync(join(this.dir, 'stderr'), 'utf8')); } catch { /* no report */ }
     rmSync(this.dir, { recursive: true, force: true });
     this.child = null;
     this.busy.clear();

@@ -14,7 +14,7 @@ import type { KObj } from '../kernel/objects.ts';
 import { newSgTable, sg_alloc_table, sg_free_table, type SgTable } from '../kernel/scatterlist.ts';
 import type { ConversionImpl } from '../rules/conversion.ts';
 import type { RuleId } from '../rules/registry.ts';
-import { crashedC, enteredC, returnedC, servingAt, trackCSites } from './sites.ts';
+import { crashedC, crashedIn, enteredC, returnedC, servingAt, trackCSites } from './sites.ts';
 import { OP, OP_NAME, REQ, siteOf, type CCall, type CrashReport, type CUnitProcess } from './bridge.ts';
 
 /** The rule a crash of the C is reported under when it is no memory-safety error.
@@ -148,14 +148,18 @@ export function serve(k: MappingKernel, s: CaseState, provider: P2PProvider, att
 export function reportCrash(k: MappingKernel, crash: CrashReport, request: string): void {
   const frames = crash.frames.map((f) => `${f.func} ${f.at}`);
   const last = crash.lastCall ? siteOf(crash.lastCall) : null;
-  const evidence = { kind: `c-${crash.kind}`, summary: crash.summary, frames, ...(last ? { cSite: last } : {}), cTrail: [...trackCSites(k.log).trail] };
-  if (crash.lastCall?.op === OP.NULL_SG) {
-    k.log.report('LEN-NENTS', `${request} writes past the end of the table (sg_next() returned NULL) [${last}]: the kernel oopses`, evidence);
-  } else if (/use-after-free|double-free|invalid-free/.test(crash.kind)) {
-    k.log.report('UAF-OBJ', `${request}: ${crash.summary}`, evidence);
-  } else {
-    k.log.report(C_CRASH_RULE, `${request}: the C unit crashed (${crash.summary})`, evidence);
-  }
+  const base = { kind: `c-${crash.kind}`, summary: crash.summary, frames, ...(last ? { cSite: last } : {}), cTrail: [...trackCSites(k.log).trail] };
+  // What the log is told after the crash is its consequence (crashedIn): kept in this report's evidence.afterCrash.
+  crashedIn(k.log, (more) => {
+    const evidence = { ...base, ...more };
+    if (crash.lastCall?.op === OP.NULL_SG) {
+      k.log.report('LEN-NENTS', `${request} writes past the end of the table (sg_next() returned NULL) [${last}]: the kernel oopses`, evidence);
+    } else if (/use-after-free|double-free|invalid-free/.test(crash.kind)) {
+      k.log.report('UAF-OBJ', `${request}: ${crash.summary}`, evidence);
+    } else {
+      k.log.report(C_CRASH_RULE, `${request}: the C unit crashed (${crash.summary})`, evidence);
+    }
+  });
 }
 
 /** The reply to a map request (c/units/sgt_reply.h) as the simulated kernel's table:

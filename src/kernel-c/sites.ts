@@ -27,6 +27,9 @@ export interface CSiteTracker {
   returnedStep: number | undefined;
   /** The log's current step. */
   readonly step: () => number | undefined;
+  /** What the log was told after the unit crashed (crashedIn), one `RULE: message` each: the crash's consequences,
+   *  kept in the crash's evidence (`afterCrash`) instead of the log. Null before a crash. */
+  afterCrash: string[] | null;
 }
 
 /** How many crossings evidence.cTrail keeps. */
@@ -59,6 +62,18 @@ export function crashedC(t: CSiteTracker, fn: string, kind: string): void {
   note(t, `<- ${t.returned}`);
 }
 
+/** The unit crashed: `report` reports its crash (a sanitizer's report, the unit's exit); whatever the log is told
+ *  after it, in this step or a later one, is the crash's consequence and goes in the crash's evidence
+ *  (`afterCrash`, one `RULE: message` each), not in the log. A sanitizer report ends the kernel under test as a
+ *  corrupting finding does (lifecycle-prop.ts): what runs after it is not judged. */
+export function crashedIn(log: ViolationLog, report: (evidence: Record<string, unknown>) => void): void {
+  const t = trackCSites(log);
+  if (t.afterCrash) return;
+  const consequences: string[] = [];
+  report({ afterCrash: consequences });
+  t.afterCrash = consequences;
+}
+
 /** A check after the step whose C entry never returned (evidence.cReturned): what the harness made of the call
  *  (a result of -EIO, the state the C left) follows from the crash, which the unit's crash report is. */
 export const afterCrash = (evidence: Readonly<Record<string, unknown>> | undefined): boolean => {
@@ -84,10 +99,19 @@ const trackers = new WeakMap<ViolationLog, CSiteTracker>();
 export function trackCSites(log: ViolationLog): CSiteTracker {
   const known = trackers.get(log);
   if (known) return known;
-  const t: CSiteTracker = { serving: 0, last: null, trail: [], returned: null, returnedStep: undefined, step: () => log.step };
+  const t: CSiteTracker = { serving: 0, last: null, trail: [], returned: null, returnedStep: undefined, step: () => log.step, afterCrash: null };
   trackers.set(log, t);
   const report = log.report.bind(log);
   log.report = (rule: RuleId, message: string, evidence?: Record<string, unknown>) => {
+    if (t.afterCrash) {
+      // The unit is gone: the harness goes on without its C (an entry that never returned is -EIO, a device of the
+      // dead process fails every call), so what a check sees now follows from the crash. Named in the crash's
+      // evidence, not a violation of its own.
+      report(rule, message);
+      const v = log.violations.pop()!;
+      t.afterCrash.push(`${v.rule}: ${v.message}`);
+      return;
+    }
     if (evidence?.['cSite'] !== undefined || t.serving > 0 || !t.last) return report(rule, message, evidence);
     // One line: what the C's entry of this step returned, and where the C last was; the trail goes in evidence (report.json, replay).
     const returned = t.returned !== null && t.returnedStep === log.step ? t.returned : null;

@@ -88,6 +88,25 @@ describe.skipIf(!HAVE_SEEDS || !existsSync(P002))(`run --kernel-patch ${NEEDS_SE
     expect(r.out).toMatch(/^NEW LOCK-MEMLOCK c:v8:vfio-pci: .*vfio_pci_dma_buf_release.* without .*memory_lock held for write/m);
   }, 90_000);
 
+  it('a release that frees priv before priv->phys_vec: the sanitizer\'s line leads and is the only NEW kind; what follows the crash is in its evidence, not NEW lines of its own', async () => {
+    const patch = join(tmp, 'release-uaf.patch');
+    const seed = readFileSync(P002, 'utf8');
+    const text = seed.replace('+ kfree(priv->phys_vec);\n+ kfree(priv);\n', '+ kfree(priv);\n+ kfree(priv->phys_vec);\n');
+    expect(text).not.toBe(seed);
+    writeFileSync(patch, text);
+    const out = join(tmp, 'release-uaf');
+    const r = await cli('run', '--runs', '40', '--out', out, '--exporter', 'c:v8:vfio-pci', '--kernel-patch', patch);
+    expect(r.code).toBe(1);
+    const news = r.out.split('\n').filter((l) => l.startsWith('NEW '));
+    expect(news[0]).toMatch(/^NEW UAF-OBJ c:v8:vfio-pci: c:v8:vfio-pci \w+: AddressSanitizer: heap-use-after-free drivers\/vfio\/pci\/vfio_pci_dmabuf\.c:\d+ in vfio_pci_dma_buf_release$/);
+    // no result of an entry that never returned (-EIO, -EFAULT...) is a NEW line: those are the crash's
+    expect(news.filter((l) => l.includes('did not return'))).toEqual([]);
+    expect(news.every((l) => l.startsWith('NEW UAF-OBJ '))).toBe(true);
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report;
+    const crash = report.violations.find((v) => !v.known && v.counterexample.suite === 'lifecycle')!;
+    expect(Array.isArray((crash.evidence as Record<string, unknown>)['afterCrash'])).toBe(true);
+  }, 120_000);
+
   it.each([
     [['--exporter', 'c:v8:dma_buf_map', '--kernel-patch', P002], /^--exporter c:v8:dma_buf_map: that kernel C unit is a conversion \(--plugin c:v8:dma_buf_map\)$/],
     [['--plugin', 'c:p2pdma', '--kernel-patch', P002], /^--plugin c:p2pdma: no kernel C unit of that name \(the C units built: c:v8:dma_buf_map \(conversion\), c:v8:vfio-pci \(exporter\)\)$/],
