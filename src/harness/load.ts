@@ -6,9 +6,9 @@
 // this very copy of the tool (src/index.ts, or dist/index.js when built), so a
 // plugin needs no install of its own.
 import { existsSync } from 'node:fs';
-import { register } from 'node:module';
+import Module, { register } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isProfile, PROFILES } from '../../models/profiles.ts';
 import { UsageError } from '../commands/usage.ts';
 import { everyPlugin } from './catalog.ts';
@@ -43,15 +43,30 @@ export function checkPluginShape(p: unknown, where: string): Plugin {
 /** 'an exporter', 'a route'. */
 const a = (kind: string) => `${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind}`;
 
+/** The CommonJS loader's resolver, which Node 20 offers no public hook for (module.register hooks only
+ *  the ES loader). */
+type Resolver = (request: string, ...rest: unknown[]) => string;
+const CJS = Module as unknown as { _resolveFilename: Resolver; _cache: Record<string, unknown> };
+
 let hooked = false;
-/** tsx for .ts modules and the 'dmabuf-conform' specifier, registered once per thread. */
+/** tsx for .ts modules and the 'dmabuf-conform' specifier, registered once per thread: for ES modules
+ *  (`import`) by the resolve hook, for a CommonJS plugin's `require('dmabuf-conform')` by the CommonJS
+ *  resolver, which answers the very namespace the ES modules import (one module graph, not a copy). */
 async function hook(): Promise<void> {
   if (hooked) return;
   hooked = true;
   const entry = new URL(/\.ts$/.test(import.meta.url) ? '../index.ts' : '../index.js', import.meta.url).href;
   register(new URL('./resolve-hook.mjs', import.meta.url), { data: { entry } });
-  if (/\.ts$/.test(import.meta.url)) return; // running from source: tsx is already registered
-  (await import('tsx/esm/api')).register();
+  if (!/\.ts$/.test(import.meta.url)) (await import('tsx/esm/api')).register(); // from source tsx is already registered
+  const ns: unknown = await import(entry);
+  const id = `${fileURLToPath(entry)}#require`;
+  const m = new Module(id);
+  Object.assign(m, { filename: id, exports: ns, loaded: true });
+  CJS._cache[id] = m;
+  const resolveFilename = CJS._resolveFilename;
+  CJS._resolveFilename = function (this: unknown, request: string, ...rest: unknown[]) {
+    return request === 'dmabuf-conform' ? id : resolveFilename.call(this, request, ...rest);
+  };
 }
 
 /** A module's default export; a .ts module compiled as CommonJS may wrap it once more. */
@@ -63,6 +78,7 @@ function defaultExport(mod: { default?: unknown }): unknown {
 /** The first line of a load error; for a transform (syntax) error, the line that says where. */
 function loadError(e: unknown): string {
   const lines = (e instanceof Error ? e.message : String(e)).split('\n').filter(Boolean);
+  if (/^require is not defined in ES module scope/.test(lines[0] ?? '')) return 'it uses require() in an ES module (import/export): write a .js plugin as one or the other (README, "Testing your own implementation")';
   return lines[0]!.startsWith('Transform failed') && lines[1] ? lines[1] : lines[0] ?? String(e);
 }
 

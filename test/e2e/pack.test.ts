@@ -27,4 +27,19 @@ describe('npm pack, installed into an empty folder', () => {
     expect(rom.status, rom.stderr).toBe(1);
     expect(rom.stdout).toMatch(/NEW PAL-INPUT my-rom:/);
   });
+
+  // The installed build (dist/), not the sources: a .js plugin in a folder with no package.json, as an ES
+  // module and as CommonJS, imports or requires the installed 'dmabuf-conform' (the tarball installed above).
+  it('runs .js plugins from a folder with no package.json, ES module and CommonJS', () => {
+    const loose = mkdtempSync(join(tmpdir(), 'dmabuf-loose-'));
+    try {
+      writeFileSync(join(loose, 'esm.js'), "import { vfioExporter } from 'dmabuf-conform';\nexport default vfioExporter('my-esm', 'an ES module .js');\n");
+      writeFileSync(join(loose, 'cjs.js'), "const { vfioExporter } = require('dmabuf-conform');\nmodule.exports = vfioExporter('my-cjs', 'a CommonJS .js');\n");
+      const r = spawnSync(join(dir, 'node_modules', '.bin', 'dmabuf-conform'), ['run', '--exporter', join(loose, 'esm.js'), '--exporter', join(loose, 'cjs.js'), '--out', join(loose, 'out'), '--runs', '20'], { cwd: loose, encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^2 implementations, /m);
+    } finally {
+      rmSync(loose, { recursive: true, force: true });
+    }
+  });
 });
