@@ -3,7 +3,13 @@ import fc from 'fast-check';
 import { dmaImporter, iommufdImporter, vfioPci } from '../src/harness/bundled.ts';
 import type { LifecycleConfig } from '../src/harness/lifecycle.ts';
 import type { ExporterPlugin } from '../src/harness/plugin.ts';
-import { RACE_SCENARIOS, onMachine, race, raceMachineArb, raceScheduler } from '../src/harness/race.ts';
+import { RACE_SCENARIOS, observeReal, onMachine, race, raceMachineArb, racePairArb, raceReference, raceScheduler } from '../src/harness/race.ts';
+import { EVENT_RACERS, mayOverlap, opRacers } from '../src/harness/race-pairs.ts';
+import { createCmd, Real } from '../src/harness/lifecycle.ts';
+import { explainRace } from '../src/harness/lifecycle-prop.ts';
+import { guardExporter } from '../src/harness/guard.ts';
+import { validateValue } from '../src/report/validate.ts';
+import { step, type DeviceEvent, type LcCmd } from '../models/lifecycle.ts';
 import { lifecycleTarget } from '../src/harness/suites/lifecycle.ts';
 import { describePlatform, type Platform } from '../src/kernel/platform.ts';
 import { lifecycleBugExporters, lifecycleBugImporters } from '../src/bugs/lifecycle.ts';
@@ -185,5 +191,147 @@ describe('a race case draws its machine as a lifecycle run does, unless the run 
     const t = lifecycleTarget(bug.name, { ...cfgOf(bug), platform: pinned }, 'exporter');
     const found = await t.replay({ race: HOT_RESETS, name: RACE_SCENARIOS[HOT_RESETS]!.name, seed: 1, path: '0' });
     expect((found.counterexample.input as { platform?: Platform }).platform).toEqual(pinned);
+  });
+});
+
+describe('the race search draws its pairs from the lifecycle alphabet (race-pairs.ts), each after the state it needs', () => {
+  const pairs = fc.sample(racePairArb, { seed: 7, numRuns: 3000 });
+  const isEvent = (c: LcCmd, e: string) => c.op === 'event' && c.event === e;
+  const versus = (x: (c: LcCmd) => boolean, y: (c: LcCmd) => boolean) => pairs.filter((p) => (x(p.a) && y(p.b)) || (x(p.b) && y(p.a)));
+  const create = (c: LcCmd) => c.op === 'create';
+
+  it('a create races every revoke and unrevoke path of the device (memory disable and enable, FLR, AF FLR, reset, D3, runtime PM, hot reset)', () => {
+    for (const e of ['mem-off', 'mem-on', 'flr', 'af-flr', 'reset', 'd3-enter', 'd3-exit', 'pm-entry', 'pm-exit']) expect(versus(create, (c) => isEvent(c, e)).length, e).toBeGreaterThan(0);
+    expect(versus(create, (c) => c.op === 'hot-reset').length).toBeGreaterThan(0);
+    // An unrevoke path runs on the state it undoes: mem-on after mem-off, d3-exit after d3-enter, pm-exit after pm-entry.
+    for (const [un, before] of [['mem-on', 'mem-off'], ['d3-exit', 'd3-enter'], ['pm-exit', 'pm-entry']] as const) {
+      for (const p of versus(create, (c) => isEvent(c, un))) expect(p.prefix.some((c) => isEvent(c, before))).toBe(true);
+    }
+  });
+
+  it('attach, map and release race the revoke paths and close, each after the dma-buf, attachment or mapping it needs', () => {
+    for (const op of ['attach', 'map', 'unmap', 'detach', 'access', 'close-fd'] as const) {
+      const raced = versus((c) => c.op === op, (c) => c.op === 'event');
+      expect(raced.length, op).toBeGreaterThan(0);
+      expect(versus((c) => c.op === op, (c) => isEvent(c, 'close')).length, `${op} against close`).toBeGreaterThan(0);
+      for (const p of raced) {
+        expect(p.prefix.some(create), op).toBe(true);
+        if (op !== 'attach' && op !== 'close-fd') expect(p.prefix.some((c) => c.op === 'attach'), op).toBe(true);
+      }
+    }
+  });
+
+  it('never a pair no kernel runs at once: close beside a command on the device file, or two calls of the importer on its attachment', () => {
+    const onDevice = (c: LcCmd) => c.op === 'create' || c.op === 'hot-reset' || c.op === 'event';
+    expect(versus((c) => isEvent(c, 'close'), onDevice)).toEqual([]);
+    const onAtt = (c: LcCmd) => ['map', 'unmap', 'detach', 'access'].includes(c.op);
+    expect(versus(onAtt, onAtt)).toEqual([]);
+    expect(mayOverlap(EVENT_RACERS.find((r) => isEvent(r.cmd, 'close'))!, opRacers('dma')[0]!)).toBe(false);
+  });
+
+  it("the reviewers' races are among them, as drawn from RACE_SCENARIOS", () => {
+    for (const sc of RACE_SCENARIOS) expect(pairs).toContain(sc);
+  });
+});
+
+describe('a create racing a revoke or unrevoke path: the outcome of one of the two serial orders (002 v8 10/11: revoked-at-birth and the list under memory_lock)', () => {
+  const paths: [string, LcCmd[]][] = [
+    ['mem-off', []], ['flr', []], ['af-flr', []], ['reset', []], ['d3-enter', []], ['pm-entry', []],
+    ['mem-on', [{ op: 'event', dev: 0, event: 'mem-off' }]], ['d3-exit', [{ op: 'event', dev: 0, event: 'd3-enter' }]], ['pm-exit', [{ op: 'event', dev: 0, event: 'pm-entry' }]],
+  ];
+  for (const [event, prefix] of paths) {
+    it(`the faithful port: create ∥ ${event} is linearizable in every schedule, and the new dma-buf is revoked iff memory ends off`, async () => {
+      const b: LcCmd = { op: 'event', dev: 0, event: event as DeviceEvent };
+      const off = ['mem-off', 'd3-enter', 'pm-entry'].includes(event);
+      await fc.assert(fc.asyncProperty(raceScheduler(), async (s) => {
+        const out = await race(cfgOf(vfioPci), prefix, createCmd(0, 1), b, s);
+        expect(out.real.k.log.violations).toEqual([]);
+        expect(out.linearizable).toBe(true);
+        expect(observeReal(out.real).bufs[prefix.length]?.revoked ?? observeReal(out.real).bufs[0]!.revoked).toBe(off);
+      }), { numRuns: budget(40), seed: 5 });
+    });
+  }
+
+  it('the model: either order gives the same dma-buf, created then revoked or revoked at birth (and created then unrevoked or unrevoked at birth)', () => {
+    const env = new Real(cfgOf(vfioPci)).initialState();
+    const after = (cmds: LcCmd[]) => cmds.reduce((st, c) => step(st, c).next, env);
+    const c = createCmd(0, 1);
+    const off: LcCmd = { op: 'event', dev: 0, event: 'mem-off' };
+    const on: LcCmd = { op: 'event', dev: 0, event: 'mem-on' };
+    expect(after([c, off]).bufs[0]!.revoked).toBe(true);
+    expect(after([off, c]).bufs[0]!.revoked).toBe(true);
+    expect(after([off, c, on]).bufs[0]!.revoked).toBe(false);
+    expect(after([off, on, c]).bufs[0]!.revoked).toBe(false);
+  });
+});
+
+describe('a create that decides revoked-at-birth apart from its list_add (REV-INIT, race only)', () => {
+  it("test/plugins/acme-vfio-bug-race.ts (reads memory-enabled before memory_lock): create ∥ mem-off leaves a live, unrevoked dma-buf on a device whose memory is off", async () => {
+    const { default: user } = await import('../test/plugins/acme-vfio-bug-race.ts');
+    let seen: readonly { rule: string; message: string }[] = [];
+    const out = await fc.check(fc.asyncProperty(raceScheduler(), async (s) => {
+      const r = await race(cfgOf(user), [], createCmd(0, 1), { op: 'event', dev: 0, event: 'mem-off' }, s);
+      seen = r.real.k.log.violations;
+      return seen.length === 0;
+    }), { numRuns: 200, seed: 1 });
+    expect(out.failed).toBe(true);
+    expect(seen.map((v) => v.rule)).toEqual(['REV-INIT']);
+    expect(seen[0]!.message).toMatch(/buf0 is not revoked, the model says revoked in every serial order/);
+  });
+
+  it('the user fixture and bug:rev-init-list-add-unlocked are new REV-INIT at the default budget (race search: create ∥ a revoke or unrevoke path)', async () => {
+    const { default: user } = await import('../test/plugins/acme-vfio-bug-race.ts');
+    const bug = lifecycleBugExporters().find((p) => p.name === 'bug:rev-init-list-add-unlocked')!;
+    for (const p of [user, bug]) {
+      const found = await lifecycleTarget(p.name, cfgOf(guardExporter(p)), 'exporter').search(42, 400, new Set());
+      const f = found.failures[0]!;
+      expect(f.violations.filter((v, i) => f.explainedBy[i] === null).map((v) => v.rule), p.name).toContain('REV-INIT');
+      const input = f.counterexample.input as { race?: unknown; name?: string };
+      expect(input.race, p.name).toBeDefined();
+      expect(input.name, p.name).toMatch(/^create\(dev0, .*\) racing (mem-off|mem-on|d3-enter|d3-exit|pm-entry|pm-exit)\(dev0\)$/);
+      // A valid corpus entry (schemas/corpus-entry.schema.json: race is an index or the pair's commands).
+      expect(validateValue('corpus-entry', { implementation: p.name, rule: 'REV-INIT', input: { part: 'lifecycle', input: f.counterexample.input } }).ok, p.name).toBe(true);
+      // The recorded case replays to the same violations (its pair, its run's schedule, its machine).
+      const again = await lifecycleTarget(p.name, cfgOf(guardExporter(p)), 'exporter').replay(f.counterexample.input);
+      expect(again.violations.map((v) => v.message)).toEqual(f.violations.map((v) => v.message));
+    }
+  });
+
+  it('the faithful port passes the same search', async () => {
+    const found = await lifecycleTarget('vfio-pci', cfgOf(guardExporter(vfioPci)), 'exporter').search(42, 400, new Set());
+    expect(found.failures).toEqual([]);
+  });
+});
+
+describe("a race only an interleaving shows is the design's own when the faithful port shows it on the same schedule", () => {
+  it('iommufd attaching while an FLR holds its dma-buf revoked gets the un-revoke move_notify alone: L2 (unrevoke-notifies-iommufd), not new', async () => {
+    const prefix = [createCmd(0, 1)];
+    const a: LcCmd = { op: 'attach', buf: 0, importer: 'iommufd', p2p: true };
+    const b: LcCmd = { op: 'event', dev: 0, event: 'flr' };
+    let met = 0;
+    await fc.assert(fc.asyncProperty(raceScheduler(), async (s) => {
+      const out = await race(cfgOf(vfioPci), prefix, a, b, s);
+      const vs = out.real.k.log.violations;
+      const by = await explainRace({ cfg: out.real.cfg, names: out.real.caseNames(), results: out.real.results }, vs, prefix, a, b, (e) => raceReference(out.real.cfg, e, prefix, a, b, s));
+      const lone = vs.filter((v) => v.rule === 'REV-IMPORTER' && v.evidence?.['afterRevoke'] === false);
+      if (lone.length) met++;
+      expect(by.filter((x) => x === null)).toEqual([]);
+      expect(out.linearizable).toBe(true);
+    }), { numRuns: 300, seed: 1 });
+    expect(met).toBeGreaterThan(0);
+  });
+
+  it('a zap that notifies without revoking (bug:rev-importer-move-not-revoke) stays new in the same race', async () => {
+    const bug = lifecycleBugExporters().find((p) => p.name === 'bug:rev-importer-move-not-revoke')!;
+    const prefix = [createCmd(0, 1), { op: 'attach', buf: 0, importer: 'iommufd', p2p: true } as LcCmd];
+    const a: LcCmd = { op: 'map', att: 0 };
+    const b: LcCmd = { op: 'event', dev: 0, event: 'flr' };
+    const out = await fc.check(fc.asyncProperty(raceScheduler(), async (s) => {
+      const r = await race(cfgOf(bug), prefix, a, b, s);
+      const vs = r.real.k.log.violations;
+      const by = await explainRace({ cfg: r.real.cfg, names: r.real.caseNames(), results: r.real.results }, vs, prefix, a, b, (e) => raceReference(r.real.cfg, e, prefix, a, b, s));
+      return !vs.some((v, i) => v.rule === 'REV-IMPORTER' && by[i] === null);
+    }), { numRuns: 100, seed: 1 });
+    expect(out.failed).toBe(true);
   });
 });

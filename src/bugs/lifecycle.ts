@@ -13,6 +13,7 @@ import { HotResetUndoKeepsRevoked } from './lifecycle-hot-reset.ts';
 import { DmaImporterStaleSgt, IommufdNoUnmapOnRevoke, IommufdRemapsAfterRevoke } from './lifecycle-importer.ts';
 import * as port from './lifecycle-port.ts';
 import { revDrainUnmapNoPut, revPinDetachPinned } from './lifecycle-mainline.ts';
+import { revInitListAddUnlocked } from './rev-init-list-add-unlocked.ts';
 
 export function lifecycleBugExporters(): Seeded<ExporterPlugin>[] {
   return [
@@ -36,6 +37,7 @@ export function lifecycleBugExporters(): Seeded<ExporterPlugin>[] {
     vfioExporter('bug:plugin-af-flr-throws', 'AF FLR dereferences a missing capability and throws', { device: AfFlrThrows, bugOf: 'PLUGIN-THROW' }),
     vfioExporter('bug:plugin-reset-hangs', 'reset waits for a completion that never comes', { device: ResetNeverCompletes, bugOf: 'PLUGIN-TIMEOUT' }),
     revDrainUnmapNoPut,
+    revInitListAddUnlocked,
     ...createBugExporters(),
   ];
 }
