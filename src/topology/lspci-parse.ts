@@ -209,6 +209,69 @@ export function isTreeLine(line: string): boolean {
   return /^[\s|]*[-+\\]/.test(line) && (/-\[[0-9a-f]{4}:[0-9a-f]{2}\]/i.test(line) || /[-+\\]-[0-9a-f]{2}\.[0-7]/i.test(line));
 }
 
+/** Brackets a line opens and does not close (`-[06-0b` of a tree, `[8086:7a3` of an ID). */
+function unclosed(line: string): boolean {
+  let depth = 0;
+  for (const c of line) depth = Math.max(0, depth + (c === '[' ? 1 : c === ']' ? -1 : 0));
+  return depth > 0;
+}
+
+/**
+ * Where a dump shows it was cut, as `line N: why`, or null. What can be told from the text alone:
+ * - a tree or device line with a bracket it does not close (`-[06-0b`, `[8086:7a3`);
+ * - a device line with nothing after its BDF (no class or name);
+ * - a last line without its newline that ends in a cut token: tree drawing only (`   |   `), a
+ *   connector with nothing after it (`--+-`, `-[07-0b]--`), a bare or partial BDF (`03:0`);
+ * - a `lspci -t` tree that ends with a branch still open: a `+-` announces another device below it
+ *   at that column and no `\-` (the last one) came.
+ * A dump cut exactly after a complete line of a listing (not a tree) cannot be told from a short dump.
+ */
+export function truncation(text: string): string | null {
+  const lines = text.split('\n');
+  const lastNo = text.endsWith('\n') ? -1 : lines.length; // 1-based number of a last line without its newline
+  const open = new Map<number, number>(); // tree column -> line of the '+' that opened it
+  let lastTree = 0;
+  const openBranch = (): string | null => {
+    if (open.size === 0) return null;
+    const [col, at] = [...open.entries()].sort((a, b) => a[1] - b[1])[0]!;
+    return `line ${lastTree}: the lspci -t tree ends with a branch still open (line ${at}, column ${col + 1}: '+-' announces another device and no '\\-' closes it): the dump is truncated`;
+  };
+  for (const [k, raw] of lines.entries()) {
+    const n = k + 1;
+    const line = clean(raw);
+    if (line.trim() === '') continue;
+    const isLast = n === lastNo;
+    const tree = isTreeLine(line) || (lastTree > 0 && /^[\s|]*[|+\\]/.test(line) && /^[\s|+\\\-[\]0-9a-f.:]*$/i.test(line.trimEnd()));
+    if (tree) {
+      if (unclosed(line)) return `line ${n}: a tree line with an unclosed '[': the dump is truncated`;
+      // The drawing only: a device's name (after its BDF) may hold any character.
+      const drawing = line.replace(/([0-9a-f]{2}\.[0-7])\s.*$/i, '$1');
+      for (let i = 0; i < drawing.length; i++) {
+        if (drawing[i] === '+' && (drawing[i + 1] === '-' || i + 1 === drawing.length)) open.set(i, open.get(i) ?? n);
+        else if (drawing[i] === '\\' && drawing[i + 1] === '-') open.delete(i);
+      }
+      lastTree = n;
+      // A name after the last BDF may end in anything; a line of drawing alone must end in a node or '--'.
+      if (isLast && drawing === line && /(?:^[\s|]*$|[+|]-?\s*$|[^-]-\s*$|\]\s*$)/.test(line)) return `line ${n}: the last line stops mid-tree ('${line.trim()}', no newline): the dump is truncated`;
+      continue;
+    }
+    if (lastTree > 0) {
+      const e = openBranch();
+      if (e) return e;
+      lastTree = 0;
+    }
+    const h = HEADER.exec(line);
+    if (h) {
+      if (h[6]!.trim() === '') return `line ${n}: the device line ${line.trim()} has no class or name after its BDF: the dump is truncated`;
+      if (unclosed(h[6]!)) return `line ${n}: the device line of ${line.trim().split(/\s/)[0]} has an unclosed '[': the dump is truncated`;
+      if (isLast && !h[6]!.includes(':')) return `line ${n}: the last line stops inside the device line of ${line.trim().split(/\s/)[0]} (no 'class: name', no newline): the dump is truncated`;
+      continue;
+    }
+    if (isLast && /^\s*(?:[0-9a-f]{4}:)?[0-9a-f]{2}(?::[0-9a-f]{0,2}(?:\.[0-7]?)?)?\s*$/i.test(line)) return `line ${n}: the last line stops at '${line.trim()}' (a cut BDF, no newline): the dump is truncated`;
+  }
+  return lastTree > 0 ? openBranch() : null;
+}
+
 /** Every fact the text states, per BDF. */
 export function readLspci(text: string): LspciFacts {
   const f: LspciFacts = { devices: new Map(), treeRoots: new Set(), notes: [], orphanAcs: 0, sawTree: false };

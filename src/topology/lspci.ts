@@ -4,7 +4,7 @@
 // becomes an UnknownFact of the topology, never a silent default.
 import { parseTopology } from '../../models/pci/load.ts';
 import type { Cpu, Topology, UnknownFact } from '../../models/pci/topology.ts';
-import { readLspci, type DevFacts, type LspciFacts } from './lspci-parse.ts';
+import { readLspci, truncation, type DevFacts, type LspciFacts } from './lspci-parse.ts';
 
 export type Imported = { ok: true; topology: Topology; notes: readonly string[] } | { ok: false; error: string };
 
@@ -72,6 +72,8 @@ function rootBuses(f: LspciFacts, parent: Map<string, DevFacts>): { roots: Set<s
 
 /** lspci text (and the CPU, if known) → a topology with its unknown facts. */
 export function importLspci(text: string, cpu?: Cpu): Imported {
+  const cut = truncation(text);
+  if (cut) return { ok: false, error: cut };
   const f = readLspci(text);
   if (f.devices.size === 0) return { ok: false, error: 'no PCI device lines (BB:DD.F ...) and no lspci -t tree in the text: expected lspci -vvv -nn or lspci -tv output' };
   const parent = parentBridges(f);
