@@ -193,7 +193,8 @@ export function progressPrinter(quiet: boolean, out: { isTTY?: boolean; write(s:
   if (quiet) return () => undefined;
   let last = 0;
   return (p) => {
-    const line = `[${p.done}/${p.total}] ${p.target} (${p.profile}) — ${p.runs} runs so far, ${p.violations} violation(s): ${p.violations - p.newOnes} known, ${p.newOnes} new`;
+    const searching = p.searching ? `searching: ${p.searching.cases} cases in ${Math.round(p.searching.ms / 1000)} s, ` : '';
+    const line = `[${p.done}/${p.total}] ${p.target} (${p.profile}) — ${searching}${p.runs} runs so far, ${p.violations} violation(s): ${p.violations - p.newOnes} known, ${p.newOnes} new`;
     if (out.isTTY) out.write(`\r\x1b[K${line}${p.done === p.total ? '\n' : ''}`);
     else if (p.done === p.total || Date.now() - last >= everyMs) {
       last = Date.now();

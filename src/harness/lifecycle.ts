@@ -20,6 +20,7 @@ import type { KObj } from '../kernel/objects.ts';
 import type { CaseNames } from '../rules/violation.ts';
 import { caseNamesOf, type CreateObjects } from './case-names.ts';
 import { fromInput, toInput } from './suite.ts';
+import { caseRan } from './heartbeat.ts';
 import type { DeviceConfig, ExporterDevice, ExporterPlugin, ImporterAttachment, ImporterPlugin } from './plugin.ts';
 
 export interface LifecycleConfig {
@@ -130,6 +131,8 @@ export class Real implements CaseNames {
   private readonly configs: DeviceConfig[];
 
   constructor(readonly cfg: LifecycleConfig, readonly setup: LcSetup = defaultSetup(cfg)) {
+    // One lifecycle case runs (a search's, a shrink's, a race's, a replay's): the progress line counts it.
+    caseRan();
     const platform = cfg.platform ?? setup.platform;
     this.k = new Kernel({ checkers: cfg.checkers ?? true, pageSize: setup.pageSize, faults: { allocFails: [], syncFails: false, iovaRefused: !setup.iova }, ...(platform ? { platform } : {}) });
     const configs = Array.from({ length: cfg.devices }, (_, i) => deviceConfig(i, setup, cfg.exporter.vfio === true));

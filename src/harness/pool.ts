@@ -83,9 +83,14 @@ class Slot {
     else p.reject(new Error(m.message));
   }
 
+  /** The worker's case count when its current request was sent. */
+  casesAtSend = 0;
+
   send(p: Pending): void {
     this.pending = p;
-    this.last = { count: readHeartbeat(this.beat).count, at: performance.now() };
+    const hb = readHeartbeat(this.beat);
+    this.casesAtSend = hb.cases;
+    this.last = { count: hb.count, at: performance.now() };
     this.worker.postMessage(p.req);
   }
 
@@ -211,6 +216,8 @@ export async function workerPool(plugins: readonly PluginSpec[], opts: { size?: 
   return {
     targets, parallel: count,
     round: (name, req: RoundRequest) => ask<RoundResult>(name, (id) => ({ type: 'round', id, name, req })),
+    // Each busy worker's round: its target and the cases it has run since the round began (its heartbeat).
+    activity: () => slots.flatMap((s) => (s.pending?.req.type === 'round' ? [{ target: s.pending.name, cases: readHeartbeat(s.beat).cases - s.casesAtSend }] : [])),
     explore: (name, k, rules) => ask(name, (id) => ({ type: 'explore', id, name, k, ...(rules ? { rules } : {}) })),
     async close() {
       closed = true;

@@ -19,6 +19,8 @@ export const TOOL_VERSION = '0.1.0';
 const MAX_SEARCHES = 16;
 /** With --time D the searches get this part of D; the run ends within D + 10 % (the in-flight run, shrunk failures replayed, reports). */
 const SEARCH_SHARE = 0.95;
+/** How often a running round's progress is told (Progress.searching). */
+const LIVE_MS = 5000;
 
 export interface BaselineEntry {
   readonly fingerprint: string;
@@ -34,6 +36,8 @@ export interface Baseline {
 
 /** Where a run is: the target just searched, its profile, targets done, runs so far, violations so far. */
 export interface Progress {
+  /** A heartbeat while `target`'s round runs (every LIVE_MS): the cases its searches have run so far in it. */
+  readonly searching?: { readonly cases: number; readonly ms: number };
   readonly target: string;
   readonly profile: Profile;
   readonly done: number;
@@ -259,6 +263,9 @@ export interface Executor {
   /** How many rounds may run at once. */
   readonly parallel: number;
   round(name: string, req: RoundRequest): Promise<RoundResult>;
+  /** The rounds running now: each one's target and the cases its searches have run so far (fast-check's runs and
+   *  shrink runs: a worker's heartbeat). Absent in this thread (inProcess). */
+  activity?(): readonly { readonly target: string; readonly cases: number }[];
   /** --exhaustive K: states seen and the hits of the first inputs that break a rule. */
   explore(name: string, k: number, rules?: readonly RuleId[]): Promise<{ states: number; hits: readonly Hit[] }>;
   close(): Promise<void>;
@@ -361,10 +368,10 @@ async function conformance(opts: RunOptions, exec: Executor): Promise<{ report: 
     return [...fps.values()];
   };
   // The progress line counts what the final summary counts (report.summary: violations, known, new), so far.
-  const tell = (t: TargetInfo, done: number, total: number, label = t.name) => {
+  const tell = (t: TargetInfo, done: number, total: number, label = t.name, searching?: Progress['searching']) => {
     const seen = targets.flatMap(counted);
     const runs = [...runsBy.values()].reduce((a, b) => a + b, 0);
-    opts.progress({ target: label, profile: profileOf(t), done, total, runs, violations: seen.length, newOnes: seen.filter((k) => !k).length });
+    opts.progress({ target: label, profile: profileOf(t), done, total, runs, violations: seen.length, newOnes: seen.filter((k) => !k).length, ...(searching ? { searching } : {}) });
   };
   const anyNew = () => targets.some((t) => allHits(t.name).some((h) => isNew(t, h)));
   const timeUp = () => deadline !== undefined && Date.now() >= deadline;
@@ -397,8 +404,19 @@ async function conformance(opts: RunOptions, exec: Executor): Promise<{ report: 
   });
   if (unreplayable.length) throw new UsageError(unreplayable.sort()[0]!);
 
+  // A round can run for minutes (a C unit whose every crash costs a process): every LIVE_MS the progress tells
+  // each running round's target and the cases its searches have run so far (the workers' heartbeats).
+  let done = 0;
+  const began = new Map<string, number>();
+  const live = exec.activity && setInterval(() => {
+    for (const a of exec.activity!()) {
+      const t = targets.find((x) => x.name === a.target);
+      if (t) tell(t, done, targets.length, t.name, { cases: a.cases, ms: Date.now() - (began.get(t.name) ?? Date.now()) });
+    }
+  }, LIVE_MS);
+  live?.unref?.();
   for (let round = 0; ; round++) {
-    let done = 0;
+    done = 0;
     await lanes(targets, async (t, i) => {
       if (opts.bail && anyNew()) return false;
       if (timeUp()) {
@@ -408,12 +426,14 @@ async function conformance(opts: RunOptions, exec: Executor): Promise<{ report: 
       // Round 0 shares the time left fairly among the targets not started yet, so each gets its part;
       // later rounds run to the deadline.
       const share = deadline === undefined ? undefined : round > 0 ? deadline : Math.min(deadline, Date.now() + ((deadline - Date.now()) * Math.max(1, exec.parallel)) / (targets.length - i));
+      began.set(t.name, Date.now());
       await runRound(t, round, share);
       tell(t, ++done, targets.length);
       return true;
     });
     if (!deadline || timeUp() || (opts.bail && anyNew())) break;
   }
+  if (live) clearInterval(live);
 
   const k = opts.exhaustive;
   if (k !== undefined) {

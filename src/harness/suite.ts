@@ -10,7 +10,7 @@ import type { Counterexample, Step } from '../report/types.ts';
 import { DMA_MAP_PATHS, IOMMU_FLAVOURS, type Platform } from '../kernel/platform.ts';
 import { RULES, type RuleFamily, type RuleId } from '../rules/registry.ts';
 import type { Violation } from '../rules/violation.ts';
-import { beat } from './heartbeat.ts';
+import { caseRan } from './heartbeat.ts';
 import type { Plugin, PluginKind } from './plugin.ts';
 
 export type SuiteId = Counterexample['suite'];
@@ -135,7 +135,7 @@ export interface Judged {
 export async function searchCases<T>(arb: fc.Arbitrary<T>, seed: number, runs: number, want: (v: Violation) => boolean, judge: (x: T) => Promise<Judged> | Judged, opts?: SearchOptions): Promise<{ failure: T | null; findings: T[] }> {
   const findings = new Map<string, T>();
   const out = await fc.check(fc.asyncProperty(arb, async (x) => {
-    beat();
+    caseRan();
     const j = await judge(x);
     j.explainedBy.forEach((id, i) => {
       if (id !== null && !findings.has(id) && want(j.violations[i]!)) findings.set(id, x);
