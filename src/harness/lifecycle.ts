@@ -381,11 +381,26 @@ export interface LifecycleRun {
 }
 
 /** Run commands (already resolved) on a fresh system and model; stop after the first violating step. */
+/** Does command `i` name only what exists at its step (a device of the case, a dma-buf and an attachment
+ *  made before it)? A recorded case always does; an edited one may not: the field named, never a crash.
+ *  @throws Error `/cmds/1/buf: buf5 is not made before this step (the case has buf0)` */
+export function checkRefs(s: LcState, c: LcCmd, i: number): void {
+  const some = (what: string, n: number) => (n === 0 ? 'none' : Array.from({ length: Math.min(n, 4) }, (_, k) => `${what}${k}`).join(', ') + (n > 4 ? `, ... ${what}${n - 1}` : ''));
+  const bad = (field: string, what: string, x: number, n: number, made: string) => {
+    if (!Number.isInteger(x) || x < 0 || x >= n) throw new Error(`/cmds/${i}/${field}: ${what}${x} is not ${made} (the case has ${some(what, n)})`);
+  };
+  if (c.op === 'create' || c.op === 'event') bad('dev', 'dev', c.dev, s.devs.length, 'a device of the case');
+  else if (c.op === 'hot-reset') c.devs.forEach((d, k) => bad(`devs/${k}`, 'dev', d, s.devs.length, 'a device of the case'));
+  else if (c.op === 'attach' || c.op === 'close-fd') bad('buf', 'buf', c.buf, s.bufs.length, 'made before this step');
+  else bad('att', 'att', c.att, s.atts.length, 'made before this step');
+}
+
 export async function runLifecycle(cfg: LifecycleConfig, cmds: readonly LcCmd[], opts: { keepGoing?: boolean; setup?: LcSetup } = {}): Promise<LifecycleRun> {
   const real = new Real(cfg, opts.setup);
   let model = real.initialState();
   const steps: Step[] = [];
   for (const [i, c] of cmds.map(normalizeCmd).entries()) {
+    checkRefs(model, c, i);
     const { next, expect } = step(model, c, cfg.profile);
     const got = await real.run(c, i);
     compareStep(real, c, model, next, expect, got);
