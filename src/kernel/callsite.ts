@@ -26,10 +26,19 @@ function pathOf(file: string | null | undefined): string | null {
   return file.startsWith(sep) || /^[A-Za-z]:[\\/]/.test(file) ? file : null;
 }
 
+/** What isPluginFile() answered for each file name a stack gave (a run's stacks name a few dozen files). */
+const PLUGIN_FILES = new Map<string, boolean>();
+
 /** A plugin's file: a file on disk outside the suite's own folders (node: internals and eval'd code are not files). */
 export function isPluginFile(file: string | null | undefined): boolean {
-  const p = pathOf(file);
-  return p !== null && !SUITE_DIRS.some((d) => p.startsWith(d)) && !p.includes(`${sep}node_modules${sep}`);
+  if (!file) return false;
+  let known = PLUGIN_FILES.get(file);
+  if (known === undefined) {
+    const p = pathOf(file);
+    known = p !== null && !SUITE_DIRS.some((d) => p.startsWith(d)) && !p.includes(`${sep}node_modules${sep}`);
+    PLUGIN_FILES.set(file, known);
+  }
+  return known;
 }
 
 /** One stack frame as a site: `file:line (function)`, the file relative to the working directory when under it. */
@@ -59,17 +68,22 @@ interface Frame {
   readonly fn: string | null;
 }
 
-const captureFrames = (skip: (...a: never[]) => unknown): Frame[] => {
+/** The first frame of the current stack (below `skip`) in a plugin's file, or null. */
+const pluginFrame = (skip: (...a: never[]) => unknown): Frame | null => {
   const prepare = Error.prepareStackTrace;
   const limit = Error.stackTraceLimit;
   const holder: { stack?: unknown } = {};
   try {
     // The call sites themselves, not the formatted text: no frame is formatted or source-mapped but the one kept.
     Error.prepareStackTrace = (_e, sites) => sites;
-    Error.stackTraceLimit = 40;
+    Error.stackTraceLimit = 24;
     Error.captureStackTrace(holder, skip);
-    const sites = holder.stack as NodeJS.CallSite[];
-    return sites.map((s) => ({ file: s.getFileName() ?? '', line: s.getLineNumber() ?? 0, col: s.getColumnNumber() ?? 0, fn: s.getFunctionName() ?? s.getMethodName() ?? null }));
+    // Only the first frame in a plugin's file is read in full.
+    for (const c of holder.stack as NodeJS.CallSite[]) {
+      const file = c.getFileName();
+      if (isPluginFile(file)) return { file: file!, line: c.getLineNumber() ?? 0, col: c.getColumnNumber() ?? 0, fn: c.getFunctionName() ?? c.getMethodName() ?? null };
+    }
+    return null;
   } finally {
     Error.prepareStackTrace = prepare;
     Error.stackTraceLimit = limit;
@@ -80,12 +94,10 @@ const captureFrames = (skip: (...a: never[]) => unknown): Frame[] => {
  *  code is on it (a bundled port, a check after the step). `skip`: the function whose frame and callers' frames
  *  above it are the capture's own. */
 export function callerSite(skip: (...a: never[]) => unknown = callerSite): string | null {
-  for (const f of captureFrames(skip)) {
-    if (!isPluginFile(f.file)) continue;
-    const at = mapped(f.file, f.line, f.col);
-    return siteText(at.file, at.line, f.fn);
-  }
-  return null;
+  const f = pluginFrame(skip);
+  if (!f) return null;
+  const at = mapped(f.file, f.line, f.col);
+  return siteText(at.file, at.line, f.fn);
 }
 
 /** One line of a formatted stack (`    at fn (file:line:col)`, `    at async fn (file:line:col)`, `    at file:line:col`). */
@@ -107,11 +119,18 @@ export function thrownAt(e: unknown): { site: string | null; stack: string[] } {
  *  heap use, a DMA API check it made a service fail) names the plugin's call site, as a kernel C unit's names its
  *  file:line: `[at my-vfio.ts:43 (acme_dma_buf_move)]` in the message, `pluginSite` in the evidence (a site, so not
  *  part of the behaviour a finding's faithful port is compared on: src/rules/behaviour.ts). The stack is taken
- *  here, when a violation is raised, never on a service's path that does not report. A report that names a site
+ *  here, when a violation is raised, never on a service's path that does not report, and for a log's first
+ *  MAX_SITES violations only. A report that names a site
  *  already (`pluginSite`, a kernel C unit's `cSite`) is left as it is. */
 export class PluginSiteLog extends ViolationLog {
+  /** Stacks taken so far: a log takes at most MAX_SITES (a stack costs microseconds, and a conversion of a
+   *  huge case can report 20,000 violations of one bug; its first ones name the site). */
+  private sites = 0;
+  static readonly MAX_SITES = 32;
+
   override report(rule: RuleId, message: string, evidence?: Record<string, unknown>): void {
-    if (evidence?.['pluginSite'] !== undefined || evidence?.['cSite'] !== undefined) return super.report(rule, message, evidence);
+    if (evidence?.['pluginSite'] !== undefined || evidence?.['cSite'] !== undefined || this.sites >= PluginSiteLog.MAX_SITES) return super.report(rule, message, evidence);
+    this.sites++;
     const site = callerSite(PluginSiteLog.prototype.report);
     if (site === null) return super.report(rule, message, evidence);
     super.report(rule, `${message} [at ${site}]`, { ...evidence, pluginSite: site });
