@@ -28,7 +28,7 @@ export { PLUGIN_KINDS } from './harness/plugin.ts';
 export type { Errno, ErrnoName, Result } from '../models/errno.ts';
 export { err, errnoValue, isErrno, ok, resultTag } from '../models/errno.ts';
 export type { DmaAddr, PageSize, PhysAddr, U32, U64 } from '../models/u64.ts';
-export { alignDown, alignUp, checkAddOverflow, hex, isAligned, u32, u64, U64_MAX, UINT_MAX } from '../models/u64.ts';
+export { alignDown, alignUp, checkAddOverflow, divRoundUp, hex, isAligned, u32, u64, U64_MAX, UINT_MAX } from '../models/u64.ts';
 export type { DmaBufRequest, DmaRange, NvgraceMemory, Pal, PhysVec, VfioDeviceView } from '../models/pal.ts';
 export type { Bar, MapType, P2PProvider } from '../models/pci/types.ts';
 export type { Topology } from '../models/pci/topology.ts';
@@ -41,6 +41,16 @@ export type { SegmentLimit } from '../models/sgt.ts';
 export { Kernel } from './kernel/kernel.ts';
 export { Heap, KObj, type Site } from './kernel/objects.ts';
 export { DMA_MAPPING_ERROR, DmaApi, type DmaDir } from './kernel/dma.ts';
+// What a conversion (PAL → SGT) is written with, shaped as the kernel's dma_buf_phys_vec_to_sgt() calls it: the
+// scatterlist (lib/scatterlist.c), struct dma_iova_state and dma_use_iova(), the DMA API entry points (dma_map_phys,
+// dma_mapping_error, dma_unmap_phys, dma_iova_try_alloc/link/sync/destroy), the p2pdma route and bus address, the
+// resv assertion, and errnoName() for a MapResult. Each is the simulated kernel's own checked service.
+export { newSgTable, sg_alloc_table, sg_at, sg_free_table, SG_MAX_SINGLE_ALLOC, type Scatterlist, type SgTable } from './kernel/scatterlist.ts';
+export { dma_use_iova, newIovaState, type DmaIovaState } from './kernel/dma.ts';
+export {
+  dma_iova_destroy, dma_iova_link, dma_iova_sync, dma_iova_try_alloc, dma_map_phys, dma_mapping_error, dma_resv_assert_held, dma_unmap_phys, errnoName,
+  pci_p2pdma_bus_addr_map, pci_p2pdma_map_type,
+} from './kernel/conversion-api.ts';
 
 // ---- the dma-buf core (drivers/dma-buf/dma-buf.c) ---------------------------
 export {

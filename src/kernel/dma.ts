@@ -23,11 +23,16 @@ export interface DmaIovaState {
   alloc: number;
 }
 
+/** A zeroed struct dma_iova_state (include/linux/dma-mapping.h), as kzalloc gives it inside struct dma_buf_dma:
+ *  not using IOVA until dma_iova_try_alloc() fills it. A conversion allocates it on the heap
+ *  (`k.heap.alloc('state', site, newIovaState())`) so KASAN sees its lifetime. */
 export function newIovaState(): DmaIovaState {
   return { addr: 0n, __size: 0n, alloc: 0 };
 }
 
-/** dma_use_iova(). */
+/** dma_use_iova(state) (include/linux/dma-mapping.h): true once dma_iova_try_alloc() reserved IOVA space in
+ *  `state` (state->__size != 0), false for a zeroed state or after dma_iova_destroy(): whether the ranges are
+ *  linked into one IOVA span (dma_iova_link) or mapped one by one (dma_map_phys). */
 export function dma_use_iova(state: DmaIovaState): boolean {
   return state.__size !== 0n;
 }

@@ -27,11 +27,17 @@ export interface SgTable {
   chunks: KObj<null>[];
 }
 
+/** An empty struct sg_table (no entries, nothing allocated), as the zeroed table inside a kzalloc'd struct
+ *  dma_buf_dma is: what sg_alloc_table() fills. */
 export function newSgTable(): SgTable {
   return { sgl: null, nents: 0, orig_nents: 0, chunks: [] };
 }
 
-/** sg_alloc_table(): -EINVAL for 0 entries, -ENOMEM when an allocation fails. */
+/** sg_alloc_table(table, nents, GFP_KERNEL) (lib/scatterlist.c): give `table` `nents` zeroed entries
+ *  (table.sgl, nents and orig_nents set to `nents`), allocated from `heap` (the kernel's k.heap) in chunks of
+ *  SG_MAX_SINGLE_ALLOC entries whose last is the chain link, each chunk an allocation KASAN tracks under `site`
+ *  (the caller's name). 0, -EINVAL for 0 entries, -ENOMEM when an allocation fails (a fault a case injects) or
+ *  nents is past what the simulated kmalloc gives (SG_SIM_MAX_ENTS). Free it with sg_free_table(). */
 export function sg_alloc_table(heap: Heap, table: SgTable, nents: number, site: Site): number {
   if (nents === 0) return -22;
   if (nents > SG_SIM_MAX_ENTS) return -12;
@@ -52,7 +58,9 @@ export function sg_alloc_table(heap: Heap, table: SgTable, nents: number, site: 
   return 0;
 }
 
-/** sg_free_table(): __sg_free_table(table, SG_MAX_SINGLE_ALLOC, 0, sg_kfree, table->orig_nents). */
+/** sg_free_table(table) (lib/scatterlist.c: __sg_free_table(table, SG_MAX_SINGLE_ALLOC, 0, sg_kfree,
+ *  table->orig_nents)): free the chunks that hold orig_nents entries, no more (an orig_nents set lower than
+ *  sg_alloc_table() set it leaks the rest: DMA-UNWIND / LEN-NENTS); a table never allocated is left alone. */
 export function sg_free_table(heap: Heap, table: SgTable, site: Site): void {
   if (!table.sgl) return;
   let num_ents = table.orig_nents;
@@ -66,7 +74,10 @@ export function sg_free_table(heap: Heap, table: SgTable, site: Site): void {
   table.sgl = null;
 }
 
-/** Entry i of the table, or null past the end (sg_next() returning NULL). */
+/** Entry `i` (0-based, in list order: chain links are not entries) of the table, or null past its end or once
+ *  freed: for_each_sgtable_dma_sg()/sg_next() walking to it (sg_next() returning NULL). Fill an entry as the
+ *  kernel's fill_sg_entry() does: page null, length/offset 0 (sg_set_page(sgl, NULL, 0, 0)), dma_address
+ *  (u64 bytes) and dma_length (bytes, at most the segment limit: an unsigned int in the kernel). */
 export function sg_at(table: SgTable, i: number): Scatterlist | null {
   return table.sgl && i < table.sgl.length ? table.sgl[i]! : null;
 }

@@ -10,6 +10,7 @@ import { DmaApi, type DmaDir } from '../kernel/dma.ts';
 import type { FaultPlan } from '../kernel/faults.ts';
 import { platformOf, type Platform } from '../kernel/platform.ts';
 import { Heap, type KObj } from '../kernel/objects.ts';
+import { PluginSiteLog } from '../kernel/callsite.ts';
 import type { Attachment, DmaBufDma, MapResult, MappingKernel } from '../impl/dma-buf-mapping.ts';
 import { P2pdma } from '../impl/p2pdma.ts';
 import type { RuleId } from './registry.ts';
@@ -38,7 +39,8 @@ export interface ConversionImpl {
 
 /** A fresh simulated kernel for one conversion, with its fault plan. */
 export class ConversionKernel implements MappingKernel {
-  readonly log = new ViolationLog();
+  /** A violation a plugin's call raised names the plugin's call site (src/kernel/callsite.ts), as the lifecycle kernel's do. */
+  readonly log = new PluginSiteLog();
   readonly heap = new Heap(this.log);
   readonly dma: DmaApi;
   private readonly p2p = new P2pdma({ vendor: 'other', family: 0 });
