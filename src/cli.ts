@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { EXIT, UsageError } from './commands/usage.ts';
 
-type CommandModule = { run(args: string[]): Promise<number>; USAGE?: string };
+type CommandModule = { run(args: string[]): Promise<number>; USAGE?: string; HELP?: string };
 type Command = { summary: string; load: () => Promise<CommandModule> };
 
 const COMMANDS: Record<string, Command> = {
@@ -67,7 +67,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const mod = await command.load();
     if (wantsHelp(args)) {
-      process.stdout.write(`${mod.USAGE ?? `usage: dmabuf-conform ${command.summary}`}\n`);
+      process.stdout.write(`${mod.HELP ?? mod.USAGE ?? `usage: dmabuf-conform ${command.summary}`}\n`);
       return EXIT.ok;
     }
     return await mod.run(args);
