@@ -100,7 +100,7 @@ describe("replay's header: the machine and the fault injection of the case", () 
     const c1 = await cli('replay', 'examples/findings/C1-fd-unwind-double-free.json');
     // C1 maps nothing: its setup's IOVA refusal is not one of its conditions.
     expect(c1.out).not.toContain('dma_iova_try_alloc() refuses');
-    expect(c1.out).toContain('\n  machine: IOMMU overwrite (overwrites the old entry); dma_map_phys dma-direct (DMA address = physical) (the case names none: the default)\n');
+    expect(c1.out).toContain('\n  machine: IOMMU overwrite (overwrites the old entry); dma_map_phys dma-direct (DMA address = physical), the default machine (the case records none)\n');
     expect(c1.out).toMatch(/\n {2}faults: .*the create of command 1 fails at its fd step\n/);
     const m3 = await cli('replay', 'examples/findings/M3-rfc-fix-cleaned-einval.json');
     expect(m3.out).toContain('\n  machine: not simulated by the cleaned part (no DMA mapping)\n');
@@ -124,13 +124,15 @@ describe("replay's header: the machine and the fault injection of the case", () 
     ]);
     // The BARs shown are those the run probed the devices with.
     expect(deviceBars(fromInput<LcSetup>(setup), 1).map((b) => b.start)).toEqual([0x39000000000n, 0x39080000000n, 0xe400n]);
-    const topology = { cpu: { vendor: 'amd', family: 23 }, hostBridges: [{ id: 'hb0', allowList: 'none' }], devices: [
+    // The CPU as --cpu takes it; a host bridge whose allow list the topology does not state says so.
+    const topology = { cpu: { vendor: 'amd', family: 23 }, hostBridges: [{ id: 'hb0', allowList: 'none' }, { id: 'hb1' }], devices: [
       { id: 'rp0', kind: 'root-port', parent: 'hb0', slot: 1, function: 0, bars: [], p2pdma: false },
       { id: 'ep1', kind: 'endpoint', parent: 'rp0', slot: 0, function: 0, bars: [], p2pdma: true, acs: { rr: true, cr: false, ec: false } },
     ] };
     expect(caseConditions({ part: 'route', input: { topology, pairs: [['ep1', 'ep1']] } })).toEqual([
-      'machine: not simulated by the route part (no DMA mapping)', 'topology: CPU amd family 23',
+      'machine: not simulated by the route part (no DMA mapping)', 'topology: CPU amd:0x17',
       '  hb0 host bridge (allow list: none)', '    rp0 root-port 01.0', '      ep1 endpoint 00.0 ACS RR p2pdma',
+      "  hb1 host bridge (allow list: not stated: the kernel's table decides by the root bus's devices)",
     ]);
   });
 });

@@ -173,3 +173,14 @@ describe('topology files', () => {
     if (!r.ok) expect(r.error).toMatch(/^topology: not JSON \(.*\)$/);
   });
 });
+
+describe('route from a bridge', () => {
+  it('names the provider as not an endpoint, not as a device whose driver never called pcim_p2pdma_init()', () => {
+    const t = parseTopology(JSON.parse(readFileSync('examples/topologies/switch-acs-on.json', 'utf8')));
+    if (!t.ok) throw new Error(t.error);
+    const bridge = t.value.devices.find((d) => d.kind === 'switch-downstream')!;
+    const a = routeAnswer(t.value, bridge.id, 'gpu0');
+    expect(a.mapType).toBe('NOT_SUPPORTED');
+    expect(a.reason).toBe(`provider ${bridge.id} is not an endpoint (a switch-downstream): a p2pdma provider is an endpoint's MEM BAR; give an endpoint below it`);
+  });
+});

@@ -144,7 +144,9 @@ function topologyLines(t: { cpu?: Json; hostBridges: Json[]; devices: Json[] }):
     const on = Object.entries(a).filter(([, v]) => v).map(([k]) => k.toUpperCase());
     return ` ACS ${on.length ? on.join(' ') : 'none'}`;
   };
-  const lines = [`topology: CPU ${t.cpu ? `${String(t.cpu.vendor)} family ${String(t.cpu.family)}` : 'unknown'}`];
+  // The CPU as --cpu takes it (amd:0x19), the allow list as the topology states it or as the kernel's table decides it.
+  const family = (f: unknown) => (typeof f === 'number' ? `0x${f.toString(16)}` : String(f));
+  const lines = [`topology: CPU ${t.cpu ? `${String(t.cpu.vendor)}:${family(t.cpu.family)}` : 'unknown'}`];
   const walk = (parent: string, depth: number): void => {
     for (const d of t.devices.filter((x) => x.parent === parent)) {
       lines.push(`${'  '.repeat(depth)}${String(d.id)} ${String(d.kind)} ${String(d.slot ?? 0).padStart(2, '0')}.${String(d.function ?? 0)}${acs(d)}${d.p2pdma ? ' p2pdma' : ''}`);
@@ -152,7 +154,7 @@ function topologyLines(t: { cpu?: Json; hostBridges: Json[]; devices: Json[] }):
     }
   };
   for (const hb of t.hostBridges) {
-    lines.push(`  ${String(hb.id)} host bridge (allow list: ${String(hb.allowList)})`);
+    lines.push(`  ${String(hb.id)} host bridge (allow list: ${hb.allowList === undefined ? "not stated: the kernel's table decides by the root bus's devices" : String(hb.allowList)})`);
     walk(String(hb.id), 2);
   }
   return lines;
@@ -167,7 +169,7 @@ export function caseConditions(input: unknown): string[] {
   if (part === 'route' && i.topology) return [`machine: not simulated by the ${part} part (no DMA mapping)`, ...topologyLines(i.topology as Parameters<typeof topologyLines>[0])];
   if (!['conversion', 'converter', 'export', 'lifecycle'].includes(part)) return [`machine: not simulated by the ${part} part (no DMA mapping)`];
   const p = i.platform as Platform | undefined;
-  const lines = [`machine: ${describePlatform(p ?? DEFAULT_PLATFORM)}${p ? '' : ' (the case names none: the default)'}`];
+  const lines = [`machine: ${describePlatform(p ?? DEFAULT_PLATFORM)}${p ? '' : ', the default machine (the case records none)'}`];
   const faults: string[] = [];
   if (part === 'conversion' || part === 'converter') {
     const f = i.faults as { allocFails: string[]; mapFailsAt?: number; linkFailsAt?: number; syncFails: boolean; iovaRefused: boolean; fdFails?: boolean };

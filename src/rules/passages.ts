@@ -9,7 +9,7 @@ export const PASSAGES: Partial<Record<RuleId, string>> = {
   'ROUTE-BUSADDR': '002 v8 02/11: "The bus_offset is only used in one location (pci_p2pdma_bus_addr_map) and is always identical to pgmap->bus_offset."',
   'ROUTE-NOMAP': '002 v8 06/11: "Cases where P2P is not supported through the host bridge/CPU. The P2P subsystem is the proper place to detect this and block it."',
   'ROUTE-PROVIDER': '002 v8 03/11: "Iterate over all standard PCI BARs and record only those that correspond to MMIO regions. Skip non-memory resources (e.g. I/O port BARs) since they cannot be used for peer-to-peer (P2P) transactions."',
-  'PAL-INPUT': '002 v8 10/11: "dma_iova_try_alloc() will WARN on if userspace proposes a size that is too big, eg with lots of ranges."',
+  'PAL-INPUT': '002 v8 10/11 vfio_pci_core_feature_dma_buf() and vfio_pci_core_fill_phys_vec(), in this order: "if (!get_dma_buf.nr_ranges || get_dma_buf.flags) return -EINVAL;" ... "if (get_dma_buf.region_index >= VFIO_PCI_ROM_REGION_INDEX) return -ENODEV;" ... "if (!dma_ranges[i].length) return -EINVAL;" ... "dma_ranges[i].length, &end)) return -EOVERFLOW; if (end > max_addr) return -EINVAL;"',
   'PAL-UNWIND': '002 v8 10/11 vfio_pci_core_feature_dma_buf(): "dma_buf_put() now frees priv" and "dma_buf_fd() consumes the reference, when the file closes the dmabuf will be released."',
   'PAL-FILL': '002 v8 10/11 vfio_pci_core_fill_phys_vec(): "check_add_overflow(start, dma_ranges[i].offset, &phys_vec[i].paddr)"',
   'PAL-SIZE': '002 v8 10/11 validate_dmabuf_input(): "if (check_add_overflow(length, len, &length)) return -EINVAL;"',

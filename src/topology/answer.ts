@@ -1,7 +1,7 @@
 // One question put to the model: pci_p2pdma_map_type() from a provider (a
 // device's MEM BAR) to a client, with the kernel's kind of explanation, and
 // the same over every case of what the topology's source did not say.
-import { isPci, type Device, type Topology, TopologyIndex } from '../../models/pci/topology.ts';
+import { isBridge, isPci, type Device, type Topology, TopologyIndex } from '../../models/pci/topology.ts';
 import type { MapType } from '../../models/pci/types.ts';
 import { routeWith, type PortDecision, type Route, type Routing } from '../../models/pci/routing.ts';
 import type { Cases } from './cases.ts';
@@ -17,6 +17,7 @@ export interface PairAnswer {
 
 /** Why no provider serves the device's BAR (pcim_p2pdma_provider() NULL), or null. */
 export function providerProblem(dev: Device, bar: number | undefined): string | null {
+  if (isBridge(dev)) return `provider ${dev.id} is not an endpoint (a ${dev.kind}): a p2pdma provider is an endpoint's MEM BAR; give an endpoint below it`;
   if (!dev.p2pdma) return `provider ${dev.id} has no p2pdma (pcim_p2pdma_init() was never called for it)`;
   const mem = dev.bars.filter((b) => b.type === 'mem');
   if (bar !== undefined) {
