@@ -109,7 +109,9 @@ describe.skipIf(!HAVE_SEEDS || !existsSync(P002))(`run --kernel-patch ${NEEDS_SE
 
   it.each([
     [['--exporter', 'c:v8:dma_buf_map', '--kernel-patch', P002], /^--exporter c:v8:dma_buf_map: that kernel C unit is a conversion \(--plugin c:v8:dma_buf_map\)$/],
-    [['--plugin', 'c:p2pdma', '--kernel-patch', P002], /^--plugin c:p2pdma: no kernel C unit of that name \(the C units built: c:v8:dma_buf_map \(conversion\), c:v8:vfio-pci \(exporter\)\)$/],
+    // a unit this tool knows that the patches could not build: why (002 changes p2pdma.c in hunks only)
+    [['--plugin', 'c:p2pdma', '--kernel-patch', P002], /^--plugin c:p2pdma: that kernel C unit was not built: the patches change drivers\/pci\/p2pdma\.c but do not hold pci_p2pdma_map_type, calc_map_type_and_dist, pci_p2pdma_distance_many \(a hunk is not the whole file\): give a tree with --kernel-tree$/],
+    [['--plugin', 'c:v9:dma_buf_map', '--kernel-patch', P002], /^--plugin c:v9:dma_buf_map: no kernel C unit of that name \(the C units built: c:v8:dma_buf_map \(conversion\), c:v8:vfio-pci \(exporter\)\)$/],
     [['--exporter', 'c:v8:vfio-pci'], /^--exporter c:v8:vfio-pci: the name of a kernel C unit: give the C with --kernel-tree DIR or --kernel-patch FILE$/],
   ])('a C unit selected wrongly %j is one line, exit 2', async (args, msg) => {
     const r = await cli('run', '--quiet', '--out', join(tmp, 'bad-sel'), ...args);
