@@ -7,7 +7,7 @@
 import type { Result } from '../../models/errno.ts';
 import { beat } from './heartbeat.ts';
 import type { Kernel } from '../kernel/kernel.ts';
-import { thrownAt } from '../kernel/callsite.ts';
+import { thrownReport } from '../kernel/callsite.ts';
 import type { MatchDmaBufOps } from '../impl/dma-buf-match.ts';
 import type { ExporterDevice, ExporterPlugin, ImporterAttachment, ImporterPlugin } from './plugin.ts';
 
@@ -83,8 +83,8 @@ class Guard {
   threw<T>(k: Kernel, hook: string, how: string, e: unknown, fallback: T): T {
     // Where in the plugin it threw: the first frame of the thrown error's stack in a plugin's file (source-mapped),
     // in the message and evidence.pluginSite; evidence.stack keeps the frames for replay and report.json.
-    const at = thrownAt(e);
-    k.report('PLUGIN-THROW', `${this.plugin}: ${hook} ${how}: ${e instanceof Error ? e.message : String(e)}${at.site ? ` [at ${at.site}]` : ''}`, { plugin: this.plugin, hook, ...(at.site ? { pluginSite: at.site } : {}), ...(at.stack.length ? { stack: at.stack } : {}) });
+    const t = thrownReport(`${this.plugin}: ${hook} ${how}`, e);
+    k.report('PLUGIN-THROW', t.message, { plugin: this.plugin, hook, ...t.evidence });
     return fallback;
   }
 

@@ -62,6 +62,16 @@ export interface ReferenceRun {
   readonly results: readonly string[];
 }
 
+/** A reference that could not run (it threw, or its schedule cannot be copied): it shows nothing. */
+export const NOTHING_SHOWN: ReferenceRun = { violations: [], names: new Map(), results: [] };
+
+/** The faithful system `exporter`, with the profile's importers, where a run of `cfg` ran: its devices, route,
+ *  checkers, machine and profile. */
+export function referenceConfig(cfg: LifecycleConfig, exporter: ExporterPlugin): LifecycleConfig {
+  const profile = cfg.profile ?? 'v8';
+  return { exporter, importers: faithfulImporters(profile), devices: cfg.devices, route: cfg.route, profile, ...(cfg.checkers === undefined ? {} : { checkers: cfg.checkers }), ...(cfg.platform ? { platform: cfg.platform } : {}) };
+}
+
 /** One reference system, driven a command at a time: the commands it ran (each as its JSON), its kernel and model. */
 interface Stepper {
   readonly ran: string[];
@@ -118,12 +128,11 @@ export async function referenceRun(cfg: LifecycleConfig, exporter: ExporterPlugi
   if (steppers.size > SETUPS) steppers.delete(steppers.keys().next().value!);
   let st = list.find((x) => (x.ran.length >= keys.length ? startsWith(x.ran, keys) : startsWith(keys, x.ran)));
   if (!st) {
-    const ref: LifecycleConfig = { exporter, importers: faithfulImporters(profile), devices: cfg.devices, route: cfg.route, profile, ...(cfg.checkers === undefined ? {} : { checkers: cfg.checkers }), ...(cfg.platform ? { platform: cfg.platform } : {}) };
     try {
-      const real = new Real(ref, setup);
+      const real = new Real(referenceConfig(cfg, exporter), setup);
       st = { ran: [], real, model: real.initialState(), names: null, busy: Promise.resolve(), dead: false };
     } catch {
-      return { violations: [], names: new Map(), results: [] };
+      return NOTHING_SHOWN;
     }
     list.push(st);
     if (list.length > PER_SETUP) list.shift();
@@ -145,7 +154,7 @@ export async function referenceRun(cfg: LifecycleConfig, exporter: ExporterPlugi
     }
   });
   await s.busy;
-  if (s.dead) return { violations: [], names: new Map(), results: [] };
+  if (s.dead) return NOTHING_SHOWN;
   s.names ??= s.real.caseNames();
   return { violations: s.real.k.log.violations, names: s.names, results: s.real.results };
 }

@@ -8,7 +8,8 @@ import { step, zapHalves, type LcCmd, type LcState } from '../../models/lifecycl
 import type { Platform } from '../kernel/platform.ts';
 import type { RuleId } from '../rules/registry.ts';
 import { compareStep, createCmd, opName, Real, resultRule, type LifecycleConfig } from './lifecycle.ts';
-import { faithfulImporters, type ReferenceRun } from './lifecycle-reference.ts';
+import { NOTHING_SHOWN, referenceConfig, type ReferenceRun } from './lifecycle-reference.ts';
+import { thrownReport } from '../kernel/callsite.ts';
 import type { ExporterPlugin } from './plugin.ts';
 import { generatedPairArb, type RacePair } from './race-pairs.ts';
 import { platformArb } from './suite.ts';
@@ -85,7 +86,8 @@ export async function race(cfg: LifecycleConfig, prefix: readonly LcCmd[], a: Lc
         await real.k.runTaskWork();
       } catch (e) {
         // Past the guarded hooks (a dma-buf op the core calls): a finding, as in the serial suite.
-        real.k.report('PLUGIN-THROW', `the implementation threw outside a plugin hook: ${e instanceof Error ? e.message : String(e)}`, { task: name, command: opName(c, cfg.importers) });
+        const t = thrownReport('the implementation threw outside a plugin hook', e);
+        real.k.report('PLUGIN-THROW', t.message, { task: name, command: opName(c, cfg.importers), ...t.evidence });
         r = 'threw';
       }
       real.k.lockdep.checkBalanced(name, opName(c, cfg.importers));
@@ -160,14 +162,12 @@ export async function race(cfg: LifecycleConfig, prefix: readonly LcCmd[], a: Lc
  *  route, machine, profile): the same prefix and racers under a copy of the schedule `s` (fast-check's clone of a
  *  scheduler makes the same choices from the start). What it showed, for lifecycle-prop.ts explainRace. */
 export async function raceReference(cfg: LifecycleConfig, exporter: ExporterPlugin, prefix: readonly LcCmd[], a: LcCmd, b: LcCmd, s: fc.Scheduler): Promise<ReferenceRun> {
-  const profile = cfg.profile ?? 'v8';
-  const ref: LifecycleConfig = { exporter, importers: faithfulImporters(profile), devices: cfg.devices, route: cfg.route, profile, ...(cfg.checkers === undefined ? {} : { checkers: cfg.checkers }), ...(cfg.platform ? { platform: cfg.platform } : {}) };
-  if (!fc.hasCloneMethod(s)) return { violations: [], names: new Map(), results: [] };
+  if (!fc.hasCloneMethod(s)) return NOTHING_SHOWN;
   try {
-    const out = await race(ref, prefix, a, b, s[fc.cloneMethod]());
+    const out = await race(referenceConfig(cfg, exporter), prefix, a, b, s[fc.cloneMethod]());
     return { violations: out.real.k.log.violations, names: out.real.caseNames(), results: out.real.results };
   } catch {
-    return { violations: [], names: new Map(), results: [] };
+    return NOTHING_SHOWN;
   }
 }
 

@@ -115,6 +115,17 @@ export function thrownAt(e: unknown): { site: string | null; stack: string[] } {
   return { site: null, stack };
 }
 
+/** A PLUGIN-THROW's text and evidence for a thrown value: `what` (the hook, the deferred work, 'the implementation
+ *  threw outside a plugin hook') with the error's message and the plugin's site; the evidence names the site
+ *  (`pluginSite`) and keeps the stack's frames. */
+export function thrownReport(what: string, e: unknown): { message: string; evidence: Record<string, unknown> } {
+  const at = thrownAt(e);
+  return {
+    message: `${what}: ${e instanceof Error ? e.message : String(e)}${at.site ? ` [at ${at.site}]` : ''}`,
+    evidence: { ...(at.site ? { pluginSite: at.site } : {}), ...(at.stack.length ? { stack: at.stack } : {}) },
+  };
+}
+
 /** The kernel's violation log: a violation reported while a plugin's code is on the stack (a lock assertion, a
  *  heap use, a DMA API check it made a service fail) names the plugin's call site, as a kernel C unit's names its
  *  file:line: `[at my-vfio.ts:43 (acme_dma_buf_move)]` in the message, `pluginSite` in the evidence (a site, so not

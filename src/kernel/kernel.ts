@@ -7,7 +7,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type fc from 'fast-check';
 import type { PageSize } from '../../models/u64.ts';
 import type { RuleId } from '../rules/registry.ts';
-import { PluginSiteLog, thrownAt } from './callsite.ts';
+import { PluginSiteLog, thrownReport } from './callsite.ts';
 import { DmaApi } from './dma.ts';
 import { NO_FAULTS, type FaultPlan } from './faults.ts';
 import { KFile, Registration } from './files.ts';
@@ -110,8 +110,8 @@ export class Kernel {
       await this.preempt(`kworker: ${label}`);
       await this.runWork(item);
     }).catch((e: unknown) => {
-      const at = thrownAt(e);
-      this.report('PLUGIN-THROW', `deferred work ${label} threw: ${e instanceof Error ? e.message : String(e)}${at.site ? ` [at ${at.site}]` : ''}`, { work: label, ...(at.site ? { pluginSite: at.site } : {}), stack: at.stack });
+      const t = thrownReport(`deferred work ${label} threw`, e);
+      this.report('PLUGIN-THROW', t.message, { work: label, ...t.evidence });
     });
   }
 

@@ -24,7 +24,7 @@ import type { KObj } from '../../kernel/objects.ts';
 import type { Step } from '../../report/types.ts';
 import { checkTable, faultPoints, rangeAddrs, resultRule, type ConversionCase } from '../../rules/conversion.ts';
 import { explainConversion } from '../../rules/conversion-impls.ts';
-import { thrownAt } from '../../kernel/callsite.ts';
+import { thrownReport } from '../../kernel/callsite.ts';
 import { checkHeldPal, createText, explainTopBar, heldPhysVec } from '../../rules/pal.ts';
 import type { RuleId } from '../../rules/registry.ts';
 import type { Violation } from '../../rules/violation.ts';
@@ -117,8 +117,8 @@ async function exportRun(p: ExporterPlugin, c: ExportCase, profile: Profile): Pr
   try {
     return await exportSteps(k, p, c, profile);
   } catch (e) {
-    const at = thrownAt(e);
-    k.report('PLUGIN-THROW', `the implementation threw outside a plugin hook: ${e instanceof Error ? e.message : String(e)}${at.site ? ` [at ${at.site}]` : ''}`, { ...(at.site ? { pluginSite: at.site } : {}), ...(at.stack.length ? { stack: at.stack } : {}) });
+    const t = thrownReport('the implementation threw outside a plugin hook', e);
+    k.report('PLUGIN-THROW', t.message, t.evidence);
     return { k, result: 'threw', model: vfioDmaBufCreate(viewUnder(c.view, profile), c.req) };
   }
 }

@@ -22,6 +22,7 @@ import { pictureFor } from '../picture.ts';
 import { onMachine, race, RACE_SCENARIOS, raceMachineArb, racePairArb, raceReference, raceScheduler } from '../race.ts';
 import type { RacePair } from '../race-pairs.ts';
 import { normalizeCmd } from '../lifecycle.ts';
+import { thrownReport } from '../../kernel/callsite.ts';
 import { family, fromInput, timeLimit, toInput, type Found, type Search, type SearchOptions, type Suite, type Target } from '../suite.ts';
 
 // The create path and the DMA importer's mapping are judged at every create and map too (src/harness/lifecycle.ts).
@@ -58,10 +59,9 @@ const propertyOf = (cfg: LifecycleConfig, judge: LcJudge, stateAware = true) => 
  *  same seeded search (it is deterministic) and report the shrunk throw as PLUGIN-THROW. */
 async function thrownFound(cfg: LifecycleConfig, rules: readonly RuleId[], seed: number, runs: number, stateAware = true): Promise<Found> {
   const out = await fc.check(propertyOf(cfg, { want: (v) => rules.includes(v.rule) }, stateAware), { seed, numRuns: runs });
-  const e = out.errorInstance;
-  const message = `the implementation threw outside a plugin hook: ${e instanceof Error ? e.message : String(e)}`;
+  const t = thrownReport('the implementation threw outside a plugin hook', out.errorInstance);
   const step: Step = { index: 0, from: 'user', to: 'exporter', command: out.counterexample ? fc.stringify(out.counterexample[0]) : 'the generated commands', result: 'threw', expected: 'a result', rule: 'PLUGIN-THROW' };
-  return { violations: out.failed ? [{ rule: 'PLUGIN-THROW', message }] : [], explainedBy: [null], counterexample: { suite: 'lifecycle', steps: [step], failingStep: 0, input: { thrown: true, rules, seed, runs, ...(stateAware ? {} : { stateAware }), ...(cfg.platform ? { platform: cfg.platform } : {}) } } };
+  return { violations: out.failed ? [{ rule: 'PLUGIN-THROW', message: t.message, evidence: t.evidence }] : [], explainedBy: [null], counterexample: { suite: 'lifecycle', steps: [step], failingStep: 0, input: { thrown: true, rules, seed, runs, ...(stateAware ? {} : { stateAware }), ...(cfg.platform ? { platform: cfg.platform } : {}) } } };
 }
 
 /** A race case's pair as its input records it: the index of a reviewers' race, else the commands (u64s kept exact). */
@@ -243,9 +243,6 @@ export function lifecycleTarget(name: string, base: LifecycleConfig, kind: Targe
   };
 }
 
-/** The importers a profile attaches with by default (lifecycle-reference.ts). */
-const importersOf = faithfulImporters;
-
 /** A plugin's target name under its i-th profile: the first keeps the plugin's name, the others get `:profile`. */
 const nameOf = (p: Plugin, i: number, profile: Profile) => (i === 0 ? p.name : `${p.name}:${profile}`);
 
@@ -253,14 +250,14 @@ function targets(p: Plugin, others: readonly Plugin[]): Target[] {
   const given = others.filter((o): o is ImporterPlugin => o.kind === 'importer');
   // An exporter runs with the importers given beside it (by kind of importer), else the profile's defaults.
   const importersFor = (profile: Profile) => {
-    const d = importersOf(profile);
+    const d = faithfulImporters(profile);
     const pick = (imp: 'dma' | 'iommufd') => given.find((x) => x.importer === imp && x.profiles.includes(profile)) ?? d[imp];
     return { dma: pick('dma'), iommufd: pick('iommufd') };
   };
   // An importer is checked against the exporter given with it, else the bundled VFIO exporter of its profile.
   const hostOf = (profile: Profile) => others.find((o): o is ExporterPlugin => o.kind === 'exporter' && o.profiles.includes(profile)) ?? (spec(profile).mappingTypes ? matchExporter(profile as MatchProfile) : spec(profile).revokeWaits ? vfioPciMainline : vfioPci);
   if (p.kind === 'exporter') return p.profiles.map((profile, i) => lifecycleTarget(nameOf(p, i, profile), lifecycleConfig(p, importersFor(profile), profile), p.kind));
-  if (p.kind === 'importer') return p.profiles.map((profile, i) => lifecycleTarget(nameOf(p, i, profile), lifecycleConfig(hostOf(profile), { ...importersOf(profile), [p.importer]: p }, profile), p.kind));
+  if (p.kind === 'importer') return p.profiles.map((profile, i) => lifecycleTarget(nameOf(p, i, profile), lifecycleConfig(hostOf(profile), { ...faithfulImporters(profile), [p.importer]: p }, profile), p.kind));
   return [];
 }
 
