@@ -25,6 +25,13 @@ export type ErrnoName = keyof typeof ERRNO;
 /** A negative kernel error code, by name: `-EINVAL`. */
 export type Errno = `-${ErrnoName}`;
 
+/** The name of a kernel `int` error return (`-12` → `'-ENOMEM'`); null when ERRNO does not name it (0, a
+ *  positive value, an errno the catalog lacks). */
+export function errnoOf(ret: number): Errno | null {
+  const name = (Object.keys(ERRNO) as ErrnoName[]).find((n) => ERRNO[n] === -ret);
+  return name ? `-${name}` : null;
+}
+
 export interface Ok<T> {
   readonly ok: true;
   readonly value: T;

@@ -3,7 +3,7 @@
 // kernel service the C calls is answered by the MappingKernel of the case
 // (heap, DMA API, p2pdma), so the same checkers judge C and port; every
 // violation a service call raises names the C file:line of that call.
-import { ERRNO, type Errno } from '../../models/errno.ts';
+import { errnoOf, type Errno } from '../../models/errno.ts';
 import type { PhysVec } from '../../models/pal.ts';
 import { MAP_TYPES, type P2PProvider } from '../../models/pci/types.ts';
 import type { SegmentLimit } from '../../models/sgt.ts';
@@ -39,9 +39,7 @@ export function allocKind(expr: string): string {
 
 /** An errno returned by the C (negative int) by name; one models/errno.ts lacks is -EIO with a note. */
 export function errnoName(ret: bigint): Errno | null {
-  const n = -Number(BigInt.asIntN(64, ret));
-  const name = (Object.keys(ERRNO) as (keyof typeof ERRNO)[]).find((e) => ERRNO[e] === n);
-  return name ? `-${name}` : null;
+  return errnoOf(Number(BigInt.asIntN(64, ret)));
 }
 
 /** The objects of one case: C pointers → simulated-kernel objects. */

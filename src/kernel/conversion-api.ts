@@ -10,7 +10,7 @@
 // Units: addresses (phys_addr_t, dma_addr_t) and lengths (size_t) are u64 `bigint`, in bytes; an `int` result
 // is a negative errno number (-12 = -ENOMEM) or 0, as in C; errnoName() turns one into the name a MapResult
 // carries. `dir` is the enum dma_data_direction a map and its unmap must agree on.
-import { ERRNO, type Errno } from '../../models/errno.ts';
+import { errnoOf, type Errno } from '../../models/errno.ts';
 import type { MapType, P2PProvider } from '../../models/pci/types.ts';
 import type { DmaAddr, PhysAddr, U64 } from '../../models/u64.ts';
 import type { MappingKernel } from '../impl/dma-buf-mapping.ts';
@@ -20,8 +20,7 @@ import type { Site } from './objects.ts';
 /** The errno name of a kernel `int` result (`-12` → `'-ENOMEM'`), for a MapResult's `errno`; a value the
  *  catalog does not name is `-EINVAL`, as the bundled ports' errno() does. 0 and positive values are no error. */
 export function errnoName(ret: number): Errno {
-  const name = (Object.keys(ERRNO) as (keyof typeof ERRNO)[]).find((n) => ERRNO[n] === -ret);
-  return name ? `-${name}` : '-EINVAL';
+  return errnoOf(ret) ?? '-EINVAL';
 }
 
 /** dma_resv_assert_held(attach->dmabuf->resv) (include/linux/dma-resv.h): the map and unmap of a dynamic
